@@ -1,0 +1,444 @@
+//! The `convene` command: argument parsing and output. The work happens in `convene-node`.
+
+mod output;
+mod progress;
+
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use convene_node::search::{Query, SimilarityThreshold};
+use convene_node::{Draft, DraftFormat, Home, ListFilter, Node, NodeError, now};
+use convene_protocol::{Address, Kind, Status};
+
+use crate::output::Out;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  nothing found (search, people, similar, list, show)
+  2  error: bad input or usage, missing home, store in use
+  3  import finished, but some lines were rejected
+  4  not published: similar records exist (answer the question, or pass --yes)";
+
+/// Convene: a federated directory of public-service experiments, the people who ran them and
+/// the lessons they learned.
+#[derive(Debug, Parser)]
+#[command(name = "convene", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// Home directory (keys, config, data). Default: $CONVENE_HOME, else the platform data dir.
+    #[arg(long, global = true, env = "CONVENE_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a home: a new identity (signing key), a config file and an empty store.
+    Init {
+        /// The organisation this node publishes for; also publishes its profile record.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Sign and publish a record draft (TOML or JSON; `-` reads stdin).
+    #[command(after_help = "A draft names its kind and fields, e.g.\n\n  kind = \"experiment\"\n  title = \"Virtual town hall\"\n  summary = \"Monthly online public meeting\"\n  status = \"running\"\n  tags = [\"engagement\"]\n\nSee examples/ for every kind. Publishing an existing slug makes its next version.")]
+    Publish {
+        file: PathBuf,
+        /// Publish even if similar records exist, without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the directory.
+    Search {
+        /// Words to look for (quotes for a phrase, e.g. '"town hall"').
+        query: Vec<String>,
+        #[arg(long)]
+        kind: Option<Kind>,
+        /// Only records with this tag (repeatable; all must match).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[arg(long)]
+        status: Option<Status>,
+        #[arg(long)]
+        sector: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Only records of this organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// Number of results.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find the people to learn from on a topic.
+    People {
+        query: Vec<String>,
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Records most like a given record (address) or draft (file).
+    Similar {
+        target: String,
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one record.
+    Show {
+        address: Address,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records.
+    List {
+        /// Only records published by this node's identity.
+        #[arg(long)]
+        mine: bool,
+        #[arg(long)]
+        kind: Option<Kind>,
+        /// Only records whose review date has passed.
+        #[arg(long)]
+        stale: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retract one of your records: a signed tombstone replaces it.
+    Retract { address: Address },
+    /// Write every record (with its signed bytes) as JSON Lines.
+    Export {
+        /// Output file (default: stdout).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// Import a JSON Lines export, or a CSV of case studies with --map.
+    Import {
+        /// The file to import (`-` reads stdin).
+        file: PathBuf,
+        /// A TOML column mapping: the file is a CSV whose rows become records signed by you.
+        #[arg(long, value_name = "MAPPING")]
+        map: Option<PathBuf>,
+        /// Check every line and report, but store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Rebuild the search index from the store.
+    Reindex,
+}
+
+/// An error with the exit code it should produce.
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            if let Some(Exit(code)) = error.downcast_ref::<Exit>() {
+                return ExitCode::from(*code);
+            }
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(node_error) = error.downcast_ref::<NodeError>() {
+                if matches!(node_error, NodeError::NotFound(_) | NodeError::Retracted(_)) {
+                    eprintln!("convene: {node_error}");
+                    return ExitCode::from(1);
+                }
+            }
+            eprintln!("convene: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let home_dir = resolve_home(cli.home)?;
+    let mut out = Out::stdout();
+    if let Command::Init { name } = &cli.command {
+        return init(&home_dir, name.clone(), &mut out);
+    }
+    let home = Home::open(&home_dir)?;
+    let mut node = Node::open(&home.data_dir())
+        .with_context(|| format!("opening the store in {}", home.data_dir().display()))?;
+    match cli.command {
+        Command::Init { .. } => unreachable!("handled above"),
+        Command::Publish { file, yes, json } => publish(&home, &mut node, &file, yes, json, &mut out),
+        Command::Search {
+            query,
+            kind,
+            tags,
+            status,
+            sector,
+            region,
+            org,
+            limit,
+            json,
+        } => {
+            let query = Query {
+                text: query.join(" "),
+                kind,
+                tags,
+                status,
+                sector,
+                region,
+                organisation: org,
+                author: None,
+                limit,
+            };
+            let hits = node.search(&query)?;
+            out.hits(&hits, json)?;
+            Ok(found(!hits.is_empty()))
+        }
+        Command::People { query, limit, json } => {
+            let people = node.people(&query.join(" "), limit)?;
+            out.people(&people, json)?;
+            Ok(found(!people.is_empty()))
+        }
+        Command::Similar { target, limit, json } => {
+            let (content, exclude) = match target.parse::<Address>() {
+                Ok(address) => {
+                    let record = node.get(&address)?;
+                    let content = record.content().cloned().expect("live records have content");
+                    (content, Some(address))
+                }
+                Err(_) if Path::new(&target).exists() || target == "-" => {
+                    (read_draft(Path::new(&target))?.content, None)
+                }
+                Err(address_error) => bail!(
+                    "{target:?} is neither a record address nor a draft file ({address_error})"
+                ),
+            };
+            let similar = node.similar(&content, exclude.as_ref(), SimilarityThreshold::ANY, limit)?;
+            out.similar(&similar, json)?;
+            Ok(found(!similar.is_empty()))
+        }
+        Command::Show { address, json } => {
+            let record = node.get(&address)?;
+            out.record(&record, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List {
+            mine,
+            kind,
+            stale,
+            json,
+        } => {
+            let author = if mine { Some(home.identity()?.author()) } else { None };
+            let records = node.list(&ListFilter {
+                author,
+                kind,
+                stale,
+                now: now(),
+            })?;
+            out.list(&records, json)?;
+            Ok(found(!records.is_empty()))
+        }
+        Command::Retract { address } => {
+            let record = node.retract(&home.identity()?, &address, now())?;
+            out.line(&record.address().to_string())?;
+            eprintln!("retracted {} (tombstone seq {})", record.address(), record.header().seq);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { output } => {
+            let count = match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut writer = io::BufWriter::new(file);
+                    let count = node.export(&mut writer)?;
+                    writer
+                        .into_inner()
+                        .map_err(|e| e.into_error())
+                        .and_then(|file| file.sync_all())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    count
+                }
+                None => node.export(&mut io::BufWriter::new(io::stdout().lock()))?,
+            };
+            eprintln!("exported {count} records");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file, map, dry_run } => import(&home, &mut node, &file, map.as_deref(), dry_run),
+        Command::Reindex => {
+            let progress = progress::Bar::new("records");
+            node.reindex(&progress)?;
+            eprintln!("indexed {} records", node.index().num_docs());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn found(any: bool) -> ExitCode {
+    if any { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn resolve_home(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    directories::ProjectDirs::from("org", "Convene", "convene")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .context("cannot find a data directory for this user; pass --home DIR or set CONVENE_HOME")
+}
+
+fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
+    let home = Home::init(dir, name.clone())?;
+    let identity = home.identity()?;
+    let mut node = Node::open(&home.data_dir())?;
+    out.line(&format!("Created a Convene home in {}", dir.display()))?;
+    out.line(&format!("Identity: {}", identity.author()))?;
+    if let Some(name) = name {
+        let draft = Draft::from_json(
+            serde_json::json!({ "kind": "organisation", "name": name }),
+            "--name",
+        )?;
+        let published = node.publish(&identity, &draft, now())?;
+        out.line(&format!("Organisation: {}", published.record.address()))?;
+    }
+    out.line("")?;
+    out.line("Next: describe an experiment, a person or a lesson in a TOML file (see examples/)")?;
+    out.line(&format!(
+        "and run: convene --home {} publish FILE.toml",
+        shell_quote(&dir.display().to_string())
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shell_quote(text: &str) -> String {
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+fn read_draft(path: &Path) -> Result<Draft> {
+    let (text, name, format) = if path == Path::new("-") {
+        let mut text = String::new();
+        io::stdin().read_to_string(&mut text).context("reading the draft from stdin")?;
+        let format = DraftFormat::sniff(&text);
+        (text, "stdin".to_string(), format)
+    } else {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the draft {}", path.display()))?;
+        let format = DraftFormat::from_path(path).unwrap_or_else(|| DraftFormat::sniff(&text));
+        (text, path.display().to_string(), format)
+    };
+    Ok(Draft::parse(&text, format, &name)?)
+}
+
+fn publish(home: &Home, node: &mut Node, file: &Path, yes: bool, json: bool, out: &mut Out) -> Result<ExitCode> {
+    let identity = home.identity()?;
+    let mut draft = read_draft(file)?;
+    draft.fill_organisation(home.config().organisation.as_deref());
+    let address = node.address_for(&identity, &draft);
+    let similar = node.similar(&draft.content, Some(&address), SimilarityThreshold::PUBLISH, 5)?;
+    if !similar.is_empty() && !yes {
+        let kind = draft.content.kind();
+        let many = if similar.len() == 1 { "" } else { "s" };
+        eprintln!("{} similar {kind}{many} already exist{}:", similar.len(), if many.is_empty() { "s" } else { "" });
+        for (similarity, hit) in &similar {
+            eprintln!("  {:>3.0}%  {}  {}", similarity * 100.0, hit.title, hit.address);
+        }
+        eprintln!("Consider joining or updating one of them instead.");
+        let interactive = file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
+        if !interactive {
+            eprintln!("Not published. Re-run with --yes to publish anyway.");
+            return Err(Exit(4).into());
+        }
+        eprint!("Publish anyway? [y/N] ");
+        io::stderr().flush().ok();
+        let mut answer = String::new();
+        io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            eprintln!("Not published.");
+            return Err(Exit(4).into());
+        }
+    }
+    let published = node.publish(&identity, &draft, now())?;
+    out.published(&published, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(home: &Home, node: &mut Node, file: &Path, map: Option<&Path>, dry_run: bool) -> Result<ExitCode> {
+    let is_csv = file.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("csv"));
+    if is_csv && map.is_none() {
+        bail!("{} looks like a CSV: pass --map MAPPING.toml to say which columns are which fields", file.display());
+    }
+    let (mut input, size): (Box<dyn BufRead + Send>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(io::BufReader::new(io::stdin())), None)
+    } else {
+        let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(io::BufReader::with_capacity(1 << 20, f)), size)
+    };
+    let progress = progress::Bar::new("bytes");
+    convene_node::Progress::start(&progress, size, "importing");
+    let report = match map {
+        Some(map_path) => {
+            let text = std::fs::read_to_string(map_path)
+                .with_context(|| format!("reading the mapping {}", map_path.display()))?;
+            let mapping = convene_node::CsvMapping::parse(&text)
+                .map_err(|reason| anyhow::anyhow!("{}: {reason}", map_path.display()))?;
+            let identity = home.identity()?;
+            node.import_csv(
+                &mut input,
+                &mapping,
+                &identity,
+                home.config().organisation.as_deref(),
+                dry_run,
+                now(),
+                &progress,
+            )?
+        }
+        None => node.import_jsonl(&mut input, dry_run, now(), &progress)?,
+    };
+    convene_node::Progress::finish(&progress);
+    for rejection in &report.rejected {
+        eprintln!("line {}: rejected: {}", rejection.line, rejection.reason);
+    }
+    let verb = if dry_run { "would store" } else { "stored" };
+    eprintln!(
+        "{} lines read: {verb} {}, {} already present, {} rejected",
+        report.read,
+        report.stored,
+        report.unchanged,
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+}

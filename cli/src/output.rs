@@ -1,0 +1,293 @@
+//! Rendering results: a readable layout on a terminal, tab-separated lines in a pipe, and JSON
+//! with `--json`. Everything here goes to stdout; messages go to stderr elsewhere.
+
+use std::io::{self, IsTerminal, Write};
+
+use convene_node::search::Hit;
+use convene_node::{Person, Published, Snippet};
+use convene_protocol::{Content, Record};
+use serde_json::{Value, json};
+
+pub struct Out {
+    stdout: io::Stdout,
+    terminal: bool,
+    color: bool,
+}
+
+impl Out {
+    pub fn stdout() -> Out {
+        let stdout = io::stdout();
+        let terminal = stdout.is_terminal();
+        Out {
+            stdout,
+            terminal,
+            color: terminal && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    pub fn line(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.stdout.lock(), "{text}")
+    }
+
+    fn json(&mut self, value: &Value) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(value).expect("plain data");
+        self.line(&text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        if self.color { format!("\x1b[1m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn dim(&self, text: &str) -> String {
+        if self.color { format!("\x1b[2m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn highlight(&self, snippet: &Snippet) -> String {
+        if !self.color {
+            return snippet.text.replace('\n', " ");
+        }
+        let mut text = String::new();
+        let mut at = 0;
+        for range in &snippet.highlights {
+            if range.start < at || range.end > snippet.text.len() {
+                continue;
+            }
+            text.push_str(&snippet.text[at..range.start]);
+            text.push_str(&self.bold(&snippet.text[range.clone()]));
+            at = range.end;
+        }
+        text.push_str(&snippet.text[at..]);
+        text.replace('\n', " ")
+    }
+
+    pub fn hits(&mut self, hits: &[Hit], json: bool) -> io::Result<()> {
+        if json {
+            return self.json(&Value::Array(hits.iter().map(hit_json).collect()));
+        }
+        if !self.terminal {
+            for hit in hits {
+                self.line(&format!(
+                    "{:.3}\t{}\t{}\t{}",
+                    hit.score,
+                    hit.kind,
+                    hit.address,
+                    one_line(&hit.title)
+                ))?;
+            }
+            return Ok(());
+        }
+        for (rank, hit) in hits.iter().enumerate() {
+            let facts: Vec<&str> = [Some(hit.kind.as_str()), hit.status.as_deref(), hit.organisation.as_deref(), hit.region.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            self.line(&format!("{:>3}. {}  {}", rank + 1, self.bold(&one_line(&hit.title)), self.dim(&facts.join(" · "))))?;
+            let snippet = self.highlight(&hit.snippet);
+            if !snippet.is_empty() {
+                self.line(&format!("     {snippet}"))?;
+            }
+            self.line(&format!("     {}", self.dim(&hit.address.to_string())))?;
+        }
+        Ok(())
+    }
+
+    pub fn similar(&mut self, similar: &[(f32, Hit)], json: bool) -> io::Result<()> {
+        if json {
+            let items = similar
+                .iter()
+                .map(|(similarity, hit)| {
+                    let mut value = hit_json(hit);
+                    value["similarity"] = json!(similarity);
+                    value
+                })
+                .collect();
+            return self.json(&Value::Array(items));
+        }
+        for (similarity, hit) in similar {
+            let percent = format!("{:.0}%", similarity * 100.0);
+            if self.terminal {
+                self.line(&format!("{percent:>5}  {}  {}", self.bold(&one_line(&hit.title)), self.dim(&hit.address.to_string())))?;
+            } else {
+                self.line(&format!("{similarity:.3}\t{}\t{}\t{}", hit.kind, hit.address, one_line(&hit.title)))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn people(&mut self, people: &[Person], json: bool) -> io::Result<()> {
+        if json {
+            let items = people
+                .iter()
+                .map(|person| {
+                    json!({
+                        "address": person.address.to_string(),
+                        "name": person.practitioner.name,
+                        "role": person.practitioner.role,
+                        "organisation": person.practitioner.organisation,
+                        "region": person.practitioner.region,
+                        "contact": person.practitioner.contact,
+                        "expertise": person.practitioner.expertise,
+                        "open_to": person.practitioner.open_to,
+                        "score": person.score,
+                        "reasons": person.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            return self.json(&Value::Array(items));
+        }
+        for person in people {
+            let p = &person.practitioner;
+            let reasons: Vec<String> = person.reasons.iter().map(ToString::to_string).collect();
+            if !self.terminal {
+                self.line(&format!("{:.3}\t{}\t{}\t{}", person.score, person.address, one_line(&p.name), reasons.join("; ")))?;
+                continue;
+            }
+            let about: Vec<&str> = [p.role.as_deref(), p.organisation.as_deref(), p.region.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            self.line(&format!("{}  {}", self.bold(&p.name), self.dim(&about.join(" · "))))?;
+            for reason in reasons {
+                self.line(&format!("    {reason}"))?;
+            }
+            if !p.open_to.is_empty() {
+                self.line(&format!("    open to: {}", p.open_to.join(", ")))?;
+            }
+            let contact = p.contact.as_deref().unwrap_or("through their organisation");
+            self.line(&format!("    contact: {contact}"))?;
+            self.line(&format!("    {}", self.dim(&person.address.to_string())))?;
+        }
+        Ok(())
+    }
+
+    pub fn list(&mut self, records: &[Record], json: bool) -> io::Result<()> {
+        if json {
+            return self.json(&Value::Array(records.iter().map(record_json).collect()));
+        }
+        for record in records {
+            let Some(content) = record.content() else { continue };
+            let date = convene_protocol::Date::from_unix(record.header().created_at);
+            if self.terminal {
+                self.line(&format!(
+                    "{:<12} {}  {}  {}",
+                    content.kind().as_str(),
+                    self.bold(&one_line(content.title())),
+                    self.dim(&format!("updated {date}")),
+                    self.dim(&record.address().to_string())
+                ))?;
+            } else {
+                self.line(&format!("{}\t{}\t{date}\t{}", content.kind(), record.address(), one_line(content.title())))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn published(&mut self, published: &Published, json: bool) -> io::Result<()> {
+        let record = &published.record;
+        if json {
+            return self.json(&json!({
+                "address": record.address().to_string(),
+                "id": record.id().to_hex(),
+                "seq": record.header().seq,
+                "previous_seq": published.previous_seq,
+            }));
+        }
+        self.line(&record.address().to_string())?;
+        match published.previous_seq {
+            Some(previous) => eprintln!("published version {} (was {previous})", record.header().seq),
+            None => eprintln!("published"),
+        }
+        Ok(())
+    }
+
+    pub fn record(&mut self, record: &Record, json: bool) -> io::Result<()> {
+        if json {
+            return self.json(&record_json(record));
+        }
+        let Some(content) = record.content() else {
+            return self.line(&format!("{} (retracted)", record.address()));
+        };
+        let header = record.header();
+        self.line(&self.bold(content.title()))?;
+        self.line(&format!(
+            "{} · version {} · {}",
+            content.kind(),
+            header.seq,
+            convene_protocol::Date::from_unix(header.created_at)
+        ))?;
+        self.line(&record.address().to_string())?;
+        self.line("")?;
+        let value = serde_json::to_value(content).expect("plain data");
+        if let Value::Object(fields) = value {
+            for (name, value) in fields {
+                if name == "kind" || name == "title" || name == "name" {
+                    continue;
+                }
+                let text = match value {
+                    Value::String(text) => text,
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    Value::Object(map) => map
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                if text.contains('\n') {
+                    self.line(&format!("{}:", self.bold(&name)))?;
+                    for line in text.lines() {
+                        self.line(&format!("  {line}"))?;
+                    }
+                } else {
+                    self.line(&format!("{}: {text}", self.bold(&name)))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn hit_json(hit: &Hit) -> Value {
+    json!({
+        "address": hit.address.to_string(),
+        "kind": hit.kind.as_str(),
+        "title": hit.title,
+        "summary": hit.summary,
+        "score": hit.score,
+        "snippet": hit.snippet.text,
+        "highlights": hit.snippet.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
+        "tags": hit.tags,
+        "status": hit.status,
+        "sector": hit.sector,
+        "region": hit.region,
+        "organisation": hit.organisation,
+    })
+}
+
+fn record_json(record: &Record) -> Value {
+    let header = record.header();
+    let mut value = json!({
+        "address": record.address().to_string(),
+        "id": record.id().to_hex(),
+        "author": header.author.to_string(),
+        "kind": header.kind.as_str(),
+        "slug": header.slug.as_str(),
+        "seq": header.seq,
+        "created_at": header.created_at,
+        "retracted": record.is_retraction(),
+    });
+    if let Some(Value::Object(fields)) = record.content().map(|c: &Content| serde_json::to_value(c).expect("plain data")) {
+        for (name, field) in fields {
+            value[name] = field;
+        }
+    }
+    value
+}

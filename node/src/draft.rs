@@ -1,0 +1,202 @@
+//! Record drafts: what a person writes (TOML or JSON) before it is signed.
+//!
+//! A draft is a record's content with a `kind` field and an optional `slug`. Unknown fields are
+//! errors that name the field, so a typo never silently drops information.
+
+use convene_protocol::{Content, RecordError, Slug};
+
+/// Errors in a draft.
+#[derive(Debug, thiserror::Error)]
+pub enum DraftError {
+    #[error("{source_name}: not valid TOML: {reason}")]
+    Toml { source_name: String, reason: String },
+    #[error("{source_name}: not valid JSON: {reason}")]
+    Json { source_name: String, reason: String },
+    #[error("{source_name}: {reason}")]
+    Fields { source_name: String, reason: String },
+    #[error("{source_name}: {source}")]
+    Invalid {
+        source_name: String,
+        source: RecordError,
+    },
+}
+
+/// The text format of a draft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DraftFormat {
+    Toml,
+    Json,
+}
+
+impl DraftFormat {
+    /// From a file name's extension; `None` when it says nothing (stdin, no extension).
+    pub fn from_path(path: &std::path::Path) -> Option<DraftFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "toml" => Some(DraftFormat::Toml),
+            "json" => Some(DraftFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// A guess from the text itself: JSON objects start with `{`.
+    pub fn sniff(text: &str) -> DraftFormat {
+        if text.trim_start().starts_with('{') {
+            DraftFormat::Json
+        } else {
+            DraftFormat::Toml
+        }
+    }
+}
+
+/// A validated, normalised draft.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    /// The slug the author chose; `None` means one is derived from the title or name.
+    pub slug: Option<Slug>,
+    pub content: Content,
+}
+
+impl Draft {
+    /// Parses and validates a draft. `source_name` (a file name, or "stdin") prefixes errors.
+    pub fn parse(text: &str, format: DraftFormat, source_name: &str) -> Result<Draft, DraftError> {
+        let value = match format {
+            DraftFormat::Json => {
+                serde_json::from_str::<serde_json::Value>(text).map_err(|e| DraftError::Json {
+                    source_name: source_name.to_string(),
+                    reason: e.to_string(),
+                })?
+            }
+            DraftFormat::Toml => {
+                let table = toml::from_str::<toml::Table>(text).map_err(|e| DraftError::Toml {
+                    source_name: source_name.to_string(),
+                    reason: e.to_string().trim().to_string(),
+                })?;
+                toml_to_json(toml::Value::Table(table))
+            }
+        };
+        Draft::from_json(value, source_name)
+    }
+
+    /// Builds a draft from a JSON object (as made by a CSV import, say).
+    pub fn from_json(mut value: serde_json::Value, source_name: &str) -> Result<Draft, DraftError> {
+        let fields = |reason: String| DraftError::Fields {
+            source_name: source_name.to_string(),
+            reason,
+        };
+        let object = value
+            .as_object_mut()
+            .ok_or_else(|| fields("a draft must be a table of fields".into()))?;
+        let slug = match object.remove("slug") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(slug)) => {
+                Some(Slug::new(slug.trim()).map_err(|source| DraftError::Invalid {
+                    source_name: source_name.to_string(),
+                    source,
+                })?)
+            }
+            Some(_) => return Err(fields("`slug` must be text".into())),
+        };
+        if !object.contains_key("kind") {
+            return Err(fields(
+                "missing field `kind` (experiment, practitioner, lesson or organisation)".into(),
+            ));
+        }
+        let mut content: Content =
+            serde_json::from_value(value).map_err(|e| fields(e.to_string()))?;
+        content.normalize();
+        content.validate().map_err(|source| DraftError::Invalid {
+            source_name: source_name.to_string(),
+            source,
+        })?;
+        Ok(Draft { slug, content })
+    }
+
+    /// The slug to publish under: the chosen one, or one derived from the title or name.
+    pub fn slug(&self) -> Slug {
+        self.slug
+            .clone()
+            .unwrap_or_else(|| convene_protocol::slugify(self.content.title()))
+    }
+
+    /// Fills in the node's organisation where the draft names none.
+    pub fn fill_organisation(&mut self, organisation: Option<&str>) {
+        let Some(name) = organisation else { return };
+        let field = match &mut self.content {
+            Content::Experiment(e) => &mut e.organisation,
+            Content::Practitioner(p) => &mut p.organisation,
+            Content::Lesson(_) | Content::Organisation(_) => return,
+        };
+        if field.is_none() {
+            *field = Some(name.to_string());
+        }
+    }
+}
+
+/// TOML dates (`started = 2024-03-01`) become `YYYY-MM-DD` strings; everything else maps
+/// one to one.
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        toml::Value::String(s) => J::String(s),
+        toml::Value::Integer(i) => J::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(items.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => J::Object(
+            table
+                .into_iter()
+                .map(|(key, value)| (key, toml_to_json(value)))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_dates_and_numbers_are_accepted() {
+        let draft = Draft::parse(
+            r#"
+kind = "experiment"
+title = "Virtual town hall"
+summary = "Monthly online public meeting"
+status = "running"
+started = 2024-03-01
+tags = ["Digital Inclusion", "engagement"]
+[context]
+population = 120000
+"#,
+            DraftFormat::Toml,
+            "t.toml",
+        )
+        .unwrap();
+        let Content::Experiment(e) = &draft.content else {
+            panic!("expected an experiment");
+        };
+        assert_eq!(e.started.unwrap().to_string(), "2024-03-01");
+        assert_eq!(e.tags, ["digital inclusion", "engagement"]);
+        assert_eq!(e.context["population"], "120000");
+        assert_eq!(draft.slug().as_str(), "virtual-town-hall");
+    }
+
+    #[test]
+    fn a_misspelt_field_is_named() {
+        let error = Draft::parse(
+            "kind = \"lesson\"\ntitle = \"t\"\nsumary = \"s\"\n",
+            DraftFormat::Toml,
+            "l.toml",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("unknown field `sumary`"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_required_field_is_named() {
+        let error = Draft::parse(r#"{"kind":"experiment","title":"t"}"#, DraftFormat::Json, "e.json")
+            .unwrap_err();
+        assert!(error.to_string().contains("summary"), "{error}");
+    }
+}

@@ -1,0 +1,168 @@
+//! A node's home directory: its identity, its configuration and its data.
+//!
+//! ```text
+//! HOME/
+//!   config.toml     settings, commented; written by `convene init`
+//!   identity.key    the organisation's ed25519 secret key, hex, mode 0600
+//!   data/store.redb the record store (source of truth)
+//!   data/index/     the search index (derived; safe to delete)
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use convene_protocol::Identity;
+use serde::{Deserialize, Serialize};
+
+/// Errors about the home directory.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("{path} is already a Convene home (it has {found}); refusing to overwrite it. Use another --home, or delete that directory first")]
+    AlreadyInitialised { path: PathBuf, found: &'static str },
+    #[error("{path} is not a Convene home yet: run `convene init` first (or pass --home)")]
+    NotInitialised { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid identity key (expected 64 hex digits)")]
+    BadKey { path: PathBuf },
+    #[error("{path}: invalid configuration: {reason}")]
+    BadConfig { path: PathBuf, reason: String },
+    #[error("could not get randomness for a new key: {0}")]
+    Random(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
+    move |source| HomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Settings from `config.toml`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The organisation this node publishes for: filled into drafts that name no organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+}
+
+/// An initialised home directory.
+#[derive(Debug)]
+pub struct Home {
+    dir: PathBuf,
+    config: Config,
+}
+
+impl Home {
+    const CONFIG: &'static str = "config.toml";
+    const KEY: &'static str = "identity.key";
+
+    /// Creates a home in `dir` (which may exist, but not as a home) with a new identity.
+    pub fn init(dir: &Path, organisation: Option<String>) -> Result<Home, HomeError> {
+        for (file, found) in [(Home::CONFIG, "a config.toml"), (Home::KEY, "an identity.key")] {
+            if dir.join(file).exists() {
+                return Err(HomeError::AlreadyInitialised {
+                    path: dir.to_path_buf(),
+                    found,
+                });
+            }
+        }
+        fs::create_dir_all(dir.join("data")).map_err(io(dir))?;
+        let identity = Identity::generate().map_err(|e| HomeError::Random(e.to_string()))?;
+        let key_path = dir.join(Home::KEY);
+        write_new(&key_path, format!("{}\n", hex(&identity.secret())).as_bytes(), true)?;
+        let config = Config { organisation };
+        let config_path = dir.join(Home::CONFIG);
+        write_new(&config_path, render_config(&config).as_bytes(), false)?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            config,
+        })
+    }
+
+    /// Opens an existing home.
+    pub fn open(dir: &Path) -> Result<Home, HomeError> {
+        let config_path = dir.join(Home::CONFIG);
+        if !config_path.exists() || !dir.join(Home::KEY).exists() {
+            return Err(HomeError::NotInitialised {
+                path: dir.to_path_buf(),
+            });
+        }
+        let text = fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config = toml::from_str(&text).map_err(|e| HomeError::BadConfig {
+            path: config_path.clone(),
+            reason: e.message().to_string(),
+        })?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            config,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Reads the signing identity from `identity.key`.
+    pub fn identity(&self) -> Result<Identity, HomeError> {
+        let path = self.dir.join(Home::KEY);
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.trim().as_bytes())
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or(HomeError::BadKey { path })?;
+        Ok(Identity::from_secret(bytes))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+fn render_config(config: &Config) -> String {
+    let mut text = String::from(
+        "# Convene node configuration.\n\
+         #\n\
+         # organisation: the name of the organisation this node publishes for. Drafts that name\n\
+         # no organisation get this one.\n",
+    );
+    match &config.organisation {
+        Some(name) => {
+            let line = toml::to_string(&Config {
+                organisation: Some(name.clone()),
+            })
+            .unwrap_or_default();
+            text.push_str(&line);
+        }
+        None => text.push_str("# organisation = \"Example Borough Council\"\n"),
+    }
+    text
+}
+
+/// Writes a file that must not exist yet, durably; `secret` files are readable by the owner only.
+fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), HomeError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path).map_err(io(path))?;
+    file.write_all(contents).map_err(io(path))?;
+    file.sync_all().map_err(io(path))?;
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! The record store: redb, the node's source of truth.
+//!
+//! All writes go through a [`Batch`], one redb write transaction: records are applied one by one
+//! (each sees the ones before it) and become durable together when the batch commits, with one
+//! fsync. Dropping a batch without committing discards it, which is how dry runs work.
+
+use std::path::Path;
+
+use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Version};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::tables::{LATEST, LOG, RECORDS};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is in use by another convene process (is a node running?)")]
+    Locked,
+    #[error("store error: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("the store holds an undecodable record {id}: {source}")]
+    Corrupt { id: RecordId, source: RecordError },
+}
+
+macro_rules! redb_errors {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for StoreError {
+            fn from(error: $ty) -> StoreError {
+                StoreError::Redb(error.into())
+            }
+        }
+    )*};
+}
+redb_errors!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// What applying one record did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored as the latest version at its address; `replaced` is the version it superseded.
+    Stored { replaced: Option<RecordId> },
+    /// This exact record is already stored.
+    Duplicate,
+    /// Not stored: the stored version at this address wins over it.
+    Stale { stored: Version, retracted: bool },
+}
+
+impl Outcome {
+    pub fn is_stored(&self) -> bool {
+        matches!(self, Outcome::Stored { .. })
+    }
+}
+
+/// The latest version at an address, as recorded in the `latest` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatestEntry {
+    pub version: Version,
+    pub retracted: bool,
+}
+
+impl LatestEntry {
+    fn to_bytes(self) -> [u8; 41] {
+        let mut bytes = [0u8; 41];
+        bytes[..32].copy_from_slice(self.version.id.as_bytes());
+        bytes[32..40].copy_from_slice(&self.version.seq.to_be_bytes());
+        bytes[40] = u8::from(self.retracted);
+        bytes
+    }
+
+    fn from_bytes(bytes: [u8; 41]) -> LatestEntry {
+        LatestEntry {
+            version: Version {
+                id: RecordId(bytes[..32].try_into().expect("32 bytes")),
+                seq: u64::from_be_bytes(bytes[32..40].try_into().expect("8 bytes")),
+            },
+            retracted: bytes[40] & 1 != 0,
+        }
+    }
+}
+
+/// Counts of what the store holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Addresses whose latest version has content.
+    pub live: u64,
+    /// Addresses whose latest version is a retraction.
+    pub retracted: u64,
+    /// Entries in the arrival log.
+    pub log: u64,
+}
+
+/// The redb database.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens or creates the store file.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked,
+            other => StoreError::Redb(other.into()),
+        })?;
+        let txn = db.begin_write()?;
+        txn.open_table(RECORDS)?;
+        txn.open_table(LATEST)?;
+        txn.open_table(LOG)?;
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Starts a batch of writes.
+    pub fn batch(&self) -> Result<Batch, StoreError> {
+        Ok(Batch {
+            txn: self.db.begin_write()?,
+        })
+    }
+
+    /// The position the next arrival will get: the number of log entries.
+    pub fn log_head(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(LOG)?.len()?)
+    }
+
+    /// Records that arrived at positions `from..`, oldest first, at most `limit` of them, with the
+    /// position after the last entry read. Entries whose record was superseded are skipped.
+    pub fn log_since(&self, from: u64, limit: usize) -> Result<(Vec<Record>, u64), StoreError> {
+        let txn = self.db.begin_read()?;
+        let log = txn.open_table(LOG)?;
+        let records = txn.open_table(RECORDS)?;
+        let mut out = Vec::new();
+        let mut next = from;
+        for entry in log.range(from..)?.take(limit) {
+            let (position, id) = entry?;
+            next = position.value() + 1;
+            if let Some(bytes) = records.get(id.value())? {
+                out.push(decode(RecordId(id.value()), bytes.value())?);
+            }
+        }
+        Ok((out, next))
+    }
+
+    /// The latest version at `address`, which may be a retraction.
+    pub fn get(&self, address: &Address) -> Result<Option<Record>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let Some(entry) = latest.get(address.to_key().as_slice())? else {
+            return Ok(None);
+        };
+        let id = LatestEntry::from_bytes(entry.value()).version.id;
+        let records = txn.open_table(RECORDS)?;
+        let bytes = records.get(id.0)?.ok_or_else(|| StoreError::Corrupt {
+            id,
+            source: RecordError::Truncated { what: "the record (missing from the records table)" },
+        })?;
+        decode(id, bytes.value()).map(Some)
+    }
+
+    /// The latest-version entry at `address`, without reading the record.
+    pub fn latest(&self, address: &Address) -> Result<Option<LatestEntry>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        Ok(latest
+            .get(address.to_key().as_slice())?
+            .map(|entry| LatestEntry::from_bytes(entry.value())))
+    }
+
+    /// Calls `visit` with every stored record (live or retracted) in address order, or only
+    /// `author`'s. Stops early if `visit` returns false.
+    pub fn for_each(
+        &self,
+        author: Option<&AuthorKey>,
+        mut visit: impl FnMut(Record) -> bool,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let records = txn.open_table(RECORDS)?;
+        let start: Vec<u8> = author.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+        for entry in latest.range(start.as_slice()..)? {
+            let (key, value) = entry?;
+            if let Some(author) = author {
+                if !key.value().starts_with(author.as_bytes()) {
+                    break;
+                }
+            }
+            let id = LatestEntry::from_bytes(value.value()).version.id;
+            let Some(bytes) = records.get(id.0)? else {
+                continue;
+            };
+            if !visit(decode(id, bytes.value())?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let txn = self.db.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let mut counts = StoreCounts {
+            log: txn.open_table(LOG)?.len()?,
+            ..StoreCounts::default()
+        };
+        for entry in latest.iter()? {
+            let (_, value) = entry?;
+            if LatestEntry::from_bytes(value.value()).retracted {
+                counts.retracted += 1;
+            } else {
+                counts.live += 1;
+            }
+        }
+        Ok(counts)
+    }
+}
+
+fn decode(id: RecordId, bytes: &[u8]) -> Result<Record, StoreError> {
+    Record::from_stored_bytes(bytes.to_vec()).map_err(|source| StoreError::Corrupt { id, source })
+}
+
+/// One write transaction. Records must already be verified (`Record::from_bytes` or signed here).
+pub struct Batch {
+    txn: redb::WriteTransaction,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Batch")
+    }
+}
+
+impl Batch {
+    /// Stores `record` if it wins over what is stored at its address.
+    pub fn apply(&mut self, record: &Record) -> Result<Outcome, StoreError> {
+        Ok(self.apply_all(std::slice::from_ref(record))?.remove(0))
+    }
+
+    /// Applies records in order; each sees the ones before it.
+    pub fn apply_all(&mut self, incoming: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+        let mut latest = self.txn.open_table(LATEST)?;
+        let mut records = self.txn.open_table(RECORDS)?;
+        let mut log = self.txn.open_table(LOG)?;
+        let mut position = log.len()?;
+        let mut outcomes = Vec::with_capacity(incoming.len());
+        for record in incoming {
+            let key = record.address().to_key();
+            let version = record.version();
+            let stored = latest
+                .get(key.as_slice())?
+                .map(|entry| LatestEntry::from_bytes(entry.value()));
+            if let Some(stored) = stored {
+                if stored.version.id == version.id {
+                    outcomes.push(Outcome::Duplicate);
+                    continue;
+                }
+                if version <= stored.version {
+                    outcomes.push(Outcome::Stale {
+                        stored: stored.version,
+                        retracted: stored.retracted,
+                    });
+                    continue;
+                }
+                records.remove(stored.version.id.0)?;
+            }
+            records.insert(version.id.0, record.bytes())?;
+            let entry = LatestEntry {
+                version,
+                retracted: record.is_retraction(),
+            };
+            latest.insert(key.as_slice(), entry.to_bytes())?;
+            log.insert(position, version.id.0)?;
+            position += 1;
+            outcomes.push(Outcome::Stored {
+                replaced: stored.map(|s| s.version.id),
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// The latest-version entry at `address` as this batch sees it.
+    pub fn latest(&self, address: &Address) -> Result<Option<LatestEntry>, StoreError> {
+        let latest = self.txn.open_table(LATEST)?;
+        Ok(latest
+            .get(address.to_key().as_slice())?
+            .map(|entry| LatestEntry::from_bytes(entry.value())))
+    }
+
+    /// The latest record at `address` as this batch sees it.
+    pub fn get(&self, address: &Address) -> Result<Option<Record>, StoreError> {
+        let Some(entry) = self.latest(address)? else {
+            return Ok(None);
+        };
+        let records = self.txn.open_table(RECORDS)?;
+        let id = entry.version.id;
+        match records.get(id.0)? {
+            Some(bytes) => decode(id, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The log position after this batch's writes.
+    pub fn log_head(&self) -> Result<u64, StoreError> {
+        Ok(self.txn.open_table(LOG)?.len()?)
+    }
+
+    /// Makes the batch durable (fsync) before returning.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.txn.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! Every redb table the store uses. Names carry a version: a change of key or value layout gets
+//! a new name and a migration, never a silent reinterpretation.
+
+use redb::TableDefinition;
+
+/// Record id (BLAKE3 of the record bytes) → the record's exact bytes.
+///
+/// Holds exactly one record per address: the winning version, which may be a retraction
+/// (tombstone). A superseded version is deleted in the same transaction that stores its successor,
+/// so retracted content does not linger on disk.
+pub(crate) const RECORDS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("records_v1");
+
+/// Address key (author 32 bytes ‖ kind 1 byte ‖ slug) → `LatestEntry` bytes: the winning
+/// version's id (32 bytes) ‖ seq (u64 BE) ‖ flags (1 byte; bit 0 = retraction).
+///
+/// Keys sort by author, so one author's records are a range.
+pub(crate) const LATEST: TableDefinition<'_, &[u8], [u8; 41]> = TableDefinition::new("latest_v1");
+
+/// Arrival position (0, 1, 2, …) → id of the record that arrived there.
+///
+/// Append-only. The search index remembers the position it has indexed up to and replays the
+/// rest after a restart. An entry whose record has since been superseded points at an id that is
+/// no longer in `RECORDS`; readers skip it, since its successor arrived later in the log.
+pub(crate) const LOG: TableDefinition<'_, u64, [u8; 32]> = TableDefinition::new("log_v1");

@@ -1,0 +1,357 @@
+//! The body encoding: a sequence of fields `(number: u16, length: u32, value)`, big-endian,
+//! in ascending field number. List fields repeat their number once per entry, in list order.
+//! Field numbers per kind are listed in `docs/protocol.md`; numbers this node does not know are
+//! skipped on decode (the record's bytes, which are what is stored and forwarded, keep them).
+
+use std::collections::BTreeMap;
+
+use crate::{
+    Address, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner, RecordError,
+};
+
+/// Appends fields to a body, in the order the caller writes them.
+struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    fn field(&mut self, number: u16, value: &[u8]) {
+        self.buf.extend_from_slice(&number.to_be_bytes());
+        let len = u32::try_from(value.len()).expect("field values are far below 4 GiB");
+        self.buf.extend_from_slice(&len.to_be_bytes());
+        self.buf.extend_from_slice(value);
+    }
+
+    fn text(&mut self, number: u16, value: &str) {
+        self.field(number, value.as_bytes());
+    }
+
+    fn opt(&mut self, number: u16, value: &Option<String>) {
+        if let Some(value) = value {
+            self.text(number, value);
+        }
+    }
+
+    fn list(&mut self, number: u16, values: &[String]) {
+        for value in values {
+            self.text(number, value);
+        }
+    }
+
+    fn date(&mut self, number: u16, value: Option<Date>) {
+        if let Some(date) = value {
+            self.text(number, &date.to_string());
+        }
+    }
+
+    fn address(&mut self, number: u16, address: &Address) {
+        self.field(number, &address.to_key());
+    }
+
+    fn addresses(&mut self, number: u16, addresses: &[Address]) {
+        for address in addresses {
+            self.address(number, address);
+        }
+    }
+
+    fn entries(&mut self, number: u16, map: &BTreeMap<String, String>) {
+        for (key, value) in map {
+            let mut entry = Vec::with_capacity(2 + key.len() + value.len());
+            let key_len = u16::try_from(key.len()).expect("validated keys are short");
+            entry.extend_from_slice(&key_len.to_be_bytes());
+            entry.extend_from_slice(key.as_bytes());
+            entry.extend_from_slice(value.as_bytes());
+            self.field(number, &entry);
+        }
+    }
+}
+
+/// Field numbers. They are part of the signed format: never renumber, only add.
+mod field {
+    pub mod experiment {
+        pub const TITLE: u16 = 1;
+        pub const SUMMARY: u16 = 2;
+        pub const DESCRIPTION: u16 = 3;
+        pub const STATUS: u16 = 4;
+        pub const STARTED: u16 = 5;
+        pub const ENDED: u16 = 6;
+        pub const ORGANISATION: u16 = 7;
+        pub const CONTACTS: u16 = 8;
+        pub const TAGS: u16 = 9;
+        pub const SECTOR: u16 = 10;
+        pub const REGION: u16 = 11;
+        pub const CONTEXT: u16 = 12;
+        pub const OUTCOMES: u16 = 13;
+        pub const LINKS: u16 = 14;
+        pub const ADOPTED_FROM: u16 = 15;
+        pub const REVIEW_BY: u16 = 16;
+        pub const LISTS: &[u16] = &[CONTACTS, TAGS, CONTEXT, LINKS];
+        pub const LAST: u16 = REVIEW_BY;
+    }
+    pub mod practitioner {
+        pub const NAME: u16 = 1;
+        pub const ROLE: u16 = 2;
+        pub const ORGANISATION: u16 = 3;
+        pub const BIO: u16 = 4;
+        pub const EXPERTISE: u16 = 5;
+        pub const INTERESTS: u16 = 6;
+        pub const OPEN_TO: u16 = 7;
+        pub const CONTACT: u16 = 8;
+        pub const REGION: u16 = 9;
+        pub const LISTS: &[u16] = &[EXPERTISE, INTERESTS, OPEN_TO];
+        pub const LAST: u16 = REGION;
+    }
+    pub mod lesson {
+        pub const TITLE: u16 = 1;
+        pub const SUMMARY: u16 = 2;
+        pub const BODY: u16 = 3;
+        pub const ABOUT: u16 = 4;
+        pub const WORKED: u16 = 5;
+        pub const DIDNT_WORK: u16 = 6;
+        pub const RECOMMENDATION: u16 = 7;
+        pub const TAGS: u16 = 8;
+        pub const LINKS: u16 = 9;
+        pub const CONTACTS: u16 = 10;
+        pub const LISTS: &[u16] = &[TAGS, LINKS, CONTACTS];
+        pub const LAST: u16 = CONTACTS;
+    }
+    pub mod organisation {
+        pub const NAME: u16 = 1;
+        pub const TYPE: u16 = 2;
+        pub const REGION: u16 = 3;
+        pub const WEBSITE: u16 = 4;
+        pub const DESCRIPTION: u16 = 5;
+        pub const LISTS: &[u16] = &[];
+        pub const LAST: u16 = DESCRIPTION;
+    }
+}
+
+/// Encodes content into its body bytes. Deterministic: equal content gives equal bytes.
+pub(crate) fn encode(content: &Content) -> Vec<u8> {
+    let mut w = Writer { buf: Vec::new() };
+    match content {
+        Content::Experiment(e) => {
+            use field::experiment::*;
+            w.text(TITLE, &e.title);
+            w.text(SUMMARY, &e.summary);
+            w.opt(DESCRIPTION, &e.description);
+            w.text(STATUS, e.status.as_str());
+            w.date(STARTED, e.started);
+            w.date(ENDED, e.ended);
+            w.opt(ORGANISATION, &e.organisation);
+            w.addresses(CONTACTS, &e.contacts);
+            w.list(TAGS, &e.tags);
+            w.opt(SECTOR, &e.sector);
+            w.opt(REGION, &e.region);
+            w.entries(CONTEXT, &e.context);
+            w.opt(OUTCOMES, &e.outcomes);
+            w.list(LINKS, &e.links);
+            if let Some(from) = &e.adopted_from {
+                w.address(ADOPTED_FROM, from);
+            }
+            w.date(REVIEW_BY, e.review_by);
+        }
+        Content::Practitioner(p) => {
+            use field::practitioner::*;
+            w.text(NAME, &p.name);
+            w.opt(ROLE, &p.role);
+            w.opt(ORGANISATION, &p.organisation);
+            w.opt(BIO, &p.bio);
+            w.list(EXPERTISE, &p.expertise);
+            w.list(INTERESTS, &p.interests);
+            w.list(OPEN_TO, &p.open_to);
+            w.opt(CONTACT, &p.contact);
+            w.opt(REGION, &p.region);
+        }
+        Content::Lesson(l) => {
+            use field::lesson::*;
+            w.text(TITLE, &l.title);
+            w.text(SUMMARY, &l.summary);
+            w.opt(BODY, &l.body);
+            if let Some(about) = &l.about {
+                w.address(ABOUT, about);
+            }
+            w.opt(WORKED, &l.worked);
+            w.opt(DIDNT_WORK, &l.didnt_work);
+            w.opt(RECOMMENDATION, &l.recommendation);
+            w.list(TAGS, &l.tags);
+            w.list(LINKS, &l.links);
+            w.addresses(CONTACTS, &l.contacts);
+        }
+        Content::Organisation(o) => {
+            use field::organisation::*;
+            w.text(NAME, &o.name);
+            w.opt(TYPE, &o.org_type);
+            w.opt(REGION, &o.region);
+            w.opt(WEBSITE, &o.website);
+            w.opt(DESCRIPTION, &o.description);
+        }
+    }
+    w.buf
+}
+
+/// Splits a body into its fields, checking their order. `is_list` says which numbers may repeat;
+/// numbers past the last known one may, since a newer version may have made them lists.
+fn fields<'a>(
+    mut body: &'a [u8],
+    is_list: impl Fn(u16) -> bool,
+) -> Result<Vec<(u16, &'a [u8])>, RecordError> {
+    let mut out = Vec::new();
+    let mut previous: Option<u16> = None;
+    while !body.is_empty() {
+        let (head, rest) = body
+            .split_at_checked(6)
+            .ok_or(RecordError::Truncated { what: "a field header" })?;
+        let number = u16::from_be_bytes([head[0], head[1]]);
+        let len = u32::from_be_bytes([head[2], head[3], head[4], head[5]]) as usize;
+        let (value, rest) = rest
+            .split_at_checked(len)
+            .ok_or(RecordError::Truncated { what: "a field value" })?;
+        if let Some(previous) = previous {
+            if number < previous || (number == previous && !is_list(number)) {
+                return Err(RecordError::FieldOrder { previous, field: number });
+            }
+        }
+        previous = Some(number);
+        out.push((number, value));
+        body = rest;
+    }
+    Ok(out)
+}
+
+fn text(field: &'static str, value: &[u8]) -> Result<String, RecordError> {
+    String::from_utf8(value.to_vec()).map_err(|_| RecordError::InvalidUtf8 { field })
+}
+
+fn parsed<T: std::str::FromStr<Err = String>>(field: &'static str, value: &[u8]) -> Result<T, RecordError> {
+    text(field, value)?
+        .parse()
+        .map_err(|reason| RecordError::Invalid { field, reason })
+}
+
+fn address(field: &'static str, value: &[u8]) -> Result<Address, RecordError> {
+    Address::from_key(value).ok_or(RecordError::Invalid {
+        field,
+        reason: "not a valid address".into(),
+    })
+}
+
+fn entry(value: &[u8]) -> Result<(String, String), RecordError> {
+    const FIELD: &str = "context";
+    let (len, rest) = value
+        .split_at_checked(2)
+        .ok_or(RecordError::Truncated { what: "a context entry" })?;
+    let (key, value) = rest
+        .split_at_checked(usize::from(u16::from_be_bytes([len[0], len[1]])))
+        .ok_or(RecordError::Truncated { what: "a context key" })?;
+    Ok((text(FIELD, key)?, text(FIELD, value)?))
+}
+
+fn required(value: Option<String>, field: &'static str) -> Result<String, RecordError> {
+    value.ok_or(RecordError::Missing(field))
+}
+
+/// Decodes body bytes of the given kind. Returns the content and the numbers of any fields this
+/// version of the protocol does not know.
+pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), RecordError> {
+    let mut unknown = Vec::new();
+    let content = match kind {
+        Kind::Experiment => {
+            use field::experiment::*;
+            let mut e = Experiment::default();
+            let (mut title, mut summary, mut status) = (None, None, None);
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    TITLE => title = Some(text("title", value)?),
+                    SUMMARY => summary = Some(text("summary", value)?),
+                    DESCRIPTION => e.description = Some(text("description", value)?),
+                    STATUS => status = Some(parsed("status", value)?),
+                    STARTED => e.started = Some(parsed("started", value)?),
+                    ENDED => e.ended = Some(parsed("ended", value)?),
+                    ORGANISATION => e.organisation = Some(text("organisation", value)?),
+                    CONTACTS => e.contacts.push(address("contacts", value)?),
+                    TAGS => e.tags.push(text("tags", value)?),
+                    SECTOR => e.sector = Some(text("sector", value)?),
+                    REGION => e.region = Some(text("region", value)?),
+                    CONTEXT => {
+                        let (key, value) = entry(value)?;
+                        if e.context.insert(key, value).is_some() {
+                            return Err(RecordError::RepeatedField { field: "context key" });
+                        }
+                    }
+                    OUTCOMES => e.outcomes = Some(text("outcomes", value)?),
+                    LINKS => e.links.push(text("links", value)?),
+                    ADOPTED_FROM => e.adopted_from = Some(address("adopted_from", value)?),
+                    REVIEW_BY => e.review_by = Some(parsed("review_by", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            e.title = required(title, "title")?;
+            e.summary = required(summary, "summary")?;
+            e.status = status.ok_or(RecordError::Missing("status"))?;
+            Content::Experiment(e)
+        }
+        Kind::Practitioner => {
+            use field::practitioner::*;
+            let mut p = Practitioner::default();
+            let mut name = None;
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    NAME => name = Some(text("name", value)?),
+                    ROLE => p.role = Some(text("role", value)?),
+                    ORGANISATION => p.organisation = Some(text("organisation", value)?),
+                    BIO => p.bio = Some(text("bio", value)?),
+                    EXPERTISE => p.expertise.push(text("expertise", value)?),
+                    INTERESTS => p.interests.push(text("interests", value)?),
+                    OPEN_TO => p.open_to.push(text("open_to", value)?),
+                    CONTACT => p.contact = Some(text("contact", value)?),
+                    REGION => p.region = Some(text("region", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            p.name = required(name, "name")?;
+            Content::Practitioner(p)
+        }
+        Kind::Lesson => {
+            use field::lesson::*;
+            let mut l = Lesson::default();
+            let (mut title, mut summary) = (None, None);
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    TITLE => title = Some(text("title", value)?),
+                    SUMMARY => summary = Some(text("summary", value)?),
+                    BODY => l.body = Some(text("body", value)?),
+                    ABOUT => l.about = Some(address("about", value)?),
+                    WORKED => l.worked = Some(text("worked", value)?),
+                    DIDNT_WORK => l.didnt_work = Some(text("didnt_work", value)?),
+                    RECOMMENDATION => l.recommendation = Some(text("recommendation", value)?),
+                    TAGS => l.tags.push(text("tags", value)?),
+                    LINKS => l.links.push(text("links", value)?),
+                    CONTACTS => l.contacts.push(address("contacts", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            l.title = required(title, "title")?;
+            l.summary = required(summary, "summary")?;
+            Content::Lesson(l)
+        }
+        Kind::Organisation => {
+            use field::organisation::*;
+            let mut o = Organisation::default();
+            let mut name = None;
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    NAME => name = Some(text("name", value)?),
+                    TYPE => o.org_type = Some(text("type", value)?),
+                    REGION => o.region = Some(text("region", value)?),
+                    WEBSITE => o.website = Some(text("website", value)?),
+                    DESCRIPTION => o.description = Some(text("description", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            o.name = required(name, "name")?;
+            Content::Organisation(o)
+        }
+    };
+    Ok((content, unknown))
+}

@@ -1,0 +1,558 @@
+//! What a record says: experiments, practitioners, lessons and organisations.
+//!
+//! These types are also the draft format (`convene publish` reads them from TOML or JSON through
+//! serde, with a `kind` field naming the variant) and the JSON shown by `convene show --json`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Address, Kind, RecordError};
+
+/// Limits that validation enforces on every record, local or received.
+pub mod limits {
+    /// Titles and names, in characters.
+    pub const TITLE: usize = 200;
+    /// Summaries, in characters.
+    pub const SUMMARY: usize = 1_000;
+    /// Short single-line fields (role, organisation, sector, region, contact, website...).
+    pub const SHORT: usize = 200;
+    /// Entries in one list of tags (tags, expertise, interests, open_to).
+    pub const TAGS: usize = 32;
+    /// Characters in one tag.
+    pub const TAG: usize = 64;
+    /// Entries in a list of links or of contacts.
+    pub const LINKS: usize = 32;
+    /// Characters in one link.
+    pub const LINK: usize = 2_048;
+    /// Entries in an experiment's context.
+    pub const CONTEXT: usize = 32;
+    /// Characters in a context key.
+    pub const CONTEXT_KEY: usize = 64;
+    /// Characters in a context value.
+    pub const CONTEXT_VALUE: usize = 500;
+}
+
+/// The content of a record. Serialised with a `kind` tag, e.g. `kind = "experiment"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Content {
+    Experiment(Experiment),
+    Practitioner(Practitioner),
+    Lesson(Lesson),
+    #[serde(alias = "organization")]
+    Organisation(Organisation),
+}
+
+/// A pilot or project: what was tried, where, by whom and how it went.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub title: String,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    /// Addresses of practitioner records: the people to ask about this experiment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<Address>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Free key/values a reader needs to judge whether this would transfer to them.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "scalar_map"
+    )]
+    pub context: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// The experiment this one reuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<Address>,
+    /// After this date the record counts as stale unless updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_by: Option<Date>,
+}
+
+/// A person: what they know, what they want to learn and how to reach them.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Practitioner {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    /// What they can help with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expertise: Vec<String>,
+    /// What they want to learn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interests: Vec<String>,
+    /// e.g. mentoring, collaboration, talks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_to: Vec<String>,
+    /// How they choose to be reached; absent means "through their organisation".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// What was learned, optionally about one experiment.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lesson {
+    pub title: String,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub didnt_work: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// Addresses of practitioner records: who learned this and can talk about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<Address>,
+}
+
+/// The publishing organisation's own profile.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    /// council, police, charity, company, network, ...
+    #[serde(default, rename = "type", alias = "org_kind", skip_serializing_if = "Option::is_none")]
+    pub org_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Where an experiment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Idea,
+    Planned,
+    Running,
+    Paused,
+    Completed,
+    Stopped,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Idea,
+        Status::Planned,
+        Status::Running,
+        Status::Paused,
+        Status::Completed,
+        Status::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Idea => "idea",
+            Status::Planned => "planned",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Completed => "completed",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Status, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == lower)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status {text:?}: expected idea, planned, running, paused, completed or stopped"
+                )
+            })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A calendar date, written `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub time::Date);
+
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+impl Date {
+    /// The date (UTC) at a unix time in seconds.
+    pub fn from_unix(secs: i64) -> Date {
+        let datetime = time::OffsetDateTime::from_unix_timestamp(secs)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        Date(datetime.date())
+    }
+
+    /// Days since 1970-01-01, for indexing.
+    pub fn unix_days(self) -> i64 {
+        i64::from(self.0.to_julian_day()) - 2_440_588
+    }
+}
+
+impl FromStr for Date {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Date, String> {
+        time::Date::parse(text.trim(), DATE_FORMAT)
+            .map(Date)
+            .map_err(|_| format!("{text:?} is not a date of the form YYYY-MM-DD"))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.format(DATE_FORMAT).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Context values are text, but a draft may write `budget = 5000` or `pilot = true`.
+fn scalar_map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let map = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(map
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Scalar::Text(text) => text,
+                Scalar::Int(n) => n.to_string(),
+                Scalar::Float(x) => x.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (key, value)
+        })
+        .collect())
+}
+
+impl Content {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Content::Experiment(_) => Kind::Experiment,
+            Content::Practitioner(_) => Kind::Practitioner,
+            Content::Lesson(_) => Kind::Lesson,
+            Content::Organisation(_) => Kind::Organisation,
+        }
+    }
+
+    /// The title of an experiment or lesson, the name of a practitioner or organisation.
+    pub fn title(&self) -> &str {
+        match self {
+            Content::Experiment(e) => &e.title,
+            Content::Practitioner(p) => &p.name,
+            Content::Lesson(l) => &l.title,
+            Content::Organisation(o) => &o.name,
+        }
+    }
+
+    /// Tidies a draft the way every record is stored: surrounding white space trimmed, tags in
+    /// lower case and de-duplicated, empty optional fields removed.
+    pub fn normalize(&mut self) {
+        fn text(field: &mut String) {
+            *field = field.trim().to_string();
+        }
+        fn opt(field: &mut Option<String>) {
+            if let Some(value) = field {
+                *value = value.trim().to_string();
+                if value.is_empty() {
+                    *field = None;
+                }
+            }
+        }
+        fn tags(list: &mut Vec<String>) {
+            let mut seen = std::collections::HashSet::new();
+            list.retain_mut(|tag| {
+                *tag = crate::normalize_tag(tag);
+                !tag.is_empty() && seen.insert(tag.clone())
+            });
+        }
+        fn links(list: &mut Vec<String>) {
+            list.retain_mut(|link| {
+                *link = link.trim().to_string();
+                !link.is_empty()
+            });
+        }
+        match self {
+            Content::Experiment(e) => {
+                text(&mut e.title);
+                text(&mut e.summary);
+                for field in [&mut e.description, &mut e.organisation, &mut e.sector, &mut e.region, &mut e.outcomes] {
+                    opt(field);
+                }
+                tags(&mut e.tags);
+                links(&mut e.links);
+                e.context = std::mem::take(&mut e.context)
+                    .into_iter()
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect();
+            }
+            Content::Practitioner(p) => {
+                text(&mut p.name);
+                for field in [&mut p.role, &mut p.organisation, &mut p.bio, &mut p.contact, &mut p.region] {
+                    opt(field);
+                }
+                tags(&mut p.expertise);
+                tags(&mut p.interests);
+                tags(&mut p.open_to);
+            }
+            Content::Lesson(l) => {
+                text(&mut l.title);
+                text(&mut l.summary);
+                for field in [&mut l.body, &mut l.worked, &mut l.didnt_work, &mut l.recommendation] {
+                    opt(field);
+                }
+                tags(&mut l.tags);
+                links(&mut l.links);
+            }
+            Content::Organisation(o) => {
+                text(&mut o.name);
+                for field in [&mut o.org_type, &mut o.region, &mut o.website, &mut o.description] {
+                    opt(field);
+                }
+            }
+        }
+    }
+
+    /// Checks required fields, lengths and counts. The record size limit is checked on the
+    /// encoded bytes, not here.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        use limits::*;
+        let mut v = Validator;
+        match self {
+            Content::Experiment(e) => {
+                v.required("title", &e.title, TITLE)?;
+                v.required("summary", &e.summary, SUMMARY)?;
+                v.long_opt("description", &e.description)?;
+                v.short_opt("organisation", &e.organisation)?;
+                v.addresses("contacts", &e.contacts, Some(Kind::Practitioner))?;
+                v.tags("tags", &e.tags)?;
+                v.short_opt("sector", &e.sector)?;
+                v.short_opt("region", &e.region)?;
+                v.count("context", e.context.len(), CONTEXT)?;
+                for (key, value) in &e.context {
+                    v.required("context key", key, CONTEXT_KEY)?;
+                    v.line("context value", value, CONTEXT_VALUE)?;
+                }
+                v.long_opt("outcomes", &e.outcomes)?;
+                v.links("links", &e.links)?;
+                if let Some(from) = &e.adopted_from {
+                    v.address("adopted_from", from, Some(Kind::Experiment))?;
+                }
+                if let (Some(started), Some(ended)) = (e.started, e.ended) {
+                    if ended < started {
+                        return Err(RecordError::Invalid {
+                            field: "ended",
+                            reason: format!("{ended} is before started ({started})"),
+                        });
+                    }
+                }
+            }
+            Content::Practitioner(p) => {
+                v.required("name", &p.name, TITLE)?;
+                v.short_opt("role", &p.role)?;
+                v.short_opt("organisation", &p.organisation)?;
+                v.long_opt("bio", &p.bio)?;
+                v.tags("expertise", &p.expertise)?;
+                v.tags("interests", &p.interests)?;
+                v.tags("open_to", &p.open_to)?;
+                v.short_opt("contact", &p.contact)?;
+                v.short_opt("region", &p.region)?;
+            }
+            Content::Lesson(l) => {
+                v.required("title", &l.title, TITLE)?;
+                v.required("summary", &l.summary, SUMMARY)?;
+                for (field, value) in [
+                    ("body", &l.body),
+                    ("worked", &l.worked),
+                    ("didnt_work", &l.didnt_work),
+                    ("recommendation", &l.recommendation),
+                ] {
+                    v.long_opt(field, value)?;
+                }
+                if let Some(about) = &l.about {
+                    v.address("about", about, Some(Kind::Experiment))?;
+                }
+                v.tags("tags", &l.tags)?;
+                v.links("links", &l.links)?;
+                v.addresses("contacts", &l.contacts, Some(Kind::Practitioner))?;
+            }
+            Content::Organisation(o) => {
+                v.required("name", &o.name, TITLE)?;
+                v.short_opt("type", &o.org_type)?;
+                v.short_opt("region", &o.region)?;
+                v.short_opt("website", &o.website)?;
+                v.long_opt("description", &o.description)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Validator;
+
+impl Validator {
+    fn line(&mut self, field: &'static str, value: &str, max: usize) -> Result<(), RecordError> {
+        let len = value.chars().count();
+        if len > max {
+            return Err(RecordError::TooLong { field, len, max });
+        }
+        if value.chars().any(char::is_control) {
+            return Err(RecordError::ControlCharacter { field });
+        }
+        Ok(())
+    }
+
+    fn required(&mut self, field: &'static str, value: &str, max: usize) -> Result<(), RecordError> {
+        if value.trim().is_empty() {
+            return Err(RecordError::Missing(field));
+        }
+        self.line(field, value, max)
+    }
+
+    fn short_opt(&mut self, field: &'static str, value: &Option<String>) -> Result<(), RecordError> {
+        match value {
+            Some(value) if value.trim().is_empty() => Err(RecordError::Empty { field }),
+            Some(value) => self.line(field, value, limits::SHORT),
+            None => Ok(()),
+        }
+    }
+
+    /// Multi-line text: any length the record size allows, no control characters but line
+    /// breaks and tabs.
+    fn long_opt(&mut self, field: &'static str, value: &Option<String>) -> Result<(), RecordError> {
+        if let Some(value) = value {
+            if value
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(RecordError::ControlCharacter { field });
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, field: &'static str, count: usize, max: usize) -> Result<(), RecordError> {
+        if count > max {
+            return Err(RecordError::TooMany { field, count, max });
+        }
+        Ok(())
+    }
+
+    fn tags(&mut self, field: &'static str, tags: &[String]) -> Result<(), RecordError> {
+        self.count(field, tags.len(), limits::TAGS)?;
+        for tag in tags {
+            if tag.trim().is_empty() {
+                return Err(RecordError::Empty { field });
+            }
+            self.line(field, tag, limits::TAG)?;
+        }
+        Ok(())
+    }
+
+    fn links(&mut self, field: &'static str, links: &[String]) -> Result<(), RecordError> {
+        self.count(field, links.len(), limits::LINKS)?;
+        for link in links {
+            if link.trim().is_empty() {
+                return Err(RecordError::Empty { field });
+            }
+            self.line(field, link, limits::LINK)?;
+        }
+        Ok(())
+    }
+
+    fn address(&mut self, field: &'static str, address: &Address, kind: Option<Kind>) -> Result<(), RecordError> {
+        match kind {
+            Some(kind) if address.kind != kind => Err(RecordError::Invalid {
+                field,
+                reason: format!("{address} is the address of a {}, not of a {kind}", address.kind),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn addresses(&mut self, field: &'static str, addresses: &[Address], kind: Option<Kind>) -> Result<(), RecordError> {
+        self.count(field, addresses.len(), limits::LINKS)?;
+        addresses
+            .iter()
+            .try_for_each(|address| self.address(field, address, kind))
+    }
+}

@@ -1,0 +1,26 @@
+//! Convene's record protocol: the record types, the exact bytes that are signed, stored and
+//! forwarded, ids and addresses, signing, verification and validation.
+//!
+//! This crate is pure: it does no I/O and knows nothing of the network, the disk or the index.
+//! Time comes in as an argument (`now`, unix seconds) so every check is reproducible in tests.
+//! The byte layout is documented in `docs/protocol.md`.
+
+mod codec;
+mod content;
+mod error;
+mod ids;
+mod record;
+mod text;
+
+pub use content::{
+    Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, limits,
+};
+pub use error::RecordError;
+pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
+pub use record::{Header, Record, Version, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES};
+pub use text::{normalize_tag, slugify};
+
+/// The domain-separation tag every signed record starts with.
+pub const DOMAIN_TAG: &[u8; 14] = b"convene-record";
+/// The record format version this crate writes and the only one it reads.
+pub const FORMAT_VERSION: u8 = 1;

@@ -1,0 +1,91 @@
+//! Turning a record into the document the index holds for its address.
+
+use convene_protocol::{Content, Date, Record};
+use tantivy::TantivyDocument;
+
+use crate::schema::Fields;
+
+pub(crate) fn build(f: &Fields, record: &Record, content: &Content) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    let header = record.header();
+    doc.add_text(f.address, record.address().to_string());
+    doc.add_text(f.kind, header.kind.as_str());
+    doc.add_text(f.author, header.author.to_base32());
+    doc.add_i64(f.created_at, header.created_at);
+    doc.add_text(f.title, content.title());
+    match content {
+        Content::Experiment(e) => {
+            add_opt(&mut doc, f.body, &e.description);
+            add_opt(&mut doc, f.body, &e.outcomes);
+            add_opt(&mut doc, f.sector, &e.sector);
+            add_opt(&mut doc, f.region, &e.region);
+            add_opt(&mut doc, f.organisation, &e.organisation);
+            doc.add_text(f.summary, &e.summary);
+            doc.add_text(f.status, e.status.as_str());
+            for (key, value) in &e.context {
+                doc.add_text(f.body, format!("{key}: {value}"));
+            }
+            add_tags(&mut doc, f, &e.tags);
+            add_addresses(&mut doc, f.contacts, &e.contacts);
+            add_date(&mut doc, f.started, e.started);
+            add_date(&mut doc, f.ended, e.ended);
+            add_date(&mut doc, f.review_by, e.review_by);
+        }
+        Content::Practitioner(p) => {
+            add_opt(&mut doc, f.summary, &p.role);
+            add_opt(&mut doc, f.body, &p.bio);
+            add_opt(&mut doc, f.region, &p.region);
+            add_opt(&mut doc, f.organisation, &p.organisation);
+            add_tags(&mut doc, f, &p.expertise);
+            for topic in &p.expertise {
+                doc.add_text(f.expertise, topic);
+            }
+            for interest in &p.interests {
+                doc.add_text(f.interests, interest);
+            }
+        }
+        Content::Lesson(l) => {
+            for value in [&l.body, &l.worked, &l.didnt_work, &l.recommendation] {
+                add_opt(&mut doc, f.body, value);
+            }
+            doc.add_text(f.summary, &l.summary);
+            if let Some(about) = &l.about {
+                doc.add_text(f.about, about.to_string());
+            }
+            add_tags(&mut doc, f, &l.tags);
+            add_addresses(&mut doc, f.contacts, &l.contacts);
+        }
+        Content::Organisation(o) => {
+            add_opt(&mut doc, f.summary, &o.org_type);
+            add_opt(&mut doc, f.body, &o.description);
+            add_opt(&mut doc, f.region, &o.region);
+            doc.add_text(f.organisation, &o.name);
+        }
+    }
+    doc
+}
+
+fn add_opt(doc: &mut TantivyDocument, field: tantivy::schema::Field, value: &Option<String>) {
+    if let Some(value) = value {
+        doc.add_text(field, value);
+    }
+}
+
+fn add_tags(doc: &mut TantivyDocument, f: &Fields, tags: &[String]) {
+    for tag in tags {
+        doc.add_text(f.tags, tag);
+        doc.add_text(f.topics, tag);
+    }
+}
+
+fn add_addresses(doc: &mut TantivyDocument, field: tantivy::schema::Field, addresses: &[convene_protocol::Address]) {
+    for address in addresses {
+        doc.add_text(field, address.to_string());
+    }
+}
+
+fn add_date(doc: &mut TantivyDocument, field: tantivy::schema::Field, date: Option<Date>) {
+    if let Some(date) = date {
+        doc.add_i64(field, date.unix_days());
+    }
+}

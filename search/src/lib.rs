@@ -1,0 +1,398 @@
+//! Convene's full-text index: a tantivy index over the latest version of every live record.
+//!
+//! The index is derived state. The record store is the source of truth; the index can always be
+//! thrown away and rebuilt from it. Each commit carries, as its payload, the store log position it
+//! has indexed up to, so a node that stopped between a store commit and an index commit catches up
+//! on the next open instead of rebuilding.
+//!
+//! This crate owns the schema and the analyzers; nothing outside it touches tantivy types.
+
+mod document;
+mod schema;
+mod similar;
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::Path;
+
+use convene_protocol::{Address, AuthorKey, Content, Kind, Record, Status};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, QueryParser, TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::schema::Fields;
+pub use crate::similar::SimilarityThreshold;
+
+/// Memory the single index writer may use before it flushes a segment.
+const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// Indexing threads. Two cores on the reference machine: one indexes while the other verifies.
+const WRITER_THREADS: usize = 1;
+/// Characters in a result snippet.
+const SNIPPET_CHARS: usize = 180;
+
+/// Errors from the index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("the search index is locked by another process: {0}")]
+    Locked(String),
+    #[error("search index at {path} was written by an incompatible version; run `convene reindex`")]
+    Incompatible { path: String },
+}
+
+/// A search: free text plus exact filters. Filters compare case-insensitively.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Words to look for. Empty means every record that passes the filters.
+    pub text: String,
+    pub kind: Option<Kind>,
+    /// Every tag listed must be present (for practitioners, tags include their expertise).
+    pub tags: Vec<String>,
+    pub status: Option<Status>,
+    pub sector: Option<String>,
+    pub region: Option<String>,
+    pub organisation: Option<String>,
+    pub author: Option<AuthorKey>,
+    /// Maximum number of hits; 0 means 10.
+    pub limit: usize,
+}
+
+/// A text fragment with the ranges (byte offsets into `text`) that matched the query.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snippet {
+    pub text: String,
+    pub highlights: Vec<Range<usize>>,
+}
+
+/// One search result, with enough of the record to display it without a store look-up.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub address: Address,
+    pub kind: Kind,
+    pub title: String,
+    pub summary: String,
+    pub score: f32,
+    pub snippet: Snippet,
+    pub tags: Vec<String>,
+    pub status: Option<String>,
+    pub sector: Option<String>,
+    pub region: Option<String>,
+    pub organisation: Option<String>,
+    /// Practitioner addresses this record names as contacts.
+    pub contacts: Vec<Address>,
+    /// The experiment a lesson is about.
+    pub about: Option<Address>,
+}
+
+/// The index: one reader, and a writer taken only when something is written.
+pub struct Index {
+    index: tantivy::Index,
+    reader: IndexReader,
+    writer: Option<IndexWriter>,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("docs", &self.num_docs())
+            .field("writer", &self.writer.is_some())
+            .finish()
+    }
+}
+
+impl Index {
+    /// Opens the index in `dir`, creating it if the folder is empty or missing.
+    pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::Tantivy(e.into()))?;
+        let (schema, fields) = schema::build();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| IndexError::Tantivy(e.into()))?;
+        let index = tantivy::Index::open_or_create(directory, schema).map_err(|error| match error {
+            tantivy::TantivyError::SchemaError(_) => IndexError::Incompatible {
+                path: dir.display().to_string(),
+            },
+            other => IndexError::Tantivy(other),
+        })?;
+        schema::register_analyzers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Index {
+            index,
+            reader,
+            writer: None,
+            fields,
+        })
+    }
+
+    /// The store log position this index has indexed up to (0 for a new index).
+    pub fn position(&self) -> Result<u64, IndexError> {
+        let metas = self.index.load_metas()?;
+        Ok(metas
+            .payload
+            .as_deref()
+            .and_then(|payload| payload.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Live records in the index.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriter, IndexError> {
+        if self.writer.is_none() {
+            let writer = self
+                .index
+                .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY_BYTES)
+                .map_err(|error| match error {
+                    tantivy::TantivyError::LockFailure(..) => IndexError::Locked(error.to_string()),
+                    other => IndexError::Tantivy(other),
+                })?;
+            self.writer = Some(writer);
+        }
+        Ok(self.writer.as_mut().expect("just set"))
+    }
+
+    /// Makes the index show `record` as the latest version at its address: replaces whatever
+    /// was there, or, for a retraction, removes it. Visible after the next [`Index::commit`].
+    pub fn apply(&mut self, record: &Record) -> Result<(), IndexError> {
+        let address = record.address().to_string();
+        let doc = record
+            .content()
+            .map(|content| document::build(&self.fields, record, content));
+        let term = Term::from_field_text(self.fields.address, &address);
+        let writer = self.writer()?;
+        writer.delete_term(term);
+        if let Some(doc) = doc {
+            writer.add_document(doc)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every document (for a rebuild). Visible after the next commit.
+    pub fn clear(&mut self) -> Result<(), IndexError> {
+        self.writer()?.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Makes everything applied so far durable and searchable, recording that the index is now
+    /// up to date with store log `position`.
+    pub fn commit(&mut self, position: u64) -> Result<(), IndexError> {
+        let writer = self.writer()?;
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&position.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Runs a search. Hits come best first.
+    pub fn search(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
+        let searcher = self.reader.searcher();
+        let limit = if query.limit == 0 { 10 } else { query.limit };
+        let text_query = self.text_query(&query.text);
+        let combined = self.with_filters(text_query.box_clone(), query);
+        let top = searcher.search(&combined, &TopDocs::with_limit(limit).order_by_score())?;
+        if top.is_empty() {
+            return Ok(Vec::new());
+        }
+        let snippets = [self.fields.body, self.fields.summary]
+            .map(|field| SnippetGenerator::create(&searcher, &*text_query, field).ok())
+            .map(|generator| {
+                generator.map(|mut generator| {
+                    generator.set_max_num_chars(SNIPPET_CHARS);
+                    generator
+                })
+            });
+        top.into_iter()
+            .map(|(score, doc_address)| {
+                let doc: TantivyDocument = searcher.doc(doc_address)?;
+                let mut hit = self.hit(&doc, score)?;
+                hit.snippet = best_snippet(&snippets, &doc, &hit.summary);
+                Ok(hit)
+            })
+            .collect()
+    }
+
+    /// How many records match a search (ignoring its limit).
+    pub fn count(&self, query: &Query) -> Result<usize, IndexError> {
+        let searcher = self.reader.searcher();
+        let combined = self.with_filters(self.text_query(&query.text), query);
+        Ok(searcher.search(&combined, &Count)?)
+    }
+
+    /// Records like `content`: same kind, sharing words of their title, summary and tags.
+    /// Ranked by similarity (0 to 1); those below `threshold` are left out.
+    pub fn similar(
+        &self,
+        content: &Content,
+        exclude: Option<&Address>,
+        threshold: SimilarityThreshold,
+        limit: usize,
+    ) -> Result<Vec<(f32, Hit)>, IndexError> {
+        similar::find(self, content, exclude, threshold, limit)
+    }
+
+    fn text_query(&self, text: &str) -> Box<dyn TantivyQuery> {
+        if text.trim().is_empty() {
+            return Box::new(AllQuery);
+        }
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![f.title, f.summary, f.body, f.topics],
+        );
+        parser.set_field_boost(f.title, 3.0);
+        parser.set_field_boost(f.topics, 2.0);
+        parser.set_field_boost(f.summary, 1.5);
+        // A stray quote or colon in what someone typed should not make the search fail.
+        let (query, _errors) = parser.parse_query_lenient(text);
+        query
+    }
+
+    fn with_filters(&self, text: Box<dyn TantivyQuery>, query: &Query) -> Box<dyn TantivyQuery> {
+        let f = &self.fields;
+        let mut filters: Vec<(Field, String)> = Vec::new();
+        if let Some(kind) = query.kind {
+            filters.push((f.kind, kind.as_str().to_string()));
+        }
+        for tag in &query.tags {
+            filters.push((f.tags, convene_protocol::normalize_tag(tag)));
+        }
+        if let Some(status) = query.status {
+            filters.push((f.status, status.as_str().to_string()));
+        }
+        for (field, value) in [
+            (f.sector, &query.sector),
+            (f.region, &query.region),
+            (f.organisation, &query.organisation),
+        ] {
+            if let Some(value) = value {
+                filters.push((field, convene_protocol::normalize_tag(value)));
+            }
+        }
+        if let Some(author) = query.author {
+            filters.push((f.author, author.to_base32()));
+        }
+        if filters.is_empty() {
+            return text;
+        }
+        let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = vec![(Occur::Must, text)];
+        for (field, value) in filters {
+            let term = TermQuery::new(
+                Term::from_field_text(field, &value),
+                IndexRecordOption::Basic,
+            );
+            // Filters decide membership only; the ranking comes from the text.
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(term), 0.0))));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn hit(&self, doc: &TantivyDocument, score: f32) -> Result<Hit, IndexError> {
+        let f = &self.fields;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|value| value.as_str().map(str::to_string))
+        };
+        let all = |field| -> Vec<String> {
+            doc.get_all(field)
+                .filter_map(|value| value.as_str().map(str::to_string))
+                .collect()
+        };
+        let corrupt = |what: &str| {
+            IndexError::Tantivy(tantivy::TantivyError::InternalError(format!(
+                "indexed document has no valid {what}; run `convene reindex`"
+            )))
+        };
+        let address: Address = text(f.address)
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| corrupt("address"))?;
+        Ok(Hit {
+            kind: address.kind,
+            address,
+            title: text(f.title).unwrap_or_default(),
+            summary: text(f.summary).unwrap_or_default(),
+            score,
+            snippet: Snippet::default(),
+            tags: all(f.tags),
+            status: text(f.status),
+            sector: text(f.sector),
+            region: text(f.region),
+            organisation: text(f.organisation),
+            contacts: all(f.contacts)
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect(),
+            about: text(f.about).and_then(|a| a.parse().ok()),
+        })
+    }
+
+    pub(crate) fn searcher(&self) -> tantivy::Searcher {
+        self.reader.searcher()
+    }
+
+    pub(crate) fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// The underlying tantivy index and its reader, for benchmarks that compare this API with
+    /// bare tantivy on the same data. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn raw_tantivy(&self) -> (&tantivy::Index, &IndexReader) {
+        (&self.index, &self.reader)
+    }
+
+    pub(crate) fn load_hit(&self, searcher: &tantivy::Searcher, doc: DocAddress, score: f32) -> Result<(TantivyDocument, Hit), IndexError> {
+        let doc: TantivyDocument = searcher.doc(doc)?;
+        let hit = self.hit(&doc, score)?;
+        Ok((doc, hit))
+    }
+
+    /// Addresses of all indexed documents, for consistency checks.
+    pub fn addresses(&self) -> Result<HashSet<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let total = searcher.num_docs() as usize;
+        let docs = searcher.search(&AllQuery, &TopDocs::with_limit(total.max(1)).order_by_score())?;
+        docs.into_iter()
+            .map(|(_, address)| {
+                let doc: TantivyDocument = searcher.doc(address)?;
+                Ok(doc
+                    .get_first(self.fields.address)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+use tantivy::schema::Field;
+
+/// The body snippet if it highlights anything, else the summary's, else the start of the summary.
+fn best_snippet(generators: &[Option<SnippetGenerator>; 2], doc: &TantivyDocument, summary: &str) -> Snippet {
+    for generator in generators.iter().flatten() {
+        let snippet = generator.snippet_from_doc(doc);
+        if !snippet.highlighted().is_empty() {
+            return Snippet {
+                text: snippet.fragment().to_string(),
+                highlights: snippet.highlighted().to_vec(),
+            };
+        }
+    }
+    let mut text: String = summary.chars().take(SNIPPET_CHARS).collect();
+    if text.len() < summary.len() {
+        text.push('…');
+    }
+    Snippet {
+        text,
+        highlights: Vec::new(),
+    }
+}
