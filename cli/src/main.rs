@@ -237,7 +237,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     (content, Some(address))
                 }
                 Err(_) if Path::new(&target).exists() || target == "-" => {
-                    (read_draft(Path::new(&target))?.content, None)
+                    let draft = read_draft(Path::new(&target), &home)?;
+                    // A draft of a record already published is not similar to itself.
+                    let own_address = node.address_for(&home.identity()?, &draft);
+                    (draft.content, Some(own_address))
                 }
                 Err(address_error) => bail!(
                     "{target:?} is neither a record address nor a draft file ({address_error})"
@@ -326,6 +329,7 @@ fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
         let draft = Draft::from_json(
             serde_json::json!({ "kind": "organisation", "name": name }),
             "--name",
+            &identity.author(),
         )?;
         let published = node.publish(&identity, &draft, now())?;
         out.line(&format!("Organisation: {}", published.record.address()))?;
@@ -347,7 +351,7 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-fn read_draft(path: &Path) -> Result<Draft> {
+fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
     let (text, name, format) = if path == Path::new("-") {
         let mut text = String::new();
         io::stdin().read_to_string(&mut text).context("reading the draft from stdin")?;
@@ -359,12 +363,12 @@ fn read_draft(path: &Path) -> Result<Draft> {
         let format = DraftFormat::from_path(path).unwrap_or_else(|| DraftFormat::sniff(&text));
         (text, path.display().to_string(), format)
     };
-    Ok(Draft::parse(&text, format, &name)?)
+    Ok(Draft::parse(&text, format, &name, &home.identity()?.author())?)
 }
 
 fn publish(home: &Home, node: &mut Node, file: &Path, yes: bool, json: bool, out: &mut Out) -> Result<ExitCode> {
     let identity = home.identity()?;
-    let mut draft = read_draft(file)?;
+    let mut draft = read_draft(file, home)?;
     draft.fill_organisation(home.config().organisation.as_deref());
     let address = node.address_for(&identity, &draft);
     let similar = node.similar(&draft.content, Some(&address), SimilarityThreshold::PUBLISH, 5)?;

@@ -3,7 +3,7 @@
 //! A draft is a record's content with a `kind` field and an optional `slug`. Unknown fields are
 //! errors that name the field, so a typo never silently drops information.
 
-use convene_protocol::{Content, RecordError, Slug};
+use convene_protocol::{Address, AuthorKey, Content, Kind, RecordError, Slug};
 
 /// Errors in a draft.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,14 @@ pub struct Draft {
 
 impl Draft {
     /// Parses and validates a draft. `source_name` (a file name, or "stdin") prefixes errors.
-    pub fn parse(text: &str, format: DraftFormat, source_name: &str) -> Result<Draft, DraftError> {
+    /// `author` is the local identity: a reference written as a bare slug (`contacts =
+    /// ["priya-shah"]`) means that author's record of the kind the field refers to.
+    pub fn parse(
+        text: &str,
+        format: DraftFormat,
+        source_name: &str,
+        author: &AuthorKey,
+    ) -> Result<Draft, DraftError> {
         let value = match format {
             DraftFormat::Json => {
                 serde_json::from_str::<serde_json::Value>(text).map_err(|e| DraftError::Json {
@@ -74,11 +81,15 @@ impl Draft {
                 toml_to_json(toml::Value::Table(table))
             }
         };
-        Draft::from_json(value, source_name)
+        Draft::from_json(value, source_name, author)
     }
 
     /// Builds a draft from a JSON object (as made by a CSV import, say).
-    pub fn from_json(mut value: serde_json::Value, source_name: &str) -> Result<Draft, DraftError> {
+    pub fn from_json(
+        mut value: serde_json::Value,
+        source_name: &str,
+        author: &AuthorKey,
+    ) -> Result<Draft, DraftError> {
         let fields = |reason: String| DraftError::Fields {
             source_name: source_name.to_string(),
             reason,
@@ -96,6 +107,7 @@ impl Draft {
             }
             Some(_) => return Err(fields("`slug` must be text".into())),
         };
+        expand_local_references(object, author);
         if !object.contains_key("kind") {
             return Err(fields(
                 "missing field `kind` (experiment, practitioner, lesson or organisation)".into(),
@@ -132,6 +144,33 @@ impl Draft {
     }
 }
 
+/// Fields that hold addresses, and the kind of record each refers to.
+const REFERENCE_FIELDS: &[(&str, Kind)] = &[
+    ("contacts", Kind::Practitioner),
+    ("about", Kind::Experiment),
+    ("adopted_from", Kind::Experiment),
+];
+
+/// Turns bare slugs in reference fields into full addresses of `author`'s records.
+fn expand_local_references(object: &mut serde_json::Map<String, serde_json::Value>, author: &AuthorKey) {
+    let expand = |value: &mut serde_json::Value, kind: Kind| {
+        if let serde_json::Value::String(text) = value {
+            if !text.starts_with(Address::SCHEME) {
+                if let Ok(slug) = Slug::new(text.trim()) {
+                    *text = Address { author: *author, kind, slug }.to_string();
+                }
+            }
+        }
+    };
+    for (field, kind) in REFERENCE_FIELDS {
+        match object.get_mut(*field) {
+            Some(serde_json::Value::Array(items)) => items.iter_mut().for_each(|item| expand(item, *kind)),
+            Some(value) => expand(value, *kind),
+            None => {}
+        }
+    }
+}
+
 /// TOML dates (`started = 2024-03-01`) become `YYYY-MM-DD` strings; everything else maps
 /// one to one.
 fn toml_to_json(value: toml::Value) -> serde_json::Value {
@@ -156,6 +195,25 @@ fn toml_to_json(value: toml::Value) -> serde_json::Value {
 mod tests {
     use super::*;
 
+    const AUTHOR: AuthorKey = AuthorKey([7; 32]);
+
+    #[test]
+    fn bare_slugs_in_references_mean_the_local_author() {
+        let draft = Draft::parse(
+            "kind = \"lesson\"\ntitle = \"t\"\nsummary = \"s\"\nabout = \"town-hall\"\ncontacts = [\"priya\"]\n",
+            DraftFormat::Toml,
+            "l.toml",
+            &AUTHOR,
+        )
+        .unwrap();
+        let Content::Lesson(lesson) = &draft.content else {
+            panic!("expected a lesson");
+        };
+        assert_eq!(lesson.about.as_ref().unwrap().kind, Kind::Experiment);
+        assert_eq!(lesson.contacts[0].author, AUTHOR);
+        assert_eq!(lesson.contacts[0].slug.as_str(), "priya");
+    }
+
     #[test]
     fn toml_dates_and_numbers_are_accepted() {
         let draft = Draft::parse(
@@ -171,6 +229,7 @@ population = 120000
 "#,
             DraftFormat::Toml,
             "t.toml",
+            &AUTHOR,
         )
         .unwrap();
         let Content::Experiment(e) = &draft.content else {
@@ -188,6 +247,7 @@ population = 120000
             "kind = \"lesson\"\ntitle = \"t\"\nsumary = \"s\"\n",
             DraftFormat::Toml,
             "l.toml",
+            &AUTHOR,
         )
         .unwrap_err();
         assert!(error.to_string().contains("unknown field `sumary`"), "{error}");
@@ -195,7 +255,7 @@ population = 120000
 
     #[test]
     fn a_missing_required_field_is_named() {
-        let error = Draft::parse(r#"{"kind":"experiment","title":"t"}"#, DraftFormat::Json, "e.json")
+        let error = Draft::parse(r#"{"kind":"experiment","title":"t"}"#, DraftFormat::Json, "e.json", &AUTHOR)
             .unwrap_err();
         assert!(error.to_string().contains("summary"), "{error}");
     }

@@ -332,7 +332,8 @@ fn csv_row_record(
     now: i64,
 ) -> Result<Option<Record>, String> {
     let json = mapping.row_to_json(headers, row);
-    let mut draft = Draft::from_json(json, &format!("row on line {line}")).map_err(|e| e.to_string())?;
+    let mut draft = Draft::from_json(json, &format!("row on line {line}"), &identity.author())
+        .map_err(|e| e.to_string())?;
     draft.fill_organisation(organisation);
     let address = convene_protocol::Address {
         author: identity.author(),

@@ -1,0 +1,168 @@
+//! Golden vectors: signed records checked into `tests/vectors.json`. They must keep verifying and
+//! decoding to the same content, and this version of the encoder must still produce exactly
+//! their bytes. A failure here means the record format changed: that needs a new format
+//! version, not new vectors. Regenerate (only for a deliberate new vector) with
+//! `CONVENE_BLESS=1 cargo test -p convene-protocol golden`.
+
+use std::collections::BTreeMap;
+
+use convene_protocol::{Content, Experiment, Identity, Lesson, Organisation, Practitioner, Record, Slug, Status};
+use serde_json::{Value, json};
+
+use crate::NOW;
+use crate::layout::{field, raw_record};
+
+const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors.json");
+const SEED: [u8; 32] = [42; 32];
+const CREATED_AT: i64 = 1_735_732_800; // 2025-01-01T12:00:00Z
+
+fn fresh_vectors() -> Value {
+    let identity = Identity::from_secret(SEED);
+    let author = identity.author();
+    let person = |slug: &str| -> convene_protocol::Address {
+        format!("convene://{author}/practitioner/{slug}").parse().unwrap()
+    };
+    let experiment = Content::Experiment(Experiment {
+        title: "Virtual town hall meetings".into(),
+        summary: "Monthly online public meetings with phone dial-in".into(),
+        description: Some("Streamed, with questions by web form, chat and phone.\nRecordings published.".into()),
+        status: Status::Running,
+        started: Some("2024-03-01".parse().unwrap()),
+        ended: None,
+        organisation: Some("Example Metropolitan Council".into()),
+        contacts: vec![person("priya-shah")],
+        tags: vec!["online engagement".into(), "digital inclusion".into()],
+        sector: Some("local government".into()),
+        region: Some("Yorkshire".into()),
+        context: BTreeMap::from([
+            ("budget".to_string(), "under £20k a year".to_string()),
+            ("population".to_string(), "800,000".to_string()),
+        ]),
+        outcomes: Some("Attendance up from 40 to 210.".into()),
+        links: vec!["https://example.org/town-hall".into()],
+        adopted_from: Some(format!("convene://{author}/experiment/ward-forums").parse().unwrap()),
+        review_by: Some("2027-03-01".parse().unwrap()),
+    });
+    let practitioner = Content::Practitioner(Practitioner {
+        name: "Priya Shah".into(),
+        role: Some("Digital Inclusion Lead".into()),
+        organisation: Some("Example Metropolitan Council".into()),
+        bio: Some("Runs device lending and digital champions.".into()),
+        expertise: vec!["digital inclusion".into(), "online engagement".into()],
+        interests: vec!["chatbots".into()],
+        open_to: vec!["mentoring".into(), "talks".into()],
+        contact: Some("priya.shah@example.org".into()),
+        region: Some("Yorkshire".into()),
+    });
+    let lesson = Content::Lesson(Lesson {
+        title: "Keep a phone dial-in".into(),
+        summary: "A fifth of participants joined by phone.".into(),
+        body: Some("Phone participants were the residents we most wanted to hear.".into()),
+        about: Some(format!("convene://{author}/experiment/virtual-town-hall").parse().unwrap()),
+        worked: Some("Calling the day before.".into()),
+        didnt_work: Some("Keypad queueing.".into()),
+        recommendation: Some("Budget for a phone bridge.".into()),
+        tags: vec!["accessibility".into()],
+        links: vec![],
+        contacts: vec![person("priya-shah")],
+    });
+    let organisation = Content::Organisation(Organisation {
+        name: "Example Metropolitan Council".into(),
+        org_type: Some("council".into()),
+        region: Some("Yorkshire".into()),
+        website: Some("https://example.org".into()),
+        description: Some("A metropolitan borough council.".into()),
+    });
+    let mut vectors = Vec::new();
+    for (name, slug, seq, content) in [
+        ("experiment, every field", "virtual-town-hall", 3, experiment),
+        ("practitioner", "priya-shah", 1, practitioner),
+        ("lesson", "phone-dial-in", 2, lesson),
+        ("organisation", "example-metropolitan-council", 1, organisation),
+    ] {
+        let record = Record::sign(&identity, Slug::new(slug).unwrap(), seq, CREATED_AT, content).unwrap();
+        vectors.push(vector(name, &record));
+    }
+    let address = format!("convene://{author}/lesson/phone-dial-in").parse().unwrap();
+    let retraction = Record::sign_retraction(&identity, &address, 3, CREATED_AT + 60).unwrap();
+    vectors.push(vector("retraction", &retraction));
+    let future_body = [
+        field(1, b"Keep a phone dial-in"),
+        field(2, b"A fifth of participants joined by phone."),
+        field(8, b"accessibility"),
+        field(900, b"a field from a newer version"),
+        field(900, b"repeated"),
+    ]
+    .concat();
+    let future = raw_record(SEED, 3, 0, 1, CREATED_AT, "from-a-newer-node", &future_body);
+    vectors.push(vector("lesson with unknown fields", &Record::from_bytes(future, NOW).unwrap()));
+    Value::Array(vectors)
+}
+
+fn vector(name: &str, record: &Record) -> Value {
+    json!({
+        "name": name,
+        "record_hex": hex(record.bytes()),
+        "id": record.id().to_hex(),
+        "address": record.address().to_string(),
+        "seq": record.header().seq,
+        "created_at": record.header().created_at,
+        "retraction": record.is_retraction(),
+        "unknown_fields": record.unknown_fields(),
+        "content": record.content(),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+fn stored() -> Value {
+    let text = std::fs::read_to_string(PATH).expect("tests/vectors.json is checked in");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn golden_vectors_verify_and_decode() {
+    let vectors = stored();
+    let vectors = vectors.as_array().unwrap();
+    assert_eq!(vectors.len(), 6);
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let bytes = unhex(vector["record_hex"].as_str().unwrap());
+        let record = Record::from_bytes(bytes.clone(), NOW).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(record.id().to_hex(), vector["id"], "{name}: id");
+        assert_eq!(record.address().to_string(), vector["address"], "{name}: address");
+        assert_eq!(record.is_retraction(), vector["retraction"], "{name}: retraction flag");
+        assert_eq!(serde_json::to_value(record.content()).unwrap(), vector["content"], "{name}: content");
+        assert_eq!(serde_json::to_value(record.unknown_fields()).unwrap(), vector["unknown_fields"], "{name}");
+        assert_eq!(record.into_bytes(), bytes, "{name}: bytes are kept as received");
+    }
+}
+
+#[test]
+fn golden_vectors_match_what_this_encoder_writes() {
+    let fresh = fresh_vectors();
+    if std::env::var_os("CONVENE_BLESS").is_some() {
+        std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
+    }
+    assert_eq!(fresh, stored(), "the record encoding changed; see the comment at the top of golden.rs");
+}
+
+#[test]
+fn golden_content_round_trips_through_the_draft_json() {
+    for vector in stored().as_array().unwrap() {
+        if vector["content"].is_null() {
+            continue;
+        }
+        let content: Content = serde_json::from_value(vector["content"].clone()).unwrap();
+        assert_eq!(serde_json::to_value(&content).unwrap(), vector["content"]);
+    }
+}
