@@ -1,0 +1,374 @@
+//! Store and index tests: a model-based test of versions and retractions, index catch-up after
+//! a crash between the store and index commits, and import / export.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use convene_node::search::Query;
+use convene_node::{CsvMapping, ExportLine, NoProgress, Node, Outcome, Store};
+use convene_protocol::{Address, Content, Experiment, Identity, Kind, Record, Slug, Status, Version};
+use proptest::prelude::*;
+
+const NOW: i64 = 1_767_225_600;
+
+fn identity(seed: u8) -> Identity {
+    Identity::from_secret([seed; 32])
+}
+
+fn experiment(title: &str) -> Content {
+    Content::Experiment(Experiment {
+        title: title.to_string(),
+        summary: format!("summary of {title}"),
+        status: Status::Running,
+        ..Experiment::default()
+    })
+}
+
+fn signed(author: u8, slug: &str, seq: u64, title: &str) -> Record {
+    Record::sign(&identity(author), Slug::new(slug).unwrap(), seq, NOW, experiment(title)).unwrap()
+}
+
+fn search_all(node: &Node, text: &str) -> Vec<Address> {
+    let mut found: Vec<Address> = node
+        .search(&Query { text: text.into(), limit: 1_000, ..Query::default() })
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.address)
+        .collect();
+    found.sort();
+    found
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model-based: random publishes, retractions and replays of old versions, with restarts, must
+// leave the store and the index exactly where a simple map of "winning version per address" is.
+
+#[derive(Clone, Debug)]
+enum Op {
+    Publish { author: u8, slug: usize, seq: u64, word: usize },
+    Retract { author: u8, slug: usize, seq: u64 },
+    /// Deliver again a record seen earlier (a duplicate or an old version arriving late).
+    Replay { pick: usize },
+    Reopen,
+}
+
+const SLUGS: [&str; 3] = ["alpha", "beta", "gamma"];
+const WORDS: [&str; 3] = ["allotments", "bikes", "libraries"];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (1u8..3, 0..SLUGS.len(), 1u64..6, 0..WORDS.len())
+            .prop_map(|(author, slug, seq, word)| Op::Publish { author, slug, seq, word }),
+        1 => (1u8..3, 0..SLUGS.len(), 1u64..7).prop_map(|(author, slug, seq)| Op::Retract { author, slug, seq }),
+        2 => any::<usize>().prop_map(|pick| Op::Replay { pick }),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+#[derive(Default)]
+struct Model {
+    /// Address → (winning version, title if live).
+    latest: HashMap<Address, (Version, Option<String>)>,
+}
+
+impl Model {
+    fn apply(&mut self, record: &Record) -> bool {
+        let address = record.address();
+        let wins = self
+            .latest
+            .get(&address)
+            .is_none_or(|(version, _)| record.version() > *version);
+        if wins {
+            let title = record.content().map(|c| c.title().to_string());
+            self.latest.insert(address, (record.version(), title));
+        }
+        wins
+    }
+
+    fn live_with_word(&self, word: &str) -> Vec<Address> {
+        let mut found: Vec<Address> = self
+            .latest
+            .iter()
+            .filter(|(_, (_, title))| title.as_deref().is_some_and(|t| t.contains(word)))
+            .map(|(address, _)| address.clone())
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn store_and_index_follow_the_winning_versions(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::open(dir.path()).unwrap();
+        let mut model = Model::default();
+        let mut seen: Vec<Record> = Vec::new();
+        for op in ops {
+            let record = match op {
+                Op::Publish { author, slug, seq, word } => {
+                    Some(signed(author, SLUGS[slug], seq, &format!("{} {seq}", WORDS[word])))
+                }
+                Op::Retract { author, slug, seq } => {
+                    let address = Address { author: identity(author).author(), kind: Kind::Experiment, slug: Slug::new(SLUGS[slug]).unwrap() };
+                    Some(Record::sign_retraction(&identity(author), &address, seq, NOW).unwrap())
+                }
+                Op::Replay { pick } if !seen.is_empty() => Some(seen[pick % seen.len()].clone()),
+                Op::Replay { .. } => None,
+                Op::Reopen => {
+                    drop(node);
+                    node = Node::open(dir.path()).unwrap();
+                    None
+                }
+            };
+            if let Some(record) = record {
+                let was_new = !seen.contains(&record);
+                let model_stored = model.apply(&record);
+                let outcome = node.ingest(std::slice::from_ref(&record)).unwrap().remove(0);
+                prop_assert_eq!(outcome.is_stored(), model_stored, "{:?}", outcome);
+                if !model_stored {
+                    // Refused: either this exact record again, or one the stored version beats.
+                    prop_assert!(matches!(outcome, Outcome::Duplicate | Outcome::Stale { .. }));
+                }
+                if was_new {
+                    seen.push(record);
+                }
+            }
+            for (address, (version, title)) in &model.latest {
+                let stored = node.store().get(address).unwrap().expect("the model's address is stored");
+                prop_assert_eq!(stored.version(), *version);
+                prop_assert_eq!(stored.content().map(|c| c.title().to_string()), title.clone());
+            }
+            for word in WORDS {
+                prop_assert_eq!(search_all(&node, word), model.live_with_word(word), "search for {}", word);
+            }
+            let live = model.latest.values().filter(|(_, title)| title.is_some()).count() as u64;
+            prop_assert_eq!(node.index().num_docs(), live);
+            prop_assert_eq!(node.counts().unwrap().live, live);
+        }
+    }
+}
+
+#[test]
+fn a_retraction_removes_the_content_and_an_older_version_never_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let v1 = signed(1, "pilot", 1, "allotment pilot");
+    let v2 = signed(1, "pilot", 2, "allotment pilot revised");
+    node.ingest(&[v1.clone(), v2.clone()]).unwrap();
+    let retraction = node.retract(&identity(1), &v2.address(), NOW).unwrap();
+    assert_eq!(retraction.header().seq, 3);
+    assert!(search_all(&node, "allotment").is_empty());
+    let outcomes = node.ingest(&[v1, v2]).unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Stale { retracted: true, .. })), "{outcomes:?}");
+    assert!(node.get(&retraction.address()).is_err());
+    assert!(search_all(&node, "allotment").is_empty());
+}
+
+#[test]
+fn the_index_catches_up_with_records_stored_while_it_was_behind() {
+    // Simulates a crash after a store commit and before the index commit.
+    let dir = tempfile::tempdir().unwrap();
+    drop(Node::open(dir.path()).unwrap());
+    {
+        let store = Store::open(&dir.path().join("store.redb")).unwrap();
+        let mut batch = store.batch().unwrap();
+        batch.apply(&signed(1, "late", 1, "bikes for staff")).unwrap();
+        batch.commit().unwrap();
+    }
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(search_all(&node, "bikes").len(), 1);
+    assert_eq!(node.index().position().unwrap(), node.store().log_head().unwrap());
+}
+
+#[test]
+fn a_deleted_index_is_rebuilt_by_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    node.ingest(&[signed(1, "a", 1, "libraries open late"), signed(1, "b", 1, "bikes")]).unwrap();
+    node.reindex(&NoProgress).unwrap();
+    assert_eq!(search_all(&node, "libraries").len(), 1);
+    assert_eq!(node.index().num_docs(), 2);
+    drop(node);
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.index().num_docs(), 2, "a missing index is rebuilt from the store on open");
+}
+
+#[test]
+fn publishing_an_existing_slug_makes_the_next_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let me = identity(1);
+    let draft = |title: &str| convene_node::Draft { slug: Some(Slug::new("pilot").unwrap()), content: experiment(title) };
+    let first = node.publish(&me, &draft("first"), NOW).unwrap();
+    let second = node.publish(&me, &draft("second"), NOW).unwrap();
+    assert_eq!((first.record.header().seq, second.previous_seq), (1, Some(1)));
+    assert_eq!(second.record.header().seq, 2);
+    assert_eq!(node.get(&first.record.address()).unwrap().content().unwrap().title(), "second");
+}
+
+#[test]
+fn only_the_author_can_retract() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let record = signed(1, "mine", 1, "mine");
+    node.ingest(std::slice::from_ref(&record)).unwrap();
+    let error = node.retract(&identity(2), &record.address(), NOW).unwrap_err();
+    assert!(error.to_string().contains("another author"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export and import.
+
+fn export(node: &Node) -> String {
+    let mut out = Vec::new();
+    node.export(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn import(node: &mut Node, text: &str, dry_run: bool) -> convene_node::ImportReport {
+    node.import_jsonl(&mut Cursor::new(text.as_bytes().to_vec()), dry_run, NOW, &NoProgress).unwrap()
+}
+
+#[test]
+fn an_export_imports_into_another_node_exactly_and_idempotently() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut source = Node::open(a.path()).unwrap();
+    let records: Vec<Record> = (0..2_500).map(|n| signed(1 + (n % 2) as u8, &format!("r{n}"), 1, &format!("bikes {n}"))).collect();
+    source.ingest(&records).unwrap();
+    source.retract(&identity(1), &records[0].address(), NOW).unwrap();
+    let text = export(&source);
+    assert_eq!(text.lines().count(), 2_500);
+
+    let mut target = Node::open(b.path()).unwrap();
+    let report = import(&mut target, &text, false);
+    assert_eq!((report.read, report.stored, report.unchanged), (2_500, 2_500, 0));
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(export(&target), text, "same records, same bytes");
+    assert_eq!(target.index().num_docs(), 2_499);
+
+    let again = import(&mut target, &text, false);
+    assert_eq!((again.stored, again.unchanged, again.rejected.len()), (0, 2_500, 0));
+}
+
+#[test]
+fn a_dry_run_reports_without_storing() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut source = Node::open(a.path()).unwrap();
+    source.ingest(&[signed(1, "x", 1, "x"), signed(1, "y", 1, "y")]).unwrap();
+    let mut target = Node::open(b.path()).unwrap();
+    let report = import(&mut target, &export(&source), true);
+    assert_eq!((report.stored, report.dry_run), (2, true));
+    assert_eq!(target.counts().unwrap().live, 0);
+    assert_eq!(target.index().num_docs(), 0);
+}
+
+#[test]
+fn tampered_lines_are_rejected_with_their_line_number_and_the_rest_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = [signed(1, "one", 1, "one"), signed(1, "two", 1, "two"), signed(1, "three", 1, "three")];
+    let mut lines: Vec<String> = records.iter().map(|r| serde_json::to_string(&ExportLine::of(r)).unwrap()).collect();
+    // Line 2: one changed byte in the body (the summary), which only the signature catches.
+    let mut bytes = records[1].bytes().to_vec();
+    let in_body = bytes.len() - 64 - 3;
+    bytes[in_body] ^= 1;
+    let mut tampered = ExportLine::of(&records[1]);
+    tampered.record = base64_encode(&bytes);
+    tampered.id = None;
+    lines[1] = serde_json::to_string(&tampered).unwrap();
+    lines.push("{not json".into());
+    let mut node = Node::open(dir.path()).unwrap();
+    let report = import(&mut node, &(lines.join("\n") + "\n"), false);
+    assert_eq!(report.stored, 2);
+    let rejected: Vec<(u64, bool)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.reason.contains(if r.line == 2 { "bad signature" } else { "not a Convene export line" })))
+        .collect();
+    assert_eq!(rejected, [(2, true), (4, true)], "{:?}", report.rejected);
+    assert!(node.get(&records[1].address()).is_err(), "nothing stored for the tampered line");
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn a_csv_of_case_studies_imports_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let csv = "Project,What,Keywords,State,Budget\n\
+               Community fridges,Shared fridges in libraries,food; libraries,running,£5k\n\
+               ,No title here,x,idea,\n\
+               Parklets,Parking spaces as seating,streets; parking,piloting,\n";
+    let mapping = CsvMapping::parse(
+        "kind = \"experiment\"\n[columns]\ntitle = \"Project\"\nsummary = \"What\"\ntags = \"Keywords\"\nstatus = \"State\"\n\"context.budget\" = \"Budget\"\n[defaults]\nregion = \"Yorkshire\"\n",
+    )
+    .unwrap();
+    let me = identity(1);
+    let run = |node: &mut Node| {
+        node.import_csv(&mut csv.as_bytes(), &mapping, &me, Some("Example Council"), false, NOW, &NoProgress).unwrap()
+    };
+    let report = run(&mut node);
+    assert_eq!(report.stored, 1);
+    let reasons: Vec<(u64, String)> = report.rejected.iter().map(|r| (r.line, r.reason.clone())).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, 3);
+    assert!(reasons[0].1.contains("title"), "{reasons:?}");
+    assert_eq!(reasons[1].0, 4);
+    assert!(reasons[1].1.contains("piloting"), "{reasons:?}");
+    let hits = node.search(&Query { text: "fridges".into(), tags: vec!["Libraries".into()], ..Query::default() }).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].region.as_deref(), Some("Yorkshire"));
+    assert_eq!(hits[0].organisation.as_deref(), Some("Example Council"));
+
+    let again = run(&mut node);
+    assert_eq!((again.stored, again.unchanged), (0, 1), "a second import changes nothing");
+}
+
+#[test]
+fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let mapping = CsvMapping::parse("kind = \"lesson\"\n[columns]\ntitle = \"Heading\"\n").unwrap();
+    let error = node
+        .import_csv(&mut "Title\nx\n".as_bytes(), &mapping, &identity(1), None, false, NOW, &NoProgress)
+        .unwrap_err();
+    assert!(error.to_string().contains("\"Heading\""), "{error}");
+    assert_eq!(node.counts().unwrap().log, 0);
+}
+
+#[test]
+fn search_filters_and_people_find_the_right_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let me = identity(1);
+    let publish = |node: &mut Node, toml: &str| {
+        let draft = convene_node::Draft::parse(toml, convene_node::DraftFormat::Toml, "t", &me.author()).unwrap();
+        node.publish(&me, &draft, NOW).unwrap().record
+    };
+    let priya = publish(&mut node, "kind = \"practitioner\"\nname = \"Priya Shah\"\nexpertise = [\"digital inclusion\"]\n");
+    let sam = publish(&mut node, "kind = \"practitioner\"\nname = \"Sam Lee\"\nexpertise = [\"parking\"]\n");
+    publish(&mut node, "kind = \"experiment\"\ntitle = \"Device lending\"\nsummary = \"Tablets for residents to close the digital divide\"\nstatus = \"completed\"\nregion = \"North West\"\ncontacts = [\"sam-lee\"]\ntags = [\"Digital Inclusion\"]\n");
+    publish(&mut node, "kind = \"experiment\"\ntitle = \"Digital champions\"\nsummary = \"Volunteers helping people online\"\nstatus = \"running\"\nregion = \"Yorkshire\"\n");
+
+    let running = node.search(&Query { text: "digital".into(), status: Some(Status::Running), ..Query::default() }).unwrap();
+    assert_eq!(running.iter().map(|h| h.title.as_str()).collect::<Vec<_>>(), ["Digital champions"]);
+    let north_west = node.search(&Query { text: "digital".into(), region: Some("north west".into()), ..Query::default() }).unwrap();
+    assert_eq!(north_west.len(), 1);
+    let tagged = node.search(&Query { tags: vec!["digital inclusion".into()], kind: Some(Kind::Experiment), ..Query::default() }).unwrap();
+    assert_eq!(tagged.len(), 1);
+
+    let people = node.people("digital inclusion", 10).unwrap();
+    let names: Vec<&str> = people.iter().map(|p| p.practitioner.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Priya Shah") && names.contains(&"Sam Lee"));
+    let sam_found = people.iter().find(|p| p.address == sam.address()).unwrap();
+    assert!(sam_found.reasons.iter().any(|r| r.to_string() == "ran: Device lending"), "{:?}", sam_found.reasons);
+    let priya_found = people.iter().find(|p| p.address == priya.address()).unwrap();
+    assert_eq!(priya_found.reasons[0].to_string(), "expertise: digital inclusion");
+}
