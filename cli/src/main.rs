@@ -44,7 +44,9 @@ enum Command {
         name: Option<String>,
     },
     /// Sign and publish a record draft (TOML or JSON; `-` reads stdin).
-    #[command(after_help = "A draft names its kind and fields, e.g.\n\n  kind = \"experiment\"\n  title = \"Virtual town hall\"\n  summary = \"Monthly online public meeting\"\n  status = \"running\"\n  tags = [\"engagement\"]\n\nSee examples/ for every kind. Publishing an existing slug makes its next version.")]
+    #[command(
+        after_help = "A draft names its kind and fields, e.g.\n\n  kind = \"experiment\"\n  title = \"Virtual town hall\"\n  summary = \"Monthly online public meeting\"\n  status = \"running\"\n  tags = [\"engagement\"]\n\nSee examples/ for every kind. Publishing an existing slug makes its next version."
+    )]
     Publish {
         file: PathBuf,
         /// Publish even if similar records exist, without asking.
@@ -197,7 +199,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .with_context(|| format!("opening the store in {}", home.data_dir().display()))?;
     match cli.command {
         Command::Init { .. } => unreachable!("handled above"),
-        Command::Publish { file, yes, json } => publish(&home, &mut node, &file, yes, json, &mut out),
+        Command::Publish { file, yes, json } => {
+            publish(&home, &mut node, &file, yes, json, &mut out)
+        }
         Command::Search {
             query,
             kind,
@@ -229,11 +233,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.people(&people, json)?;
             Ok(found(!people.is_empty()))
         }
-        Command::Similar { target, limit, json } => {
+        Command::Similar {
+            target,
+            limit,
+            json,
+        } => {
             let (content, exclude) = match target.parse::<Address>() {
                 Ok(address) => {
                     let record = node.get(&address)?;
-                    let content = record.content().cloned().expect("live records have content");
+                    let content = record
+                        .content()
+                        .cloned()
+                        .expect("live records have content");
                     (content, Some(address))
                 }
                 Err(_) if Path::new(&target).exists() || target == "-" => {
@@ -246,7 +257,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "{target:?} is neither a record address nor a draft file ({address_error})"
                 ),
             };
-            let similar = node.similar(&content, exclude.as_ref(), SimilarityThreshold::ANY, limit)?;
+            let similar =
+                node.similar(&content, exclude.as_ref(), SimilarityThreshold::ANY, limit)?;
             out.similar(&similar, json)?;
             Ok(found(!similar.is_empty()))
         }
@@ -261,7 +273,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             stale,
             json,
         } => {
-            let author = if mine { Some(home.identity()?.author()) } else { None };
+            let author = if mine {
+                Some(home.identity()?.author())
+            } else {
+                None
+            };
             let records = node.list(&ListFilter {
                 author,
                 kind,
@@ -274,7 +290,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retract { address } => {
             let record = node.retract(&home.identity()?, &address, now())?;
             out.line(&record.address().to_string())?;
-            eprintln!("retracted {} (tombstone seq {})", record.address(), record.header().seq);
+            eprintln!(
+                "retracted {} (tombstone seq {})",
+                record.address(),
+                record.header().seq
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { output } => {
@@ -296,7 +316,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("exported {count} records");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { file, map, dry_run } => import(&home, &mut node, &file, map.as_deref(), dry_run),
+        Command::Import { file, map, dry_run } => {
+            import(&home, &mut node, &file, map.as_deref(), dry_run)
+        }
         Command::Reindex => {
             let progress = progress::Bar::new("records");
             node.reindex(&progress)?;
@@ -307,7 +329,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn found(any: bool) -> ExitCode {
-    if any { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if any {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn resolve_home(flag: Option<PathBuf>) -> Result<PathBuf> {
@@ -344,7 +370,10 @@ fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
 }
 
 fn shell_quote(text: &str) -> String {
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c)) {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c))
+    {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
@@ -354,7 +383,9 @@ fn shell_quote(text: &str) -> String {
 fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
     let (text, name, format) = if path == Path::new("-") {
         let mut text = String::new();
-        io::stdin().read_to_string(&mut text).context("reading the draft from stdin")?;
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the draft from stdin")?;
         let format = DraftFormat::sniff(&text);
         (text, "stdin".to_string(), format)
     } else {
@@ -363,24 +394,51 @@ fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
         let format = DraftFormat::from_path(path).unwrap_or_else(|| DraftFormat::sniff(&text));
         (text, path.display().to_string(), format)
     };
-    Ok(Draft::parse(&text, format, &name, &home.identity()?.author())?)
+    Ok(Draft::parse(
+        &text,
+        format,
+        &name,
+        &home.identity()?.author(),
+    )?)
 }
 
-fn publish(home: &Home, node: &mut Node, file: &Path, yes: bool, json: bool, out: &mut Out) -> Result<ExitCode> {
+fn publish(
+    home: &Home,
+    node: &mut Node,
+    file: &Path,
+    yes: bool,
+    json: bool,
+    out: &mut Out,
+) -> Result<ExitCode> {
     let identity = home.identity()?;
     let mut draft = read_draft(file, home)?;
     draft.fill_organisation(home.config().organisation.as_deref());
     let address = node.address_for(&identity, &draft);
-    let similar = node.similar(&draft.content, Some(&address), SimilarityThreshold::PUBLISH, 5)?;
+    let similar = node.similar(
+        &draft.content,
+        Some(&address),
+        SimilarityThreshold::PUBLISH,
+        5,
+    )?;
     if !similar.is_empty() && !yes {
         let kind = draft.content.kind();
         let many = if similar.len() == 1 { "" } else { "s" };
-        eprintln!("{} similar {kind}{many} already exist{}:", similar.len(), if many.is_empty() { "s" } else { "" });
+        eprintln!(
+            "{} similar {kind}{many} already exist{}:",
+            similar.len(),
+            if many.is_empty() { "s" } else { "" }
+        );
         for (similarity, hit) in &similar {
-            eprintln!("  {:>3.0}%  {}  {}", similarity * 100.0, hit.title, hit.address);
+            eprintln!(
+                "  {:>3.0}%  {}  {}",
+                similarity * 100.0,
+                hit.title,
+                hit.address
+            );
         }
         eprintln!("Consider joining or updating one of them instead.");
-        let interactive = file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
+        let interactive =
+            file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
         if !interactive {
             eprintln!("Not published. Re-run with --yes to publish anyway.");
             return Err(Exit(4).into());
@@ -388,7 +446,10 @@ fn publish(home: &Home, node: &mut Node, file: &Path, yes: bool, json: bool, out
         eprint!("Publish anyway? [y/N] ");
         io::stderr().flush().ok();
         let mut answer = String::new();
-        io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+        io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .context("reading the answer")?;
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
             eprintln!("Not published.");
             return Err(Exit(4).into());
@@ -399,10 +460,21 @@ fn publish(home: &Home, node: &mut Node, file: &Path, yes: bool, json: bool, out
     Ok(ExitCode::SUCCESS)
 }
 
-fn import(home: &Home, node: &mut Node, file: &Path, map: Option<&Path>, dry_run: bool) -> Result<ExitCode> {
-    let is_csv = file.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("csv"));
+fn import(
+    home: &Home,
+    node: &mut Node,
+    file: &Path,
+    map: Option<&Path>,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let is_csv = file
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("csv"));
     if is_csv && map.is_none() {
-        bail!("{} looks like a CSV: pass --map MAPPING.toml to say which columns are which fields", file.display());
+        bail!(
+            "{} looks like a CSV: pass --map MAPPING.toml to say which columns are which fields",
+            file.display()
+        );
     }
     let (mut input, size): (Box<dyn BufRead + Send>, Option<u64>) = if file == Path::new("-") {
         (Box::new(io::BufReader::new(io::stdin())), None)
@@ -444,5 +516,9 @@ fn import(home: &Home, node: &mut Node, file: &Path, map: Option<&Path>, dry_run
         report.unchanged,
         report.rejected.len()
     );
-    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }

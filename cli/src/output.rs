@@ -35,11 +35,19 @@ impl Out {
     }
 
     fn bold(&self, text: &str) -> String {
-        if self.color { format!("\x1b[1m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn dim(&self, text: &str) -> String {
-        if self.color { format!("\x1b[2m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[2m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn highlight(&self, snippet: &Snippet) -> String {
@@ -77,11 +85,21 @@ impl Out {
             return Ok(());
         }
         for (rank, hit) in hits.iter().enumerate() {
-            let facts: Vec<&str> = [Some(hit.kind.as_str()), hit.status.as_deref(), hit.organisation.as_deref(), hit.region.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
-            self.line(&format!("{:>3}. {}  {}", rank + 1, self.bold(&one_line(&hit.title)), self.dim(&facts.join(" · "))))?;
+            let facts: Vec<&str> = [
+                Some(hit.kind.as_str()),
+                hit.status.as_deref(),
+                hit.organisation.as_deref(),
+                hit.region.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            self.line(&format!(
+                "{:>3}. {}  {}",
+                rank + 1,
+                self.bold(&one_line(&hit.title)),
+                self.dim(&facts.join(" · "))
+            ))?;
             let snippet = self.highlight(&hit.snippet);
             if !snippet.is_empty() {
                 self.line(&format!("     {snippet}"))?;
@@ -106,9 +124,18 @@ impl Out {
         for (similarity, hit) in similar {
             let percent = format!("{:.0}%", similarity * 100.0);
             if self.terminal {
-                self.line(&format!("{percent:>5}  {}  {}", self.bold(&one_line(&hit.title)), self.dim(&hit.address.to_string())))?;
+                self.line(&format!(
+                    "{percent:>5}  {}  {}",
+                    self.bold(&one_line(&hit.title)),
+                    self.dim(&hit.address.to_string())
+                ))?;
             } else {
-                self.line(&format!("{similarity:.3}\t{}\t{}\t{}", hit.kind, hit.address, one_line(&hit.title)))?;
+                self.line(&format!(
+                    "{similarity:.3}\t{}\t{}\t{}",
+                    hit.kind,
+                    hit.address,
+                    one_line(&hit.title)
+                ))?;
             }
         }
         Ok(())
@@ -139,14 +166,28 @@ impl Out {
             let p = &person.practitioner;
             let reasons: Vec<String> = person.reasons.iter().map(ToString::to_string).collect();
             if !self.terminal {
-                self.line(&format!("{:.3}\t{}\t{}\t{}", person.score, person.address, one_line(&p.name), reasons.join("; ")))?;
+                self.line(&format!(
+                    "{:.3}\t{}\t{}\t{}",
+                    person.score,
+                    person.address,
+                    one_line(&p.name),
+                    reasons.join("; ")
+                ))?;
                 continue;
             }
-            let about: Vec<&str> = [p.role.as_deref(), p.organisation.as_deref(), p.region.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
-            self.line(&format!("{}  {}", self.bold(&p.name), self.dim(&about.join(" · "))))?;
+            let about: Vec<&str> = [
+                p.role.as_deref(),
+                p.organisation.as_deref(),
+                p.region.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            self.line(&format!(
+                "{}  {}",
+                self.bold(&p.name),
+                self.dim(&about.join(" · "))
+            ))?;
             for reason in reasons {
                 self.line(&format!("    {reason}"))?;
             }
@@ -165,7 +206,9 @@ impl Out {
             return self.json(&Value::Array(records.iter().map(record_json).collect()));
         }
         for record in records {
-            let Some(content) = record.content() else { continue };
+            let Some(content) = record.content() else {
+                continue;
+            };
             let date = convene_protocol::Date::from_unix(record.header().created_at);
             if self.terminal {
                 self.line(&format!(
@@ -176,7 +219,12 @@ impl Out {
                     self.dim(&record.address().to_string())
                 ))?;
             } else {
-                self.line(&format!("{}\t{}\t{date}\t{}", content.kind(), record.address(), one_line(content.title())))?;
+                self.line(&format!(
+                    "{}\t{}\t{date}\t{}",
+                    content.kind(),
+                    record.address(),
+                    one_line(content.title())
+                ))?;
             }
         }
         Ok(())
@@ -194,7 +242,9 @@ impl Out {
         }
         self.line(&record.address().to_string())?;
         match published.previous_seq {
-            Some(previous) => eprintln!("published version {} (was {previous})", record.header().seq),
+            Some(previous) => {
+                eprintln!("published version {} (was {previous})", record.header().seq)
+            }
             None => eprintln!("published"),
         }
         Ok(())
@@ -227,7 +277,10 @@ impl Out {
                     Value::String(text) => text,
                     Value::Array(items) => items
                         .iter()
-                        .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_string)
+                        })
                         .collect::<Vec<_>>()
                         .join(", "),
                     Value::Object(map) => map
@@ -284,7 +337,10 @@ fn record_json(record: &Record) -> Value {
         "created_at": header.created_at,
         "retracted": record.is_retraction(),
     });
-    if let Some(Value::Object(fields)) = record.content().map(|c: &Content| serde_json::to_value(c).expect("plain data")) {
+    if let Some(Value::Object(fields)) = record
+        .content()
+        .map(|c: &Content| serde_json::to_value(c).expect("plain data"))
+    {
         for (name, field) in fields {
             value[name] = field;
         }

@@ -26,8 +26,11 @@ impl convene_node::Progress for Bar {
         if let Some(total) = total {
             self.bar.set_length(total);
         }
-        self.bar
-            .set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+        self.bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
         self.bar.set_message(what.to_string());
     }
 

@@ -99,12 +99,12 @@ impl Draft {
             .ok_or_else(|| fields("a draft must be a table of fields".into()))?;
         let slug = match object.remove("slug") {
             None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(slug)) => {
-                Some(Slug::new(slug.trim()).map_err(|source| DraftError::Invalid {
+            Some(serde_json::Value::String(slug)) => Some(Slug::new(slug.trim()).map_err(
+                |source| DraftError::Invalid {
                     source_name: source_name.to_string(),
                     source,
-                })?)
-            }
+                },
+            )?),
             Some(_) => return Err(fields("`slug` must be text".into())),
         };
         expand_local_references(object, author);
@@ -152,19 +152,29 @@ const REFERENCE_FIELDS: &[(&str, Kind)] = &[
 ];
 
 /// Turns bare slugs in reference fields into full addresses of `author`'s records.
-fn expand_local_references(object: &mut serde_json::Map<String, serde_json::Value>, author: &AuthorKey) {
+fn expand_local_references(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    author: &AuthorKey,
+) {
     let expand = |value: &mut serde_json::Value, kind: Kind| {
         if let serde_json::Value::String(text) = value {
             if !text.starts_with(Address::SCHEME) {
                 if let Ok(slug) = Slug::new(text.trim()) {
-                    *text = Address { author: *author, kind, slug }.to_string();
+                    *text = Address {
+                        author: *author,
+                        kind,
+                        slug,
+                    }
+                    .to_string();
                 }
             }
         }
     };
     for (field, kind) in REFERENCE_FIELDS {
         match object.get_mut(*field) {
-            Some(serde_json::Value::Array(items)) => items.iter_mut().for_each(|item| expand(item, *kind)),
+            Some(serde_json::Value::Array(items)) => {
+                items.iter_mut().for_each(|item| expand(item, *kind))
+            }
             Some(value) => expand(value, *kind),
             None => {}
         }
@@ -250,13 +260,21 @@ population = 120000
             &AUTHOR,
         )
         .unwrap_err();
-        assert!(error.to_string().contains("unknown field `sumary`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `sumary`"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_missing_required_field_is_named() {
-        let error = Draft::parse(r#"{"kind":"experiment","title":"t"}"#, DraftFormat::Json, "e.json", &AUTHOR)
-            .unwrap_err();
+        let error = Draft::parse(
+            r#"{"kind":"experiment","title":"t"}"#,
+            DraftFormat::Json,
+            "e.json",
+            &AUTHOR,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("summary"), "{error}");
     }
 }

@@ -18,12 +18,17 @@ use serde::{Deserialize, Serialize};
 /// Errors about the home directory.
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
-    #[error("{path} is already a Convene home (it has {found}); refusing to overwrite it. Use another --home, or delete that directory first")]
+    #[error(
+        "{path} is already a Convene home (it has {found}); refusing to overwrite it. Use another --home, or delete that directory first"
+    )]
     AlreadyInitialised { path: PathBuf, found: &'static str },
     #[error("{path} is not a Convene home yet: run `convene init` first (or pass --home)")]
     NotInitialised { path: PathBuf },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: invalid identity key (expected 64 hex digits)")]
     BadKey { path: PathBuf },
     #[error("{path}: invalid configuration: {reason}")]
@@ -61,7 +66,10 @@ impl Home {
 
     /// Creates a home in `dir` (which may exist, but not as a home) with a new identity.
     pub fn init(dir: &Path, organisation: Option<String>) -> Result<Home, HomeError> {
-        for (file, found) in [(Home::CONFIG, "a config.toml"), (Home::KEY, "an identity.key")] {
+        for (file, found) in [
+            (Home::CONFIG, "a config.toml"),
+            (Home::KEY, "an identity.key"),
+        ] {
             if dir.join(file).exists() {
                 return Err(HomeError::AlreadyInitialised {
                     path: dir.to_path_buf(),
@@ -72,7 +80,11 @@ impl Home {
         fs::create_dir_all(dir.join("data")).map_err(io(dir))?;
         let identity = Identity::generate().map_err(|e| HomeError::Random(e.to_string()))?;
         let key_path = dir.join(Home::KEY);
-        write_new(&key_path, format!("{}\n", hex(&identity.secret())).as_bytes(), true)?;
+        write_new(
+            &key_path,
+            format!("{}\n", hex(&identity.secret())).as_bytes(),
+            true,
+        )?;
         let config = Config { organisation };
         let config_path = dir.join(Home::CONFIG);
         write_new(&config_path, render_config(&config).as_bytes(), false)?;

@@ -120,7 +120,11 @@ impl Node {
             tracing::warn!(position, head, "index is ahead of the store; rebuilding it");
             return self.reindex(&NoProgress);
         }
-        tracing::info!(from = position, to = head, "bringing the search index up to date");
+        tracing::info!(
+            from = position,
+            to = head,
+            "bringing the search index up to date"
+        );
         self.replay_log(position, &NoProgress)
     }
 
@@ -181,11 +185,22 @@ impl Node {
     }
 
     /// Signs `draft` as the next version at its address and stores it.
-    pub fn publish(&mut self, identity: &Identity, draft: &Draft, now: i64) -> Result<Published, NodeError> {
+    pub fn publish(
+        &mut self,
+        identity: &Identity,
+        draft: &Draft,
+        now: i64,
+    ) -> Result<Published, NodeError> {
         let address = self.address_for(identity, draft);
         let previous_seq = self.store.latest(&address)?.map(|entry| entry.version.seq);
         let seq = previous_seq.map_or(1, |seq| seq + 1);
-        let record = Record::sign(identity, address.slug.clone(), seq, now, draft.content.clone())?;
+        let record = Record::sign(
+            identity,
+            address.slug.clone(),
+            seq,
+            now,
+            draft.content.clone(),
+        )?;
         self.store_own(&record)?;
         Ok(Published {
             record,
@@ -203,7 +218,12 @@ impl Node {
     }
 
     /// Retracts one of the identity's own records: a signed tombstone replaces it everywhere.
-    pub fn retract(&mut self, identity: &Identity, address: &Address, now: i64) -> Result<Record, NodeError> {
+    pub fn retract(
+        &mut self,
+        identity: &Identity,
+        address: &Address,
+        now: i64,
+    ) -> Result<Record, NodeError> {
         if address.author != identity.author() {
             return Err(NodeError::NotYours {
                 address: address.clone(),

@@ -156,7 +156,9 @@ impl Store {
         let records = txn.open_table(RECORDS)?;
         let bytes = records.get(id.0)?.ok_or_else(|| StoreError::Corrupt {
             id,
-            source: RecordError::Truncated { what: "the record (missing from the records table)" },
+            source: RecordError::Truncated {
+                what: "the record (missing from the records table)",
+            },
         })?;
         decode(id, bytes.value()).map(Some)
     }

@@ -115,7 +115,11 @@ impl CsvMapping {
         Ok(mapping)
     }
 
-    fn row_to_json(&self, headers: &csv::StringRecord, row: &csv::StringRecord) -> serde_json::Value {
+    fn row_to_json(
+        &self,
+        headers: &csv::StringRecord,
+        row: &csv::StringRecord,
+    ) -> serde_json::Value {
         let mut object = serde_json::Map::new();
         object.insert("kind".into(), self.kind.clone().into());
         let mut context = serde_json::Map::new();
@@ -203,7 +207,11 @@ impl Node {
             dry_run,
             ..ImportReport::default()
         };
-        let mut dry_batch = if dry_run { Some(self.store().batch()?) } else { None };
+        let mut dry_batch = if dry_run {
+            Some(self.store().batch()?)
+        } else {
+            None
+        };
         std::thread::scope(|scope| -> Result<(), NodeError> {
             let (sender, receiver) = mpsc::sync_channel(VERIFIED_CHUNKS_IN_FLIGHT);
             scope.spawn(move || read_and_verify(input, now, sender));
@@ -218,7 +226,10 @@ impl Node {
                             records.push(record);
                             numbers.push(number);
                         }
-                        Err(reason) => report.rejected.push(Rejection { line: number, reason }),
+                        Err(reason) => report.rejected.push(Rejection {
+                            line: number,
+                            reason,
+                        }),
                     }
                 }
                 let outcomes = match &mut dry_batch {
@@ -292,7 +303,16 @@ impl Node {
             progress.advance(offset.saturating_sub(last_offset));
             last_offset = offset;
             report.read += 1;
-            match csv_row_record(&mut batch, mapping, identity, organisation, &headers, &row, line, now) {
+            match csv_row_record(
+                &mut batch,
+                mapping,
+                identity,
+                organisation,
+                &headers,
+                &row,
+                line,
+                now,
+            ) {
                 Ok(Some(record)) => {
                     let outcome = batch.apply(&record)?;
                     tally(&mut report, &record, outcome, line);
@@ -312,7 +332,11 @@ impl Node {
         Ok(report)
     }
 
-    fn commit_csv_batch(&mut self, batch: Batch, pending: &mut Vec<Record>) -> Result<Batch, NodeError> {
+    fn commit_csv_batch(
+        &mut self,
+        batch: Batch,
+        pending: &mut Vec<Record>,
+    ) -> Result<Batch, NodeError> {
         batch.commit()?;
         for record in pending.drain(..) {
             self.index.apply(&record)?;

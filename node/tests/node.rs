@@ -6,7 +6,9 @@ use std::io::Cursor;
 
 use convene_node::search::Query;
 use convene_node::{CsvMapping, ExportLine, NoProgress, Node, Outcome, Store};
-use convene_protocol::{Address, Content, Experiment, Identity, Kind, Record, Slug, Status, Version};
+use convene_protocol::{
+    Address, Content, Experiment, Identity, Kind, Record, Slug, Status, Version,
+};
 use proptest::prelude::*;
 
 const NOW: i64 = 1_767_225_600;
@@ -25,12 +27,23 @@ fn experiment(title: &str) -> Content {
 }
 
 fn signed(author: u8, slug: &str, seq: u64, title: &str) -> Record {
-    Record::sign(&identity(author), Slug::new(slug).unwrap(), seq, NOW, experiment(title)).unwrap()
+    Record::sign(
+        &identity(author),
+        Slug::new(slug).unwrap(),
+        seq,
+        NOW,
+        experiment(title),
+    )
+    .unwrap()
 }
 
 fn search_all(node: &Node, text: &str) -> Vec<Address> {
     let mut found: Vec<Address> = node
-        .search(&Query { text: text.into(), limit: 1_000, ..Query::default() })
+        .search(&Query {
+            text: text.into(),
+            limit: 1_000,
+            ..Query::default()
+        })
         .unwrap()
         .into_iter()
         .map(|hit| hit.address)
@@ -45,10 +58,21 @@ fn search_all(node: &Node, text: &str) -> Vec<Address> {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Publish { author: u8, slug: usize, seq: u64, word: usize },
-    Retract { author: u8, slug: usize, seq: u64 },
+    Publish {
+        author: u8,
+        slug: usize,
+        seq: u64,
+        word: usize,
+    },
+    Retract {
+        author: u8,
+        slug: usize,
+        seq: u64,
+    },
     /// Deliver again a record seen earlier (a duplicate or an old version arriving late).
-    Replay { pick: usize },
+    Replay {
+        pick: usize,
+    },
     Reopen,
 }
 
@@ -130,7 +154,8 @@ proptest! {
                 prop_assert_eq!(outcome.is_stored(), model_stored, "{:?}", outcome);
                 if !model_stored {
                     // Refused: either this exact record again, or one the stored version beats.
-                    prop_assert!(matches!(outcome, Outcome::Duplicate | Outcome::Stale { .. }));
+                    let refused = matches!(outcome, Outcome::Duplicate | Outcome::Stale { .. });
+                    prop_assert!(refused, "{:?}", outcome);
                 }
                 if was_new {
                     seen.push(record);
@@ -162,7 +187,16 @@ fn a_retraction_removes_the_content_and_an_older_version_never_comes_back() {
     assert_eq!(retraction.header().seq, 3);
     assert!(search_all(&node, "allotment").is_empty());
     let outcomes = node.ingest(&[v1, v2]).unwrap();
-    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Stale { retracted: true, .. })), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            Outcome::Stale {
+                retracted: true,
+                ..
+            }
+        )),
+        "{outcomes:?}"
+    );
     assert!(node.get(&retraction.address()).is_err());
     assert!(search_all(&node, "allotment").is_empty());
 }
@@ -175,26 +209,39 @@ fn the_index_catches_up_with_records_stored_while_it_was_behind() {
     {
         let store = Store::open(&dir.path().join("store.redb")).unwrap();
         let mut batch = store.batch().unwrap();
-        batch.apply(&signed(1, "late", 1, "bikes for staff")).unwrap();
+        batch
+            .apply(&signed(1, "late", 1, "bikes for staff"))
+            .unwrap();
         batch.commit().unwrap();
     }
     let node = Node::open(dir.path()).unwrap();
     assert_eq!(search_all(&node, "bikes").len(), 1);
-    assert_eq!(node.index().position().unwrap(), node.store().log_head().unwrap());
+    assert_eq!(
+        node.index().position().unwrap(),
+        node.store().log_head().unwrap()
+    );
 }
 
 #[test]
 fn a_deleted_index_is_rebuilt_by_reindex() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = Node::open(dir.path()).unwrap();
-    node.ingest(&[signed(1, "a", 1, "libraries open late"), signed(1, "b", 1, "bikes")]).unwrap();
+    node.ingest(&[
+        signed(1, "a", 1, "libraries open late"),
+        signed(1, "b", 1, "bikes"),
+    ])
+    .unwrap();
     node.reindex(&NoProgress).unwrap();
     assert_eq!(search_all(&node, "libraries").len(), 1);
     assert_eq!(node.index().num_docs(), 2);
     drop(node);
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
     let node = Node::open(dir.path()).unwrap();
-    assert_eq!(node.index().num_docs(), 2, "a missing index is rebuilt from the store on open");
+    assert_eq!(
+        node.index().num_docs(),
+        2,
+        "a missing index is rebuilt from the store on open"
+    );
 }
 
 #[test]
@@ -202,12 +249,25 @@ fn publishing_an_existing_slug_makes_the_next_version() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = Node::open(dir.path()).unwrap();
     let me = identity(1);
-    let draft = |title: &str| convene_node::Draft { slug: Some(Slug::new("pilot").unwrap()), content: experiment(title) };
+    let draft = |title: &str| convene_node::Draft {
+        slug: Some(Slug::new("pilot").unwrap()),
+        content: experiment(title),
+    };
     let first = node.publish(&me, &draft("first"), NOW).unwrap();
     let second = node.publish(&me, &draft("second"), NOW).unwrap();
-    assert_eq!((first.record.header().seq, second.previous_seq), (1, Some(1)));
+    assert_eq!(
+        (first.record.header().seq, second.previous_seq),
+        (1, Some(1))
+    );
     assert_eq!(second.record.header().seq, 2);
-    assert_eq!(node.get(&first.record.address()).unwrap().content().unwrap().title(), "second");
+    assert_eq!(
+        node.get(&first.record.address())
+            .unwrap()
+            .content()
+            .unwrap()
+            .title(),
+        "second"
+    );
 }
 
 #[test]
@@ -216,7 +276,9 @@ fn only_the_author_can_retract() {
     let mut node = Node::open(dir.path()).unwrap();
     let record = signed(1, "mine", 1, "mine");
     node.ingest(std::slice::from_ref(&record)).unwrap();
-    let error = node.retract(&identity(2), &record.address(), NOW).unwrap_err();
+    let error = node
+        .retract(&identity(2), &record.address(), NOW)
+        .unwrap_err();
     assert!(error.to_string().contains("another author"), "{error}");
 }
 
@@ -230,35 +292,60 @@ fn export(node: &Node) -> String {
 }
 
 fn import(node: &mut Node, text: &str, dry_run: bool) -> convene_node::ImportReport {
-    node.import_jsonl(&mut Cursor::new(text.as_bytes().to_vec()), dry_run, NOW, &NoProgress).unwrap()
+    node.import_jsonl(
+        &mut Cursor::new(text.as_bytes().to_vec()),
+        dry_run,
+        NOW,
+        &NoProgress,
+    )
+    .unwrap()
 }
 
 #[test]
 fn an_export_imports_into_another_node_exactly_and_idempotently() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut source = Node::open(a.path()).unwrap();
-    let records: Vec<Record> = (0..2_500).map(|n| signed(1 + (n % 2) as u8, &format!("r{n}"), 1, &format!("bikes {n}"))).collect();
+    let records: Vec<Record> = (0..2_500)
+        .map(|n| {
+            signed(
+                1 + (n % 2) as u8,
+                &format!("r{n}"),
+                1,
+                &format!("bikes {n}"),
+            )
+        })
+        .collect();
     source.ingest(&records).unwrap();
-    source.retract(&identity(1), &records[0].address(), NOW).unwrap();
+    source
+        .retract(&identity(1), &records[0].address(), NOW)
+        .unwrap();
     let text = export(&source);
     assert_eq!(text.lines().count(), 2_500);
 
     let mut target = Node::open(b.path()).unwrap();
     let report = import(&mut target, &text, false);
-    assert_eq!((report.read, report.stored, report.unchanged), (2_500, 2_500, 0));
+    assert_eq!(
+        (report.read, report.stored, report.unchanged),
+        (2_500, 2_500, 0)
+    );
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(export(&target), text, "same records, same bytes");
     assert_eq!(target.index().num_docs(), 2_499);
 
     let again = import(&mut target, &text, false);
-    assert_eq!((again.stored, again.unchanged, again.rejected.len()), (0, 2_500, 0));
+    assert_eq!(
+        (again.stored, again.unchanged, again.rejected.len()),
+        (0, 2_500, 0)
+    );
 }
 
 #[test]
 fn a_dry_run_reports_without_storing() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut source = Node::open(a.path()).unwrap();
-    source.ingest(&[signed(1, "x", 1, "x"), signed(1, "y", 1, "y")]).unwrap();
+    source
+        .ingest(&[signed(1, "x", 1, "x"), signed(1, "y", 1, "y")])
+        .unwrap();
     let mut target = Node::open(b.path()).unwrap();
     let report = import(&mut target, &export(&source), true);
     assert_eq!((report.stored, report.dry_run), (2, true));
@@ -269,8 +356,15 @@ fn a_dry_run_reports_without_storing() {
 #[test]
 fn tampered_lines_are_rejected_with_their_line_number_and_the_rest_imported() {
     let dir = tempfile::tempdir().unwrap();
-    let records = [signed(1, "one", 1, "one"), signed(1, "two", 1, "two"), signed(1, "three", 1, "three")];
-    let mut lines: Vec<String> = records.iter().map(|r| serde_json::to_string(&ExportLine::of(r)).unwrap()).collect();
+    let records = [
+        signed(1, "one", 1, "one"),
+        signed(1, "two", 1, "two"),
+        signed(1, "three", 1, "three"),
+    ];
+    let mut lines: Vec<String> = records
+        .iter()
+        .map(|r| serde_json::to_string(&ExportLine::of(r)).unwrap())
+        .collect();
     // Line 2: one changed byte in the body (the summary), which only the signature catches.
     let mut bytes = records[1].bytes().to_vec();
     let in_body = bytes.len() - 64 - 3;
@@ -286,10 +380,22 @@ fn tampered_lines_are_rejected_with_their_line_number_and_the_rest_imported() {
     let rejected: Vec<(u64, bool)> = report
         .rejected
         .iter()
-        .map(|r| (r.line, r.reason.contains(if r.line == 2 { "bad signature" } else { "not a Convene export line" })))
+        .map(|r| {
+            (
+                r.line,
+                r.reason.contains(if r.line == 2 {
+                    "bad signature"
+                } else {
+                    "not a Convene export line"
+                }),
+            )
+        })
         .collect();
     assert_eq!(rejected, [(2, true), (4, true)], "{:?}", report.rejected);
-    assert!(node.get(&records[1].address()).is_err(), "nothing stored for the tampered line");
+    assert!(
+        node.get(&records[1].address()).is_err(),
+        "nothing stored for the tampered line"
+    );
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
@@ -311,23 +417,46 @@ fn a_csv_of_case_studies_imports_once() {
     .unwrap();
     let me = identity(1);
     let run = |node: &mut Node| {
-        node.import_csv(&mut csv.as_bytes(), &mapping, &me, Some("Example Council"), false, NOW, &NoProgress).unwrap()
+        node.import_csv(
+            &mut csv.as_bytes(),
+            &mapping,
+            &me,
+            Some("Example Council"),
+            false,
+            NOW,
+            &NoProgress,
+        )
+        .unwrap()
     };
     let report = run(&mut node);
     assert_eq!(report.stored, 1);
-    let reasons: Vec<(u64, String)> = report.rejected.iter().map(|r| (r.line, r.reason.clone())).collect();
+    let reasons: Vec<(u64, String)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.reason.clone()))
+        .collect();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(reasons[0].0, 3);
     assert!(reasons[0].1.contains("title"), "{reasons:?}");
     assert_eq!(reasons[1].0, 4);
     assert!(reasons[1].1.contains("piloting"), "{reasons:?}");
-    let hits = node.search(&Query { text: "fridges".into(), tags: vec!["Libraries".into()], ..Query::default() }).unwrap();
+    let hits = node
+        .search(&Query {
+            text: "fridges".into(),
+            tags: vec!["Libraries".into()],
+            ..Query::default()
+        })
+        .unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].region.as_deref(), Some("Yorkshire"));
     assert_eq!(hits[0].organisation.as_deref(), Some("Example Council"));
 
     let again = run(&mut node);
-    assert_eq!((again.stored, again.unchanged), (0, 1), "a second import changes nothing");
+    assert_eq!(
+        (again.stored, again.unchanged),
+        (0, 1),
+        "a second import changes nothing"
+    );
 }
 
 #[test]
@@ -336,7 +465,15 @@ fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
     let mut node = Node::open(dir.path()).unwrap();
     let mapping = CsvMapping::parse("kind = \"lesson\"\n[columns]\ntitle = \"Heading\"\n").unwrap();
     let error = node
-        .import_csv(&mut "Title\nx\n".as_bytes(), &mapping, &identity(1), None, false, NOW, &NoProgress)
+        .import_csv(
+            &mut "Title\nx\n".as_bytes(),
+            &mapping,
+            &identity(1),
+            None,
+            false,
+            NOW,
+            &NoProgress,
+        )
         .unwrap_err();
     assert!(error.to_string().contains("\"Heading\""), "{error}");
     assert_eq!(node.counts().unwrap().log, 0);
@@ -348,27 +485,78 @@ fn search_filters_and_people_find_the_right_records() {
     let mut node = Node::open(dir.path()).unwrap();
     let me = identity(1);
     let publish = |node: &mut Node, toml: &str| {
-        let draft = convene_node::Draft::parse(toml, convene_node::DraftFormat::Toml, "t", &me.author()).unwrap();
+        let draft =
+            convene_node::Draft::parse(toml, convene_node::DraftFormat::Toml, "t", &me.author())
+                .unwrap();
         node.publish(&me, &draft, NOW).unwrap().record
     };
-    let priya = publish(&mut node, "kind = \"practitioner\"\nname = \"Priya Shah\"\nexpertise = [\"digital inclusion\"]\n");
-    let sam = publish(&mut node, "kind = \"practitioner\"\nname = \"Sam Lee\"\nexpertise = [\"parking\"]\n");
-    publish(&mut node, "kind = \"experiment\"\ntitle = \"Device lending\"\nsummary = \"Tablets for residents to close the digital divide\"\nstatus = \"completed\"\nregion = \"North West\"\ncontacts = [\"sam-lee\"]\ntags = [\"Digital Inclusion\"]\n");
-    publish(&mut node, "kind = \"experiment\"\ntitle = \"Digital champions\"\nsummary = \"Volunteers helping people online\"\nstatus = \"running\"\nregion = \"Yorkshire\"\n");
+    let priya = publish(
+        &mut node,
+        "kind = \"practitioner\"\nname = \"Priya Shah\"\nexpertise = [\"digital inclusion\"]\n",
+    );
+    let sam = publish(
+        &mut node,
+        "kind = \"practitioner\"\nname = \"Sam Lee\"\nexpertise = [\"parking\"]\n",
+    );
+    publish(
+        &mut node,
+        "kind = \"experiment\"\ntitle = \"Device lending\"\nsummary = \"Tablets for residents to close the digital divide\"\nstatus = \"completed\"\nregion = \"North West\"\ncontacts = [\"sam-lee\"]\ntags = [\"Digital Inclusion\"]\n",
+    );
+    publish(
+        &mut node,
+        "kind = \"experiment\"\ntitle = \"Digital champions\"\nsummary = \"Volunteers helping people online\"\nstatus = \"running\"\nregion = \"Yorkshire\"\n",
+    );
 
-    let running = node.search(&Query { text: "digital".into(), status: Some(Status::Running), ..Query::default() }).unwrap();
-    assert_eq!(running.iter().map(|h| h.title.as_str()).collect::<Vec<_>>(), ["Digital champions"]);
-    let north_west = node.search(&Query { text: "digital".into(), region: Some("north west".into()), ..Query::default() }).unwrap();
+    let running = node
+        .search(&Query {
+            text: "digital".into(),
+            status: Some(Status::Running),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(
+        running.iter().map(|h| h.title.as_str()).collect::<Vec<_>>(),
+        ["Digital champions"]
+    );
+    let north_west = node
+        .search(&Query {
+            text: "digital".into(),
+            region: Some("north west".into()),
+            ..Query::default()
+        })
+        .unwrap();
     assert_eq!(north_west.len(), 1);
-    let tagged = node.search(&Query { tags: vec!["digital inclusion".into()], kind: Some(Kind::Experiment), ..Query::default() }).unwrap();
+    let tagged = node
+        .search(&Query {
+            tags: vec!["digital inclusion".into()],
+            kind: Some(Kind::Experiment),
+            ..Query::default()
+        })
+        .unwrap();
     assert_eq!(tagged.len(), 1);
 
     let people = node.people("digital inclusion", 10).unwrap();
-    let names: Vec<&str> = people.iter().map(|p| p.practitioner.name.as_str()).collect();
+    let names: Vec<&str> = people
+        .iter()
+        .map(|p| p.practitioner.name.as_str())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"Priya Shah") && names.contains(&"Sam Lee"));
     let sam_found = people.iter().find(|p| p.address == sam.address()).unwrap();
-    assert!(sam_found.reasons.iter().any(|r| r.to_string() == "ran: Device lending"), "{:?}", sam_found.reasons);
-    let priya_found = people.iter().find(|p| p.address == priya.address()).unwrap();
-    assert_eq!(priya_found.reasons[0].to_string(), "expertise: digital inclusion");
+    assert!(
+        sam_found
+            .reasons
+            .iter()
+            .any(|r| r.to_string() == "ran: Device lending"),
+        "{:?}",
+        sam_found.reasons
+    );
+    let priya_found = people
+        .iter()
+        .find(|p| p.address == priya.address())
+        .unwrap();
+    assert_eq!(
+        priya_found.reasons[0].to_string(),
+        "expertise: digital inclusion"
+    );
 }

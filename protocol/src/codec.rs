@@ -199,17 +199,20 @@ fn fields<'a>(
     let mut out = Vec::new();
     let mut previous: Option<u16> = None;
     while !body.is_empty() {
-        let (head, rest) = body
-            .split_at_checked(6)
-            .ok_or(RecordError::Truncated { what: "a field header" })?;
+        let (head, rest) = body.split_at_checked(6).ok_or(RecordError::Truncated {
+            what: "a field header",
+        })?;
         let number = u16::from_be_bytes([head[0], head[1]]);
         let len = u32::from_be_bytes([head[2], head[3], head[4], head[5]]) as usize;
-        let (value, rest) = rest
-            .split_at_checked(len)
-            .ok_or(RecordError::Truncated { what: "a field value" })?;
+        let (value, rest) = rest.split_at_checked(len).ok_or(RecordError::Truncated {
+            what: "a field value",
+        })?;
         if let Some(previous) = previous {
             if number < previous || (number == previous && !is_list(number)) {
-                return Err(RecordError::FieldOrder { previous, field: number });
+                return Err(RecordError::FieldOrder {
+                    previous,
+                    field: number,
+                });
             }
         }
         previous = Some(number);
@@ -223,7 +226,10 @@ fn text(field: &'static str, value: &[u8]) -> Result<String, RecordError> {
     String::from_utf8(value.to_vec()).map_err(|_| RecordError::InvalidUtf8 { field })
 }
 
-fn parsed<T: std::str::FromStr<Err = String>>(field: &'static str, value: &[u8]) -> Result<T, RecordError> {
+fn parsed<T: std::str::FromStr<Err = String>>(
+    field: &'static str,
+    value: &[u8],
+) -> Result<T, RecordError> {
     text(field, value)?
         .parse()
         .map_err(|reason| RecordError::Invalid { field, reason })
@@ -238,12 +244,14 @@ fn address(field: &'static str, value: &[u8]) -> Result<Address, RecordError> {
 
 fn entry(value: &[u8]) -> Result<(String, String), RecordError> {
     const FIELD: &str = "context";
-    let (len, rest) = value
-        .split_at_checked(2)
-        .ok_or(RecordError::Truncated { what: "a context entry" })?;
+    let (len, rest) = value.split_at_checked(2).ok_or(RecordError::Truncated {
+        what: "a context entry",
+    })?;
     let (key, value) = rest
         .split_at_checked(usize::from(u16::from_be_bytes([len[0], len[1]])))
-        .ok_or(RecordError::Truncated { what: "a context key" })?;
+        .ok_or(RecordError::Truncated {
+            what: "a context key",
+        })?;
     Ok((text(FIELD, key)?, text(FIELD, value)?))
 }
 
@@ -276,7 +284,9 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     CONTEXT => {
                         let (key, value) = entry(value)?;
                         if e.context.insert(key, value).is_some() {
-                            return Err(RecordError::RepeatedField { field: "context key" });
+                            return Err(RecordError::RepeatedField {
+                                field: "context key",
+                            });
                         }
                     }
                     OUTCOMES => e.outcomes = Some(text("outcomes", value)?),

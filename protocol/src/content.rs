@@ -148,7 +148,12 @@ pub struct Lesson {
 pub struct Organisation {
     pub name: String,
     /// council, police, charity, company, network, ...
-    #[serde(default, rename = "type", alias = "org_kind", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "type",
+        alias = "org_kind",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub org_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -280,7 +285,9 @@ impl<'de> Deserialize<'de> for Address {
 }
 
 /// Context values are text, but a draft may write `budget = 5000` or `pilot = true`.
-fn scalar_map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn scalar_map<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Scalar {
@@ -355,7 +362,13 @@ impl Content {
             Content::Experiment(e) => {
                 text(&mut e.title);
                 text(&mut e.summary);
-                for field in [&mut e.description, &mut e.organisation, &mut e.sector, &mut e.region, &mut e.outcomes] {
+                for field in [
+                    &mut e.description,
+                    &mut e.organisation,
+                    &mut e.sector,
+                    &mut e.region,
+                    &mut e.outcomes,
+                ] {
                     opt(field);
                 }
                 tags(&mut e.tags);
@@ -367,7 +380,13 @@ impl Content {
             }
             Content::Practitioner(p) => {
                 text(&mut p.name);
-                for field in [&mut p.role, &mut p.organisation, &mut p.bio, &mut p.contact, &mut p.region] {
+                for field in [
+                    &mut p.role,
+                    &mut p.organisation,
+                    &mut p.bio,
+                    &mut p.contact,
+                    &mut p.region,
+                ] {
                     opt(field);
                 }
                 tags(&mut p.expertise);
@@ -377,7 +396,12 @@ impl Content {
             Content::Lesson(l) => {
                 text(&mut l.title);
                 text(&mut l.summary);
-                for field in [&mut l.body, &mut l.worked, &mut l.didnt_work, &mut l.recommendation] {
+                for field in [
+                    &mut l.body,
+                    &mut l.worked,
+                    &mut l.didnt_work,
+                    &mut l.recommendation,
+                ] {
                     opt(field);
                 }
                 tags(&mut l.tags);
@@ -385,7 +409,12 @@ impl Content {
             }
             Content::Organisation(o) => {
                 text(&mut o.name);
-                for field in [&mut o.org_type, &mut o.region, &mut o.website, &mut o.description] {
+                for field in [
+                    &mut o.org_type,
+                    &mut o.region,
+                    &mut o.website,
+                    &mut o.description,
+                ] {
                     opt(field);
                 }
             }
@@ -481,14 +510,23 @@ impl Validator {
         Ok(())
     }
 
-    fn required(&mut self, field: &'static str, value: &str, max: usize) -> Result<(), RecordError> {
+    fn required(
+        &mut self,
+        field: &'static str,
+        value: &str,
+        max: usize,
+    ) -> Result<(), RecordError> {
         if value.trim().is_empty() {
             return Err(RecordError::Missing(field));
         }
         self.line(field, value, max)
     }
 
-    fn short_opt(&mut self, field: &'static str, value: &Option<String>) -> Result<(), RecordError> {
+    fn short_opt(
+        &mut self,
+        field: &'static str,
+        value: &Option<String>,
+    ) -> Result<(), RecordError> {
         match value {
             Some(value) if value.trim().is_empty() => Err(RecordError::Empty { field }),
             Some(value) => self.line(field, value, limits::SHORT),
@@ -539,17 +577,30 @@ impl Validator {
         Ok(())
     }
 
-    fn address(&mut self, field: &'static str, address: &Address, kind: Option<Kind>) -> Result<(), RecordError> {
+    fn address(
+        &mut self,
+        field: &'static str,
+        address: &Address,
+        kind: Option<Kind>,
+    ) -> Result<(), RecordError> {
         match kind {
             Some(kind) if address.kind != kind => Err(RecordError::Invalid {
                 field,
-                reason: format!("{address} is the address of a {}, not of a {kind}", address.kind),
+                reason: format!(
+                    "{address} is the address of a {}, not of a {kind}",
+                    address.kind
+                ),
             }),
             _ => Ok(()),
         }
     }
 
-    fn addresses(&mut self, field: &'static str, addresses: &[Address], kind: Option<Kind>) -> Result<(), RecordError> {
+    fn addresses(
+        &mut self,
+        field: &'static str,
+        addresses: &[Address],
+        kind: Option<Kind>,
+    ) -> Result<(), RecordError> {
         self.count(field, addresses.len(), limits::LINKS)?;
         addresses
             .iter()

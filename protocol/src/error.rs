@@ -35,9 +35,17 @@ pub enum RecordError {
     #[error("missing required field `{0}`")]
     Missing(&'static str),
     #[error("field `{field}` is {len} characters long, over the limit of {max}")]
-    TooLong { field: &'static str, len: usize, max: usize },
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("field `{field}` has {count} entries, over the limit of {max}")]
-    TooMany { field: &'static str, count: usize, max: usize },
+    TooMany {
+        field: &'static str,
+        count: usize,
+        max: usize,
+    },
     #[error("field `{field}` is empty")]
     Empty { field: &'static str },
     #[error("field `{field}` contains a control character")]
@@ -47,7 +55,11 @@ pub enum RecordError {
     #[error("field `{field}`: {reason}")]
     Invalid { field: &'static str, reason: String },
     #[error("created_at {created_at} is more than {max_skew} seconds ahead of now ({now})")]
-    FromTheFuture { created_at: i64, now: i64, max_skew: i64 },
+    FromTheFuture {
+        created_at: i64,
+        now: i64,
+        max_skew: i64,
+    },
     #[error("seq must be at least 1")]
     ZeroSeq,
 }

@@ -23,7 +23,9 @@ impl AuthorKey {
     }
 
     pub fn from_base32(text: &str) -> Option<AuthorKey> {
-        let bytes = BASE32_NOPAD.decode(text.to_ascii_uppercase().as_bytes()).ok()?;
+        let bytes = BASE32_NOPAD
+            .decode(text.to_ascii_uppercase().as_bytes())
+            .ok()?;
         Some(AuthorKey(bytes.try_into().ok()?))
     }
 }
@@ -58,7 +60,9 @@ impl RecordId {
     }
 
     pub fn from_hex(text: &str) -> Option<RecordId> {
-        let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(text.as_bytes()).ok()?;
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.as_bytes())
+            .ok()?;
         Some(RecordId(bytes.try_into().ok()?))
     }
 }
@@ -122,7 +126,11 @@ impl FromStr for Kind {
     fn from_str(text: &str) -> Result<Kind, String> {
         let lower = text.trim().to_ascii_lowercase();
         let singular = lower.strip_suffix('s').unwrap_or(&lower);
-        let singular = if singular == "organization" { "organisation" } else { singular };
+        let singular = if singular == "organization" {
+            "organisation"
+        } else {
+            singular
+        };
         Kind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == singular)
@@ -221,7 +229,14 @@ impl Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}/{}/{}", Address::SCHEME, self.author, self.kind, self.slug)
+        write!(
+            f,
+            "{}{}/{}/{}",
+            Address::SCHEME,
+            self.author,
+            self.kind,
+            self.slug
+        )
     }
 }
 
@@ -243,8 +258,8 @@ impl FromStr for Address {
         else {
             return Err(fail("it needs exactly three parts"));
         };
-        let author =
-            AuthorKey::from_base32(author).ok_or_else(|| fail("the author key is not 52 base32 characters"))?;
+        let author = AuthorKey::from_base32(author)
+            .ok_or_else(|| fail("the author key is not 52 base32 characters"))?;
         let kind = Kind::from_str(kind).map_err(|e| fail(&e))?;
         let slug = Slug::new(slug).map_err(|e| fail(&e.to_string()))?;
         Ok(Address { author, kind, slug })

@@ -12,12 +12,10 @@ mod ids;
 mod record;
 mod text;
 
-pub use content::{
-    Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, limits,
-};
+pub use content::{Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, limits};
 pub use error::RecordError;
 pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
-pub use record::{Header, Record, Version, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES};
+pub use record::{Header, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES, Record, Version};
 pub use text::{normalize_tag, slugify};
 
 /// The domain-separation tag every signed record starts with.

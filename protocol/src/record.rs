@@ -6,8 +6,8 @@ use ed25519_dalek::{Signature, Signer};
 
 use crate::ids::verifying_key;
 use crate::{
-    codec, Address, AuthorKey, Content, Identity, Kind, RecordError, RecordId, Slug, DOMAIN_TAG,
-    FORMAT_VERSION,
+    Address, AuthorKey, Content, DOMAIN_TAG, FORMAT_VERSION, Identity, Kind, RecordError, RecordId,
+    Slug, codec,
 };
 
 /// The largest record, signature included, that any node accepts.
@@ -130,7 +130,11 @@ impl Record {
         bytes.push(FORMAT_VERSION);
         bytes.extend_from_slice(header.author.as_bytes());
         bytes.push(header.kind as u8);
-        bytes.push(if header.retraction { FLAG_RETRACTION } else { 0 });
+        bytes.push(if header.retraction {
+            FLAG_RETRACTION
+        } else {
+            0
+        });
         bytes.extend_from_slice(&header.seq.to_be_bytes());
         bytes.extend_from_slice(&header.created_at.to_be_bytes());
         let slug = header.slug.as_str().as_bytes();
@@ -191,7 +195,10 @@ impl Record {
                 max: MAX_RECORD_BYTES,
             });
         }
-        let mut reader = Reader { bytes: &bytes, at: 0 };
+        let mut reader = Reader {
+            bytes: &bytes,
+            at: 0,
+        };
         if reader.take(DOMAIN_TAG.len(), "the domain tag")? != DOMAIN_TAG {
             return Err(RecordError::BadDomainTag);
         }
@@ -212,7 +219,8 @@ impl Record {
         let created_at = i64::from_be_bytes(reader.array("created_at")?);
         let slug_len = usize::from(reader.byte("the slug length")?);
         let slug = reader.take(slug_len, "the slug")?;
-        let slug = std::str::from_utf8(slug).map_err(|_| RecordError::InvalidUtf8 { field: "slug" })?;
+        let slug =
+            std::str::from_utf8(slug).map_err(|_| RecordError::InvalidUtf8 { field: "slug" })?;
         let slug = Slug::new(slug)?;
         let body_len = u32::from_be_bytes(reader.array("the body length")?) as usize;
         let body_start = reader.at;
@@ -322,6 +330,9 @@ impl<'a> Reader<'a> {
     }
 
     fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], RecordError> {
-        Ok(self.take(N, what)?.try_into().expect("take returns N bytes"))
+        Ok(self
+            .take(N, what)?
+            .try_into()
+            .expect("take returns N bytes"))
     }
 }

@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn slugs_come_from_titles() {
-        assert_eq!(slugify("Virtual Town Hall pilot").as_str(), "virtual-town-hall-pilot");
+        assert_eq!(
+            slugify("Virtual Town Hall pilot").as_str(),
+            "virtual-town-hall-pilot"
+        );
         assert_eq!(slugify("  Café   Élan: 2024!  ").as_str(), "cafe-elan-2024");
         assert_eq!(slugify("???").as_str(), "record");
         let long = slugify(&"word ".repeat(40));

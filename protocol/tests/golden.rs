@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use convene_protocol::{Content, Experiment, Identity, Lesson, Organisation, Practitioner, Record, Slug, Status};
+use convene_protocol::{
+    Content, Experiment, Identity, Lesson, Organisation, Practitioner, Record, Slug, Status,
+};
 use serde_json::{Value, json};
 
 use crate::NOW;
@@ -20,12 +22,16 @@ fn fresh_vectors() -> Value {
     let identity = Identity::from_secret(SEED);
     let author = identity.author();
     let person = |slug: &str| -> convene_protocol::Address {
-        format!("convene://{author}/practitioner/{slug}").parse().unwrap()
+        format!("convene://{author}/practitioner/{slug}")
+            .parse()
+            .unwrap()
     };
     let experiment = Content::Experiment(Experiment {
         title: "Virtual town hall meetings".into(),
         summary: "Monthly online public meetings with phone dial-in".into(),
-        description: Some("Streamed, with questions by web form, chat and phone.\nRecordings published.".into()),
+        description: Some(
+            "Streamed, with questions by web form, chat and phone.\nRecordings published.".into(),
+        ),
         status: Status::Running,
         started: Some("2024-03-01".parse().unwrap()),
         ended: None,
@@ -40,7 +46,11 @@ fn fresh_vectors() -> Value {
         ]),
         outcomes: Some("Attendance up from 40 to 210.".into()),
         links: vec!["https://example.org/town-hall".into()],
-        adopted_from: Some(format!("convene://{author}/experiment/ward-forums").parse().unwrap()),
+        adopted_from: Some(
+            format!("convene://{author}/experiment/ward-forums")
+                .parse()
+                .unwrap(),
+        ),
         review_by: Some("2027-03-01".parse().unwrap()),
     });
     let practitioner = Content::Practitioner(Practitioner {
@@ -58,7 +68,11 @@ fn fresh_vectors() -> Value {
         title: "Keep a phone dial-in".into(),
         summary: "A fifth of participants joined by phone.".into(),
         body: Some("Phone participants were the residents we most wanted to hear.".into()),
-        about: Some(format!("convene://{author}/experiment/virtual-town-hall").parse().unwrap()),
+        about: Some(
+            format!("convene://{author}/experiment/virtual-town-hall")
+                .parse()
+                .unwrap(),
+        ),
         worked: Some("Calling the day before.".into()),
         didnt_work: Some("Keypad queueing.".into()),
         recommendation: Some("Budget for a phone bridge.".into()),
@@ -75,15 +89,34 @@ fn fresh_vectors() -> Value {
     });
     let mut vectors = Vec::new();
     for (name, slug, seq, content) in [
-        ("experiment, every field", "virtual-town-hall", 3, experiment),
+        (
+            "experiment, every field",
+            "virtual-town-hall",
+            3,
+            experiment,
+        ),
         ("practitioner", "priya-shah", 1, practitioner),
         ("lesson", "phone-dial-in", 2, lesson),
-        ("organisation", "example-metropolitan-council", 1, organisation),
+        (
+            "organisation",
+            "example-metropolitan-council",
+            1,
+            organisation,
+        ),
     ] {
-        let record = Record::sign(&identity, Slug::new(slug).unwrap(), seq, CREATED_AT, content).unwrap();
+        let record = Record::sign(
+            &identity,
+            Slug::new(slug).unwrap(),
+            seq,
+            CREATED_AT,
+            content,
+        )
+        .unwrap();
         vectors.push(vector(name, &record));
     }
-    let address = format!("convene://{author}/lesson/phone-dial-in").parse().unwrap();
+    let address = format!("convene://{author}/lesson/phone-dial-in")
+        .parse()
+        .unwrap();
     let retraction = Record::sign_retraction(&identity, &address, 3, CREATED_AT + 60).unwrap();
     vectors.push(vector("retraction", &retraction));
     let future_body = [
@@ -95,7 +128,10 @@ fn fresh_vectors() -> Value {
     ]
     .concat();
     let future = raw_record(SEED, 3, 0, 1, CREATED_AT, "from-a-newer-node", &future_body);
-    vectors.push(vector("lesson with unknown fields", &Record::from_bytes(future, NOW).unwrap()));
+    vectors.push(vector(
+        "lesson with unknown fields",
+        &Record::from_bytes(future, NOW).unwrap(),
+    ));
     Value::Array(vectors)
 }
 
@@ -137,13 +173,34 @@ fn golden_vectors_verify_and_decode() {
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());
-        let record = Record::from_bytes(bytes.clone(), NOW).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let record =
+            Record::from_bytes(bytes.clone(), NOW).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(record.id().to_hex(), vector["id"], "{name}: id");
-        assert_eq!(record.address().to_string(), vector["address"], "{name}: address");
-        assert_eq!(record.is_retraction(), vector["retraction"], "{name}: retraction flag");
-        assert_eq!(serde_json::to_value(record.content()).unwrap(), vector["content"], "{name}: content");
-        assert_eq!(serde_json::to_value(record.unknown_fields()).unwrap(), vector["unknown_fields"], "{name}");
-        assert_eq!(record.into_bytes(), bytes, "{name}: bytes are kept as received");
+        assert_eq!(
+            record.address().to_string(),
+            vector["address"],
+            "{name}: address"
+        );
+        assert_eq!(
+            record.is_retraction(),
+            vector["retraction"],
+            "{name}: retraction flag"
+        );
+        assert_eq!(
+            serde_json::to_value(record.content()).unwrap(),
+            vector["content"],
+            "{name}: content"
+        );
+        assert_eq!(
+            serde_json::to_value(record.unknown_fields()).unwrap(),
+            vector["unknown_fields"],
+            "{name}"
+        );
+        assert_eq!(
+            record.into_bytes(),
+            bytes,
+            "{name}: bytes are kept as received"
+        );
     }
 }
 
@@ -153,7 +210,11 @@ fn golden_vectors_match_what_this_encoder_writes() {
     if std::env::var_os("CONVENE_BLESS").is_some() {
         std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
     }
-    assert_eq!(fresh, stored(), "the record encoding changed; see the comment at the top of golden.rs");
+    assert_eq!(
+        fresh,
+        stored(),
+        "the record encoding changed; see the comment at the top of golden.rs"
+    );
 }
 
 #[test]

@@ -7,7 +7,15 @@ use ed25519_dalek::{Signer, SigningKey};
 use crate::{NOW, experiment, sign};
 
 /// Builds a record following the documented layout, with a raw body.
-pub fn raw_record(secret: [u8; 32], kind: u8, flags: u8, seq: u64, created_at: i64, slug: &str, body: &[u8]) -> Vec<u8> {
+pub fn raw_record(
+    secret: [u8; 32],
+    kind: u8,
+    flags: u8,
+    seq: u64,
+    created_at: i64,
+    slug: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let key = SigningKey::from_bytes(&secret);
     let mut bytes = Vec::new();
     bytes.extend_from_slice(b"convene-record");
@@ -35,7 +43,11 @@ pub fn field(number: u16, value: &[u8]) -> Vec<u8> {
 }
 
 fn lesson_body(extra: &[Vec<u8>]) -> Vec<u8> {
-    let mut body = [field(1, b"Keep a phone dial-in"), field(2, b"A fifth joined by phone")].concat();
+    let mut body = [
+        field(1, b"Keep a phone dial-in"),
+        field(2, b"A fifth joined by phone"),
+    ]
+    .concat();
     for part in extra {
         body.extend_from_slice(part);
     }
@@ -44,7 +56,15 @@ fn lesson_body(extra: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn a_hand_built_record_verifies_and_decodes() {
-    let bytes = raw_record([3; 32], 3, 0, 1, NOW, "dial-in", &lesson_body(&[field(8, b"accessibility")]));
+    let bytes = raw_record(
+        [3; 32],
+        3,
+        0,
+        1,
+        NOW,
+        "dial-in",
+        &lesson_body(&[field(8, b"accessibility")]),
+    );
     let record = Record::from_bytes(bytes.clone(), NOW).unwrap();
     assert_eq!(record.header().kind, Kind::Lesson);
     assert_eq!(record.bytes(), bytes.as_slice());
@@ -64,7 +84,10 @@ fn the_crate_writes_the_documented_layout() {
     assert_eq!(bytes[47], Kind::Experiment as u8);
     assert_eq!(bytes[48], 0, "flags");
     assert_eq!(u64::from_be_bytes(bytes[49..57].try_into().unwrap()), 7);
-    assert_eq!(i64::from_be_bytes(bytes[57..65].try_into().unwrap()), NOW - 60);
+    assert_eq!(
+        i64::from_be_bytes(bytes[57..65].try_into().unwrap()),
+        NOW - 60
+    );
     assert_eq!(bytes[65] as usize, "town-hall".len());
     assert_eq!(&bytes[66..75], b"town-hall");
     let body_len = u32::from_be_bytes(bytes[75..79].try_into().unwrap()) as usize;
@@ -85,7 +108,11 @@ fn unknown_fields_are_accepted_and_the_bytes_kept_unchanged() {
     let bytes = raw_record([3; 32], 3, 0, 2, NOW, "future", &body);
     let record = Record::from_bytes(bytes.clone(), NOW).unwrap();
     assert_eq!(record.unknown_fields(), [900, 900]);
-    assert_eq!(record.into_bytes(), bytes, "bytes are forwarded exactly as received");
+    assert_eq!(
+        record.into_bytes(),
+        bytes,
+        "bytes are forwarded exactly as received"
+    );
 }
 
 #[test]
@@ -94,7 +121,10 @@ fn fields_out_of_order_are_rejected() {
     let bytes = raw_record([3; 32], 3, 0, 1, NOW, "x", &body);
     assert_eq!(
         Record::from_bytes(bytes, NOW),
-        Err(RecordError::FieldOrder { previous: 2, field: 1 })
+        Err(RecordError::FieldOrder {
+            previous: 2,
+            field: 1
+        })
     );
 }
 
@@ -104,26 +134,41 @@ fn a_known_single_field_may_not_repeat() {
     let bytes = raw_record([3; 32], 3, 0, 1, NOW, "x", &body);
     assert_eq!(
         Record::from_bytes(bytes, NOW),
-        Err(RecordError::FieldOrder { previous: 1, field: 1 })
+        Err(RecordError::FieldOrder {
+            previous: 1,
+            field: 1
+        })
     );
 }
 
 #[test]
 fn a_retraction_with_a_body_is_rejected() {
     let bytes = raw_record([3; 32], 3, 1, 2, NOW, "x", &lesson_body(&[]));
-    assert_eq!(Record::from_bytes(bytes, NOW), Err(RecordError::RetractionWithBody));
+    assert_eq!(
+        Record::from_bytes(bytes, NOW),
+        Err(RecordError::RetractionWithBody)
+    );
 }
 
 #[test]
 fn unknown_kinds_flags_and_versions_are_rejected() {
     let body = lesson_body(&[]);
     let unknown_kind = raw_record([3; 32], 9, 0, 1, NOW, "x", &body);
-    assert_eq!(Record::from_bytes(unknown_kind, NOW), Err(RecordError::UnknownKind(9)));
+    assert_eq!(
+        Record::from_bytes(unknown_kind, NOW),
+        Err(RecordError::UnknownKind(9))
+    );
     let unknown_flag = raw_record([3; 32], 3, 0b10, 1, NOW, "x", &body);
-    assert_eq!(Record::from_bytes(unknown_flag, NOW), Err(RecordError::UnknownFlags(0b10)));
+    assert_eq!(
+        Record::from_bytes(unknown_flag, NOW),
+        Err(RecordError::UnknownFlags(0b10))
+    );
     let mut version_two = raw_record([3; 32], 3, 0, 1, NOW, "x", &body);
     version_two[14] = 2;
-    assert_eq!(Record::from_bytes(version_two, NOW), Err(RecordError::UnsupportedVersion(2, 1)));
+    assert_eq!(
+        Record::from_bytes(version_two, NOW),
+        Err(RecordError::UnsupportedVersion(2, 1))
+    );
 }
 
 #[test]
@@ -136,5 +181,8 @@ fn a_zero_seq_is_rejected() {
 fn content_of_a_received_record_is_validated() {
     let body = [field(1, b"   "), field(2, b"summary")].concat();
     let bytes = raw_record([3; 32], 3, 0, 1, NOW, "blank-title", &body);
-    assert_eq!(Record::from_bytes(bytes, NOW), Err(RecordError::Missing("title")));
+    assert_eq!(
+        Record::from_bytes(bytes, NOW),
+        Err(RecordError::Missing("title"))
+    );
 }

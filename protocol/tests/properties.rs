@@ -66,7 +66,11 @@ proptest! {
 
 #[test]
 fn changing_any_byte_makes_the_record_fail() {
-    for content in [Content::Experiment(experiment()), Content::Practitioner(practitioner()), Content::Lesson(lesson())] {
+    for content in [
+        Content::Experiment(experiment()),
+        Content::Practitioner(practitioner()),
+        Content::Lesson(lesson()),
+    ] {
         let bytes = sign(content, "tamper", 3).into_bytes();
         for at in 0..bytes.len() {
             for flip in [0x01u8, 0x80] {
@@ -85,7 +89,10 @@ fn changing_any_byte_makes_the_record_fail() {
 fn truncated_or_extended_records_fail() {
     let bytes = sign(Content::Experiment(experiment()), "cut", 1).into_bytes();
     for len in 0..bytes.len() {
-        assert!(Record::from_bytes(bytes[..len].to_vec(), NOW).is_err(), "truncated to {len} bytes");
+        assert!(
+            Record::from_bytes(bytes[..len].to_vec(), NOW).is_err(),
+            "truncated to {len} bytes"
+        );
     }
     let mut longer = bytes;
     longer.push(0);

@@ -26,7 +26,14 @@ pub fn experiment() -> Experiment {
 }
 
 pub fn sign(content: Content, slug: &str, seq: u64) -> Record {
-    Record::sign(&identity(1), Slug::new(slug).unwrap(), seq, NOW - 60, content).unwrap()
+    Record::sign(
+        &identity(1),
+        Slug::new(slug).unwrap(),
+        seq,
+        NOW - 60,
+        content,
+    )
+    .unwrap()
 }
 
 pub fn practitioner() -> Practitioner {

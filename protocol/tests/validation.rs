@@ -7,7 +7,13 @@ use convene_protocol::{
 use crate::{NOW, experiment, identity, sign};
 
 fn sign_at(content: Content, created_at: i64) -> Result<Record, RecordError> {
-    Record::sign(&identity(1), Slug::new("x").unwrap(), 1, created_at, content)
+    Record::sign(
+        &identity(1),
+        Slug::new("x").unwrap(),
+        1,
+        created_at,
+        content,
+    )
 }
 
 #[test]
@@ -15,7 +21,10 @@ fn a_signature_by_another_key_is_rejected() {
     let mut bytes = sign(Content::Experiment(experiment()), "x", 1).into_bytes();
     // Swap in a different (valid) author key: the signature no longer matches.
     bytes[15..47].copy_from_slice(identity(2).author().as_bytes());
-    assert_eq!(Record::from_bytes(bytes, NOW), Err(RecordError::BadSignature));
+    assert_eq!(
+        Record::from_bytes(bytes, NOW),
+        Err(RecordError::BadSignature)
+    );
 }
 
 #[test]
@@ -36,21 +45,43 @@ fn a_record_over_64_kib_is_rejected_when_signing_and_when_received() {
 
 #[test]
 fn missing_required_fields_are_named() {
-    let no_title = Experiment { title: String::new(), ..experiment() };
-    assert_eq!(sign_at(Content::Experiment(no_title), NOW), Err(RecordError::Missing("title")));
-    let no_summary = Experiment { summary: " ".into(), ..experiment() };
-    assert_eq!(sign_at(Content::Experiment(no_summary), NOW), Err(RecordError::Missing("summary")));
+    let no_title = Experiment {
+        title: String::new(),
+        ..experiment()
+    };
+    assert_eq!(
+        sign_at(Content::Experiment(no_title), NOW),
+        Err(RecordError::Missing("title"))
+    );
+    let no_summary = Experiment {
+        summary: " ".into(),
+        ..experiment()
+    };
+    assert_eq!(
+        sign_at(Content::Experiment(no_summary), NOW),
+        Err(RecordError::Missing("summary"))
+    );
     let mut nameless = crate::practitioner();
     nameless.name.clear();
-    assert_eq!(sign_at(Content::Practitioner(nameless), NOW), Err(RecordError::Missing("name")));
+    assert_eq!(
+        sign_at(Content::Practitioner(nameless), NOW),
+        Err(RecordError::Missing("name"))
+    );
 }
 
 #[test]
 fn over_long_fields_and_too_many_tags_are_rejected() {
-    let long_title = Experiment { title: "t".repeat(limits::TITLE + 1), ..experiment() };
+    let long_title = Experiment {
+        title: "t".repeat(limits::TITLE + 1),
+        ..experiment()
+    };
     assert_eq!(
         sign_at(Content::Experiment(long_title), NOW),
-        Err(RecordError::TooLong { field: "title", len: limits::TITLE + 1, max: limits::TITLE })
+        Err(RecordError::TooLong {
+            field: "title",
+            len: limits::TITLE + 1,
+            max: limits::TITLE
+        })
     );
     let many_tags = Experiment {
         tags: (0..=limits::TAGS).map(|n| format!("tag {n}")).collect(),
@@ -58,13 +89,20 @@ fn over_long_fields_and_too_many_tags_are_rejected() {
     };
     assert_eq!(
         sign_at(Content::Experiment(many_tags), NOW),
-        Err(RecordError::TooMany { field: "tags", count: limits::TAGS + 1, max: limits::TAGS })
+        Err(RecordError::TooMany {
+            field: "tags",
+            count: limits::TAGS + 1,
+            max: limits::TAGS
+        })
     );
 }
 
 #[test]
 fn control_characters_in_single_line_fields_are_rejected() {
-    let bell = Experiment { title: "ring\u{7}".into(), ..experiment() };
+    let bell = Experiment {
+        title: "ring\u{7}".into(),
+        ..experiment()
+    };
     assert_eq!(
         sign_at(Content::Experiment(bell), NOW),
         Err(RecordError::ControlCharacter { field: "title" })
@@ -75,7 +113,11 @@ fn control_characters_in_single_line_fields_are_rejected() {
 fn records_from_more_than_15_minutes_in_the_future_are_rejected() {
     let at_limit = sign_at(Content::Experiment(experiment()), NOW + MAX_CLOCK_SKEW_SECS).unwrap();
     assert!(Record::from_bytes(at_limit.into_bytes(), NOW).is_ok());
-    let too_far = sign_at(Content::Experiment(experiment()), NOW + MAX_CLOCK_SKEW_SECS + 1).unwrap();
+    let too_far = sign_at(
+        Content::Experiment(experiment()),
+        NOW + MAX_CLOCK_SKEW_SECS + 1,
+    )
+    .unwrap();
     assert_eq!(
         Record::from_bytes(too_far.into_bytes(), NOW),
         Err(RecordError::FromTheFuture {
@@ -102,10 +144,16 @@ fn an_ended_date_before_the_start_is_rejected() {
 #[test]
 fn contacts_must_be_practitioner_addresses() {
     let org = sign(Content::Experiment(experiment()), "not-a-person", 1).address();
-    let wrong = Experiment { contacts: vec![org], ..experiment() };
+    let wrong = Experiment {
+        contacts: vec![org],
+        ..experiment()
+    };
     assert!(matches!(
         sign_at(Content::Experiment(wrong), NOW),
-        Err(RecordError::Invalid { field: "contacts", .. })
+        Err(RecordError::Invalid {
+            field: "contacts",
+            ..
+        })
     ));
 }
 

@@ -78,7 +78,11 @@ fn add_tags(doc: &mut TantivyDocument, f: &Fields, tags: &[String]) {
     }
 }
 
-fn add_addresses(doc: &mut TantivyDocument, field: tantivy::schema::Field, addresses: &[convene_protocol::Address]) {
+fn add_addresses(
+    doc: &mut TantivyDocument,
+    field: tantivy::schema::Field,
+    addresses: &[convene_protocol::Address],
+) {
     for address in addresses {
         doc.add_text(field, address.to_string());
     }

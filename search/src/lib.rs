@@ -113,12 +113,13 @@ impl Index {
         let (schema, fields) = schema::build();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| IndexError::Tantivy(e.into()))?;
-        let index = tantivy::Index::open_or_create(directory, schema).map_err(|error| match error {
-            tantivy::TantivyError::SchemaError(_) => IndexError::Incompatible {
-                path: dir.display().to_string(),
-            },
-            other => IndexError::Tantivy(other),
-        })?;
+        let index =
+            tantivy::Index::open_or_create(directory, schema).map_err(|error| match error {
+                tantivy::TantivyError::SchemaError(_) => IndexError::Incompatible {
+                    path: dir.display().to_string(),
+                },
+                other => IndexError::Tantivy(other),
+            })?;
         schema::register_analyzers(&index);
         let reader = index
             .reader_builder()
@@ -246,10 +247,8 @@ impl Index {
             return Box::new(AllQuery);
         }
         let f = &self.fields;
-        let mut parser = QueryParser::for_index(
-            &self.index,
-            vec![f.title, f.summary, f.body, f.topics],
-        );
+        let mut parser =
+            QueryParser::for_index(&self.index, vec![f.title, f.summary, f.body, f.topics]);
         parser.set_field_boost(f.title, 3.0);
         parser.set_field_boost(f.topics, 2.0);
         parser.set_field_boost(f.summary, 1.5);
@@ -292,7 +291,10 @@ impl Index {
                 IndexRecordOption::Basic,
             );
             // Filters decide membership only; the ranking comes from the text.
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(term), 0.0))));
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(term), 0.0)),
+            ));
         }
         Box::new(BooleanQuery::new(clauses))
     }
@@ -351,7 +353,12 @@ impl Index {
         (&self.index, &self.reader)
     }
 
-    pub(crate) fn load_hit(&self, searcher: &tantivy::Searcher, doc: DocAddress, score: f32) -> Result<(TantivyDocument, Hit), IndexError> {
+    pub(crate) fn load_hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        doc: DocAddress,
+        score: f32,
+    ) -> Result<(TantivyDocument, Hit), IndexError> {
         let doc: TantivyDocument = searcher.doc(doc)?;
         let hit = self.hit(&doc, score)?;
         Ok((doc, hit))
@@ -361,7 +368,10 @@ impl Index {
     pub fn addresses(&self) -> Result<HashSet<String>, IndexError> {
         let searcher = self.reader.searcher();
         let total = searcher.num_docs() as usize;
-        let docs = searcher.search(&AllQuery, &TopDocs::with_limit(total.max(1)).order_by_score())?;
+        let docs = searcher.search(
+            &AllQuery,
+            &TopDocs::with_limit(total.max(1)).order_by_score(),
+        )?;
         docs.into_iter()
             .map(|(_, address)| {
                 let doc: TantivyDocument = searcher.doc(address)?;
@@ -377,7 +387,11 @@ impl Index {
 use tantivy::schema::Field;
 
 /// The body snippet if it highlights anything, else the summary's, else the start of the summary.
-fn best_snippet(generators: &[Option<SnippetGenerator>; 2], doc: &TantivyDocument, summary: &str) -> Snippet {
+fn best_snippet(
+    generators: &[Option<SnippetGenerator>; 2],
+    doc: &TantivyDocument,
+    summary: &str,
+) -> Snippet {
     for generator in generators.iter().flatten() {
         let snippet = generator.snippet_from_doc(doc);
         if !snippet.highlighted().is_empty() {

@@ -2,8 +2,7 @@
 //! refuses them and the user runs `convene reindex`.
 
 use tantivy::schema::{
-    Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-    FAST,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
@@ -56,7 +55,11 @@ pub(crate) fn build() -> (Schema, Fields) {
                 .set_tokenizer(TEXT_ANALYZER)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
-        if stored { options.set_stored() } else { options }
+        if stored {
+            options.set_stored()
+        } else {
+            options
+        }
     };
     let keyword = TextOptions::default()
         .set_indexing_options(

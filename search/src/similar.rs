@@ -46,17 +46,26 @@ pub(crate) fn find(
     for word in &wanted {
         for field in [fields.title, fields.summary, fields.topics] {
             let term = Term::from_field_text(field, word);
-            any_word.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))));
+            any_word.push((
+                Occur::Should,
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            ));
         }
     }
     let kind = Term::from_field_text(fields.kind, content.kind().as_str());
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
         (Occur::Must, Box::new(BooleanQuery::new(any_word))),
-        (Occur::Must, Box::new(TermQuery::new(kind, IndexRecordOption::Basic))),
+        (
+            Occur::Must,
+            Box::new(TermQuery::new(kind, IndexRecordOption::Basic)),
+        ),
     ];
     if let Some(exclude) = exclude {
         let term = Term::from_field_text(fields.address, &exclude.to_string());
-        clauses.push((Occur::MustNot, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        clauses.push((
+            Occur::MustNot,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        ));
     }
     let searcher = index.searcher();
     let limit = limit.max(1);
@@ -72,7 +81,10 @@ pub(crate) fn find(
             scored.push((similarity, hit));
         }
     }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| b.1.score.total_cmp(&a.1.score)));
+    scored.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| b.1.score.total_cmp(&a.1.score))
+    });
     scored.truncate(limit);
     Ok(scored)
 }

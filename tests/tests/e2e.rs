@@ -1,1 +1,551 @@
-fn main(){}
+//! End-to-end tests: the real `convene` binary, driven as a user would drive it.
+
+mod util;
+
+use util::Home;
+
+const EXPERIMENT: &str = r#"
+kind = "experiment"
+title = "Community fridge network"
+summary = "Shared fridges in libraries where residents leave and take surplus food."
+status = "running"
+tags = ["food", "libraries"]
+"#;
+
+#[test]
+fn init_prints_the_identity_and_next_step_and_refuses_to_overwrite() {
+    let home = Home::empty();
+    let run = home
+        .run(&["init", "--name", "Example Borough Council"])
+        .ok();
+    let identity = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Identity: "))
+        .unwrap()
+        .to_string();
+    assert_eq!(identity.len(), 52, "{run}");
+    let run = run.stdout_has("convene --home").stdout_has("publish");
+    assert!(
+        run.stdout.contains(&format!(
+            "convene://{identity}/organisation/example-borough-council"
+        )),
+        "{run}"
+    );
+    let key_before = std::fs::read(home.path.join("identity.key")).unwrap();
+    home.run(&["init"])
+        .code(2)
+        .stderr_has("already a Convene home");
+    assert_eq!(
+        std::fs::read(home.path.join("identity.key")).unwrap(),
+        key_before,
+        "the key was not touched"
+    );
+}
+
+#[test]
+fn commands_on_a_missing_home_say_to_run_init() {
+    Home::empty()
+        .run(&["search", "x"])
+        .code(2)
+        .stderr_has("convene init");
+}
+
+#[test]
+fn the_home_can_come_from_the_environment() {
+    let home = Home::init("Env Council");
+    let output = std::process::Command::new(util::binary())
+        .args(["list", "--kind", "organisation"])
+        .env("CONVENE_HOME", &home.path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Env Council"));
+}
+
+#[test]
+fn published_samples_are_found_by_search_in_every_output_form() {
+    let home = Home::with_samples();
+    // Piped: one tab-separated line per hit, best first.
+    let run = home.run(&["search", "phone", "dial-in"]).ok();
+    let first = run.stdout.lines().next().unwrap();
+    assert!(
+        first.ends_with("Keep a phone dial-in for online meetings"),
+        "{run}"
+    );
+    // JSON: an array with address, kind, title, score and snippet.
+    let run = home.run(&["search", "chatbot", "--json"]).ok();
+    let hits = run.json();
+    let hits = hits.as_array().unwrap();
+    assert!(!hits.is_empty());
+    for field in ["address", "kind", "title", "score", "snippet"] {
+        assert!(
+            hits[0].get(field).is_some(),
+            "hit lacks {field}: {}",
+            hits[0]
+        );
+    }
+    assert!(hits.iter().any(|h| h["title"] == "Council tax chatbot"));
+    // Filters.
+    let completed = home.search_addresses(&["digital", "--status", "completed"]);
+    assert_eq!(completed.len(), 1);
+    assert!(completed[0].ends_with("/experiment/device-lending-library"));
+    let lessons = home.search_addresses(&["--kind", "lesson", "--tag", "chatbots"]);
+    assert_eq!(lessons.len(), 1);
+    assert!(lessons[0].ends_with("/lesson/chatbot-handover-first"));
+    assert_eq!(
+        home.search_addresses(&["phone", "--region", "yorkshire", "--kind", "experiment"])
+            .len(),
+        1
+    );
+    assert_eq!(home.search_addresses(&["-n", "2", "digital"]).len(), 2);
+    // No match: exit code 1 and nothing on stdout.
+    let none = home.run(&["search", "zeppelin"]).code(1);
+    assert!(none.stdout.is_empty());
+}
+
+#[test]
+fn people_names_who_to_learn_from_and_why() {
+    let home = Home::with_samples();
+    let run = home.run(&["people", "chatbots", "--json"]).ok();
+    let people = run.json();
+    let first = &people[0];
+    assert_eq!(first["name"], "Tom Okafor", "{run}");
+    let reasons: Vec<&str> = first["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"ran: Council tax chatbot"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"wrote: Design the chatbot's handover before its answers"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("expertise: chatbots")),
+        "{reasons:?}"
+    );
+    home.run(&["people", "beekeeping"]).code(1);
+}
+
+#[test]
+fn publishing_warns_about_similar_records_and_needs_yes_in_scripts() {
+    let home = Home::init("Example Council");
+    home.publish("fridge.toml", EXPERIMENT);
+    let copy = home.file(
+        "copy.toml",
+        &EXPERIMENT.replace(
+            "Community fridge network",
+            "Community fridges network pilot",
+        ),
+    );
+    home.run(&["publish", copy.to_str().unwrap()])
+        .code(4)
+        .stderr_has("1 similar experiment already exists")
+        .stderr_has("Community fridge network")
+        .stderr_has("--yes");
+    assert_eq!(
+        home.run(&["list", "--kind", "experiment"])
+            .stdout
+            .lines()
+            .count(),
+        1,
+        "nothing was published"
+    );
+    home.run(&["publish", "--yes", copy.to_str().unwrap()]).ok();
+    assert_eq!(
+        home.run(&["list", "--kind", "experiment"])
+            .stdout
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn publishing_the_same_slug_makes_the_next_version() {
+    let home = Home::init("Example Council");
+    let address = home.publish("v1.toml", EXPERIMENT);
+    let again = home.publish(
+        "v2.toml",
+        &EXPERIMENT.replace("status = \"running\"", "status = \"completed\""),
+    );
+    assert_eq!(address, again);
+    let shown = home.run(&["show", &address, "--json"]).ok().json();
+    assert_eq!(shown["seq"], 2);
+    assert_eq!(shown["status"], "completed");
+    assert_eq!(
+        shown["organisation"], "Example Council",
+        "filled in from the config"
+    );
+}
+
+#[test]
+fn drafts_can_come_from_stdin_as_json() {
+    let home = Home::init("Example Council");
+    let run = home
+        .run_with_stdin(
+            &["publish", "-", "--json"],
+            Some(r#"{"kind":"lesson","title":"Pilot with one ward first","summary":"Fewer moving parts."}"#),
+        )
+        .ok();
+    let published = run.json();
+    assert_eq!(published["seq"], 1);
+    assert!(
+        published["address"]
+            .as_str()
+            .unwrap()
+            .ends_with("/lesson/pilot-with-one-ward-first")
+    );
+}
+
+#[test]
+fn bad_drafts_are_refused_with_the_problem_named_and_nothing_stored() {
+    let home = Home::init("Example Council");
+    let cases = [
+        (
+            "no-title.toml",
+            "kind = \"experiment\"\nsummary = \"s\"\n",
+            "missing field `title`",
+        ),
+        (
+            "blank-title.toml",
+            "kind = \"lesson\"\ntitle = \"  \"\nsummary = \"s\"\n",
+            "missing required field `title`",
+        ),
+        (
+            "typo.toml",
+            "kind = \"lesson\"\ntitle = \"t\"\nsumary = \"s\"\n",
+            "unknown field `sumary`",
+        ),
+        (
+            "kind.toml",
+            "kind = \"meetup\"\nname = \"x\"\n",
+            "unknown variant `meetup`",
+        ),
+        ("nokind.toml", "title = \"t\"\n", "missing field `kind`"),
+        (
+            "status.toml",
+            "kind = \"experiment\"\ntitle = \"t\"\nsummary = \"s\"\nstatus = \"maybe\"\n",
+            "unknown variant `maybe`",
+        ),
+        (
+            "date.toml",
+            "kind = \"experiment\"\ntitle = \"t\"\nsummary = \"s\"\nstarted = \"March\"\n",
+            "YYYY-MM-DD",
+        ),
+        (
+            "toml.toml",
+            "kind = \"lesson\"\ntitle = \"unterminated\n",
+            "not valid TOML",
+        ),
+        (
+            "slug.toml",
+            "kind = \"lesson\"\nslug = \"Bad Slug\"\ntitle = \"t\"\nsummary = \"s\"\n",
+            "invalid slug",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = home.file(name, text);
+        home.run(&["publish", "--yes", path.to_str().unwrap()])
+            .code(2)
+            .stderr_has(expected)
+            .stderr_has(name);
+    }
+    let many_tags = format!(
+        "kind = \"experiment\"\ntitle = \"t\"\nsummary = \"s\"\ntags = [{}]\n",
+        (0..40)
+            .map(|n| format!("\"t{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let path = home.file("tags.toml", &many_tags);
+    home.run(&["publish", "--yes", path.to_str().unwrap()])
+        .code(2)
+        .stderr_has("`tags` has 40 entries, over the limit of 32");
+    let long = format!("kind = \"practitioner\"\nname = \"{}\"\n", "n".repeat(300));
+    let path = home.file("long.toml", &long);
+    home.run(&["publish", "--yes", path.to_str().unwrap()])
+        .code(2)
+        .stderr_has("over the limit of 200");
+    let big = format!(
+        "kind = \"lesson\"\ntitle = \"t\"\nsummary = \"s\"\nbody = \"{}\"\n",
+        "x".repeat(70_000)
+    );
+    let path = home.file("big.toml", &big);
+    home.run(&["publish", "--yes", path.to_str().unwrap()])
+        .code(2)
+        .stderr_has("over the limit of 65536 bytes");
+    home.run(&["publish", "--yes", "/nonexistent/draft.toml"])
+        .code(2)
+        .stderr_has("/nonexistent/draft.toml");
+    // Only the organisation record from init exists.
+    let all = home.run(&["list"]).ok();
+    assert_eq!(all.stdout.lines().count(), 1, "{all}");
+}
+
+#[test]
+fn similar_lists_records_like_an_address_or_a_draft() {
+    let home = Home::with_samples();
+    let run = home.run(&["list", "--kind", "experiment"]).ok();
+    let lending = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("device-lending"))
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let run = home.run(&["similar", &lending, "--json"]).ok();
+    let similar = run.json();
+    let titles: Vec<&str> = similar
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        !titles.contains(&"Device lending library"),
+        "a record is not similar to itself: {titles:?}"
+    );
+    assert_eq!(
+        titles.first(),
+        Some(&"Virtual town hall meetings"),
+        "{titles:?}"
+    );
+    let draft = home.file("draft.toml", "kind = \"experiment\"\ntitle = \"Tablet lending for residents\"\nsummary = \"Borrow a tablet with data, with help from digital champions.\"\ntags = [\"digital inclusion\"]\n");
+    let run = home.run(&["similar", draft.to_str().unwrap()]).ok();
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("device-lending-library"),
+        "{run}"
+    );
+    home.run(&["similar", "nothing-like-this"])
+        .code(2)
+        .stderr_has("neither a record address nor a draft file");
+}
+
+#[test]
+fn list_filters_by_owner_kind_and_staleness() {
+    let home = Home::with_samples();
+    let mine = home.run(&["list", "--mine"]).ok();
+    assert_eq!(mine.stdout.lines().count(), 8, "{mine}");
+    assert_eq!(
+        home.run(&["list", "--kind", "lesson"])
+            .ok()
+            .stdout
+            .lines()
+            .count(),
+        2
+    );
+    // The device lending library's review date (2025-01-31) has passed; the town hall's has not.
+    let stale = home.run(&["list", "--stale"]).ok();
+    assert_eq!(stale.stdout.lines().count(), 1, "{stale}");
+    assert!(stale.stdout.contains("device-lending-library"));
+    let other = Home::init("Other Council");
+    other.run(&["list", "--kind", "lesson"]).code(1);
+}
+
+#[test]
+fn a_retracted_record_disappears_and_stays_retracted() {
+    let home = Home::init("Example Council");
+    let address = home.publish("fridge.toml", EXPERIMENT);
+    assert_eq!(home.search_addresses(&["fridges"]), [address.clone()]);
+    home.run(&["retract", &address])
+        .ok()
+        .stdout_has(&address)
+        .stderr_has("seq 2");
+    home.run(&["search", "fridges"]).code(1);
+    home.run(&["show", &address])
+        .code(1)
+        .stderr_has("was retracted");
+    home.run(&["retract", &address])
+        .code(1)
+        .stderr_has("was retracted");
+    // The tombstone travels in exports, so other nodes learn of the retraction too.
+    let export = home.run(&["export"]).ok();
+    assert_eq!(export.stdout.lines().count(), 2);
+    // Someone else's record cannot be retracted here.
+    let other = Home::init("Other Council");
+    let theirs = other.publish("fridge.toml", EXPERIMENT);
+    let file = other.file("export.jsonl", &other.run(&["export"]).ok().stdout);
+    home.run(&["import", file.to_str().unwrap()]).ok();
+    home.run(&["retract", &theirs])
+        .code(2)
+        .stderr_has("another author");
+}
+
+#[test]
+fn exports_import_on_another_node_verified_and_idempotently() {
+    let source = Home::with_samples();
+    let exported = source.file("all.jsonl", "");
+    source
+        .run(&["export", "-o", exported.to_str().unwrap()])
+        .ok()
+        .stderr_has("exported 8 records");
+    let target = Home::init("Second Council");
+    let path = exported.to_str().unwrap();
+    target
+        .run(&["import", "--dry-run", path])
+        .ok()
+        .stderr_has("would store 8");
+    target.run(&["search", "chatbot"]).code(1);
+    target
+        .run(&["import", path])
+        .ok()
+        .stderr_has("stored 8, 0 already present, 0 rejected");
+    target.run(&["search", "chatbot"]).ok();
+    let ours = target.run(&["people", "chatbots", "--json"]).ok().json();
+    assert_eq!(ours[0]["name"], "Tom Okafor");
+    target
+        .run(&["import", path])
+        .ok()
+        .stderr_has("stored 0, 8 already present");
+    // Same records, same bytes, on both nodes.
+    let source_lines: Vec<String> = std::fs::read_to_string(&exported)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let target_export = target.run(&["export"]).ok().stdout;
+    for line in &source_lines {
+        assert!(
+            target_export.contains(line.as_str()),
+            "missing from the target's export: {line}"
+        );
+    }
+}
+
+#[test]
+fn tampered_imports_are_rejected_line_by_line_with_a_nonzero_exit() {
+    let source = Home::with_samples();
+    let export = source.run(&["export"]).ok().stdout;
+    let mut lines: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Line 3: flip one bit inside the signed bytes; line 5: claim a different id.
+    let mut bytes = base64_decode(lines[2]["record"].as_str().unwrap());
+    let at = bytes.len() - 80;
+    bytes[at] ^= 0x20;
+    lines[2]["record"] = base64_encode(&bytes).into();
+    lines[2].as_object_mut().unwrap().remove("id");
+    lines[4]["id"] = "00".repeat(32).into();
+    let mut text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    text.push_str("this is not json\n");
+    let target = Home::init("Second Council");
+    let file = target.file("tampered.jsonl", &text);
+    let run = target
+        .run(&["import", file.to_str().unwrap()])
+        .code(3)
+        .stderr_has("line 3: rejected: bad signature")
+        .stderr_has("line 5: rejected: `id`")
+        .stderr_has("line 9: rejected: not a Convene export line")
+        .stderr_has("stored 6");
+    let listed = target.run(&["list", "--json"]).ok().json();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        7,
+        "6 imported plus the target's own organisation\n{run}"
+    );
+}
+
+#[test]
+fn a_csv_of_case_studies_is_imported_with_a_column_mapping() {
+    let home = Home::init("Example Council");
+    let csv = home.file(
+        "cases.csv",
+        "Project,Description,Keywords,Stage\n\
+         Parklets,Parking spaces turned into seating,streets;parking,completed\n\
+         Repair cafe,Volunteers fix residents' appliances,circular economy;volunteers,running\n\
+         ,Missing its title,x,idea\n",
+    );
+    let path = csv.to_str().unwrap();
+    home.run(&["import", path]).code(2).stderr_has("--map");
+    let mapping = home.file(
+        "mapping.toml",
+        "kind = \"experiment\"\n[columns]\ntitle = \"Project\"\nsummary = \"Description\"\ntags = \"Keywords\"\nstatus = \"Stage\"\n[defaults]\nregion = \"Yorkshire\"\n",
+    );
+    let map = mapping.to_str().unwrap();
+    home.run(&["import", path, "--map", map])
+        .code(3)
+        .stderr_has("line 4: rejected")
+        .stderr_has("stored 2");
+    assert_eq!(home.search_addresses(&["--tag", "volunteers"]).len(), 1);
+    home.run(&["import", path, "--map", map])
+        .code(3)
+        .stderr_has("stored 0, 2 already present");
+}
+
+#[test]
+fn reindex_rebuilds_a_lost_index_from_the_store() {
+    let home = Home::with_samples();
+    std::fs::remove_dir_all(home.path.join("data/index")).unwrap();
+    std::fs::create_dir(home.path.join("data/index")).unwrap();
+    home.run(&["reindex"]).ok().stderr_has("indexed 8 records");
+    assert_eq!(
+        home.search_addresses(&["chatbot", "--kind", "experiment"])
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_second_process_on_the_same_home_gets_a_clear_error_and_the_first_finishes() {
+    let home = Home::init("Example Council");
+    // `publish -` opens the store, then waits for its draft on stdin: the store stays in use.
+    let mut first = std::process::Command::new(util::binary())
+        .args([
+            "--home",
+            home.path.to_str().unwrap(),
+            "publish",
+            "--yes",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let second = loop {
+        let run = home.run(&["list"]);
+        if run.code != 0 || std::time::Instant::now() > deadline {
+            break run;
+        }
+        // The first process may not have opened the store yet.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    second
+        .code(2)
+        .stderr_has("in use by another convene process");
+    {
+        use std::io::Write;
+        let mut stdin = first.stdin.take().unwrap();
+        stdin.write_all(EXPERIMENT.as_bytes()).unwrap();
+    }
+    let output = first.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(home.search_addresses(&["fridge"]).len(), 1);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
