@@ -168,11 +168,11 @@ fn main() -> ExitCode {
             if is_broken_pipe(&error) {
                 return ExitCode::SUCCESS;
             }
-            if let Some(node_error) = error.downcast_ref::<NodeError>() {
-                if matches!(node_error, NodeError::NotFound(_) | NodeError::Retracted(_)) {
-                    eprintln!("convene: {node_error}");
-                    return ExitCode::from(1);
-                }
+            if let Some(node_error) = error.downcast_ref::<NodeError>()
+                && matches!(node_error, NodeError::NotFound(_) | NodeError::Retracted(_))
+            {
+                eprintln!("convene: {node_error}");
+                return ExitCode::from(1);
             }
             eprintln!("convene: {error:#}");
             ExitCode::from(2)
@@ -492,15 +492,14 @@ fn import(
             let mapping = convene_node::CsvMapping::parse(&text)
                 .map_err(|reason| anyhow::anyhow!("{}: {reason}", map_path.display()))?;
             let identity = home.identity()?;
-            node.import_csv(
-                &mut input,
-                &mapping,
-                &identity,
-                home.config().organisation.as_deref(),
+            let job = convene_node::CsvImport {
+                mapping: &mapping,
+                identity: &identity,
+                organisation: home.config().organisation.as_deref(),
                 dry_run,
-                now(),
-                &progress,
-            )?
+                now: now(),
+            };
+            node.import_csv(&mut input, &job, &progress)?
         }
         None => node.import_jsonl(&mut input, dry_run, now(), &progress)?,
     };

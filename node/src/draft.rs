@@ -157,17 +157,16 @@ fn expand_local_references(
     author: &AuthorKey,
 ) {
     let expand = |value: &mut serde_json::Value, kind: Kind| {
-        if let serde_json::Value::String(text) = value {
-            if !text.starts_with(Address::SCHEME) {
-                if let Ok(slug) = Slug::new(text.trim()) {
-                    *text = Address {
-                        author: *author,
-                        kind,
-                        slug,
-                    }
-                    .to_string();
-                }
+        if let serde_json::Value::String(text) = value
+            && !text.starts_with(Address::SCHEME)
+            && let Ok(slug) = Slug::new(text.trim())
+        {
+            *text = Address {
+                author: *author,
+                kind,
+                slug,
             }
+            .to_string();
         }
     };
     for (field, kind) in REFERENCE_FIELDS {

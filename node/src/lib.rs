@@ -24,7 +24,7 @@ pub use crate::home::{Config, Home, HomeError};
 pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::store::{Batch, LatestEntry, Outcome, Store, StoreCounts, StoreError};
-pub use crate::transfer::{CsvMapping, ExportLine, ImportReport, Rejection};
+pub use crate::transfer::{CsvImport, CsvMapping, ExportLine, ImportReport, Rejection};
 pub use convene_search::{self as search, Snippet};
 
 /// Records applied to the index per store read while catching up or rebuilding.
@@ -137,7 +137,7 @@ impl Node {
             for record in &records {
                 self.index.apply(record)?;
             }
-            progress.advance((next - from) as u64);
+            progress.advance(next - from);
             from = next;
         }
         self.index.commit(from)?;

@@ -93,12 +93,11 @@ impl Node {
         }
         for hit in search(Kind::Lesson)? {
             let mut contacts = hit.contacts.clone();
-            if let Some(about) = &hit.about {
-                if let Ok(experiment) = self.get(about) {
-                    if let Some(Content::Experiment(e)) = experiment.content() {
-                        contacts.extend(e.contacts.iter().cloned());
-                    }
-                }
+            if let Some(about) = &hit.about
+                && let Ok(experiment) = self.get(about)
+                && let Some(Content::Experiment(e)) = experiment.content()
+            {
+                contacts.extend(e.contacts.iter().cloned());
             }
             for contact in contacts {
                 let reason = Reason::Wrote {

@@ -185,10 +185,10 @@ impl Store {
         let start: Vec<u8> = author.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
         for entry in latest.range(start.as_slice()..)? {
             let (key, value) = entry?;
-            if let Some(author) = author {
-                if !key.value().starts_with(author.as_bytes()) {
-                    break;
-                }
+            if let Some(author) = author
+                && !key.value().starts_with(author.as_bytes())
+            {
+                break;
             }
             let id = LatestEntry::from_bytes(value.value()).version.id;
             let Some(bytes) = records.get(id.0)? else {

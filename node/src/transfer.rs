@@ -96,6 +96,19 @@ fn default_separator() -> String {
     ";".to_string()
 }
 
+/// A CSV import: how rows map to records, who signs them, and whether to write anything.
+#[derive(Clone, Copy, Debug)]
+pub struct CsvImport<'a> {
+    pub mapping: &'a CsvMapping,
+    /// Signs every record made from a row.
+    pub identity: &'a Identity,
+    /// Filled into rows that name no organisation.
+    pub organisation: Option<&'a str>,
+    pub dry_run: bool,
+    /// Unix seconds: the records' `created_at`.
+    pub now: i64,
+}
+
 const LIST_FIELDS: &[&str] = &[
     "tags",
     "links",
@@ -258,13 +271,12 @@ impl Node {
     pub fn import_csv(
         &mut self,
         input: &mut dyn std::io::Read,
-        mapping: &CsvMapping,
-        identity: &Identity,
-        organisation: Option<&str>,
-        dry_run: bool,
-        now: i64,
+        job: &CsvImport<'_>,
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
+        let CsvImport {
+            mapping, dry_run, ..
+        } = *job;
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let headers = reader
             .headers()
@@ -303,16 +315,7 @@ impl Node {
             progress.advance(offset.saturating_sub(last_offset));
             last_offset = offset;
             report.read += 1;
-            match csv_row_record(
-                &mut batch,
-                mapping,
-                identity,
-                organisation,
-                &headers,
-                &row,
-                line,
-                now,
-            ) {
+            match csv_row_record(&mut batch, job, &headers, &row, line) {
                 Ok(Some(record)) => {
                     let outcome = batch.apply(&record)?;
                     tally(&mut report, &record, outcome, line);
@@ -347,14 +350,18 @@ impl Node {
 
 fn csv_row_record(
     batch: &mut Batch,
-    mapping: &CsvMapping,
-    identity: &Identity,
-    organisation: Option<&str>,
+    job: &CsvImport<'_>,
     headers: &csv::StringRecord,
     row: &csv::StringRecord,
     line: u64,
-    now: i64,
 ) -> Result<Option<Record>, String> {
+    let CsvImport {
+        mapping,
+        identity,
+        organisation,
+        now,
+        ..
+    } = *job;
     let json = mapping.row_to_json(headers, row);
     let mut draft = Draft::from_json(json, &format!("row on line {line}"), &identity.author())
         .map_err(|e| e.to_string())?;
@@ -448,13 +455,13 @@ pub(crate) fn verify_line(line: &str, now: i64) -> Result<Record, String> {
         .decode(line.record.trim())
         .map_err(|e| format!("`record` is not valid base64: {e}"))?;
     let record = Record::from_bytes(bytes, now).map_err(|e| e.to_string())?;
-    if let Some(id) = &line.id {
-        if RecordId::from_hex(id) != Some(record.id()) {
-            return Err(format!(
-                "`id` {id} does not match the record's bytes (their id is {})",
-                record.id()
-            ));
-        }
+    if let Some(id) = &line.id
+        && RecordId::from_hex(id) != Some(record.id())
+    {
+        return Err(format!(
+            "`id` {id} does not match the record's bytes (their id is {})",
+            record.id()
+        ));
     }
     Ok(record)
 }

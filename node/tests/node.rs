@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use convene_node::search::Query;
-use convene_node::{CsvMapping, ExportLine, NoProgress, Node, Outcome, Store};
+use convene_node::{CsvImport, CsvMapping, ExportLine, NoProgress, Node, Outcome, Store};
 use convene_protocol::{
     Address, Content, Experiment, Identity, Kind, Record, Slug, Status, Version,
 };
@@ -417,16 +417,15 @@ fn a_csv_of_case_studies_imports_once() {
     .unwrap();
     let me = identity(1);
     let run = |node: &mut Node| {
-        node.import_csv(
-            &mut csv.as_bytes(),
-            &mapping,
-            &me,
-            Some("Example Council"),
-            false,
-            NOW,
-            &NoProgress,
-        )
-        .unwrap()
+        let job = CsvImport {
+            mapping: &mapping,
+            identity: &me,
+            organisation: Some("Example Council"),
+            dry_run: false,
+            now: NOW,
+        };
+        node.import_csv(&mut csv.as_bytes(), &job, &NoProgress)
+            .unwrap()
     };
     let report = run(&mut node);
     assert_eq!(report.stored, 1);
@@ -467,11 +466,13 @@ fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
     let error = node
         .import_csv(
             &mut "Title\nx\n".as_bytes(),
-            &mapping,
-            &identity(1),
-            None,
-            false,
-            NOW,
+            &CsvImport {
+                mapping: &mapping,
+                identity: &identity(1),
+                organisation: None,
+                dry_run: false,
+                now: NOW,
+            },
             &NoProgress,
         )
         .unwrap_err();

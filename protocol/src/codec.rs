@@ -192,10 +192,10 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
 
 /// Splits a body into its fields, checking their order. `is_list` says which numbers may repeat;
 /// numbers past the last known one may, since a newer version may have made them lists.
-fn fields<'a>(
-    mut body: &'a [u8],
+fn fields(
+    mut body: &[u8],
     is_list: impl Fn(u16) -> bool,
-) -> Result<Vec<(u16, &'a [u8])>, RecordError> {
+) -> Result<Vec<(u16, &[u8])>, RecordError> {
     let mut out = Vec::new();
     let mut previous: Option<u16> = None;
     while !body.is_empty() {
@@ -207,13 +207,13 @@ fn fields<'a>(
         let (value, rest) = rest.split_at_checked(len).ok_or(RecordError::Truncated {
             what: "a field value",
         })?;
-        if let Some(previous) = previous {
-            if number < previous || (number == previous && !is_list(number)) {
-                return Err(RecordError::FieldOrder {
-                    previous,
-                    field: number,
-                });
-            }
+        if let Some(previous) = previous
+            && (number < previous || (number == previous && !is_list(number)))
+        {
+            return Err(RecordError::FieldOrder {
+                previous,
+                field: number,
+            });
         }
         previous = Some(number);
         out.push((number, value));

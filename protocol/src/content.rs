@@ -446,13 +446,13 @@ impl Content {
                 if let Some(from) = &e.adopted_from {
                     v.address("adopted_from", from, Some(Kind::Experiment))?;
                 }
-                if let (Some(started), Some(ended)) = (e.started, e.ended) {
-                    if ended < started {
-                        return Err(RecordError::Invalid {
-                            field: "ended",
-                            reason: format!("{ended} is before started ({started})"),
-                        });
-                    }
+                if let (Some(started), Some(ended)) = (e.started, e.ended)
+                    && ended < started
+                {
+                    return Err(RecordError::Invalid {
+                        field: "ended",
+                        reason: format!("{ended} is before started ({started})"),
+                    });
                 }
             }
             Content::Practitioner(p) => {
@@ -537,13 +537,12 @@ impl Validator {
     /// Multi-line text: any length the record size allows, no control characters but line
     /// breaks and tabs.
     fn long_opt(&mut self, field: &'static str, value: &Option<String>) -> Result<(), RecordError> {
-        if let Some(value) = value {
-            if value
+        if let Some(value) = value
+            && value
                 .chars()
                 .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            {
-                return Err(RecordError::ControlCharacter { field });
-            }
+        {
+            return Err(RecordError::ControlCharacter { field });
         }
         Ok(())
     }

@@ -355,7 +355,10 @@ fn list_filters_by_owner_kind_and_staleness() {
 fn a_retracted_record_disappears_and_stays_retracted() {
     let home = Home::init("Example Council");
     let address = home.publish("fridge.toml", EXPERIMENT);
-    assert_eq!(home.search_addresses(&["fridges"]), [address.clone()]);
+    assert_eq!(
+        home.search_addresses(&["fridges"]),
+        std::slice::from_ref(&address)
+    );
     home.run(&["retract", &address])
         .ok()
         .stdout_has(&address)
