@@ -1,1 +1,269 @@
-fn main() {}
+//! Ingest and search benchmark.
+//!
+//! Generates N signed records (default 100,000; `CONVENE_BENCH_RECORDS` overrides), then measures
+//! in one process:
+//! - verifying their signatures alone on one thread (the baseline),
+//! - importing them through the real path: parse → verify (all cores) → redb → tantivy,
+//! - search latency through `Node::search` (snippets and all) beside the same queries on the
+//!   bare tantivy index (parse, top 10, load the 10 documents).
+//!
+//! Prints a Markdown report for `docs/benchmarks.md`. Run: `cargo bench -p convene-node`.
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use convene_node::search::Query;
+use convene_node::{ExportLine, NoProgress, Node};
+use convene_protocol::{
+    Content, Experiment, Identity, Kind, Lesson, Practitioner, Record, Slug, Status,
+};
+use ed25519_dalek::{Signature, VerifyingKey};
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+use tantivy::schema::Value;
+
+const WORDS: &[&str] = &[
+    "allotment", "benefits", "bins", "budget", "carers", "chatbot", "children", "climate",
+    "community", "council", "court", "dashboard", "data", "dementia", "device", "digital",
+    "elderly", "energy", "engagement", "flooding", "food", "forum", "funding", "grants",
+    "health", "homeless", "housing", "inclusion", "libraries", "licensing", "loneliness",
+    "mapping", "meetings", "mental", "neighbourhood", "online", "open", "parking", "parks",
+    "patrol", "permits", "planning", "police", "portal", "potholes", "procurement", "recycling",
+    "repairs", "residents", "safeguarding", "schools", "service", "skills", "social", "sport",
+    "street", "students", "tenants", "training", "transport", "trees", "volunteers", "waste",
+    "wellbeing", "youth", "pilot", "app", "text", "alerts", "hub", "café", "walking", "cycling",
+    "bus", "rural", "town", "hall", "survey", "feedback", "design", "research", "accessible",
+];
+const TAGS: &[&str] = &[
+    "digital inclusion", "online engagement", "chatbots", "service design", "open data",
+    "climate", "housing", "social care", "policing", "libraries", "transport", "volunteers",
+    "procurement", "public health", "youth services", "waste", "planning", "democracy",
+];
+const REGIONS: &[&str] = &["Yorkshire", "North West", "London", "Wales", "Scotland", "South East"];
+const SECTORS: &[&str] = &["local government", "policing", "health", "charity", "housing"];
+
+/// A small deterministic generator, so every run indexes the same corpus.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+    fn words(&mut self, min: usize, max: usize) -> String {
+        let n = min + (self.next() % (max - min + 1) as u64) as usize;
+        (0..n).map(|_| self.pick(WORDS)).collect::<Vec<_>>().join(" ")
+    }
+    fn tags(&mut self) -> Vec<String> {
+        let mut tags: Vec<String> = (0..2 + self.next() % 3).map(|_| self.pick(TAGS).to_string()).collect();
+        tags.sort();
+        tags.dedup();
+        tags
+    }
+}
+
+fn generate(count: usize) -> Vec<Record> {
+    let identities: Vec<Identity> = (0..100u8).map(|n| Identity::from_secret([n; 32])).collect();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let now = convene_node::now() - 3_600;
+    (0..count)
+        .map(|n| {
+            let identity = &identities[n % identities.len()];
+            let content = match n % 10 {
+                0..=5 => Content::Experiment(Experiment {
+                    title: rng.words(3, 6),
+                    summary: rng.words(15, 25),
+                    description: Some(rng.words(40, 120)),
+                    status: Status::ALL[n % Status::ALL.len()],
+                    tags: rng.tags(),
+                    sector: Some(rng.pick(SECTORS).into()),
+                    region: Some(rng.pick(REGIONS).into()),
+                    organisation: Some(format!("Organisation {}", n % 100)),
+                    ..Experiment::default()
+                }),
+                6..=7 => Content::Practitioner(Practitioner {
+                    name: format!("Person {n}"),
+                    role: Some(rng.words(2, 3)),
+                    bio: Some(rng.words(20, 40)),
+                    expertise: rng.tags(),
+                    region: Some(rng.pick(REGIONS).into()),
+                    ..Practitioner::default()
+                }),
+                _ => Content::Lesson(Lesson {
+                    title: rng.words(4, 8),
+                    summary: rng.words(15, 25),
+                    body: Some(rng.words(40, 100)),
+                    tags: rng.tags(),
+                    ..Lesson::default()
+                }),
+            };
+            let slug = Slug::new(&format!("r{n}")).unwrap();
+            Record::sign(identity, slug, 1, now, content).unwrap()
+        })
+        .collect()
+}
+
+fn per_second(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let meta = e.metadata().unwrap();
+                    if meta.is_dir() { dir_size(&e.path()) } else { meta.len() }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let count: usize = std::env::var("CONVENE_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    eprintln!("generating {count} signed records…");
+    let records = generate(count);
+    let export: Vec<u8> = records
+        .iter()
+        .flat_map(|r| {
+            let mut line = serde_json::to_vec(&ExportLine::of(r)).unwrap();
+            line.push(b'\n');
+            line
+        })
+        .collect();
+
+    // Baseline: the signatures alone, one thread.
+    let prepared: Vec<(VerifyingKey, Signature, &[u8])> = records
+        .iter()
+        .map(|r| {
+            let bytes = r.bytes();
+            let (signed, signature) = bytes.split_at(bytes.len() - 64);
+            let key = VerifyingKey::from_bytes(r.header().author.as_bytes()).unwrap();
+            (key, Signature::from_slice(signature).unwrap(), signed)
+        })
+        .collect();
+    let start = Instant::now();
+    for (key, signature, signed) in &prepared {
+        key.verify_strict(signed, signature).unwrap();
+    }
+    let verify = start.elapsed();
+
+    // The real import path into a fresh node.
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    eprintln!("importing…");
+    let start = Instant::now();
+    let report = node
+        .import_jsonl(&mut Cursor::new(export.clone()), false, convene_node::now(), &NoProgress)
+        .unwrap();
+    let import = start.elapsed();
+    assert_eq!(report.stored as usize, count, "{:?}", report.rejected.first());
+    assert_eq!(node.index().num_docs() as usize, count);
+
+    // Search latency: our API against bare tantivy on the same index.
+    let mut rng = Rng(42);
+    let queries: Vec<String> = (0..200)
+        .map(|n| match n % 4 {
+            0 => rng.pick(WORDS).to_string(),
+            1 => format!("{} {}", rng.pick(WORDS), rng.pick(WORDS)),
+            2 => format!("{} {} {}", rng.pick(WORDS), rng.pick(WORDS), rng.pick(WORDS)),
+            _ => format!("\"{} {}\"", rng.pick(WORDS), rng.pick(WORDS)),
+        })
+        .collect();
+    let (index, reader) = node.index().raw_tantivy();
+    let schema = index.schema();
+    let field = |name| schema.get_field(name).unwrap();
+    let (title, summary, body, topics, address) =
+        (field("title"), field("summary"), field("body"), field("topics"), field("address"));
+    let bare = |text: &str| {
+        let mut parser = QueryParser::for_index(index, vec![title, summary, body, topics]);
+        parser.set_field_boost(title, 3.0);
+        parser.set_field_boost(topics, 2.0);
+        parser.set_field_boost(summary, 1.5);
+        let (query, _) = parser.parse_query_lenient(text);
+        let searcher = reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(10).order_by_score()).unwrap();
+        top.into_iter()
+            .map(|(_, doc)| {
+                let doc: tantivy::TantivyDocument = searcher.doc(doc).unwrap();
+                doc.get_first(address).and_then(|v| v.as_str().map(str::len)).unwrap_or(0)
+            })
+            .sum::<usize>()
+    };
+    let ours = |text: &str| {
+        node.search(&Query { text: text.to_string(), limit: 10, ..Query::default() })
+            .unwrap()
+            .len()
+    };
+    // Warm both paths, then time them interleaved so machine noise hits both alike.
+    for query in &queries {
+        bare(query);
+        ours(query);
+    }
+    let (mut bare_times, mut our_times) = (Vec::new(), Vec::new());
+    for _round in 0..5 {
+        for query in &queries {
+            let start = Instant::now();
+            std::hint::black_box(bare(query));
+            bare_times.push(start.elapsed());
+            let start = Instant::now();
+            std::hint::black_box(ours(query));
+            our_times.push(start.elapsed());
+        }
+    }
+    bare_times.sort();
+    our_times.sort();
+    let filtered = {
+        let mut times = Vec::new();
+        for query in &queries {
+            let start = Instant::now();
+            std::hint::black_box(
+                node.search(&Query {
+                    text: query.clone(),
+                    kind: Some(Kind::Experiment),
+                    region: Some("Yorkshire".into()),
+                    limit: 10,
+                    ..Query::default()
+                })
+                .unwrap(),
+            );
+            times.push(start.elapsed());
+        }
+        times.sort();
+        times
+    };
+
+    let verify_rate = per_second(count, verify);
+    let import_rate = per_second(count, import);
+    let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1_000.0);
+    let (bare_median, our_median) = (percentile(&bare_times, 0.5), percentile(&our_times, 0.5));
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| records | {count} ({:.1} MiB of JSON Lines) |", export.len() as f64 / 1_048_576.0);
+    println!("| verify signatures alone, 1 thread (baseline) | {verify_rate:.0} records/s ({:.2} s) |", verify.as_secs_f64());
+    println!("| import: parse, verify, store, index | {import_rate:.0} records/s ({:.2} s) |", import.as_secs_f64());
+    println!("| import ÷ baseline | **{:.2}** (aim ≥ 0.33) |", import_rate / verify_rate);
+    println!("| store size / index size | {:.1} MiB / {:.1} MiB |",
+        std::fs::metadata(dir.path().join("store.redb")).unwrap().len() as f64 / 1_048_576.0,
+        dir_size(&dir.path().join("index")) as f64 / 1_048_576.0);
+    println!("| search, bare tantivy: median / p99 | {} / {} |", ms(bare_median), ms(percentile(&bare_times, 0.99)));
+    println!("| search, `Node::search`: median / p99 | {} / {} |", ms(our_median), ms(percentile(&our_times, 0.99)));
+    println!("| `Node::search` ÷ bare tantivy (median) | **{:.2}** (aim ≤ 1.5) |", our_median.as_secs_f64() / bare_median.as_secs_f64());
+    println!("| search with kind + region filters: median / p99 | {} / {} |", ms(percentile(&filtered, 0.5)), ms(percentile(&filtered, 0.99)));
+    println!();
+    println!("{} queries × 5 rounds, interleaved; 10 hits each.", queries.len());
+}
