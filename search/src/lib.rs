@@ -95,6 +95,7 @@ pub struct Index {
     reader: IndexReader,
     writer: Option<IndexWriter>,
     fields: Fields,
+    parser: QueryParser,
 }
 
 impl std::fmt::Debug for Index {
@@ -125,11 +126,13 @@ impl Index {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let parser = query_parser(&index, &fields);
         Ok(Index {
             index,
             reader,
             writer: None,
             fields,
+            parser,
         })
     }
 
@@ -205,19 +208,16 @@ impl Index {
         if top.is_empty() {
             return Ok(Vec::new());
         }
-        let snippets = [self.fields.body, self.fields.summary]
-            .map(|field| SnippetGenerator::create(&searcher, &*text_query, field).ok())
-            .map(|generator| {
-                generator.map(|mut generator| {
-                    generator.set_max_num_chars(SNIPPET_CHARS);
-                    generator
-                })
-            });
+        let snippets = Snippets::new(
+            &searcher,
+            &*text_query,
+            [self.fields.summary, self.fields.body],
+        );
         top.into_iter()
             .map(|(score, doc_address)| {
                 let doc: TantivyDocument = searcher.doc(doc_address)?;
                 let mut hit = self.hit(&doc, score)?;
-                hit.snippet = best_snippet(&snippets, &doc, &hit.summary);
+                hit.snippet = snippets.best(doc_address, &doc, &hit.summary)?;
                 Ok(hit)
             })
             .collect()
@@ -246,14 +246,8 @@ impl Index {
         if text.trim().is_empty() {
             return Box::new(AllQuery);
         }
-        let f = &self.fields;
-        let mut parser =
-            QueryParser::for_index(&self.index, vec![f.title, f.summary, f.body, f.topics]);
-        parser.set_field_boost(f.title, 3.0);
-        parser.set_field_boost(f.topics, 2.0);
-        parser.set_field_boost(f.summary, 1.5);
         // A stray quote or colon in what someone typed should not make the search fail.
-        let (query, _errors) = parser.parse_query_lenient(text);
+        let (query, _errors) = self.parser.parse_query_lenient(text);
         query
     }
 
@@ -386,27 +380,278 @@ impl Index {
 
 use tantivy::schema::Field;
 
-/// The body snippet if it highlights anything, else the summary's, else the start of the summary.
-fn best_snippet(
-    generators: &[Option<SnippetGenerator>; 2],
-    doc: &TantivyDocument,
-    summary: &str,
-) -> Snippet {
-    for generator in generators.iter().flatten() {
-        let snippet = generator.snippet_from_doc(doc);
-        if !snippet.highlighted().is_empty() {
-            return Snippet {
-                text: snippet.fragment().to_string(),
-                highlights: snippet.highlighted().to_vec(),
+/// Free text searches title, summary, body and tags, the title counting most.
+fn query_parser(index: &tantivy::Index, f: &Fields) -> QueryParser {
+    let mut parser = QueryParser::for_index(index, vec![f.title, f.summary, f.body, f.topics]);
+    parser.set_field_boost(f.title, 3.0);
+    parser.set_field_boost(f.topics, 2.0);
+    parser.set_field_boost(f.summary, 1.5);
+    parser
+}
+
+/// Snippets for the hits of one query, from the first field (summary, then body) in which a hit
+/// contains a query term.
+///
+/// Tokenizing a field to find the fragment is the expensive part, so a field is only tokenized
+/// for a hit when its postings say the hit has a query term there.
+struct Snippets<'a> {
+    searcher: &'a tantivy::Searcher,
+    fields: Vec<(SnippetGenerator, Vec<Term>)>,
+}
+
+/// Characters of a field looked at for a snippet: long texts are cut rather than tokenized whole.
+const SNIPPET_SOURCE_CHARS: usize = 4_000;
+
+impl<'a> Snippets<'a> {
+    fn new(
+        searcher: &'a tantivy::Searcher,
+        query: &dyn TantivyQuery,
+        fields: [Field; 2],
+    ) -> Snippets<'a> {
+        let fields = fields
+            .into_iter()
+            .filter_map(|field| {
+                let mut terms = Vec::new();
+                query.query_terms(&mut |term, _| {
+                    if term.field() == field {
+                        terms.push(term.clone());
+                    }
+                });
+                if terms.is_empty() {
+                    return None;
+                }
+                let mut generator = SnippetGenerator::create(searcher, query, field).ok()?;
+                generator.set_max_num_chars(SNIPPET_CHARS);
+                Some((generator, terms))
+            })
+            .collect();
+        Snippets { searcher, fields }
+    }
+
+    fn best(
+        &self,
+        address: DocAddress,
+        doc: &TantivyDocument,
+        summary: &str,
+    ) -> Result<Snippet, IndexError> {
+        for (generator, terms) in &self.fields {
+            if !self.contains_any(address, terms)? {
+                continue;
+            }
+            let field = terms[0].field();
+            let text: String = doc
+                .get_all(field)
+                .filter_map(|value| value.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let text = match text.char_indices().nth(SNIPPET_SOURCE_CHARS) {
+                Some((cut, _)) => &text[..cut],
+                None => &text,
             };
+            let snippet = generator.snippet(text);
+            if !snippet.highlighted().is_empty() {
+                return Ok(Snippet {
+                    text: snippet.fragment().to_string(),
+                    highlights: snippet.highlighted().to_vec(),
+                });
+            }
+        }
+        let mut text: String = summary.chars().take(SNIPPET_CHARS).collect();
+        if text.len() < summary.len() {
+            text.push('…');
+        }
+        Ok(Snippet {
+            text,
+            highlights: Vec::new(),
+        })
+    }
+
+    fn contains_any(&self, address: DocAddress, terms: &[Term]) -> Result<bool, IndexError> {
+        use tantivy::DocSet;
+        let segment = self.searcher.segment_reader(address.segment_ord);
+        let inverted = segment.inverted_index(terms[0].field())?;
+        for term in terms {
+            if let Some(mut postings) = inverted
+                .read_postings(term, IndexRecordOption::Basic)
+                .map_err(|e| IndexError::Tantivy(e.into()))?
+            {
+                // `seek` only moves forward: a list may already start past the hit.
+                let at = if postings.doc() < address.doc_id {
+                    postings.seek(address.doc_id)
+                } else {
+                    postings.doc()
+                };
+                if at == address.doc_id {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use convene_protocol::{Content, Experiment, Identity, Record, Slug};
+
+    use super::*;
+
+    fn record(slug: &str, summary: &str, description: &str, region: &str) -> Record {
+        let content = Content::Experiment(Experiment {
+            title: format!("Pilot {slug}"),
+            summary: summary.into(),
+            description: Some(description.into()),
+            region: Some(region.into()),
+            ..Experiment::default()
+        });
+        Record::sign(
+            &Identity::from_secret([5; 32]),
+            Slug::new(slug).unwrap(),
+            1,
+            0,
+            content,
+        )
+        .unwrap()
+    }
+
+    fn index_of(records: &[Record]) -> (tempfile::TempDir, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path()).unwrap();
+        for record in records {
+            index.apply(record).unwrap();
+        }
+        index.commit(records.len() as u64).unwrap();
+        (dir, index)
+    }
+
+    fn highlighted(snippet: &Snippet) -> Vec<&str> {
+        snippet
+            .highlights
+            .iter()
+            .map(|r| &snippet.text[r.clone()])
+            .collect()
+    }
+
+    #[test]
+    fn the_snippet_comes_from_the_summary_or_else_the_body_where_the_words_are() {
+        let (_dir, index) = index_of(&[
+            record(
+                "a",
+                "Residents grow food together",
+                "Council allotments reopened for families.",
+                "Yorkshire",
+            ),
+            record(
+                "b",
+                "Allotment waiting lists cut",
+                "Plots shared between neighbours.",
+                "Wales",
+            ),
+        ]);
+        let hits = index
+            .search(&Query {
+                text: "allotment".into(),
+                ..Query::default()
+            })
+            .unwrap();
+        assert_eq!(hits.len(), 2);
+        for hit in &hits {
+            let words = highlighted(&hit.snippet);
+            assert!(
+                words == ["allotments"] || words == ["Allotment"],
+                "{:?} highlights {words:?} in {:?}",
+                hit.address.slug,
+                hit.snippet.text
+            );
         }
     }
-    let mut text: String = summary.chars().take(SNIPPET_CHARS).collect();
-    if text.len() < summary.len() {
-        text.push('…');
+
+    #[test]
+    fn a_hit_without_the_words_in_its_text_shows_its_summary() {
+        let (_dir, index) = index_of(&[record(
+            "title-only",
+            "Something else entirely",
+            "Nothing here.",
+            "Wales",
+        )]);
+        let hits = index
+            .search(&Query {
+                text: "pilot".into(),
+                ..Query::default()
+            })
+            .unwrap();
+        assert_eq!(
+            hits[0].snippet,
+            Snippet {
+                text: "Something else entirely".into(),
+                highlights: vec![]
+            }
+        );
     }
-    Snippet {
-        text,
-        highlights: Vec::new(),
+
+    #[test]
+    fn filters_match_whole_values_ignoring_case() {
+        let (_dir, index) = index_of(&[
+            record("a", "one", "x", "North West"),
+            record("b", "two", "x", "North East"),
+        ]);
+        let search = |region: &str| {
+            index
+                .search(&Query {
+                    region: Some(region.into()),
+                    ..Query::default()
+                })
+                .unwrap()
+                .len()
+        };
+        assert_eq!(
+            (search("north west"), search("NORTH WEST"), search("north")),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn a_retraction_removes_the_document_and_a_new_version_replaces_it() {
+        let first = record("a", "first words", "x", "Wales");
+        let (_dir, mut index) = index_of(std::slice::from_ref(&first));
+        let identity = Identity::from_secret([5; 32]);
+        let second = Record::sign(
+            &identity,
+            Slug::new("a").unwrap(),
+            2,
+            0,
+            Content::Experiment(Experiment {
+                title: "Pilot a".into(),
+                summary: "second words".into(),
+                ..Experiment::default()
+            }),
+        )
+        .unwrap();
+        index.apply(&second).unwrap();
+        index.commit(2).unwrap();
+        assert!(
+            index
+                .search(&Query {
+                    text: "first".into(),
+                    ..Query::default()
+                })
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            index
+                .search(&Query {
+                    text: "second".into(),
+                    ..Query::default()
+                })
+                .unwrap()
+                .len(),
+            1
+        );
+        let retraction = Record::sign_retraction(&identity, &second.address(), 3, 0).unwrap();
+        index.apply(&retraction).unwrap();
+        index.commit(3).unwrap();
+        assert_eq!(index.num_docs(), 0);
+        assert_eq!(index.position().unwrap(), 3);
     }
 }
