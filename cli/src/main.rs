@@ -197,11 +197,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let home = Home::open(&home_dir)?;
     let mut node = Node::open(&home.data_dir())
         .with_context(|| format!("opening the store in {}", home.data_dir().display()))?;
-    match cli.command {
+    let code = command(cli.command, &home, &mut node, &mut out)?;
+    node.close()?;
+    Ok(code)
+}
+
+fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Result<ExitCode> {
+    match command {
         Command::Init { .. } => unreachable!("handled above"),
-        Command::Publish { file, yes, json } => {
-            publish(&home, &mut node, &file, yes, json, &mut out)
-        }
+        Command::Publish { file, yes, json } => publish(home, node, &file, yes, json, out),
         Command::Search {
             query,
             kind,
@@ -317,7 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { file, map, dry_run } => {
-            import(&home, &mut node, &file, map.as_deref(), dry_run)
+            import(home, node, &file, map.as_deref(), dry_run)
         }
         Command::Reindex => {
             let progress = progress::Bar::new("records");
@@ -360,6 +364,7 @@ fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
         let published = node.publish(&identity, &draft, now())?;
         out.line(&format!("Organisation: {}", published.record.address()))?;
     }
+    node.close()?;
     out.line("")?;
     out.line("Next: describe an experiment, a person or a lesson in a TOML file (see examples/)")?;
     out.line(&format!(

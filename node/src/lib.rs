@@ -100,6 +100,13 @@ impl Node {
         Ok(node)
     }
 
+    /// Finishes background index work (segment merges) and closes the node. Call it before a
+    /// process that wrote exits; dropping the node instead is safe but leaves merging undone.
+    pub fn close(self) -> Result<(), NodeError> {
+        self.index.close()?;
+        Ok(())
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -8,6 +8,7 @@
 //! This crate owns the schema and the analyzers; nothing outside it touches tantivy types.
 
 mod document;
+mod query;
 mod schema;
 mod similar;
 
@@ -18,7 +19,7 @@ use std::path::Path;
 use convene_protocol::{Address, AuthorKey, Content, Kind, Record, Status};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, QueryParser, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query as TantivyQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -95,7 +96,6 @@ pub struct Index {
     reader: IndexReader,
     writer: Option<IndexWriter>,
     fields: Fields,
-    parser: QueryParser,
 }
 
 impl std::fmt::Debug for Index {
@@ -126,13 +126,11 @@ impl Index {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let parser = query_parser(&index, &fields);
         Ok(Index {
             index,
             reader,
             writer: None,
             fields,
-            parser,
         })
     }
 
@@ -198,6 +196,27 @@ impl Index {
         Ok(())
     }
 
+    /// Releases the writer after letting background segment merges finish. Dropping an index
+    /// with a writer abandons merges in progress; a process that writes and then exits should
+    /// call this, or segments pile up over many short runs and searches slow down.
+    pub fn close(mut self) -> Result<(), IndexError> {
+        if let Some(writer) = self.writer.take() {
+            writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+
+    /// The tantivy query `search` runs for `text`, for benchmarks that time the engine alone.
+    #[doc(hidden)]
+    pub fn raw_text_query(&self, text: &str) -> Box<dyn TantivyQuery> {
+        self.text_query(text)
+    }
+
+    /// Segments in the index: each search visits every one.
+    pub fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
+    }
+
     /// Runs a search. Hits come best first.
     pub fn search(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
@@ -246,9 +265,8 @@ impl Index {
         if text.trim().is_empty() {
             return Box::new(AllQuery);
         }
-        // A stray quote or colon in what someone typed should not make the search fail.
-        let (query, _errors) = self.parser.parse_query_lenient(text);
-        query
+        // Words that are all stop words match nothing rather than everything.
+        query::parse(&self.fields, text).unwrap_or_else(|| Box::new(EmptyQuery))
     }
 
     fn with_filters(&self, text: Box<dyn TantivyQuery>, query: &Query) -> Box<dyn TantivyQuery> {
@@ -379,15 +397,6 @@ impl Index {
 }
 
 use tantivy::schema::Field;
-
-/// Free text searches title, summary, body and tags, the title counting most.
-fn query_parser(index: &tantivy::Index, f: &Fields) -> QueryParser {
-    let mut parser = QueryParser::for_index(index, vec![f.title, f.summary, f.body, f.topics]);
-    parser.set_field_boost(f.title, 3.0);
-    parser.set_field_boost(f.topics, 2.0);
-    parser.set_field_boost(f.summary, 1.5);
-    parser
-}
 
 /// Snippets for the hits of one query, from the first field (summary, then body) in which a hit
 /// contains a query term.
