@@ -252,7 +252,7 @@ fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Res
                     (content, Some(address))
                 }
                 Err(_) if Path::new(&target).exists() || target == "-" => {
-                    let draft = read_draft(Path::new(&target), &home)?;
+                    let draft = read_draft(Path::new(&target), home)?;
                     // A draft of a record already published is not similar to itself.
                     let own_address = node.address_for(&home.identity()?, &draft);
                     (draft.content, Some(own_address))
