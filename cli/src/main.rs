@@ -18,7 +18,7 @@ use crate::output::Out;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  nothing found (search, people, similar, list, show)
+  1  nothing found (search, facets, people, similar, list, show)
   2  error: bad input or usage, missing home, store in use
   3  import finished, but some lines were rejected
   4  not published: similar records exist (answer the question, or pass --yes)";
@@ -58,25 +58,18 @@ enum Command {
     },
     /// Search the directory.
     Search {
-        /// Words to look for (quotes for a phrase, e.g. '"town hall"').
-        query: Vec<String>,
-        #[arg(long)]
-        kind: Option<Kind>,
-        /// Only records with this tag (repeatable; all must match).
-        #[arg(long = "tag", value_name = "TAG")]
-        tags: Vec<String>,
-        #[arg(long)]
-        status: Option<Status>,
-        #[arg(long)]
-        sector: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
-        /// Only records of this organisation.
-        #[arg(long)]
-        org: Option<String>,
+        #[command(flatten)]
+        search: SearchArgs,
         /// Number of results.
         #[arg(short = 'n', long, default_value_t = 10)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Count what a search matches by kind, status, sector, region and organisation.
+    Facets {
+        #[command(flatten)]
+        search: SearchArgs,
         #[arg(long)]
         json: bool,
     },
@@ -136,6 +129,43 @@ enum Command {
     },
     /// Rebuild the search index from the store.
     Reindex,
+}
+
+/// What to search for: words and filters, shared by `search` and `facets`.
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// Words to look for (quotes for a phrase, e.g. '"town hall"'). None: everything.
+    query: Vec<String>,
+    #[arg(long)]
+    kind: Option<Kind>,
+    /// Only records with this tag (repeatable; all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    #[arg(long)]
+    status: Option<Status>,
+    #[arg(long)]
+    sector: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    /// Only records of this organisation.
+    #[arg(long)]
+    org: Option<String>,
+}
+
+impl SearchArgs {
+    fn into_query(self, limit: usize) -> Query {
+        Query {
+            text: self.query.join(" "),
+            kind: self.kind,
+            tags: self.tags,
+            status: self.status,
+            sector: self.sector,
+            region: self.region,
+            organisation: self.org,
+            author: None,
+            limit,
+        }
+    }
 }
 
 /// An error with the exit code it should produce.
@@ -207,30 +237,18 @@ fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Res
         Command::Init { .. } => unreachable!("handled above"),
         Command::Publish { file, yes, json } => publish(home, node, &file, yes, json, out),
         Command::Search {
-            query,
-            kind,
-            tags,
-            status,
-            sector,
-            region,
-            org,
+            search,
             limit,
             json,
         } => {
-            let query = Query {
-                text: query.join(" "),
-                kind,
-                tags,
-                status,
-                sector,
-                region,
-                organisation: org,
-                author: None,
-                limit,
-            };
-            let hits = node.search(&query)?;
+            let hits = node.search(&search.into_query(limit))?;
             out.hits(&hits, json)?;
             Ok(found(!hits.is_empty()))
+        }
+        Command::Facets { search, json } => {
+            let facets = node.index().facets(&search.into_query(0))?;
+            out.facets(&facets, json)?;
+            Ok(found(facets.iter().any(|facet| !facet.values.is_empty())))
         }
         Command::People { query, limit, json } => {
             let people = node.people(&query.join(" "), limit)?;

@@ -3,7 +3,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use convene_node::search::Hit;
+use convene_node::search::{Facet, Hit};
 use convene_node::{Person, Published, Snippet};
 use convene_protocol::{Content, Record};
 use serde_json::{Value, json};
@@ -105,6 +105,47 @@ impl Out {
                 self.line(&format!("     {snippet}"))?;
             }
             self.line(&format!("     {}", self.dim(&hit.address.to_string())))?;
+        }
+        Ok(())
+    }
+
+    pub fn facets(&mut self, facets: &[Facet], json: bool) -> io::Result<()> {
+        if json {
+            let object: serde_json::Map<String, Value> = facets
+                .iter()
+                .map(|facet| {
+                    let values: Vec<Value> = facet
+                        .values
+                        .iter()
+                        .map(|(value, count)| json!({ "value": value, "count": count }))
+                        .collect();
+                    (facet.field.to_string(), Value::Array(values))
+                })
+                .collect();
+            return self.json(&Value::Object(object));
+        }
+        for facet in facets {
+            if self.terminal {
+                let mut values: Vec<String> = facet
+                    .values
+                    .iter()
+                    .map(|(v, n)| format!("{v} {n}"))
+                    .collect();
+                if facet.other > 0 {
+                    values.push(format!("others {}", facet.other));
+                }
+                if !values.is_empty() {
+                    self.line(&format!(
+                        "{}: {}",
+                        self.bold(facet.field),
+                        values.join(" · ")
+                    ))?;
+                }
+            } else {
+                for (value, count) in &facet.values {
+                    self.line(&format!("{}\t{value}\t{count}", facet.field))?;
+                }
+            }
         }
         Ok(())
     }

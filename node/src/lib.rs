@@ -93,7 +93,9 @@ impl Node {
             path: data_dir.display().to_string(),
             source,
         })?;
-        let store = Store::open(&data_dir.join("store.redb"))?;
+        let store_path = data_dir.join("store.redb");
+        let store = Store::open(&store_path)?;
+        tracing::info!(path = %store_path.display(), "opened the store");
         let index = Index::open(&data_dir.join("index"))?;
         let mut node = Node { store, index };
         node.catch_up()?;

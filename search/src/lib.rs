@@ -8,6 +8,7 @@
 //! This crate owns the schema and the analyzers; nothing outside it touches tantivy types.
 
 mod document;
+mod facets;
 mod query;
 mod schema;
 mod similar;
@@ -25,6 +26,7 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
+pub use crate::facets::{FACET_FIELDS, Facet};
 use crate::schema::Fields;
 pub use crate::similar::SimilarityThreshold;
 
@@ -242,6 +244,13 @@ impl Index {
             .collect()
     }
 
+    /// How every record matching `query` (its limit aside) divides by kind, status, sector,
+    /// region and organisation.
+    pub fn facets(&self, query: &Query) -> Result<Vec<Facet>, IndexError> {
+        let combined = self.with_filters(self.text_query(&query.text), query);
+        facets::count(self, &*combined)
+    }
+
     /// How many records match a search (ignoring its limit).
     pub fn count(&self, query: &Query) -> Result<usize, IndexError> {
         let searcher = self.reader.searcher();
@@ -356,6 +365,10 @@ impl Index {
 
     pub(crate) fn fields(&self) -> &Fields {
         &self.fields
+    }
+
+    pub(crate) fn tantivy(&self) -> &tantivy::Index {
+        &self.index
     }
 
     /// The underlying tantivy index and its reader, for benchmarks that compare this API with

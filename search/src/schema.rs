@@ -68,9 +68,11 @@ pub(crate) fn build() -> (Schema, Fields) {
                 .set_index_option(IndexRecordOption::Basic),
         )
         .set_stored();
+    // Fields counted by facets also keep a lower-case column of their values.
+    let facet = keyword.clone().set_fast(KEYWORD_ANALYZER);
     let fields = Fields {
         address: builder.add_text_field("address", STRING | STORED),
-        kind: builder.add_text_field("kind", STRING | STORED),
+        kind: builder.add_text_field("kind", STRING | STORED | FAST),
         author: builder.add_text_field("author", STRING),
         title: builder.add_text_field("title", text(true)),
         summary: builder.add_text_field("summary", text(true)),
@@ -79,10 +81,10 @@ pub(crate) fn build() -> (Schema, Fields) {
         tags: builder.add_text_field("tags", keyword.clone()),
         interests: builder.add_text_field("interests", keyword.clone()),
         expertise: builder.add_text_field("expertise", text(false)),
-        status: builder.add_text_field("status", keyword.clone()),
-        sector: builder.add_text_field("sector", keyword.clone()),
-        region: builder.add_text_field("region", keyword.clone()),
-        organisation: builder.add_text_field("organisation", keyword),
+        status: builder.add_text_field("status", facet.clone()),
+        sector: builder.add_text_field("sector", facet.clone()),
+        region: builder.add_text_field("region", facet.clone()),
+        organisation: builder.add_text_field("organisation", facet),
         contacts: builder.add_text_field("contacts", STRING | STORED),
         about: builder.add_text_field("about", STRING | STORED),
         created_at: builder.add_i64_field("created_at", INDEXED | FAST | STORED),
@@ -104,12 +106,14 @@ pub(crate) fn text_analyzer() -> TextAnalyzer {
 }
 
 pub(crate) fn register_analyzers(index: &tantivy::Index) {
-    let tokenizers = index.tokenizers();
-    tokenizers.register(TEXT_ANALYZER, text_analyzer());
-    tokenizers.register(
-        KEYWORD_ANALYZER,
+    let keyword = || {
         TextAnalyzer::builder(RawTokenizer::default())
             .filter(LowerCaser)
-            .build(),
-    );
+            .build()
+    };
+    index.tokenizers().register(TEXT_ANALYZER, text_analyzer());
+    index.tokenizers().register(KEYWORD_ANALYZER, keyword());
+    index
+        .fast_field_tokenizer()
+        .register(KEYWORD_ANALYZER, keyword());
 }

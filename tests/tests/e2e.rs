@@ -105,6 +105,50 @@ fn published_samples_are_found_by_search_in_every_output_form() {
 }
 
 #[test]
+fn facets_count_every_match_by_kind_status_and_region() {
+    let home = Home::with_samples();
+    let facets = home.run(&["facets", "--json"]).ok().json();
+    let counts = |field: &str| -> Vec<(String, u64)> {
+        facets[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["value"].as_str().unwrap().to_string(),
+                    v["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let mut kinds = counts("kind");
+    kinds.sort();
+    let expected = [
+        ("experiment", 3),
+        ("lesson", 2),
+        ("organisation", 1),
+        ("practitioner", 2),
+    ];
+    assert_eq!(kinds, expected.map(|(k, n)| (k.to_string(), n)));
+    assert_eq!(counts("region"), [("yorkshire".to_string(), 5)], "{facets}");
+    let digital = home
+        .run(&["facets", "digital", "--kind", "experiment"])
+        .ok();
+    let mut lines: Vec<&str> = digital
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("status\t"))
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["status\tcompleted\t1", "status\trunning\t1"],
+        "{digital}"
+    );
+    home.run(&["facets", "zeppelin"]).code(1);
+}
+
+#[test]
 fn people_names_who_to_learn_from_and_why() {
     let home = Home::with_samples();
     let run = home.run(&["people", "chatbots", "--json"]).ok();
@@ -500,8 +544,10 @@ fn reindex_rebuilds_a_lost_index_from_the_store() {
 
 #[test]
 fn a_second_process_on_the_same_home_gets_a_clear_error_and_the_first_finishes() {
+    use std::io::{BufRead, Write};
     let home = Home::init("Example Council");
     // `publish -` opens the store, then waits for its draft on stdin: the store stays in use.
+    // With logging on, it says when it has opened the store.
     let mut first = std::process::Command::new(util::binary())
         .args([
             "--home",
@@ -510,34 +556,32 @@ fn a_second_process_on_the_same_home_gets_a_clear_error_and_the_first_finishes()
             "--yes",
             "-",
         ])
+        .env("RUST_LOG", "convene_node=info")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let second = loop {
-        let run = home.run(&["list"]);
-        if run.code != 0 || std::time::Instant::now() > deadline {
-            break run;
+    let mut log = std::io::BufReader::new(first.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("opened the store") {
+        let mut line = String::new();
+        if log.read_line(&mut line).unwrap() == 0 {
+            panic!("the first process ended before opening the store:\n{seen}");
         }
-        // The first process may not have opened the store yet.
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    second
+        seen.push_str(&line);
+    }
+    home.run(&["list"])
         .code(2)
         .stderr_has("in use by another convene process");
-    {
-        use std::io::Write;
-        let mut stdin = first.stdin.take().unwrap();
-        stdin.write_all(EXPERIMENT.as_bytes()).unwrap();
-    }
-    let output = first.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    first
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(EXPERIMENT.as_bytes())
+        .unwrap();
+    let status = first.wait().unwrap();
+    assert!(status.success(), "the first process failed: {seen}");
     assert_eq!(home.search_addresses(&["fridge"]).len(), 1);
 }
 
