@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use convene_protocol::sync::SyncItem;
 use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Version};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
@@ -59,25 +60,44 @@ impl Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LatestEntry {
     pub version: Version,
+    pub created_at: i64,
     pub retracted: bool,
 }
 
 impl LatestEntry {
-    fn to_bytes(self) -> [u8; 41] {
-        let mut bytes = [0u8; 41];
+    fn of(record: &Record) -> LatestEntry {
+        LatestEntry {
+            version: record.version(),
+            created_at: record.header().created_at,
+            retracted: record.is_retraction(),
+        }
+    }
+
+    fn to_bytes(self) -> [u8; 49] {
+        let mut bytes = [0u8; 49];
         bytes[..32].copy_from_slice(self.version.id.as_bytes());
         bytes[32..40].copy_from_slice(&self.version.seq.to_be_bytes());
-        bytes[40] = u8::from(self.retracted);
+        bytes[40..48].copy_from_slice(&self.created_at.to_be_bytes());
+        bytes[48] = u8::from(self.retracted);
         bytes
     }
 
-    fn from_bytes(bytes: [u8; 41]) -> LatestEntry {
+    fn from_bytes(bytes: [u8; 49]) -> LatestEntry {
         LatestEntry {
             version: Version {
                 id: RecordId(bytes[..32].try_into().expect("32 bytes")),
                 seq: u64::from_be_bytes(bytes[32..40].try_into().expect("8 bytes")),
             },
-            retracted: bytes[40] & 1 != 0,
+            created_at: i64::from_be_bytes(bytes[40..48].try_into().expect("8 bytes")),
+            retracted: bytes[48] & 1 != 0,
+        }
+    }
+
+    /// This entry as an element of the catch-up sync set.
+    pub fn sync_item(&self) -> SyncItem {
+        SyncItem {
+            created_at: u64::try_from(self.created_at).unwrap_or(0),
+            id: self.version.id,
         }
     }
 }
@@ -201,6 +221,28 @@ impl Store {
         Ok(())
     }
 
+    /// The catch-up sync set: one item per address, the latest version (tombstones included).
+    pub fn sync_items(&self) -> Result<Vec<SyncItem>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let mut items = Vec::with_capacity(latest.len()? as usize);
+        for entry in latest.iter()? {
+            let (_, value) = entry?;
+            items.push(LatestEntry::from_bytes(value.value()).sync_item());
+        }
+        Ok(items)
+    }
+
+    /// The record with this id, if it is stored (only winning versions are).
+    pub fn get_by_id(&self, id: RecordId) -> Result<Option<Record>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        match records.get(id.0)? {
+            Some(bytes) => decode(id, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
         let txn = self.db.begin_read()?;
         let latest = txn.open_table(LATEST)?;
@@ -269,11 +311,7 @@ impl Batch {
                 records.remove(stored.version.id.0)?;
             }
             records.insert(version.id.0, record.bytes())?;
-            let entry = LatestEntry {
-                version,
-                retracted: record.is_retraction(),
-            };
-            latest.insert(key.as_slice(), entry.to_bytes())?;
+            latest.insert(key.as_slice(), LatestEntry::of(record).to_bytes())?;
             log.insert(position, version.id.0)?;
             position += 1;
             outcomes.push(Outcome::Stored {

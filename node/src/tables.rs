@@ -11,10 +11,11 @@ use redb::TableDefinition;
 pub(crate) const RECORDS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("records_v1");
 
 /// Address key (author 32 bytes ‖ kind 1 byte ‖ slug) → `LatestEntry` bytes: the winning
-/// version's id (32 bytes) ‖ seq (u64 BE) ‖ flags (1 byte; bit 0 = retraction).
+/// version's id (32 bytes) ‖ seq (u64 BE) ‖ created_at (i64 BE) ‖ flags (1 byte; bit 0 =
+/// retraction). Everything catch-up sync needs about a record, without reading the record.
 ///
 /// Keys sort by author, so one author's records are a range.
-pub(crate) const LATEST: TableDefinition<'_, &[u8], [u8; 41]> = TableDefinition::new("latest_v1");
+pub(crate) const LATEST: TableDefinition<'_, &[u8], [u8; 49]> = TableDefinition::new("latest_v1");
 
 /// Arrival position (0, 1, 2, …) → id of the record that arrived there.
 ///

@@ -10,6 +10,7 @@ mod content;
 mod error;
 mod ids;
 mod record;
+pub mod sync;
 mod text;
 
 pub use content::{Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, limits};

@@ -4,6 +4,7 @@
 mod golden;
 mod layout;
 mod properties;
+mod sync;
 mod validation;
 
 use convene_protocol::{Content, Experiment, Identity, Lesson, Practitioner, Record, Slug, Status};
