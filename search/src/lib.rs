@@ -18,7 +18,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use convene_protocol::{Address, AuthorKey, Content, Kind, Record, Status};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query as TantivyQuery, TermQuery,
 };
@@ -249,13 +249,6 @@ impl Index {
     pub fn facets(&self, query: &Query) -> Result<Vec<Facet>, IndexError> {
         let combined = self.with_filters(self.text_query(&query.text), query);
         facets::count(self, &*combined)
-    }
-
-    /// How many records match a search (ignoring its limit).
-    pub fn count(&self, query: &Query) -> Result<usize, IndexError> {
-        let searcher = self.reader.searcher();
-        let combined = self.with_filters(self.text_query(&query.text), query);
-        Ok(searcher.search(&combined, &Count)?)
     }
 
     /// Records like `content`: same kind, sharing words of their title, summary and tags.
