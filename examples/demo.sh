@@ -7,9 +7,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 export CONVENE_HOME="${CONVENE_HOME:-$(mktemp -d)/convene-demo}"
-export NO_COLOR="${NO_COLOR:-}"
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
 step convene init --name "Example Metropolitan Council"
 convene init --name "Example Metropolitan Council"
