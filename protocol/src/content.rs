@@ -425,26 +425,25 @@ impl Content {
     /// encoded bytes, not here.
     pub fn validate(&self) -> Result<(), RecordError> {
         use limits::*;
-        let mut v = Validator;
         match self {
             Content::Experiment(e) => {
-                v.required("title", &e.title, TITLE)?;
-                v.required("summary", &e.summary, SUMMARY)?;
-                v.long_opt("description", &e.description)?;
-                v.short_opt("organisation", &e.organisation)?;
-                v.addresses("contacts", &e.contacts, Some(Kind::Practitioner))?;
-                v.tags("tags", &e.tags)?;
-                v.short_opt("sector", &e.sector)?;
-                v.short_opt("region", &e.region)?;
-                v.count("context", e.context.len(), CONTEXT)?;
+                check::required("title", &e.title, TITLE)?;
+                check::required("summary", &e.summary, SUMMARY)?;
+                check::long_opt("description", &e.description)?;
+                check::short_opt("organisation", &e.organisation)?;
+                check::addresses("contacts", &e.contacts, Some(Kind::Practitioner))?;
+                check::tags("tags", &e.tags)?;
+                check::short_opt("sector", &e.sector)?;
+                check::short_opt("region", &e.region)?;
+                check::count("context", e.context.len(), CONTEXT)?;
                 for (key, value) in &e.context {
-                    v.required("context key", key, CONTEXT_KEY)?;
-                    v.line("context value", value, CONTEXT_VALUE)?;
+                    check::required("context key", key, CONTEXT_KEY)?;
+                    check::line("context value", value, CONTEXT_VALUE)?;
                 }
-                v.long_opt("outcomes", &e.outcomes)?;
-                v.links("links", &e.links)?;
+                check::long_opt("outcomes", &e.outcomes)?;
+                check::links("links", &e.links)?;
                 if let Some(from) = &e.adopted_from {
-                    v.address("adopted_from", from, Some(Kind::Experiment))?;
+                    check::address("adopted_from", from, Some(Kind::Experiment))?;
                 }
                 if let (Some(started), Some(ended)) = (e.started, e.ended)
                     && ended < started
@@ -456,50 +455,51 @@ impl Content {
                 }
             }
             Content::Practitioner(p) => {
-                v.required("name", &p.name, TITLE)?;
-                v.short_opt("role", &p.role)?;
-                v.short_opt("organisation", &p.organisation)?;
-                v.long_opt("bio", &p.bio)?;
-                v.tags("expertise", &p.expertise)?;
-                v.tags("interests", &p.interests)?;
-                v.tags("open_to", &p.open_to)?;
-                v.short_opt("contact", &p.contact)?;
-                v.short_opt("region", &p.region)?;
+                check::required("name", &p.name, TITLE)?;
+                check::short_opt("role", &p.role)?;
+                check::short_opt("organisation", &p.organisation)?;
+                check::long_opt("bio", &p.bio)?;
+                check::tags("expertise", &p.expertise)?;
+                check::tags("interests", &p.interests)?;
+                check::tags("open_to", &p.open_to)?;
+                check::short_opt("contact", &p.contact)?;
+                check::short_opt("region", &p.region)?;
             }
             Content::Lesson(l) => {
-                v.required("title", &l.title, TITLE)?;
-                v.required("summary", &l.summary, SUMMARY)?;
+                check::required("title", &l.title, TITLE)?;
+                check::required("summary", &l.summary, SUMMARY)?;
                 for (field, value) in [
                     ("body", &l.body),
                     ("worked", &l.worked),
                     ("didnt_work", &l.didnt_work),
                     ("recommendation", &l.recommendation),
                 ] {
-                    v.long_opt(field, value)?;
+                    check::long_opt(field, value)?;
                 }
                 if let Some(about) = &l.about {
-                    v.address("about", about, Some(Kind::Experiment))?;
+                    check::address("about", about, Some(Kind::Experiment))?;
                 }
-                v.tags("tags", &l.tags)?;
-                v.links("links", &l.links)?;
-                v.addresses("contacts", &l.contacts, Some(Kind::Practitioner))?;
+                check::tags("tags", &l.tags)?;
+                check::links("links", &l.links)?;
+                check::addresses("contacts", &l.contacts, Some(Kind::Practitioner))?;
             }
             Content::Organisation(o) => {
-                v.required("name", &o.name, TITLE)?;
-                v.short_opt("type", &o.org_type)?;
-                v.short_opt("region", &o.region)?;
-                v.short_opt("website", &o.website)?;
-                v.long_opt("description", &o.description)?;
+                check::required("name", &o.name, TITLE)?;
+                check::short_opt("type", &o.org_type)?;
+                check::short_opt("region", &o.region)?;
+                check::short_opt("website", &o.website)?;
+                check::long_opt("description", &o.description)?;
             }
         }
         Ok(())
     }
 }
 
-struct Validator;
+/// Validation checks, each naming the field it checks.
+mod check {
+    use super::*;
 
-impl Validator {
-    fn line(&mut self, field: &'static str, value: &str, max: usize) -> Result<(), RecordError> {
+    pub(super) fn line(field: &'static str, value: &str, max: usize) -> Result<(), RecordError> {
         let len = value.chars().count();
         if len > max {
             return Err(RecordError::TooLong { field, len, max });
@@ -510,8 +510,7 @@ impl Validator {
         Ok(())
     }
 
-    fn required(
-        &mut self,
+    pub(super) fn required(
         field: &'static str,
         value: &str,
         max: usize,
@@ -519,24 +518,23 @@ impl Validator {
         if value.trim().is_empty() {
             return Err(RecordError::Missing(field));
         }
-        self.line(field, value, max)
+        line(field, value, max)
     }
 
-    fn short_opt(
-        &mut self,
+    pub(super) fn short_opt(
         field: &'static str,
         value: &Option<String>,
     ) -> Result<(), RecordError> {
         match value {
             Some(value) if value.trim().is_empty() => Err(RecordError::Empty { field }),
-            Some(value) => self.line(field, value, limits::SHORT),
+            Some(value) => line(field, value, limits::SHORT),
             None => Ok(()),
         }
     }
 
     /// Multi-line text: any length the record size allows, no control characters but line
     /// breaks and tabs.
-    fn long_opt(&mut self, field: &'static str, value: &Option<String>) -> Result<(), RecordError> {
+    pub(super) fn long_opt(field: &'static str, value: &Option<String>) -> Result<(), RecordError> {
         if let Some(value) = value
             && value
                 .chars()
@@ -547,37 +545,36 @@ impl Validator {
         Ok(())
     }
 
-    fn count(&mut self, field: &'static str, count: usize, max: usize) -> Result<(), RecordError> {
+    pub(super) fn count(field: &'static str, count: usize, max: usize) -> Result<(), RecordError> {
         if count > max {
             return Err(RecordError::TooMany { field, count, max });
         }
         Ok(())
     }
 
-    fn tags(&mut self, field: &'static str, tags: &[String]) -> Result<(), RecordError> {
-        self.count(field, tags.len(), limits::TAGS)?;
+    pub(super) fn tags(field: &'static str, tags: &[String]) -> Result<(), RecordError> {
+        count(field, tags.len(), limits::TAGS)?;
         for tag in tags {
             if tag.trim().is_empty() {
                 return Err(RecordError::Empty { field });
             }
-            self.line(field, tag, limits::TAG)?;
+            line(field, tag, limits::TAG)?;
         }
         Ok(())
     }
 
-    fn links(&mut self, field: &'static str, links: &[String]) -> Result<(), RecordError> {
-        self.count(field, links.len(), limits::LINKS)?;
+    pub(super) fn links(field: &'static str, links: &[String]) -> Result<(), RecordError> {
+        count(field, links.len(), limits::LINKS)?;
         for link in links {
             if link.trim().is_empty() {
                 return Err(RecordError::Empty { field });
             }
-            self.line(field, link, limits::LINK)?;
+            line(field, link, limits::LINK)?;
         }
         Ok(())
     }
 
-    fn address(
-        &mut self,
+    pub(super) fn address(
         field: &'static str,
         address: &Address,
         kind: Option<Kind>,
@@ -594,15 +591,14 @@ impl Validator {
         }
     }
 
-    fn addresses(
-        &mut self,
+    pub(super) fn addresses(
         field: &'static str,
         addresses: &[Address],
         kind: Option<Kind>,
     ) -> Result<(), RecordError> {
-        self.count(field, addresses.len(), limits::LINKS)?;
+        count(field, addresses.len(), limits::LINKS)?;
         addresses
             .iter()
-            .try_for_each(|address| self.address(field, address, kind))
+            .try_for_each(|each| address(field, each, kind))
     }
 }
