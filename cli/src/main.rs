@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use convene_node::search::{Query, SimilarityThreshold};
 use convene_node::{Draft, DraftFormat, Home, ListFilter, Node, NodeError, now};
-use convene_protocol::{Address, Kind, Status};
+use convene_protocol::{Address, Date, Kind, Status};
 
 use crate::output::Out;
 
@@ -150,6 +150,15 @@ struct SearchArgs {
     /// Only records of this organisation.
     #[arg(long)]
     org: Option<String>,
+    /// Only records published or last changed on or after this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    since: Option<Date>,
+    /// Only experiments started on or after this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    started_after: Option<Date>,
+    /// Only experiments started on or before this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    started_before: Option<Date>,
 }
 
 impl SearchArgs {
@@ -163,6 +172,9 @@ impl SearchArgs {
             region: self.region,
             organisation: self.org,
             author: None,
+            since: self.since,
+            started_after: self.started_after,
+            started_before: self.started_before,
             limit,
         }
     }

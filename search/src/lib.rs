@@ -13,14 +13,14 @@ mod query;
 mod schema;
 mod similar;
 
-use std::collections::HashSet;
-use std::ops::Range;
+use std::ops::{Bound, Range};
 use std::path::Path;
 
-use convene_protocol::{Address, AuthorKey, Content, Kind, Record, Status};
+use convene_protocol::{Address, AuthorKey, Content, Date, Kind, Record, Status};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query as TantivyQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -61,6 +61,12 @@ pub struct Query {
     pub region: Option<String>,
     pub organisation: Option<String>,
     pub author: Option<AuthorKey>,
+    /// Only records published (or last changed) on or after this day, UTC.
+    pub since: Option<Date>,
+    /// Only experiments started on or after this day.
+    pub started_after: Option<Date>,
+    /// Only experiments started on or before this day.
+    pub started_before: Option<Date>,
     /// Maximum number of hits; 0 means 10.
     pub limit: usize,
 }
@@ -295,20 +301,38 @@ impl Index {
         if let Some(author) = query.author {
             filters.push((f.author, author.to_base32()));
         }
-        if filters.is_empty() {
+        let mut ranges: Vec<Box<dyn TantivyQuery>> = Vec::new();
+        let i64_term = |field, value| Term::from_field_i64(field, value);
+        if let Some(since) = query.since {
+            let start = Bound::Included(i64_term(f.created_at, since.unix_days() * 86_400));
+            ranges.push(Box::new(RangeQuery::new(start, Bound::Unbounded)));
+        }
+        if query.started_after.is_some() || query.started_before.is_some() {
+            let bound = |date: Option<Date>| {
+                date.map_or(Bound::Unbounded, |d| {
+                    Bound::Included(i64_term(f.started, d.unix_days()))
+                })
+            };
+            ranges.push(Box::new(RangeQuery::new(
+                bound(query.started_after),
+                bound(query.started_before),
+            )));
+        }
+        if filters.is_empty() && ranges.is_empty() {
             return text;
         }
+        let terms = filters
+            .into_iter()
+            .map(|(field, value)| -> Box<dyn TantivyQuery> {
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, &value),
+                    IndexRecordOption::Basic,
+                ))
+            });
         let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = vec![(Occur::Must, text)];
-        for (field, value) in filters {
-            let term = TermQuery::new(
-                Term::from_field_text(field, &value),
-                IndexRecordOption::Basic,
-            );
+        for filter in terms.chain(ranges) {
             // Filters decide membership only; the ranking comes from the text.
-            clauses.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(Box::new(term), 0.0)),
-            ));
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
         Box::new(BooleanQuery::new(clauses))
     }
@@ -380,25 +404,6 @@ impl Index {
         let doc: TantivyDocument = searcher.doc(doc)?;
         let hit = self.hit(&doc, score)?;
         Ok((doc, hit))
-    }
-
-    /// Addresses of all indexed documents, for consistency checks.
-    pub fn addresses(&self) -> Result<HashSet<String>, IndexError> {
-        let searcher = self.reader.searcher();
-        let total = searcher.num_docs() as usize;
-        let docs = searcher.search(
-            &AllQuery,
-            &TopDocs::with_limit(total.max(1)).order_by_score(),
-        )?;
-        docs.into_iter()
-            .map(|(_, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                Ok(doc
-                    .get_first(self.fields.address)
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default())
-            })
-            .collect()
     }
 }
 
@@ -622,6 +627,68 @@ mod tests {
         assert_eq!(
             (search("north west"), search("NORTH WEST"), search("north")),
             (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn date_filters_bound_the_start_and_the_last_change() {
+        let identity = Identity::from_secret([5; 32]);
+        let started = |slug: &str, date: &str, created_at: i64| {
+            let content = Content::Experiment(Experiment {
+                title: format!("Pilot {slug}"),
+                summary: "s".into(),
+                started: Some(date.parse().unwrap()),
+                ..Experiment::default()
+            });
+            Record::sign(&identity, Slug::new(slug).unwrap(), 1, created_at, content).unwrap()
+        };
+        let day = 86_400;
+        let (_dir, index) = index_of(&[
+            started("early", "2023-01-09", 19_000 * day),
+            started("spring", "2024-03-01", 20_000 * day + 3_600),
+            started("summer", "2024-06-03", 20_001 * day),
+        ]);
+        let slugs = |query: Query| -> Vec<String> {
+            let mut slugs: Vec<String> = index
+                .search(&query)
+                .unwrap()
+                .into_iter()
+                .map(|hit| hit.address.slug.to_string())
+                .collect();
+            slugs.sort();
+            slugs
+        };
+        let date = |text: &str| Some(text.parse::<Date>().unwrap());
+        assert_eq!(
+            slugs(Query {
+                started_after: date("2024-01-01"),
+                ..Query::default()
+            }),
+            ["spring", "summer"]
+        );
+        assert_eq!(
+            slugs(Query {
+                started_after: date("2024-03-01"),
+                started_before: date("2024-03-01"),
+                ..Query::default()
+            }),
+            ["spring"],
+            "both bounds are inclusive"
+        );
+        // Day 20,000 is 2024-10-04: `since` includes the whole day.
+        assert_eq!(
+            slugs(Query {
+                since: date("2024-10-04"),
+                ..Query::default()
+            }),
+            ["spring", "summer"]
+        );
+        assert_eq!(
+            slugs(Query {
+                since: date("2024-10-05"),
+                ..Query::default()
+            }),
+            ["summer"]
         );
     }
 

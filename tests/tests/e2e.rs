@@ -99,6 +99,16 @@ fn published_samples_are_found_by_search_in_every_output_form() {
         1
     );
     assert_eq!(home.search_addresses(&["-n", "2", "digital"]).len(), 2);
+    let recent = home.search_addresses(&["--kind", "experiment", "--started-after", "2024-01-01"]);
+    assert_eq!(recent.len(), 2, "{recent:?}");
+    assert!(
+        recent
+            .iter()
+            .all(|a| !a.ends_with("device-lending-library"))
+    );
+    home.run(&["search", "--since", "March"])
+        .code(2)
+        .stderr_has("YYYY-MM-DD");
     // No match: exit code 1 and nothing on stdout.
     let none = home.run(&["search", "zeppelin"]).code(1);
     assert!(none.stdout.is_empty());
