@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use convene_node::daemon::{PeerBook, PeerEntry, RunOptions};
 use convene_node::search::{Query, SimilarityThreshold};
-use convene_node::{Draft, DraftFormat, Home, ListFilter, Node, NodeError, now};
+use convene_node::{Access, Client, Draft, DraftFormat, Home, ListFilter, Node, NodeError, now};
 use convene_protocol::{Address, Date, Kind, Status};
 
 use crate::output::Out;
@@ -129,6 +130,53 @@ enum Command {
     },
     /// Rebuild the search index from the store.
     Reindex,
+    /// Run this home's node on the network, or ask the running node about itself.
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
+    /// The peers this node keeps connecting to (remembered across restarts).
+    Peers {
+        #[command(subcommand)]
+        command: PeersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// Run the node in the foreground until Ctrl-C or SIGTERM. Settings: the [node] section of
+    /// config.toml; these options override it.
+    Run {
+        /// Listen for other nodes here (repeatable), e.g. /ip4/0.0.0.0/tcp/4717.
+        #[arg(long = "listen", value_name = "MULTIADDR")]
+        listen: Vec<String>,
+        /// Serve the local API here (loopback only), e.g. 127.0.0.1:4718; port 0 picks one.
+        #[arg(long, value_name = "ADDR")]
+        api: Option<String>,
+        /// Do not look for nodes on the local network by multicast DNS.
+        #[arg(long)]
+        no_mdns: bool,
+    },
+    /// The running node: peer id, addresses, connected peers, record counts, last sync.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a ticket (peer id and addresses) that another node can add with `convene peers add`.
+    Ticket,
+}
+
+#[derive(Debug, Subcommand)]
+enum PeersCommand {
+    /// Remember a peer and connect to it: a ticket, or a multiaddr like /ip4/192.0.2.7/tcp/4717/p2p/12D3Koo…
+    Add { peer: String },
+    /// The remembered peers, and whether each is connected now.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a peer (by peer id or address) and disconnect from it.
+    Rm { peer: String },
 }
 
 /// What to search for: words and filters, shared by `search` and `facets`.
@@ -193,14 +241,22 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A running node tells what it does; one-shot commands speak only of trouble.
+    let default_filter = match &cli.command {
+        Command::Node {
+            command: NodeCommand::Run { .. },
+        } => "info,libp2p_kad=error,libp2p_gossipsub=warn,libp2p_swarm=warn,tantivy=warn",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
-    let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -237,16 +293,115 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return init(&home_dir, name.clone(), &mut out);
     }
     let home = Home::open(&home_dir)?;
-    let mut node = Node::open(&home.data_dir())
+    match cli.command {
+        Command::Node { command } => return node_command(command, &home, &mut out),
+        Command::Peers { command } => return peers_command(command, &home, &mut out),
+        _ => {}
+    }
+    let mut node = Access::open(&home)
         .with_context(|| format!("opening the store in {}", home.data_dir().display()))?;
     let code = command(cli.command, &home, &mut node, &mut out)?;
     node.close()?;
     Ok(code)
 }
 
-fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Result<ExitCode> {
+fn running_node(home: &Home) -> Result<Client> {
+    Client::connect(home.dir()).with_context(|| {
+        format!(
+            "no node is running on {}; start one with `convene --home {} node run`",
+            home.dir().display(),
+            shell_quote(&home.dir().display().to_string())
+        )
+    })
+}
+
+fn node_command(command: NodeCommand, home: &Home, out: &mut Out) -> Result<ExitCode> {
     match command {
-        Command::Init { .. } => unreachable!("handled above"),
+        NodeCommand::Run {
+            listen,
+            api,
+            no_mdns,
+        } => {
+            let options = RunOptions {
+                listen,
+                api,
+                mdns: no_mdns.then_some(false),
+            };
+            convene_node::daemon::run_until_signal(home, options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Status { json } => {
+            let status = running_node(home)?.status()?;
+            out.status(&status, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Ticket => {
+            let status = running_node(home)?.status()?;
+            out.line(&status.net.ticket)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<ExitCode> {
+    let client = Client::connect(home.dir());
+    match command {
+        PeersCommand::Add { peer } => {
+            let entry = match &client {
+                Some(client) => client.add_peer(&peer)?,
+                None => {
+                    let entry = PeerEntry::parse(&peer)?;
+                    PeerBook::load(home.dir())?.add(entry.clone())?;
+                    entry
+                }
+            };
+            let name = entry
+                .peer
+                .map_or_else(|| "the peer".to_string(), |p| p.to_string());
+            let when = if client.is_some() {
+                "connecting now"
+            } else {
+                "the node will connect when it runs"
+            };
+            eprintln!("added {name} ({when})");
+            Ok(ExitCode::SUCCESS)
+        }
+        PeersCommand::List { json } => {
+            let peers = match &client {
+                Some(client) => client.peers()?,
+                None => PeerBook::load(home.dir())?
+                    .entries()
+                    .iter()
+                    .map(|entry| convene_node::daemon::BookPeer {
+                        peer_id: entry.peer.map(|p| p.to_string()),
+                        addrs: entry.addrs.iter().map(|a| a.to_string()).collect(),
+                        connected: false,
+                    })
+                    .collect(),
+            };
+            out.peers(&peers, client.is_some(), json)?;
+            Ok(found(!peers.is_empty()))
+        }
+        PeersCommand::Rm { peer } => {
+            let removed = match &client {
+                Some(client) => client.remove_peer(&peer)?,
+                None => PeerBook::load(home.dir())?.remove(&peer)?,
+            };
+            eprintln!(
+                "forgot {} peer entr{}",
+                removed.len(),
+                if removed.len() == 1 { "y" } else { "ies" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn command(command: Command, home: &Home, node: &mut Access, out: &mut Out) -> Result<ExitCode> {
+    match command {
+        Command::Init { .. } | Command::Node { .. } | Command::Peers { .. } => {
+            unreachable!("handled above")
+        }
         Command::Publish { file, yes, json } => publish(home, node, &file, yes, json, out),
         Command::Search {
             search,
@@ -258,7 +413,7 @@ fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Res
             Ok(found(!hits.is_empty()))
         }
         Command::Facets { search, json } => {
-            let facets = node.index().facets(&search.into_query(0))?;
+            let facets = node.facets(&search.into_query(0))?;
             out.facets(&facets, json)?;
             Ok(found(facets.iter().any(|facet| !facet.values.is_empty())))
         }
@@ -284,7 +439,7 @@ fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Res
                 Err(_) if Path::new(&target).exists() || target == "-" => {
                     let draft = read_draft(Path::new(&target), home)?;
                     // A draft of a record already published is not similar to itself.
-                    let own_address = node.address_for(&home.identity()?, &draft);
+                    let own_address = draft.address(&home.identity()?.author());
                     (draft.content, Some(own_address))
                 }
                 Err(address_error) => bail!(
@@ -355,8 +510,8 @@ fn command(command: Command, home: &Home, node: &mut Node, out: &mut Out) -> Res
         }
         Command::Reindex => {
             let progress = progress::Bar::new("records");
-            node.reindex(&progress)?;
-            eprintln!("indexed {} records", node.index().num_docs());
+            let indexed = node.reindex(&progress)?;
+            eprintln!("indexed {indexed} records");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -439,7 +594,7 @@ fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
 
 fn publish(
     home: &Home,
-    node: &mut Node,
+    node: &mut Access,
     file: &Path,
     yes: bool,
     json: bool,
@@ -448,7 +603,7 @@ fn publish(
     let identity = home.identity()?;
     let mut draft = read_draft(file, home)?;
     draft.fill_organisation(home.config().organisation.as_deref());
-    let address = node.address_for(&identity, &draft);
+    let address = draft.address(&identity.author());
     let similar = node.similar(
         &draft.content,
         Some(&address),
@@ -497,7 +652,7 @@ fn publish(
 
 fn import(
     home: &Home,
-    node: &mut Node,
+    node: &mut Access,
     file: &Path,
     map: Option<&Path>,
     dry_run: bool,
@@ -534,7 +689,7 @@ fn import(
                 dry_run,
                 now: now(),
             };
-            node.import_csv(&mut input, &job, &progress)?
+            node.import_csv(&mut input, &job, &text, &progress)?
         }
         None => node.import_jsonl(&mut input, dry_run, now(), &progress)?,
     };

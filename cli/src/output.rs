@@ -3,6 +3,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
+use convene_node::daemon::{BookPeer, Status, SyncReport};
 use convene_node::search::{Facet, Hit};
 use convene_node::{Person, Published, Snippet};
 use convene_protocol::{Content, Record};
@@ -137,7 +138,7 @@ impl Out {
                 if !values.is_empty() {
                     self.line(&format!(
                         "{}: {}",
-                        self.bold(facet.field),
+                        self.bold(&facet.field),
                         values.join(" · ")
                     ))?;
                 }
@@ -271,6 +272,78 @@ impl Out {
         Ok(())
     }
 
+    pub fn status(&mut self, status: &Status, json: bool) -> io::Result<()> {
+        if json {
+            return self.json(&serde_json::to_value(status).expect("plain data"));
+        }
+        let net = &status.net;
+        self.line(&format!("{}  {}", self.bold("Peer id:  "), net.peer_id))?;
+        for addr in &net.listen {
+            self.line(&format!("{}  {addr}", self.bold("Listening:")))?;
+        }
+        self.line(&format!(
+            "{}  http://{}",
+            self.bold("Local API:"),
+            status.api
+        ))?;
+        self.line(&format!(
+            "{}  {} live, {} retracted",
+            self.bold("Records:  "),
+            status.counts.live,
+            status.counts.retracted
+        ))?;
+        let last = net
+            .last_sync
+            .as_ref()
+            .map_or_else(|| "never".to_string(), sync_summary);
+        self.line(&format!("{}  {last}", self.bold("Last sync:")))?;
+        if net.invalid_records > 0 {
+            self.line(&format!(
+                "{}  {} received",
+                self.bold("Invalid:  "),
+                net.invalid_records
+            ))?;
+        }
+        self.line(&format!(
+            "{} ({})",
+            self.bold("Connected peers"),
+            net.peers.len()
+        ))?;
+        for peer in &net.peers {
+            let score = peer.score.map_or("-".to_string(), |s| format!("{s:.1}"));
+            self.line(&format!(
+                "  {}  {}  score {score}  invalid {}",
+                peer.peer_id, peer.address, peer.invalid_records
+            ))?;
+        }
+        for peer in &net.blocked {
+            self.line(&format!(
+                "  {peer}  {}",
+                self.dim("blocked: sent invalid records")
+            ))?;
+        }
+        self.line(&format!("{}  {}", self.bold("Ticket:   "), net.ticket))
+    }
+
+    pub fn peers(&mut self, peers: &[BookPeer], running: bool, json: bool) -> io::Result<()> {
+        if json {
+            return self.json(&serde_json::to_value(peers).expect("plain data"));
+        }
+        for peer in peers {
+            let state = match (running, peer.connected) {
+                (false, _) => "node not running",
+                (true, true) => "connected",
+                (true, false) => "not connected",
+            };
+            self.line(&format!(
+                "{}\t{}\t{state}",
+                peer.peer_id.as_deref().unwrap_or("(peer id not yet known)"),
+                peer.addrs.join(" "),
+            ))?;
+        }
+        Ok(())
+    }
+
     pub fn published(&mut self, published: &Published, json: bool) -> io::Result<()> {
         let record = &published.record;
         if json {
@@ -387,4 +460,18 @@ fn record_json(record: &Record) -> Value {
         }
     }
     value
+}
+
+fn sync_summary(report: &SyncReport) -> String {
+    let when = time::OffsetDateTime::from_unix_timestamp(report.finished_at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    format!(
+        "{when} with {}: {} round trips, {} missing, {} stored, {} invalid, {} ms",
+        report.peer, report.rounds, report.needed, report.stored, report.invalid, report.millis
+    )
 }

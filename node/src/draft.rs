@@ -49,7 +49,7 @@ impl DraftFormat {
 }
 
 /// A validated, normalised draft.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Draft {
     /// The slug the author chose; `None` means one is derived from the title or name.
     pub slug: Option<Slug>,
@@ -124,6 +124,15 @@ impl Draft {
     }
 
     /// The slug to publish under: the chosen one, or one derived from the title or name.
+    /// Where `author` publishes this draft.
+    pub fn address(&self, author: &AuthorKey) -> Address {
+        Address {
+            author: *author,
+            kind: self.content.kind(),
+            slug: self.slug(),
+        }
+    }
+
     pub fn slug(&self) -> Slug {
         self.slug
             .clone()

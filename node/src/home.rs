@@ -4,6 +4,10 @@
 //! HOME/
 //!   config.toml     settings, commented; written by `convene init`
 //!   identity.key    the organisation's ed25519 secret key, hex, mode 0600
+//!   node.key        the node's network (libp2p) key, written by the first `convene node run`
+//!   peers.json      peers added with `convene peers add`, redialled after restarts
+//!   node.api        while a node runs: the address of its local API
+//!   api.token       the token the local API wants for writes, mode 0600
 //!   data/store.redb the record store (source of truth)
 //!   data/index/     the search index (derived; safe to delete)
 //! ```
@@ -14,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use convene_protocol::Identity;
 use serde::{Deserialize, Serialize};
+
+use crate::daemon::NodeSettings;
 
 /// Errors about the home directory.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +57,9 @@ pub struct Config {
     /// The organisation this node publishes for: filled into drafts that name no organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
+    /// How `convene node run` connects to the network.
+    #[serde(default)]
+    pub node: NodeSettings,
 }
 
 /// An initialised home directory.
@@ -85,7 +94,10 @@ impl Home {
             format!("{}\n", hex(&identity.secret())).as_bytes(),
             true,
         )?;
-        let config = Config { organisation };
+        let config = Config {
+            organisation,
+            node: NodeSettings::default(),
+        };
         let config_path = dir.join(Home::CONFIG);
         write_new(&config_path, render_config(&config).as_bytes(), false)?;
         Ok(Home {
@@ -153,12 +165,16 @@ fn render_config(config: &Config) -> String {
         Some(name) => {
             let line = toml::to_string(&Config {
                 organisation: Some(name.clone()),
+                node: NodeSettings::default(),
             })
             .unwrap_or_default();
-            text.push_str(&line);
+            let line = line.split("\n[node]").next().unwrap_or_default();
+            text.push_str(line.trim_end());
+            text.push('\n');
         }
         None => text.push_str("# organisation = \"Example Borough Council\"\n"),
     }
+    text.push_str(NodeSettings::COMMENTED);
     text
 }
 

@@ -6,6 +6,9 @@
 //! once the store commit returns the write is durable; the index follows from the store's arrival
 //! log and catches up on the next open if the process died in between.
 
+mod access;
+mod client;
+pub mod daemon;
 mod draft;
 mod home;
 mod people;
@@ -19,6 +22,8 @@ use std::path::Path;
 use convene_protocol::{Address, AuthorKey, Content, Date, Identity, Kind, Record, RecordError};
 use convene_search::{Hit, Index, IndexError, Query, SimilarityThreshold};
 
+pub use crate::access::Access;
+pub use crate::client::Client;
 pub use crate::draft::{Draft, DraftError, DraftFormat};
 pub use crate::home::{Config, Home, HomeError};
 pub use crate::people::{Person, Reason};
@@ -62,6 +67,9 @@ pub enum NodeError {
     },
     #[error("{0}")]
     Import(String),
+    /// The running node refused or failed a request.
+    #[error("{0}")]
+    Api(String),
 }
 
 /// The result of publishing.
@@ -174,7 +182,10 @@ impl Node {
 
     /// Commits `records` to the store (durable on return) and hands the winners to the index
     /// writer, without committing the index.
-    fn store_and_index(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
+    pub(crate) fn store_and_index(
+        &mut self,
+        records: &[Record],
+    ) -> Result<Vec<Outcome>, NodeError> {
         let mut batch = self.store.batch()?;
         let outcomes = batch.apply_all(records)?;
         batch.commit()?;
@@ -187,7 +198,7 @@ impl Node {
     }
 
     /// Makes the index searchable up to the store's current log head.
-    fn commit_index(&mut self) -> Result<(), NodeError> {
+    pub(crate) fn commit_index(&mut self) -> Result<(), NodeError> {
         let head = self.store.log_head()?;
         self.index.commit(head)?;
         Ok(())
@@ -219,11 +230,7 @@ impl Node {
 
     /// The address `draft` will be published at by `identity`.
     pub fn address_for(&self, identity: &Identity, draft: &Draft) -> Address {
-        Address {
-            author: identity.author(),
-            kind: draft.content.kind(),
-            slug: draft.slug(),
-        }
+        draft.address(&identity.author())
     }
 
     /// Retracts one of the identity's own records: a signed tombstone replaces it everywhere.

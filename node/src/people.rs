@@ -19,7 +19,7 @@ const EVIDENCE_PER_KIND: usize = 25;
 const CONTACT_WEIGHT: f32 = 0.8;
 
 /// Why a person was found.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     /// Their profile matches; `topics` lists the expertise tags that share a word with the query.
     Expertise { topics: Vec<String> },
@@ -41,7 +41,7 @@ impl std::fmt::Display for Reason {
 }
 
 /// A practitioner to learn from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Person {
     pub address: Address,
     pub practitioner: Practitioner,

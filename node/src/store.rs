@@ -103,7 +103,7 @@ impl LatestEntry {
 }
 
 /// Counts of what the store holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoreCounts {
     /// Addresses whose latest version has content.
     pub live: u64,
@@ -113,10 +113,10 @@ pub struct StoreCounts {
     pub log: u64,
 }
 
-/// The redb database.
-#[derive(Debug)]
+/// The redb database. Clones share it: readers see consistent snapshots while a writer works.
+#[derive(Clone, Debug)]
 pub struct Store {
-    db: Database,
+    db: std::sync::Arc<Database>,
 }
 
 impl Store {
@@ -131,7 +131,9 @@ impl Store {
         txn.open_table(LATEST)?;
         txn.open_table(LOG)?;
         txn.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            db: std::sync::Arc::new(db),
+        })
     }
 
     /// Starts a batch of writes.

@@ -48,7 +48,7 @@ impl ExportLine {
 }
 
 /// A line or row that was not imported, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejection {
     /// 1-based line number in the input.
     pub line: u64,
@@ -56,7 +56,7 @@ pub struct Rejection {
 }
 
 /// What an import did (or, in a dry run, would do).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     /// Lines or rows read, blank lines excluded.
     pub read: u64,
@@ -66,6 +66,32 @@ pub struct ImportReport {
     pub unchanged: u64,
     pub rejected: Vec<Rejection>,
     pub dry_run: bool,
+}
+
+/// Writes every record in `store` as JSON Lines, from one read snapshot. Returns the count.
+pub(crate) fn export_store(store: &crate::Store, out: &mut dyn Write) -> Result<u64, NodeError> {
+    let mut count = 0;
+    let mut failure = None;
+    store.for_each(None, |record| {
+        let line = serde_json::to_string(&ExportLine::of(&record)).expect("plain data");
+        if let Err(error) = writeln!(out, "{line}") {
+            failure = Some(error);
+            return false;
+        }
+        count += 1;
+        true
+    })?;
+    if let Some(source) = failure {
+        return Err(NodeError::Io {
+            path: "export output".into(),
+            source,
+        });
+    }
+    out.flush().map_err(|source| NodeError::Io {
+        path: "export output".into(),
+        source,
+    })?;
+    Ok(count)
 }
 
 /// How a CSV's columns become record fields: a TOML file.
@@ -180,28 +206,7 @@ impl CsvMapping {
 impl Node {
     /// Writes every stored record, retractions included, as JSON Lines. Returns the count.
     pub fn export(&self, out: &mut dyn Write) -> Result<u64, NodeError> {
-        let mut count = 0;
-        let mut failure = None;
-        self.store().for_each(None, |record| {
-            let line = serde_json::to_string(&ExportLine::of(&record)).expect("plain data");
-            if let Err(error) = writeln!(out, "{line}") {
-                failure = Some(error);
-                return false;
-            }
-            count += 1;
-            true
-        })?;
-        if let Some(source) = failure {
-            return Err(NodeError::Io {
-                path: "export output".into(),
-                source,
-            });
-        }
-        out.flush().map_err(|source| NodeError::Io {
-            path: "export output".into(),
-            source,
-        })?;
-        Ok(count)
+        export_store(self.store(), out)
     }
 
     /// Imports a JSON Lines export, verifying every record as if it came from the network.

@@ -307,3 +307,49 @@ impl Identity {
 pub(crate) fn verifying_key(author: &AuthorKey) -> Result<VerifyingKey, RecordError> {
     VerifyingKey::from_bytes(&author.0).map_err(|_| RecordError::BadAuthorKey)
 }
+
+impl FromStr for Slug {
+    type Err = RecordError;
+
+    fn from_str(text: &str) -> Result<Slug, RecordError> {
+        Slug::new(text)
+    }
+}
+
+impl FromStr for AuthorKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AuthorKey, String> {
+        AuthorKey::from_base32(text)
+            .ok_or_else(|| format!("{text:?} is not an author key (52 base32 characters)"))
+    }
+}
+
+impl FromStr for RecordId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<RecordId, String> {
+        RecordId::from_hex(text)
+            .ok_or_else(|| format!("{text:?} is not a record id (64 hex digits)"))
+    }
+}
+
+/// Serde as the text form (`Display` out, `FromStr` in), as in addresses and the API.
+macro_rules! serde_as_text {
+    ($($ty:ty),*) => {$(
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$ty, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_as_text!(AuthorKey, RecordId, Kind, Slug);

@@ -12,6 +12,7 @@ mod ids;
 mod record;
 pub mod sync;
 mod text;
+pub mod wire;
 
 pub use content::{Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, limits};
 pub use error::RecordError;

@@ -14,9 +14,9 @@ pub const FACET_FIELDS: [&str; 5] = ["kind", "status", "sector", "region", "orga
 const VALUES_PER_FIELD: u32 = 20;
 
 /// Counts for one field, most common value first.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Facet {
-    pub field: &'static str,
+    pub field: String,
     pub values: Vec<(String, u64)>,
     /// Matching records with a value not listed (beyond the most common ones).
     pub other: u64,
@@ -60,7 +60,7 @@ pub(crate) fn count(index: &Index, query: &dyn Query) -> Result<Vec<Facet>, Inde
                 })
                 .unwrap_or_default();
             Facet {
-                field,
+                field: field.to_string(),
                 values,
                 other: result["sum_other_doc_count"].as_u64().unwrap_or(0),
             }

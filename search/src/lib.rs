@@ -49,7 +49,8 @@ pub enum IndexError {
 }
 
 /// A search: free text plus exact filters. Filters compare case-insensitively.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Query {
     /// Words to look for. Empty means every record that passes the filters.
     pub text: String,
@@ -72,14 +73,14 @@ pub struct Query {
 }
 
 /// A text fragment with the ranges (byte offsets into `text`) that matched the query.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snippet {
     pub text: String,
     pub highlights: Vec<Range<usize>>,
 }
 
 /// One search result, with enough of the record to display it without a store look-up.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     pub address: Address,
     pub kind: Kind,

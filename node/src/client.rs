@@ -1,0 +1,294 @@
+//! The blocking client of a running node's local API, used by the `convene` command.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use convene_protocol::{Address, Content, Record};
+use convene_search::{Facet, Hit, Query, SimilarityThreshold};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::daemon::api::{
+    AddressQuery, CsvImportRequest, ErrorBody, JsonlImport, ListRequest, PeerRequest,
+    PeopleRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
+};
+use crate::daemon::{API_FILE, API_VERSION, BookPeer, PeerEntry, Status, TOKEN_FILE};
+use crate::{Draft, ImportReport, ListFilter, NodeError, Person, Published};
+
+/// A connection to the node running on a home directory.
+#[derive(Debug)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// Connects to the node running on `home_dir`, if one is: its API file names an address
+    /// that accepts connections. A file left by a node that was killed is ignored.
+    pub fn connect(home_dir: &Path) -> Option<Client> {
+        let text = std::fs::read_to_string(home_dir.join(API_FILE)).ok()?;
+        let addr: SocketAddr = text.trim().parse().ok()?;
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+        let token = std::fs::read_to_string(home_dir.join(TOKEN_FILE))
+            .ok()
+            .map(|t| t.trim().to_string());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        Some(Client {
+            base: format!("http://{addr}{API_VERSION}"),
+            token,
+            agent,
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.base
+    }
+
+    fn check(
+        &self,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<ureq::http::Response<ureq::Body>, NodeError> {
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body: Option<ErrorBody> = response.body_mut().read_json().ok();
+        let Some(body) = body else {
+            return Err(NodeError::Api(format!("the node answered {status}")));
+        };
+        Err(match body.code.as_str() {
+            "not_found" | "retracted" => {
+                let address = body
+                    .error
+                    .split_whitespace()
+                    .find_map(|word| word.parse::<Address>().ok());
+                match (body.code.as_str(), address) {
+                    ("not_found", Some(address)) => NodeError::NotFound(address),
+                    ("retracted", Some(address)) => NodeError::Retracted(address),
+                    _ => NodeError::Api(body.error),
+                }
+            }
+            _ => NodeError::Api(body.error),
+        })
+    }
+
+    fn failed(&self, error: ureq::Error) -> NodeError {
+        NodeError::Api(format!("talking to the node at {}: {error}", self.base))
+    }
+
+    fn read<T: DeserializeOwned>(
+        &self,
+        response: ureq::http::Response<ureq::Body>,
+    ) -> Result<T, NodeError> {
+        let mut response = self.check(response)?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_json()
+            .map_err(|e| self.failed(e))
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, NodeError> {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .call()
+            .map_err(|e| self.failed(e))?;
+        self.read(response)
+    }
+
+    fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, NodeError> {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send_json(body).map_err(|e| self.failed(e))?;
+        self.read(response)
+    }
+
+    pub fn status(&self) -> Result<Status, NodeError> {
+        self.get("/status")
+    }
+
+    pub fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
+        self.post("/search", query)
+    }
+
+    pub fn facets(&self, query: &Query) -> Result<Vec<Facet>, NodeError> {
+        self.post("/facets", query)
+    }
+
+    pub fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError> {
+        self.post(
+            "/people",
+            &PeopleRequest {
+                topic: topic.into(),
+                limit,
+            },
+        )
+    }
+
+    pub fn similar(
+        &self,
+        content: &Content,
+        exclude: Option<&Address>,
+        threshold: SimilarityThreshold,
+        limit: usize,
+    ) -> Result<Vec<(f32, Hit)>, NodeError> {
+        self.post(
+            "/similar",
+            &SimilarRequest {
+                content: content.clone(),
+                exclude: exclude.cloned(),
+                threshold: threshold.0,
+                limit,
+            },
+        )
+    }
+
+    pub fn get_record(&self, address: &Address) -> Result<Record, NodeError> {
+        let response = self
+            .agent
+            .get(format!("{}/record", self.base))
+            .query("address", address.to_string())
+            .call()
+            .map_err(|e| self.failed(e))?;
+        let body: RecordBody = self.read(response)?;
+        body.decode().map_err(NodeError::Api)
+    }
+
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError> {
+        let bodies: Vec<RecordBody> = self.post(
+            "/list",
+            &ListRequest {
+                author: filter.author,
+                kind: filter.kind,
+                stale: filter.stale,
+                now: filter.now,
+            },
+        )?;
+        bodies
+            .iter()
+            .map(|body| body.decode().map_err(NodeError::Api))
+            .collect()
+    }
+
+    /// Copies the node's export to `out`; returns the number of records.
+    pub fn export(&self, out: &mut dyn Write) -> Result<u64, NodeError> {
+        let response = self
+            .agent
+            .get(format!("{}/export", self.base))
+            .call()
+            .map_err(|e| self.failed(e))?;
+        let response = self.check(response)?;
+        let mut reader = response.into_body().into_reader();
+        let mut buffer = vec![0; 64 * 1024];
+        let mut lines = 0;
+        let io = |source| NodeError::Io {
+            path: "export output".into(),
+            source,
+        };
+        loop {
+            let n = reader.read(&mut buffer).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            out.write_all(&buffer[..n]).map_err(io)?;
+        }
+        out.flush().map_err(io)?;
+        Ok(lines)
+    }
+
+    pub fn publish(&self, draft: &Draft) -> Result<Published, NodeError> {
+        let response: PublishResponse = self.post("/publish", draft)?;
+        Ok(Published {
+            record: response.record.decode().map_err(NodeError::Api)?,
+            previous_seq: response.previous_seq,
+        })
+    }
+
+    pub fn retract(&self, address: &Address) -> Result<Record, NodeError> {
+        let body: RecordBody = self.post(
+            "/retract",
+            &AddressQuery {
+                address: address.clone(),
+            },
+        )?;
+        body.decode().map_err(NodeError::Api)
+    }
+
+    /// Imports whole lines of a JSON Lines export; `first_line` numbers the first of them.
+    pub fn import_jsonl_chunk(
+        &self,
+        text: String,
+        first_line: u64,
+        dry_run: bool,
+    ) -> Result<ImportReport, NodeError> {
+        self.post(
+            "/import/jsonl",
+            &JsonlImport {
+                text,
+                first_line,
+                dry_run,
+            },
+        )
+    }
+
+    pub fn import_csv(
+        &self,
+        csv: String,
+        mapping: String,
+        dry_run: bool,
+    ) -> Result<ImportReport, NodeError> {
+        self.post(
+            "/import/csv",
+            &CsvImportRequest {
+                csv,
+                mapping,
+                dry_run,
+            },
+        )
+    }
+
+    /// Rebuilds the node's index; returns the number of records indexed.
+    pub fn reindex(&self) -> Result<u64, NodeError> {
+        let done: Reindexed = self.post("/reindex", &())?;
+        Ok(done.indexed)
+    }
+
+    pub fn peers(&self) -> Result<Vec<BookPeer>, NodeError> {
+        self.get("/peers")
+    }
+
+    pub fn add_peer(&self, peer: &str) -> Result<PeerEntry, NodeError> {
+        self.post("/peers", &PeerRequest { peer: peer.into() })
+    }
+
+    pub fn remove_peer(&self, key: &str) -> Result<Vec<PeerEntry>, NodeError> {
+        let encoded: String = key
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let mut request = self.agent.delete(format!("{}/peers/{encoded}", self.base));
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.call().map_err(|e| self.failed(e))?;
+        self.read(response)
+    }
+}

@@ -1,0 +1,69 @@
+//! The `[node]` section of `config.toml`: how `convene node run` joins the network.
+
+use serde::{Deserialize, Serialize};
+
+/// Network settings. Every field has a default, so an empty or missing `[node]` section works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Multiaddrs to listen on for other nodes.
+    pub listen: Vec<String>,
+    /// Where the local API listens. Must be a loopback address.
+    pub api: String,
+    /// Peers (tickets or multiaddrs with `/p2p/`) to connect to at start, besides `convene peers add`.
+    pub bootstrap: Vec<String>,
+    /// Find nodes on the same LAN by multicast DNS.
+    pub mdns: bool,
+    /// Seconds between catch-up syncs with each connected peer (also done on connecting).
+    pub sync_interval_secs: u64,
+    /// Most connections, in and out.
+    pub max_connections: u32,
+    /// Refuse new connections while the process uses more than this many MiB.
+    pub max_memory_mib: u64,
+    /// Disconnect (and refuse for an hour) a peer after this many invalid records.
+    pub max_invalid_records: u32,
+    /// Dial peers found through Kademlia until this many are connected.
+    pub target_peers: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> NodeSettings {
+        NodeSettings {
+            listen: vec!["/ip4/0.0.0.0/tcp/4717".into()],
+            api: "127.0.0.1:4718".into(),
+            bootstrap: Vec::new(),
+            mdns: true,
+            sync_interval_secs: 300,
+            max_connections: 128,
+            max_memory_mib: 1024,
+            max_invalid_records: 5,
+            target_peers: 8,
+        }
+    }
+}
+
+impl NodeSettings {
+    /// The section as `convene init` writes it: every setting, commented out at its default.
+    pub const COMMENTED: &'static str = "
+# How `convene node run` joins the network. Everything here has a default; uncomment to change.
+[node]
+# Where other nodes reach this one. Open this TCP port in the firewall to accept connections.
+# listen = [\"/ip4/0.0.0.0/tcp/4717\"]
+# The local API that `convene` commands and the web page use while the node runs (loopback only).
+# api = \"127.0.0.1:4718\"
+# Nodes to connect to at start: tickets from `convene node ticket`, or /ip4/.../tcp/.../p2p/... addresses.
+# bootstrap = []
+# Find other nodes on the same local network automatically.
+# mdns = true
+# Seconds between catch-up syncs with each connected node (they also sync on connecting).
+# sync_interval_secs = 300
+# Most connections at once, in and out.
+# max_connections = 128
+# Refuse new connections while this process uses more memory than this (MiB).
+# max_memory_mib = 1024
+# Disconnect a node, and refuse it for an hour, after this many invalid records from it.
+# max_invalid_records = 5
+# Dial nodes found through the distributed peer table until this many are connected.
+# target_peers = 8
+";
+}

@@ -1,0 +1,389 @@
+//! `convene node run`: the long-running node.
+//!
+//! Three parts, each owning its state:
+//! - the store actor ([`actor`]): one thread owns the [`Node`]; everything reaches it through a
+//!   bounded queue;
+//! - the network loop ([`net`]): one task owns the libp2p swarm (gossip, sync, discovery);
+//! - the local API ([`api`]): HTTP on a loopback address, for the `convene` command and pages.
+//!
+//! While it runs, `HOME/node.api` holds the API address and `HOME/api.token` the token writes
+//! need; commands use them instead of opening the store (see [`crate::Access`]).
+
+pub mod actor;
+pub(crate) mod api;
+mod codec;
+mod config;
+pub mod net;
+pub mod peers;
+pub mod sync;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Home, HomeError, Node, NodeError, StoreCounts};
+pub use actor::{StoreHandle, Verdict};
+pub use api::API_VERSION;
+pub use config::NodeSettings;
+pub use net::{BookPeer, NetStatus, PeerStatus};
+pub use peers::{PeerBook, PeerEntry, PeerError};
+pub use sync::SyncReport;
+
+/// The file holding the running node's API address.
+pub const API_FILE: &str = "node.api";
+/// The file holding the API token.
+pub const TOKEN_FILE: &str = "api.token";
+const NODE_KEY_FILE: &str = "node.key";
+
+/// Errors starting or running the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    #[error("{what}: {reason}")]
+    Setting { what: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the network failed to start: {0}")]
+    Network(String),
+    #[error("another node is already running on this home (its API answers at {0})")]
+    AlreadyRunning(String),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
+    move |source| DaemonError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Overrides of the config file's `[node]` section, from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Replaces `listen` when not empty.
+    pub listen: Vec<String>,
+    pub api: Option<String>,
+    /// `Some(false)` for `--no-mdns`.
+    pub mdns: Option<bool>,
+}
+
+/// Everything `convene node status` shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub api: String,
+    pub counts: StoreCounts,
+    #[serde(flatten)]
+    pub net: NetStatus,
+}
+
+/// A running node. Drop it only after [`Daemon::shutdown`].
+#[derive(Debug)]
+pub struct Daemon {
+    net: mpsc::Sender<NetCommand>,
+    store: StoreHandle,
+    api_addr: SocketAddr,
+    api_task: tokio::task::JoinHandle<()>,
+    api_stop: oneshot::Sender<()>,
+    net_task: tokio::task::JoinHandle<()>,
+    store_thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
+    api_file: PathBuf,
+}
+
+use net::NetCommand;
+
+impl Daemon {
+    /// Opens the store, starts the network and the local API. Must run inside a tokio runtime.
+    pub async fn start(home: &Home, options: RunOptions) -> Result<Daemon, DaemonError> {
+        let mut settings = home.config().node.clone();
+        if !options.listen.is_empty() {
+            settings.listen = options.listen;
+        }
+        if let Some(api) = options.api {
+            settings.api = api;
+        }
+        if let Some(mdns) = options.mdns {
+            settings.mdns = mdns;
+        }
+        let listen: Vec<Multiaddr> = settings
+            .listen
+            .iter()
+            .map(|text| {
+                text.parse().map_err(|e| DaemonError::Setting {
+                    what: format!("listen address {text:?}"),
+                    reason: format!("{e} (expected a multiaddr like /ip4/0.0.0.0/tcp/4717)"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let api_addr: SocketAddr = settings.api.parse().map_err(|e| DaemonError::Setting {
+            what: format!("API address {:?}", settings.api),
+            reason: format!("{e} (expected 127.0.0.1:PORT)"),
+        })?;
+        if !api_addr.ip().is_loopback() {
+            return Err(DaemonError::Setting {
+                what: format!("API address {api_addr}"),
+                reason: "the local API only listens on a loopback address such as 127.0.0.1".into(),
+            });
+        }
+        let bootstrap = settings
+            .bootstrap
+            .iter()
+            .map(|text| PeerEntry::parse(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let book = PeerBook::load(home.dir())?;
+        let keypair = node_key(home.dir())?;
+        let token = api_token(home.dir())?;
+
+        let node = match Node::open(&home.data_dir()) {
+            Err(NodeError::Store(crate::StoreError::Locked)) => {
+                let running = std::fs::read_to_string(home.dir().join(API_FILE))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                return Err(DaemonError::AlreadyRunning(running));
+            }
+            other => other?,
+        };
+        let (store, store_thread) = actor::spawn(node);
+        let identity = home.identity()?;
+
+        let mut swarm =
+            net::build_swarm(keypair, &settings, settings.mdns).map_err(DaemonError::Network)?;
+        for addr in &listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| DaemonError::Setting {
+                    what: format!("listen address {addr}"),
+                    reason: e.to_string(),
+                })?;
+        }
+        let (net_tx, net_rx) = mpsc::channel(net::COMMAND_QUEUE);
+        let net = net::Net::new(
+            swarm,
+            store.clone(),
+            settings.clone(),
+            book,
+            bootstrap,
+            net_rx,
+            net_tx.clone(),
+        );
+        tracing::info!(peer = %net.local_peer_id(), "starting the node");
+        let net_task = tokio::spawn(net.run());
+
+        let listener = tokio::net::TcpListener::bind(api_addr)
+            .await
+            .map_err(io_error(Path::new(&settings.api)))?;
+        let api_addr = listener.local_addr().map_err(io_error(home.dir()))?;
+        let state = api::State {
+            store: store.clone(),
+            net: net_tx.clone(),
+            token,
+            identity: std::sync::Arc::new(identity),
+            organisation: home.config().organisation.clone(),
+            api: api_addr.to_string(),
+        };
+        let (api_stop, stopped) = oneshot::channel();
+        let api_task = tokio::spawn(api::serve(listener, state, stopped));
+        let api_file = home.dir().join(API_FILE);
+        write_atomically(&api_file, format!("{api_addr}\n").as_bytes())?;
+        tracing::info!(api = %api_addr, "local API listening");
+        // Wait until the listeners are up, so the first status shows them.
+        for _ in 0..50 {
+            let status = status_of(&net_tx, &store, api_addr).await;
+            if status.is_none_or(|s| !s.net.listen.is_empty() || listen.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(Daemon {
+            net: net_tx,
+            store,
+            api_addr,
+            api_task,
+            api_stop,
+            net_task,
+            store_thread: Some(store_thread),
+            api_file,
+        })
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    pub async fn status(&self) -> Option<Status> {
+        status_of(&self.net, &self.store, self.api_addr).await
+    }
+
+    /// Gossips bytes as they are, without storing or checking them. Only for tests that play a
+    /// misbehaving peer.
+    #[doc(hidden)]
+    pub async fn gossip_unchecked(&self, bytes: Vec<u8>) {
+        let _ = self.net.send(NetCommand::Publish(bytes)).await;
+    }
+
+    /// Remembers a peer and dials it.
+    pub async fn add_peer(&self, entry: PeerEntry) -> Result<(), DaemonError> {
+        let (reply, result) = oneshot::channel();
+        self.net
+            .send(NetCommand::AddPeer(entry, reply))
+            .await
+            .map_err(|_| DaemonError::Network("the network loop stopped".into()))?;
+        Ok(result
+            .await
+            .map_err(|_| DaemonError::Network("the network loop stopped".into()))??)
+    }
+
+    /// Stops the API, says goodbye to peers, commits pending writes and closes the store.
+    pub async fn shutdown(mut self) -> Result<(), DaemonError> {
+        let _ = std::fs::remove_file(&self.api_file);
+        let _ = self.api_stop.send(());
+        let _ = (&mut self.api_task).await;
+        let (done, finished) = oneshot::channel();
+        if self.net.send(NetCommand::Shutdown(done)).await.is_ok() {
+            let _ = finished.await;
+        }
+        let _ = (&mut self.net_task).await;
+        drop(self.net);
+        drop(self.store);
+        let thread = self.store_thread.take().expect("joined once");
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|e| DaemonError::Network(e.to_string()))?
+            .map_err(|_| DaemonError::Network("the store thread panicked".into()))??;
+        Ok(())
+    }
+}
+
+async fn status_of(
+    net: &mpsc::Sender<NetCommand>,
+    store: &StoreHandle,
+    api: SocketAddr,
+) -> Option<Status> {
+    let (reply, result) = oneshot::channel();
+    net.send(NetCommand::Status(reply)).await.ok()?;
+    let net = result.await.ok()?;
+    let counts = store.call(|node| node.counts()).await.ok()?.ok()?;
+    Some(Status {
+        api: api.to_string(),
+        counts,
+        net,
+    })
+}
+
+/// Runs a node in the foreground until SIGINT or SIGTERM, then shuts it down cleanly.
+pub fn run_until_signal(home: &Home, options: RunOptions) -> Result<(), DaemonError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_error(home.dir()))?;
+    runtime.block_on(async {
+        let daemon = Daemon::start(home, options).await?;
+        if let Some(status) = daemon.status().await {
+            eprintln!("Convene node {} running", status.net.peer_id);
+            for addr in &status.net.listen {
+                eprintln!("  listening on {addr}");
+            }
+            eprintln!("  local API on http://{}", status.api);
+            eprintln!("  ticket: {}", status.net.ticket);
+        }
+        wait_for_signal().await;
+        eprintln!("Shutting down…");
+        daemon.shutdown().await
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The node's network key, made on first use and kept in `HOME/node.key` (not the
+/// organisation's signing key: a node can be rebuilt or moved without touching that).
+fn node_key(home_dir: &Path) -> Result<libp2p::identity::Keypair, DaemonError> {
+    let path = home_dir.join(NODE_KEY_FILE);
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(text) => data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.trim().as_bytes())
+            .ok()
+            .filter(|bytes| bytes.len() == 32)
+            .ok_or_else(|| DaemonError::Setting {
+                what: path.display().to_string(),
+                reason: "invalid node key (expected 64 hex digits); delete it to make a new one"
+                    .into(),
+            })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = vec![0; 32];
+            getrandom::fill(&mut bytes).map_err(|e| DaemonError::Network(e.to_string()))?;
+            write_secret(&path, data_encoding::HEXLOWER.encode(&bytes).as_bytes())?;
+            bytes
+        }
+        Err(e) => return Err(io_error(&path)(e)),
+    };
+    libp2p::identity::Keypair::ed25519_from_bytes(secret).map_err(|e| DaemonError::Setting {
+        what: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The API token from `HOME/api.token`, made on first use.
+fn api_token(home_dir: &Path) -> Result<String, DaemonError> {
+    let path = home_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+        Ok(_) => Err(DaemonError::Setting {
+            what: path.display().to_string(),
+            reason: "empty token file; delete it to make a new one".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0; 24];
+            getrandom::fill(&mut bytes).map_err(|e| DaemonError::Network(e.to_string()))?;
+            let token = data_encoding::HEXLOWER.encode(&bytes);
+            write_secret(&path, token.as_bytes())?;
+            Ok(token)
+        }
+        Err(e) => Err(io_error(&path)(e)),
+    }
+}
+
+fn write_secret(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_error(path))?;
+    file.write_all(contents).map_err(io_error(path))?;
+    file.sync_all().map_err(io_error(path))
+}
+
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, contents).map_err(io_error(&temporary))?;
+    std::fs::rename(&temporary, path).map_err(io_error(path))
+}

@@ -1,0 +1,869 @@
+//! The network event loop: one task owns the libp2p swarm.
+//!
+//! It turns swarm events into work for the store actor (gossiped records, sync requests) and
+//! work back into swarm calls (validation results, responses, dials). It never waits on the
+//! store: gossip that finds the store's queue full is ignored (not penalised), and everything
+//! slower runs in spawned tasks that report back on a bounded channel this loop drains.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use convene_protocol::wire::{GOSSIP_TOPIC, MAX_FRAME_BYTES, Request, Response, SYNC_PROTOCOL};
+use convene_protocol::{MAX_RECORD_BYTES, RecordId};
+use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, connection_limits, identify, kad,
+    mdns, memory_connection_limits, noise, ping, tcp, yamux,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::NodeSettings;
+use super::actor::{StoreHandle, Verdict};
+use super::codec::SyncCodec;
+use super::peers::{PeerBook, PeerEntry, PeerError};
+use super::sync::{self, Responder, SyncReport};
+
+/// How long a peer that sent too many invalid records stays refused.
+const BLOCK_FOR: Duration = Duration::from_secs(3600);
+/// Longest wait between redials of a remembered peer.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often the peer table is refreshed through Kademlia.
+const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(300);
+/// Queue of commands to the network loop.
+pub(crate) const COMMAND_QUEUE: usize = 256;
+
+/// Everything the swarm speaks. (The derive cannot add `Debug`.)
+#[allow(missing_debug_implementations)]
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    limits: connection_limits::Behaviour,
+    memory: memory_connection_limits::Behaviour,
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// What the rest of the daemon asks of the network loop.
+#[derive(Debug)]
+pub enum NetCommand {
+    /// Announce one of this node's records (already stored) by gossip.
+    Publish(Vec<u8>),
+    /// Send a sync request; the response (or failure) comes back on `reply`.
+    Request {
+        peer: PeerId,
+        request: Request,
+        reply: oneshot::Sender<Result<Response, String>>,
+    },
+    /// Count invalid records a peer sent outside gossip (during sync).
+    Penalise {
+        peer: PeerId,
+        invalid: u32,
+    },
+    /// Ask every connected peer to sync with this node (it stored records they may lack).
+    Announce,
+    AddPeer(PeerEntry, oneshot::Sender<Result<(), PeerError>>),
+    RemovePeer(String, oneshot::Sender<Result<Vec<PeerEntry>, PeerError>>),
+    Peers(oneshot::Sender<Vec<BookPeer>>),
+    Status(oneshot::Sender<NetStatus>),
+    /// Disconnect from everyone and stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Reports from tasks the loop spawned.
+enum Internal {
+    Verdict {
+        message_id: MessageId,
+        source: PeerId,
+        verdict: Verdict,
+    },
+    Respond {
+        channel: ResponseChannel<Response>,
+        response: Response,
+    },
+    SyncFinished {
+        peer: PeerId,
+        result: Result<SyncReport, String>,
+    },
+}
+
+/// The network part of `convene node status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NetStatus {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub ticket: String,
+    pub peers: Vec<PeerStatus>,
+    /// Peers refused for sending invalid records.
+    pub blocked: Vec<String>,
+    /// Invalid records received, from anyone, since start.
+    pub invalid_records: u64,
+    pub last_sync: Option<SyncReport>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub peer_id: String,
+    pub address: String,
+    /// Gossipsub's score for the peer (negative once it sent invalid records).
+    pub score: Option<f64>,
+    pub invalid_records: u32,
+    pub last_sync: Option<SyncReport>,
+}
+
+/// An entry of the peer book, and whether it is connected now.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BookPeer {
+    pub peer_id: Option<String>,
+    pub addrs: Vec<String>,
+    pub connected: bool,
+}
+
+struct Redial {
+    entry: PeerEntry,
+    backoff: Duration,
+    next: Instant,
+}
+
+#[derive(Default)]
+struct PeerState {
+    address: Option<Multiaddr>,
+    syncing: bool,
+    sync_again: bool,
+    last_sync_started: Option<Instant>,
+    last_sync: Option<SyncReport>,
+}
+
+/// Builds the swarm: TCP, noise, yamux, and the behaviours above.
+pub fn build_swarm(
+    keypair: libp2p::identity::Keypair,
+    settings: &NodeSettings,
+    mdns_on: bool,
+) -> Result<Swarm<Behaviour>, String> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| e.to_string())?
+        .with_behaviour(
+            |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                let peer_id = key.public().to_peer_id();
+                let mdns = if mdns_on {
+                    Some(mdns::tokio::Behaviour::new(
+                        mdns::Config::default(),
+                        peer_id,
+                    )?)
+                } else {
+                    None
+                };
+                let mut kad = kad::Behaviour::with_config(
+                    peer_id,
+                    kad::store::MemoryStore::new(peer_id),
+                    kad::Config::new(StreamProtocol::new("/convene/kad/1")),
+                );
+                kad.set_mode(Some(kad::Mode::Server));
+                Ok(Behaviour {
+                    limits: connection_limits::Behaviour::new(
+                        connection_limits::ConnectionLimits::default()
+                            .with_max_established(Some(settings.max_connections))
+                            .with_max_pending_incoming(Some(settings.max_connections))
+                            .with_max_established_per_peer(Some(2)),
+                    ),
+                    memory: memory_connection_limits::Behaviour::with_max_bytes(
+                        (settings.max_memory_mib as usize).saturating_mul(1024 * 1024),
+                    ),
+                    blocked: allow_block_list::Behaviour::default(),
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        "/convene/1".into(),
+                        key.public(),
+                    )),
+                    ping: ping::Behaviour::default(),
+                    mdns: mdns.into(),
+                    kad,
+                    gossipsub: gossip(key)?,
+                    sync: request_response::Behaviour::with_codec(
+                        SyncCodec,
+                        [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+                        request_response::Config::default()
+                            .with_request_timeout(Duration::from_secs(60))
+                            .with_max_concurrent_streams(32),
+                    ),
+                })
+            },
+        )
+        .map_err(|e| e.to_string())?
+        .with_swarm_config(|config| config.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    Ok(swarm)
+}
+
+/// Gossipsub for records: content-addressed message ids, validation by the store before
+/// forwarding, and peer scoring that punishes invalid records.
+fn gossip(
+    key: &libp2p::identity::Keypair,
+) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        // The record id: copies are recognised before any signature is checked.
+        .message_id_fn(|message| MessageId::from(RecordId::of(&message.data).0.to_vec()))
+        // Room for oversize records to arrive, so that validation rejects them by name.
+        .max_transmit_size(2 * MAX_RECORD_BYTES + 4096)
+        .build()?;
+    let mut behaviour =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
+    let topic = IdentTopic::new(GOSSIP_TOPIC);
+    let mut params = gossipsub::PeerScoreParams {
+        // Organisations behind one NAT, or nodes on one test host, share an address.
+        ip_colocation_factor_weight: 0.0,
+        ..gossipsub::PeerScoreParams::default()
+    };
+    params.topics.insert(
+        topic.hash(),
+        gossipsub::TopicScoreParams {
+            topic_weight: 1.0,
+            // A little credit for staying in the mesh, capped low so it cannot hide bad records.
+            time_in_mesh_weight: 0.01,
+            time_in_mesh_quantum: Duration::from_secs(1),
+            time_in_mesh_cap: 300.0,
+            first_message_deliveries_weight: 0.5,
+            first_message_deliveries_cap: 20.0,
+            // The directory is quiet: no penalty for delivering few messages.
+            mesh_message_deliveries_weight: 0.0,
+            mesh_failure_penalty_weight: 0.0,
+            // Each invalid record costs its count squared, times this.
+            invalid_message_deliveries_weight: -20.0,
+            invalid_message_deliveries_decay: 0.9,
+            ..gossipsub::TopicScoreParams::default()
+        },
+    );
+    let thresholds = gossipsub::PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        ..gossipsub::PeerScoreThresholds::default()
+    };
+    behaviour.with_peer_score(params, thresholds)?;
+    behaviour.subscribe(&topic)?;
+    Ok(behaviour)
+}
+
+/// The loop's state.
+#[allow(missing_debug_implementations)]
+pub struct Net {
+    swarm: Swarm<Behaviour>,
+    store: StoreHandle,
+    settings: NodeSettings,
+    book: PeerBook,
+    commands: mpsc::Receiver<NetCommand>,
+    commands_tx: mpsc::Sender<NetCommand>,
+    internal: mpsc::Receiver<Internal>,
+    internal_tx: mpsc::Sender<Internal>,
+    topic: IdentTopic,
+    responder: Responder,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    peers: HashMap<PeerId, PeerState>,
+    redials: Vec<Redial>,
+    invalid: HashMap<PeerId, u32>,
+    invalid_total: u64,
+    blocked: HashMap<PeerId, Instant>,
+    last_sync: Option<SyncReport>,
+    last_kad_bootstrap: Option<Instant>,
+}
+
+impl Net {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        swarm: Swarm<Behaviour>,
+        store: StoreHandle,
+        settings: NodeSettings,
+        book: PeerBook,
+        bootstrap: Vec<PeerEntry>,
+        commands: mpsc::Receiver<NetCommand>,
+        commands_tx: mpsc::Sender<NetCommand>,
+    ) -> Net {
+        let (internal_tx, internal) = mpsc::channel(COMMAND_QUEUE);
+        let now = Instant::now();
+        let redials = book
+            .entries()
+            .iter()
+            .cloned()
+            .chain(bootstrap)
+            .map(|entry| Redial {
+                entry,
+                backoff: Duration::from_secs(1),
+                next: now,
+            })
+            .collect();
+        Net {
+            swarm,
+            store,
+            settings,
+            book,
+            commands,
+            commands_tx,
+            internal,
+            internal_tx,
+            topic: IdentTopic::new(GOSSIP_TOPIC),
+            responder: Responder::default(),
+            pending: HashMap::new(),
+            peers: HashMap::new(),
+            redials,
+            invalid: HashMap::new(),
+            invalid_total: 0,
+            blocked: HashMap::new(),
+            last_sync: None,
+            last_kad_bootstrap: None,
+        }
+    }
+
+    pub fn local_peer_id(&self) -> PeerId {
+        *self.swarm.local_peer_id()
+    }
+
+    /// Runs until a [`NetCommand::Shutdown`] (or until every command sender is gone).
+    pub async fn run(mut self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some(internal) = self.internal.recv() => self.on_internal(internal),
+                command = self.commands.recv() => match command {
+                    Some(NetCommand::Shutdown(done)) => {
+                        self.shut_down().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        self.shut_down().await;
+                        return;
+                    }
+                },
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    /// Closes every connection, so peers learn at once that this node is gone.
+    async fn shut_down(&mut self) {
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in connected {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.swarm.connected_peers().next().is_some() {
+            match tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await {
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        for (_, reply) in self.pending.drain() {
+            let _ = reply.send(Err("the node is shutting down".into()));
+        }
+    }
+
+    fn on_command(&mut self, command: NetCommand) {
+        match command {
+            NetCommand::Publish(bytes) => {
+                let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+                match gossipsub.publish(self.topic.clone(), bytes) {
+                    Ok(_) => {}
+                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                        tracing::debug!("no peers to gossip to; they will sync")
+                    }
+                    Err(error) => tracing::warn!(%error, "gossiping a record failed"),
+                }
+            }
+            NetCommand::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending.insert(id, reply);
+            }
+            NetCommand::Penalise { peer, invalid } => self.penalise(peer, invalid),
+            NetCommand::Announce => self.announce(None),
+            NetCommand::AddPeer(entry, reply) => {
+                let result = self.book.add(entry.clone());
+                if result.is_ok() {
+                    self.redials.push(Redial {
+                        entry,
+                        backoff: Duration::from_secs(1),
+                        next: Instant::now(),
+                    });
+                    self.on_tick();
+                }
+                let _ = reply.send(result);
+            }
+            NetCommand::RemovePeer(key, reply) => {
+                let result = self.book.remove(&key);
+                if let Ok(gone) = &result {
+                    self.redials.retain(|r| !gone.contains(&r.entry));
+                    for peer in gone.iter().filter_map(|e| e.peer) {
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            NetCommand::Peers(reply) => {
+                let peers = self
+                    .book
+                    .entries()
+                    .iter()
+                    .map(|entry| BookPeer {
+                        peer_id: entry.peer.map(|p| p.to_string()),
+                        addrs: entry.addrs.iter().map(|a| a.to_string()).collect(),
+                        connected: entry.peer.is_some_and(|p| self.swarm.is_connected(&p)),
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            NetCommand::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            NetCommand::Shutdown(_) => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn status(&self) -> NetStatus {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let mut peers: Vec<PeerStatus> = self
+            .peers
+            .iter()
+            .map(|(peer, state)| PeerStatus {
+                peer_id: peer.to_string(),
+                address: state
+                    .address
+                    .as_ref()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                score: gossipsub.peer_score(peer),
+                invalid_records: self.invalid.get(peer).copied().unwrap_or(0),
+                last_sync: state.last_sync.clone(),
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        NetStatus {
+            peer_id: self.local_peer_id().to_string(),
+            listen: self.listen_addrs().iter().map(|a| a.to_string()).collect(),
+            ticket: self.ticket(),
+            peers,
+            blocked: self.blocked.keys().map(|p| p.to_string()).collect(),
+            invalid_records: self.invalid_total,
+            last_sync: self.last_sync.clone(),
+        }
+    }
+
+    fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.swarm.listeners().cloned().collect()
+    }
+
+    fn ticket(&self) -> String {
+        PeerEntry {
+            peer: Some(self.local_peer_id()),
+            addrs: self.listen_addrs(),
+        }
+        .ticket()
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        // Redial remembered peers that are not connected, backing off.
+        for index in 0..self.redials.len() {
+            let redial = &self.redials[index];
+            let connected = redial
+                .entry
+                .peer
+                .is_some_and(|p| self.swarm.is_connected(&p));
+            if connected || redial.next > now {
+                continue;
+            }
+            let opts = match redial.entry.peer {
+                Some(peer) => DialOpts::peer_id(peer)
+                    .addresses(redial.entry.addrs.clone())
+                    .build(),
+                None => DialOpts::unknown_peer_id()
+                    .address(redial.entry.addrs[0].clone())
+                    .build(),
+            };
+            if let Err(error) = self.swarm.dial(opts) {
+                tracing::debug!(%error, "dial failed");
+            }
+            let redial = &mut self.redials[index];
+            redial.next = now + redial.backoff;
+            redial.backoff = (redial.backoff * 2).min(MAX_BACKOFF);
+        }
+        // Periodic sync with each connected peer.
+        let interval = Duration::from_secs(self.settings.sync_interval_secs.max(1));
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| {
+                !s.syncing && s.last_sync_started.is_none_or(|at| now - at >= interval)
+            })
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in due {
+            self.start_sync(peer);
+        }
+        // Lift expired blocks.
+        let expired: Vec<PeerId> = self
+            .blocked
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in expired {
+            self.blocked.remove(&peer);
+            self.invalid.remove(&peer);
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
+        // Refresh the Kademlia table now and then.
+        if !self.peers.is_empty()
+            && self
+                .last_kad_bootstrap
+                .is_none_or(|at| now - at >= KAD_BOOTSTRAP_EVERY)
+        {
+            self.last_kad_bootstrap = Some(now);
+            let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
+    }
+
+    fn start_sync(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if state.syncing {
+            state.sync_again = true;
+            return;
+        }
+        state.syncing = true;
+        state.last_sync_started = Some(Instant::now());
+        let store = self.store.clone();
+        let commands = self.commands_tx.clone();
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = sync::run(peer, store, commands)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = internal.send(Internal::SyncFinished { peer, result }).await;
+        });
+    }
+
+    /// Asks connected peers (but `except`) to sync with this node.
+    fn announce(&mut self, except: Option<PeerId>) {
+        let peers: Vec<PeerId> = self
+            .peers
+            .keys()
+            .copied()
+            .filter(|p| Some(*p) != except)
+            .collect();
+        for peer in peers {
+            // The Ack needs no handling; failures only mean the next periodic sync does it.
+            let (reply, _) = oneshot::channel();
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_request(&peer, Request::Announce);
+            self.pending.insert(id, reply);
+        }
+    }
+
+    fn penalise(&mut self, peer: PeerId, invalid: u32) {
+        self.invalid_total += u64::from(invalid);
+        let count = self.invalid.entry(peer).or_default();
+        *count += invalid;
+        if *count >= self.settings.max_invalid_records && !self.blocked.contains_key(&peer) {
+            tracing::warn!(%peer, invalid = *count, "disconnecting a peer that sent invalid records");
+            self.blocked.insert(peer, Instant::now() + BLOCK_FOR);
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    fn on_internal(&mut self, internal: Internal) {
+        match internal {
+            Internal::Verdict {
+                message_id,
+                source,
+                verdict,
+            } => {
+                let acceptance = match &verdict {
+                    Verdict::Stored => MessageAcceptance::Accept,
+                    Verdict::Duplicate | Verdict::Stale => MessageAcceptance::Ignore,
+                    Verdict::Invalid(reason) => {
+                        tracing::warn!(peer = %source, reason, "rejected a gossiped record");
+                        MessageAcceptance::Reject
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &source, acceptance);
+                if matches!(verdict, Verdict::Invalid(_)) {
+                    self.penalise(source, 1);
+                }
+            }
+            Internal::Respond { channel, response } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            Internal::SyncFinished { peer, result } => {
+                let Some(state) = self.peers.get_mut(&peer) else {
+                    return;
+                };
+                state.syncing = false;
+                match result {
+                    Ok(report) => {
+                        tracing::info!(
+                            %peer,
+                            rounds = report.rounds,
+                            needed = report.needed,
+                            stored = report.stored,
+                            millis = report.millis,
+                            "synced"
+                        );
+                        let stored = report.stored;
+                        state.last_sync = Some(report.clone());
+                        self.last_sync = Some(report);
+                        if stored > 0 {
+                            self.announce(Some(peer));
+                        }
+                    }
+                    Err(error) => tracing::info!(%peer, %error, "sync failed"),
+                }
+                let state = self.peers.get_mut(&peer).expect("present above");
+                if std::mem::take(&mut state.sync_again) {
+                    self.start_sync(peer);
+                }
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                let address = match &endpoint {
+                    ConnectedPoint::Dialer { address, .. } => address.clone(),
+                    ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr.clone(),
+                };
+                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    let (_, bare) = super::peers::split_peer(address.clone());
+                    for redial in &mut self.redials {
+                        if redial.entry.peer.is_none() && redial.entry.addrs.contains(&bare) {
+                            redial.entry.peer = Some(peer_id);
+                        }
+                    }
+                    if let Err(error) = self.book.learn_peer_id(&bare, peer_id) {
+                        tracing::warn!(%error, "could not update the peer book");
+                    }
+                }
+                for redial in &mut self.redials {
+                    if redial.entry.peer == Some(peer_id) {
+                        redial.backoff = Duration::from_secs(1);
+                    }
+                }
+                if num_established.get() == 1 {
+                    tracing::info!(peer = %peer_id, %address, "connected");
+                    self.peers.insert(
+                        peer_id,
+                        PeerState {
+                            address: Some(address),
+                            ..PeerState::default()
+                        },
+                    );
+                    self.start_sync(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    tracing::info!(peer = %peer_id, "disconnected");
+                    self.peers.remove(&peer_id);
+                    self.responder.forget(&peer_id);
+                    let soon = Instant::now() + Duration::from_secs(1);
+                    for redial in &mut self.redials {
+                        if redial.entry.peer == Some(peer_id) {
+                            redial.next = redial.next.min(soon);
+                        }
+                    }
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, %error, "could not connect");
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => self.on_gossip(propagation_source, message_id, message),
+            BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request {
+                        request, channel, ..
+                    } => self.on_sync_request(peer, request, channel),
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        if let Some(reply) = self.pending.remove(&request_id) {
+                            let _ = reply.send(Ok(response));
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                ..
+            }) => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for addr in info.listen_addrs {
+                    if is_dialable(&addr) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer, addr.clone());
+                    if !self.swarm.is_connected(&peer) && !self.blocked.contains_key(&peer) {
+                        let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
+                        let _ = self.swarm.dial(opts);
+                    }
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer, addresses, ..
+            }) => {
+                let wanted = self.peers.len() < self.settings.target_peers as usize;
+                if wanted
+                    && peer != self.local_peer_id()
+                    && !self.swarm.is_connected(&peer)
+                    && !self.blocked.contains_key(&peer)
+                {
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(addresses.into_vec())
+                        .build();
+                    let _ = self.swarm.dial(opts);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, source: PeerId, message_id: MessageId, message: gossipsub::Message) {
+        if message.topic != self.topic.hash() {
+            return;
+        }
+        match self.store.try_ingest(vec![message.data]) {
+            Ok(verdicts) => {
+                let internal = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let verdict = match verdicts.await {
+                        Ok(mut verdicts) => verdicts.remove(0),
+                        // The store stopped: leave the record to a later sync.
+                        Err(_) => Verdict::Duplicate,
+                    };
+                    let _ = internal
+                        .send(Internal::Verdict {
+                            message_id,
+                            source,
+                            verdict,
+                        })
+                        .await;
+                });
+            }
+            Err(_busy) => {
+                // Not the sender's fault: drop it unpunished; sync brings it later.
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(
+                        &message_id,
+                        &source,
+                        MessageAcceptance::Ignore,
+                    );
+            }
+        }
+    }
+
+    fn on_sync_request(
+        &mut self,
+        peer: PeerId,
+        request: Request,
+        channel: ResponseChannel<Response>,
+    ) {
+        if matches!(request, Request::Announce) {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, Response::Ack);
+            self.start_sync(peer);
+            return;
+        }
+        let responder = self.responder.clone();
+        let store = self.store.clone();
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let response = responder.answer(&store, peer, request).await;
+            debug_assert!(response.encode().len() <= MAX_FRAME_BYTES);
+            let _ = internal.send(Internal::Respond { channel, response }).await;
+        });
+    }
+}
+
+/// Addresses worth remembering for a peer: not the unspecified address.
+fn is_dialable(addr: &Multiaddr) -> bool {
+    !addr.iter().any(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_unspecified(),
+        libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_unspecified(),
+        _ => false,
+    })
+}

@@ -1,0 +1,277 @@
+//! The messages nodes exchange over the network, and their byte encodings.
+//!
+//! Two channels carry records between nodes (see `docs/protocol.md`, "Wire protocols"):
+//!
+//! - gossip on the topic [`GOSSIP_TOPIC`]: one message is exactly one record's bytes;
+//! - the request-response protocol [`SYNC_PROTOCOL`]: a [`Request`] goes out on a fresh stream and
+//!   one [`Response`] comes back. Each is framed as a 4-byte big-endian length and that many
+//!   bytes, at most [`MAX_FRAME_BYTES`].
+//!
+//! Pure encoding and decoding: moving the frames is the node's job.
+
+use crate::{MAX_RECORD_BYTES, RecordId};
+
+/// The gossipsub topic new records are announced on.
+pub const GOSSIP_TOPIC: &str = "convene/records/1";
+/// The request-response protocol for catch-up sync.
+pub const SYNC_PROTOCOL: &str = "/convene/sync/1";
+/// Most ids one [`Request::Fetch`] may ask for.
+pub const MAX_FETCH_IDS: usize = 1_024;
+/// A [`Response::Records`] stops adding records once it holds this many bytes of them.
+pub const RECORDS_BUDGET: usize = 2 * 1024 * 1024;
+/// Largest frame either side accepts: a full records budget plus one maximal record and slack.
+pub const MAX_FRAME_BYTES: usize = RECORDS_BUDGET + MAX_RECORD_BYTES + 64 * 1024;
+
+const RECONCILE: u8 = 1;
+const FETCH: u8 = 2;
+const ANNOUNCE: u8 = 3;
+const RECORDS: u8 = 2;
+const REFUSED: u8 = 3;
+const ACK: u8 = 4;
+
+/// What the initiator of a sync asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// One round of set reconciliation. `session` is chosen by the initiator at random per
+    /// reconciliation, so the responder can keep its side of the set fixed for the session.
+    Reconcile { session: u64, message: Vec<u8> },
+    /// Send these records, by id, in this order.
+    Fetch { ids: Vec<RecordId> },
+    /// "I have stored new records": the receiver should start a sync with the sender soon.
+    /// Sent after an import or a sync brought in records that gossip did not carry.
+    Announce,
+}
+
+/// The answer to a [`Request`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    /// The responder's reconciliation message.
+    Reconcile { message: Vec<u8> },
+    /// The records among the first `served` requested ids that the responder still holds (a
+    /// superseded version may have been deleted since reconciliation). The initiator asks again
+    /// for the ids after `served`.
+    Records { served: u32, records: Vec<Vec<u8>> },
+    /// The responder will not answer (busy, malformed request); says why.
+    Refused { reason: String },
+    /// The answer to [`Request::Announce`].
+    Ack,
+}
+
+/// A frame that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed sync message: {0}")]
+pub struct WireError(&'static str);
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.bytes.len() < n {
+            return Err(WireError("truncated"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, WireError> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.bytes)
+    }
+
+    fn end(&self) -> Result<(), WireError> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError("trailing bytes"))
+        }
+    }
+}
+
+impl Request {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Request::Reconcile { session, message } => {
+                let mut out = Vec::with_capacity(9 + message.len());
+                out.push(RECONCILE);
+                out.extend_from_slice(&session.to_be_bytes());
+                out.extend_from_slice(message);
+                out
+            }
+            Request::Fetch { ids } => {
+                let mut out = Vec::with_capacity(5 + 32 * ids.len());
+                out.push(FETCH);
+                out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+                for id in ids {
+                    out.extend_from_slice(&id.0);
+                }
+                out
+            }
+            Request::Announce => vec![ANNOUNCE],
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Request, WireError> {
+        let mut reader = Reader { bytes };
+        let request = match reader.u8()? {
+            RECONCILE => Request::Reconcile {
+                session: reader.u64()?,
+                message: reader.rest().to_vec(),
+            },
+            FETCH => {
+                let count = reader.u32()? as usize;
+                if count > MAX_FETCH_IDS {
+                    return Err(WireError("fetch asks for too many ids"));
+                }
+                let ids = (0..count)
+                    .map(|_| Ok(RecordId(reader.take(32)?.try_into().expect("32 bytes"))))
+                    .collect::<Result<_, WireError>>()?;
+                Request::Fetch { ids }
+            }
+            ANNOUNCE => Request::Announce,
+            _ => return Err(WireError("unknown request type")),
+        };
+        reader.end()?;
+        Ok(request)
+    }
+}
+
+impl Response {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Response::Reconcile { message } => {
+                let mut out = Vec::with_capacity(1 + message.len());
+                out.push(RECONCILE);
+                out.extend_from_slice(message);
+                out
+            }
+            Response::Records { served, records } => {
+                let size: usize = records.iter().map(|r| 4 + r.len()).sum();
+                let mut out = Vec::with_capacity(9 + size);
+                out.push(RECORDS);
+                out.extend_from_slice(&served.to_be_bytes());
+                out.extend_from_slice(&(records.len() as u32).to_be_bytes());
+                for record in records {
+                    out.extend_from_slice(&(record.len() as u32).to_be_bytes());
+                    out.extend_from_slice(record);
+                }
+                out
+            }
+            Response::Refused { reason } => {
+                let mut out = vec![REFUSED];
+                out.extend_from_slice(reason.as_bytes());
+                out
+            }
+            Response::Ack => vec![ACK],
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Response, WireError> {
+        let mut reader = Reader { bytes };
+        let response = match reader.u8()? {
+            RECONCILE => Response::Reconcile {
+                message: reader.rest().to_vec(),
+            },
+            RECORDS => {
+                let served = reader.u32()?;
+                let count = reader.u32()? as usize;
+                if count > served as usize || served as usize > MAX_FETCH_IDS {
+                    return Err(WireError("more records than ids asked for"));
+                }
+                let mut records = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let len = reader.u32()? as usize;
+                    // Oversize records are passed on so that validation rejects them by name.
+                    records.push(reader.take(len)?.to_vec());
+                }
+                Response::Records { served, records }
+            }
+            REFUSED => Response::Refused {
+                reason: String::from_utf8_lossy(reader.rest()).into_owned(),
+            },
+            ACK => Response::Ack,
+            _ => return Err(WireError("unknown response type")),
+        };
+        reader.end()?;
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_responses_round_trip() {
+        let requests = [
+            Request::Reconcile {
+                session: 7,
+                message: vec![0x61, 1, 2],
+            },
+            Request::Fetch {
+                ids: vec![RecordId([1; 32]), RecordId([2; 32])],
+            },
+            Request::Fetch { ids: vec![] },
+            Request::Announce,
+        ];
+        for request in requests {
+            assert_eq!(Request::decode(&request.encode()), Ok(request));
+        }
+        let responses = [
+            Response::Reconcile {
+                message: vec![0x61],
+            },
+            Response::Records {
+                served: 3,
+                records: vec![vec![1, 2, 3], vec![]],
+            },
+            Response::Refused {
+                reason: "busy".into(),
+            },
+            Response::Ack,
+        ];
+        for response in responses {
+            assert_eq!(Response::decode(&response.encode()), Ok(response));
+        }
+    }
+
+    #[test]
+    fn truncated_and_padded_frames_are_rejected() {
+        let fetch = Request::Fetch {
+            ids: vec![RecordId([9; 32])],
+        }
+        .encode();
+        assert!(Request::decode(&fetch[..fetch.len() - 1]).is_err());
+        let mut padded = fetch.clone();
+        padded.push(0);
+        assert!(Request::decode(&padded).is_err());
+        assert!(Request::decode(&[]).is_err());
+        assert!(Request::decode(&[9]).is_err());
+        let mut too_many = vec![FETCH];
+        too_many.extend_from_slice(&(MAX_FETCH_IDS as u32 + 1).to_be_bytes());
+        assert!(Request::decode(&too_many).is_err());
+        let lying = Response::Records {
+            served: 1,
+            records: vec![vec![1], vec![2]],
+        }
+        .encode();
+        assert!(Response::decode(&lying).is_err());
+    }
+}
