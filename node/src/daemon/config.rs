@@ -14,6 +14,9 @@ pub struct NodeSettings {
     pub bootstrap: Vec<String>,
     /// Find nodes on the same LAN by multicast DNS.
     pub mdns: bool,
+    /// Find nodes beyond the known ones through a Kademlia peer table. Off: connect only to
+    /// added, bootstrap and mDNS peers (a closed network).
+    pub kademlia: bool,
     /// Seconds between catch-up syncs with each connected peer (also done on connecting).
     pub sync_interval_secs: u64,
     /// Most connections, in and out.
@@ -33,6 +36,7 @@ impl Default for NodeSettings {
             api: "127.0.0.1:4718".into(),
             bootstrap: Vec::new(),
             mdns: true,
+            kademlia: true,
             sync_interval_secs: 300,
             max_connections: 128,
             max_memory_mib: 1024,
@@ -55,6 +59,9 @@ impl NodeSettings {
 # bootstrap = []
 # Find other nodes on the same local network automatically.
 # mdns = true
+# Find nodes beyond those listed through a distributed peer table (Kademlia). Off: a closed
+# network of listed and LAN peers only.
+# kademlia = true
 # Seconds between catch-up syncs with each connected node (they also sync on connecting).
 # sync_interval_secs = 300
 # Most connections at once, in and out.

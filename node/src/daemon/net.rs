@@ -5,7 +5,7 @@
 //! store: gossip that finds the store's queue full is ignored (not penalised), and everything
 //! slower runs in spawned tasks that report back on a bounded channel this loop drains.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use convene_protocol::wire::{GOSSIP_TOPIC, MAX_FRAME_BYTES, Request, Response, SYNC_PROTOCOL};
@@ -36,6 +36,8 @@ const BLOCK_FOR: Duration = Duration::from_secs(3600);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the peer table is refreshed through Kademlia.
 const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(300);
+/// Gossip score below which a peer's messages are ignored; such a peer is also disconnected.
+const GRAYLIST: f64 = -100.0;
 /// Queue of commands to the network loop.
 pub(crate) const COMMAND_QUEUE: usize = 256;
 
@@ -49,7 +51,7 @@ pub struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
-    kad: kad::Behaviour<kad::store::MemoryStore>,
+    kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
 }
@@ -118,6 +120,8 @@ pub struct PeerStatus {
     /// Gossipsub's score for the peer (negative once it sent invalid records).
     pub score: Option<f64>,
     pub invalid_records: u32,
+    /// The peer takes part in record gossip (is subscribed to the topic).
+    pub gossip: bool,
     pub last_sync: Option<SyncReport>,
 }
 
@@ -169,12 +173,15 @@ pub fn build_swarm(
                 } else {
                     None
                 };
-                let mut kad = kad::Behaviour::with_config(
-                    peer_id,
-                    kad::store::MemoryStore::new(peer_id),
-                    kad::Config::new(StreamProtocol::new("/convene/kad/1")),
-                );
-                kad.set_mode(Some(kad::Mode::Server));
+                let kad = settings.kademlia.then(|| {
+                    let mut kad = kad::Behaviour::with_config(
+                        peer_id,
+                        kad::store::MemoryStore::new(peer_id),
+                        kad::Config::new(StreamProtocol::new("/convene/kad/1")),
+                    );
+                    kad.set_mode(Some(kad::Mode::Server));
+                    kad
+                });
                 Ok(Behaviour {
                     limits: connection_limits::Behaviour::new(
                         connection_limits::ConnectionLimits::default()
@@ -192,7 +199,7 @@ pub fn build_swarm(
                     )),
                     ping: ping::Behaviour::default(),
                     mdns: mdns.into(),
-                    kad,
+                    kad: kad.into(),
                     gossipsub: gossip(key)?,
                     sync: request_response::Behaviour::with_codec(
                         SyncCodec,
@@ -244,16 +251,18 @@ fn gossip(
             // The directory is quiet: no penalty for delivering few messages.
             mesh_message_deliveries_weight: 0.0,
             mesh_failure_penalty_weight: 0.0,
-            // Each invalid record costs its count squared, times this.
-            invalid_message_deliveries_weight: -20.0,
-            invalid_message_deliveries_decay: 0.9,
+            // Each invalid record costs its count squared, times this: 4 cost -80, 5 cost -125
+            // (below the graylist threshold: the peer is ignored, then disconnected).
+            invalid_message_deliveries_weight: -5.0,
+            // Per decay interval (a second): the penalty halves in about a minute.
+            invalid_message_deliveries_decay: 0.99,
             ..gossipsub::TopicScoreParams::default()
         },
     );
     let thresholds = gossipsub::PeerScoreThresholds {
         gossip_threshold: -10.0,
         publish_threshold: -50.0,
-        graylist_threshold: -80.0,
+        graylist_threshold: GRAYLIST,
         ..gossipsub::PeerScoreThresholds::default()
     };
     behaviour.with_peer_score(params, thresholds)?;
@@ -443,6 +452,12 @@ impl Net {
 
     fn status(&self) -> NetStatus {
         let gossipsub = &self.swarm.behaviour().gossipsub;
+        let topic = self.topic.hash();
+        let gossiping: HashSet<PeerId> = gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&topic))
+            .map(|(peer, _)| *peer)
+            .collect();
         let mut peers: Vec<PeerStatus> = self
             .peers
             .iter()
@@ -455,6 +470,7 @@ impl Net {
                     .unwrap_or_default(),
                 score: gossipsub.peer_score(peer),
                 invalid_records: self.invalid.get(peer).copied().unwrap_or(0),
+                gossip: gossiping.contains(peer),
                 last_sync: state.last_sync.clone(),
             })
             .collect();
@@ -522,6 +538,21 @@ impl Net {
         for peer in due {
             self.start_sync(peer);
         }
+        // Disconnect peers whose gossip score fell so low that gossipsub ignores them.
+        let graylisted: Vec<PeerId> = self
+            .peers
+            .keys()
+            .copied()
+            .filter(|peer| {
+                let gossipsub = &self.swarm.behaviour().gossipsub;
+                gossipsub
+                    .peer_score(peer)
+                    .is_some_and(|score| score < GRAYLIST)
+            })
+            .collect();
+        for peer in graylisted {
+            self.block(peer, "its gossip score fell below the graylist threshold");
+        }
         // Lift expired blocks.
         let expired: Vec<PeerId> = self
             .blocked
@@ -541,7 +572,9 @@ impl Net {
                 .is_none_or(|at| now - at >= KAD_BOOTSTRAP_EVERY)
         {
             self.last_kad_bootstrap = Some(now);
-            let _ = self.swarm.behaviour_mut().kad.bootstrap();
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                let _ = kad.bootstrap();
+            }
         }
     }
 
@@ -590,12 +623,21 @@ impl Net {
         self.invalid_total += u64::from(invalid);
         let count = self.invalid.entry(peer).or_default();
         *count += invalid;
-        if *count >= self.settings.max_invalid_records && !self.blocked.contains_key(&peer) {
-            tracing::warn!(%peer, invalid = *count, "disconnecting a peer that sent invalid records");
-            self.blocked.insert(peer, Instant::now() + BLOCK_FOR);
-            self.swarm.behaviour_mut().blocked.block_peer(peer);
-            let _ = self.swarm.disconnect_peer_id(peer);
+        if *count >= self.settings.max_invalid_records {
+            self.block(peer, "it sent too many invalid records");
         }
+    }
+
+    /// Disconnects `peer` and refuses it for [`BLOCK_FOR`].
+    fn block(&mut self, peer: PeerId, why: &str) {
+        if self.blocked.contains_key(&peer) {
+            return;
+        }
+        let invalid = self.invalid.get(&peer).copied().unwrap_or(0);
+        tracing::warn!(%peer, invalid, "disconnecting a peer for an hour: {why}");
+        self.blocked.insert(peer, Instant::now() + BLOCK_FOR);
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     fn on_internal(&mut self, internal: Internal) {
@@ -762,16 +804,17 @@ impl Net {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 for addr in info.listen_addrs {
                     if is_dialable(&addr) {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                            kad.add_address(&peer_id, addr);
+                        }
                     }
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer, addr.clone());
+                    if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                        kad.add_address(&peer, addr.clone());
+                    }
                     if !self.swarm.is_connected(&peer) && !self.blocked.contains_key(&peer) {
                         let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
                         let _ = self.swarm.dial(opts);

@@ -1,0 +1,479 @@
+//! Several real `convene node run` processes on 127.0.0.1 (mDNS off) forming one directory.
+//!
+//! These tests start many processes; they take turns (one federation test at a time) so that
+//! their time limits measure the nodes, not the machine's crowding.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use convene_protocol::{Content, Identity, Record, Slug};
+
+use crate::util::{self, Home};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running `convene node run` on a home.
+struct NodeProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    fn start(home: &Home) -> NodeProcess {
+        let log = home.path.with_extension(format!("{}.log", now_nanos()));
+        let child = Command::new(util::binary())
+            .args(["--home", home.path.to_str().unwrap(), "node", "run"])
+            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"])
+            .arg("--no-mdns")
+            .env("RUST_LOG", "info,libp2p_kad=error")
+            .env_remove("CONVENE_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting convene node run");
+        let node = NodeProcess { child, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = home.run(&["node", "status", "--json"]);
+            if status.code == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not start\n{status}\n{}",
+                node.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        node
+    }
+
+    fn log(&self) -> String {
+        format!(
+            "--- node log\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+
+    /// SIGTERM, and wait for the clean shutdown.
+    fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "unclean shutdown: {status}\n{}",
+            self.log()
+        );
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn status(home: &Home) -> serde_json::Value {
+    home.run(&["node", "status", "--json"]).ok().json()
+}
+
+fn ticket(home: &Home) -> String {
+    home.run(&["node", "ticket"]).ok().stdout.trim().to_string()
+}
+
+fn peer_id(home: &Home) -> String {
+    status(home)["peer_id"].as_str().unwrap().to_string()
+}
+
+/// Waits until `check` holds, or fails after `limit` showing `context`.
+#[track_caller]
+fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+fn connected(home: &Home, peer: &str) -> bool {
+    status(home)["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["peer_id"] == peer && p["gossip"] == true)
+}
+
+/// Every (address, id) a home stores, retractions included.
+fn held(home: &Home) -> BTreeSet<(String, String)> {
+    home.run(&["export"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                line["address"].as_str().unwrap().to_string(),
+                line["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn counts(home: &Home) -> (u64, u64) {
+    let status = status(home);
+    (
+        status["counts"]["live"].as_u64().unwrap(),
+        status["counts"]["retracted"].as_u64().unwrap(),
+    )
+}
+
+/// A CSV of `n` experiments and the mapping that imports it.
+fn experiments_csv(home: &Home, name: &str, n: usize) -> (PathBuf, PathBuf) {
+    let mut csv = String::from("Title,Summary,Keywords\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "{name} pilot {i},Trying idea number {i} of {name} with residents,{name};batch\n"
+        ));
+    }
+    let csv = home.file(&format!("{name}.csv"), &csv);
+    let mapping = home.file(
+        &format!("{name}.toml"),
+        "kind = \"experiment\"\n[columns]\ntitle = \"Title\"\nsummary = \"Summary\"\ntags = \"Keywords\"\n",
+    );
+    (csv, mapping)
+}
+
+#[test]
+fn a_record_published_on_a_reaches_c_through_b_within_five_seconds() {
+    let _turn = turn();
+    let (a, b, c) = (
+        Home::init("Alpha Council"),
+        Home::init("Beta Police"),
+        Home::init("Gamma Meetup"),
+    );
+    let (node_a, node_b, node_c) = (
+        NodeProcess::start(&a),
+        NodeProcess::start(&b),
+        NodeProcess::start(&c),
+    );
+    b.run(&["peers", "add", &ticket(&a)]).ok();
+    c.run(&["peers", "add", &ticket(&b)]).ok();
+    let (id_a, id_b) = (peer_id(&a), peer_id(&b));
+    wait_until(Duration::from_secs(20), "B and C connect", || {
+        connected(&b, &id_a) && connected(&c, &id_b)
+    });
+    // Let the gossip mesh form (heartbeats are one second apart).
+    std::thread::sleep(Duration::from_secs(2));
+
+    let address = a.publish(
+        "fridge.toml",
+        "kind = \"experiment\"\ntitle = \"Community fridge network\"\nsummary = \"Surplus food shared through fridges in libraries\"\nstatus = \"running\"\n",
+    );
+    let took = wait_until(Duration::from_secs(5), "C finds A's record", || {
+        c.search_addresses(&["fridge"]).contains(&address)
+    });
+    eprintln!("A -> B -> C in {took:?}");
+    assert!(
+        c.run(&["show", &address])
+            .ok()
+            .stdout
+            .contains("Community fridge")
+    );
+
+    // Retractions travel the same way, and stay effective.
+    a.run(&["retract", &address]).ok();
+    wait_until(
+        Duration::from_secs(5),
+        "C drops the retracted record",
+        || c.search_addresses(&["fridge"]).is_empty(),
+    );
+    c.run(&["show", &address]).code(1).stderr_has("retracted");
+    drop((node_a, node_b));
+    node_c.stop();
+}
+
+#[test]
+fn a_node_that_was_offline_catches_up_with_records_and_retractions() {
+    let _turn = turn();
+    let (a, b) = (Home::init("Alpha Council"), Home::init("Beta Police"));
+    let node_a = NodeProcess::start(&a);
+    let node_b = NodeProcess::start(&b);
+    b.run(&["peers", "add", &ticket(&a)]).ok();
+    let (early_csv, map) = experiments_csv(&a, "early", 20);
+    a.run(&[
+        "import",
+        early_csv.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+    ])
+    .ok();
+    wait_until(Duration::from_secs(30), "B holds A's first records", || {
+        held(&b).is_superset(&held(&a))
+    });
+    let early: Vec<String> = a
+        .run(&["list", "--mine", "--kind", "experiment"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|line| line.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(early.len(), 20);
+
+    node_b.stop();
+    let (csv, map) = experiments_csv(&a, "later", 500);
+    a.run(&[
+        "import",
+        csv.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+    ])
+    .ok()
+    .stderr_has("stored 500");
+    for address in &early[..10] {
+        a.run(&["retract", address]).ok();
+    }
+    let expected = held(&a);
+    // Both organisations, 10 early experiments left, 500 later ones; 10 tombstones.
+    assert_eq!(counts(&a), (2 + 10 + 500, 10));
+
+    let node_b = NodeProcess::start(&b);
+    let took = wait_until(Duration::from_secs(30), "B holds exactly A's set", || {
+        held(&b) == expected
+    });
+    eprintln!("B caught up with 510 changes in {took:?}");
+    for address in &early[..10] {
+        b.run(&["show", address]).code(1).stderr_has("retracted");
+    }
+    assert_eq!(b.search_addresses(&["later", "-n", "1000"]).len(), 500);
+    assert!(b.search_addresses(&["early", "-n", "100"]).len() == 10);
+    drop(node_a);
+    node_b.stop();
+}
+
+/// A record signed by `identity` with arbitrary fields, for playing a misbehaving peer.
+fn signed(identity: &Identity, slug: &str, created_at: i64) -> Record {
+    let content: Content = serde_json::from_value(serde_json::json!({
+        "kind": "experiment",
+        "title": format!("Tampered {slug}"),
+        "summary": "A record that should never be stored",
+    }))
+    .unwrap();
+    Record::sign(identity, Slug::new(slug).unwrap(), 1, created_at, content).unwrap()
+}
+
+#[test]
+fn tampered_records_are_rejected_and_their_sender_penalised_then_disconnected() {
+    let _turn = turn();
+    let victim = Home::init("Victim Council");
+    let node = NodeProcess::start(&victim);
+    let before = counts(&victim);
+
+    // The attacker is a node in this process that gossips bytes without checking them.
+    let attacker_dir = tempfile::tempdir().unwrap();
+    let attacker_home = convene_node::Home::init(attacker_dir.path(), None).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let attacker = runtime
+        .block_on(convene_node::daemon::Daemon::start(
+            &attacker_home,
+            convene_node::daemon::RunOptions {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                api: Some("127.0.0.1:0".into()),
+                mdns: Some(false),
+            },
+        ))
+        .unwrap();
+    let attacker_id = runtime.block_on(attacker.status()).unwrap().net.peer_id;
+    victim
+        .run(&[
+            "peers",
+            "add",
+            &runtime.block_on(attacker.status()).unwrap().net.ticket,
+        ])
+        .ok();
+    wait_until(Duration::from_secs(20), "the attacker joins gossip", || {
+        connected(&victim, &attacker_id)
+            && runtime
+                .block_on(attacker.status())
+                .unwrap()
+                .net
+                .peers
+                .iter()
+                .any(|p| p.gossip)
+    });
+
+    let identity = attacker_home.identity().unwrap();
+    let now = convene_node::now();
+    let mut changed_byte = signed(&identity, "changed-byte", now).into_bytes();
+    let at = changed_byte.len() - 70;
+    changed_byte[at] ^= 1;
+    let mut wrong_key = signed(&identity, "wrong-key", now).into_bytes();
+    let other = Identity::generate().unwrap().author();
+    wrong_key[15..47].copy_from_slice(other.as_bytes());
+    let future = signed(&identity, "from-the-future", now + 86_400).into_bytes();
+    let mut oversize = signed(&identity, "oversize", now).into_bytes();
+    oversize.resize(convene_protocol::MAX_RECORD_BYTES + 1000, 0);
+    let tampered = [changed_byte, wrong_key, future, oversize];
+    for bytes in &tampered {
+        runtime.block_on(attacker.gossip_unchecked(bytes.clone()));
+    }
+    wait_until(
+        Duration::from_secs(10),
+        "the victim rejects all four",
+        || status(&victim)["invalid_records"] == 4,
+    );
+    let peer = status(&victim)["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["peer_id"] == attacker_id.as_str())
+        .cloned()
+        .expect("still connected after four");
+    assert_eq!(peer["invalid_records"], 4);
+    assert!(
+        peer["score"].as_f64().unwrap() < 0.0,
+        "gossipsub penalised the sender: {peer}"
+    );
+    assert_eq!(counts(&victim), before, "nothing was stored");
+    let log = node.log();
+    for reason in ["bad signature", "ahead of now", "over the limit"] {
+        assert!(log.contains(reason), "the log names {reason:?}\n{log}");
+    }
+
+    // One more and the victim disconnects the attacker and refuses it.
+    runtime
+        .block_on(attacker.gossip_unchecked(signed(&identity, "fifth", now + 86_400).into_bytes()));
+    wait_until(
+        Duration::from_secs(10),
+        "the attacker is disconnected",
+        || {
+            let status = status(&victim);
+            status["blocked"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == attacker_id.as_str())
+                && !connected(&victim, &attacker_id)
+        },
+    );
+    assert_eq!(counts(&victim), before);
+    runtime.block_on(attacker.shutdown()).unwrap();
+    node.stop();
+}
+
+#[test]
+fn kill_9_during_a_stream_loses_nothing_acknowledged_and_the_index_matches_the_store() {
+    let _turn = turn();
+    let (source, relay, witness) = (
+        Home::init("Source Council"),
+        Home::init("Relay Police"),
+        Home::init("Witness Meetup"),
+    );
+    // No Kademlia: the line must stay a line, so the witness hears of records only from the
+    // relay, which forwards a gossiped record only after the batch holding it is durable.
+    for home in [&source, &relay, &witness] {
+        let config = home.path.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            text.replace("# kademlia = true", "kademlia = false"),
+        )
+        .unwrap();
+    }
+    let node_source = NodeProcess::start(&source);
+    let node_relay = NodeProcess::start(&relay);
+    let node_witness = NodeProcess::start(&witness);
+    relay.run(&["peers", "add", &ticket(&source)]).ok();
+    witness.run(&["peers", "add", &ticket(&relay)]).ok();
+    let (id_source, id_relay) = (peer_id(&source), peer_id(&relay));
+    wait_until(Duration::from_secs(20), "the line connects", || {
+        connected(&relay, &id_source) && connected(&witness, &id_relay)
+    });
+    wait_until(Duration::from_secs(20), "organisations settle", || {
+        counts(&relay).0 == 3 && counts(&witness).0 == 3
+    });
+    std::thread::sleep(Duration::from_secs(2));
+
+    // The source publishes a stream of records through its API as fast as it can.
+    let client = convene_node::Client::connect(&source.path).expect("the source runs");
+    let stream = std::thread::spawn(move || {
+        let author = convene_protocol::Identity::generate().unwrap().author();
+        for i in 0..1_500 {
+            let text = format!(
+                "kind = \"experiment\"\ntitle = \"Stream pilot {i}\"\nsummary = \"Record {i} of a stream\"\n"
+            );
+            let draft =
+                convene_node::Draft::parse(&text, convene_node::DraftFormat::Toml, "s", &author)
+                    .unwrap();
+            if client.publish(&draft).is_err() {
+                return i;
+            }
+        }
+        1_500
+    });
+    wait_until(
+        Duration::from_secs(60),
+        "the relay is in the middle of the stream",
+        || counts(&relay).0 > 103,
+    );
+    node_relay.kill_9();
+    let published = stream.join().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    node_witness.stop();
+    drop(node_source);
+
+    // Offline, the relay's store opens and its index catches up from the store's log.
+    let relay_held = held(&relay);
+    let witness_held = held(&witness);
+    let missing: Vec<_> = witness_held.difference(&relay_held).collect();
+    assert!(
+        missing.is_empty(),
+        "the witness holds {} records the relay acknowledged but lost (relay holds {}), e.g. {:?}",
+        missing.len(),
+        relay_held.len(),
+        missing.first()
+    );
+    assert!(
+        witness_held.len() > 3,
+        "the witness heard part of the stream before the kill"
+    );
+    // The index agrees with the store: every live record is found, and nothing else.
+    let live = relay.run(&["list", "--json"]).ok().json();
+    let live = live.as_array().unwrap().len();
+    let found = relay
+        .run(&["search", "-n", "100000"])
+        .ok()
+        .stdout
+        .lines()
+        .count();
+    assert_eq!(found, live, "search finds exactly the stored live records");
+    eprintln!(
+        "source published {published}; relay killed holding {} records; witness got {} through it",
+        relay_held.len(),
+        witness_held.len()
+    );
+}
