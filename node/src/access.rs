@@ -18,7 +18,7 @@ const IMPORT_LINES_PER_REQUEST: usize = 2_000;
 #[derive(Debug)]
 pub enum Access {
     /// This process opened the store.
-    Local(Node),
+    Local(Box<Node>),
     /// A node runs on the home; this process talks to its API.
     Daemon(Client),
 }
@@ -30,13 +30,13 @@ impl Access {
             tracing::debug!(api = client.address(), "using the running node");
             return Ok(Access::Daemon(client));
         }
-        Ok(Access::Local(Node::open(&home.data_dir())?))
+        Ok(Access::Local(Box::new(Node::open(&home.data_dir())?)))
     }
 
     /// Finishes local index work; nothing to do for a node.
     pub fn close(self) -> Result<(), NodeError> {
         match self {
-            Access::Local(node) => node.close(),
+            Access::Local(node) => (*node).close(),
             Access::Daemon(_) => Ok(()),
         }
     }

@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use convene_protocol::Record;
+use convene_protocol::{Record, RecordId};
 use rayon::prelude::*;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{Node, NodeError, Outcome};
 
@@ -37,6 +37,8 @@ pub enum Verdict {
 }
 
 type Call = Box<dyn FnOnce(&mut Node) + Send>;
+/// Records offered together, and where their verdicts go.
+type IngestJob = (Vec<Vec<u8>>, oneshot::Sender<Vec<Verdict>>);
 
 enum Job {
     Ingest {
@@ -59,6 +61,7 @@ pub struct Busy;
 #[derive(Clone, Debug)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
+    stored: broadcast::Sender<RecordId>,
 }
 
 impl std::fmt::Debug for Job {
@@ -71,6 +74,12 @@ impl std::fmt::Debug for Job {
 }
 
 impl StoreHandle {
+    /// Ids of records from the network, sent once they are durably stored as latest versions.
+    /// A receiver that falls more than a few thousand behind skips ahead (and is told so).
+    pub fn subscribe(&self) -> broadcast::Receiver<RecordId> {
+        self.stored.subscribe()
+    }
+
     /// Runs `work` on the store thread and returns its result.
     pub async fn call<R: Send + 'static>(
         &self,
@@ -111,24 +120,28 @@ impl StoreHandle {
 /// index and closes the node; join the returned thread to wait for that.
 pub fn spawn(node: Node) -> (StoreHandle, std::thread::JoinHandle<Result<(), NodeError>>) {
     let (jobs, queue) = mpsc::channel(QUEUE);
+    let (stored, _) = broadcast::channel(4_096);
+    let announce = stored.clone();
     let thread = std::thread::Builder::new()
         .name("convene-store".into())
-        .spawn(move || Actor::new(node).run(queue))
+        .spawn(move || Actor::new(node, announce).run(queue))
         .expect("spawning the store thread");
-    (StoreHandle { jobs }, thread)
+    (StoreHandle { jobs, stored }, thread)
 }
 
 struct Actor {
     node: Node,
+    stored: broadcast::Sender<RecordId>,
     /// Records were stored since the index was last committed.
     index_dirty: bool,
     last_index_commit: Instant,
 }
 
 impl Actor {
-    fn new(node: Node) -> Actor {
+    fn new(node: Node, stored: broadcast::Sender<RecordId>) -> Actor {
         Actor {
             node,
+            stored,
             index_dirty: false,
             last_index_commit: Instant::now(),
         }
@@ -189,7 +202,7 @@ impl Actor {
     /// then answers each job.
     fn ingest(
         &mut self,
-        batch: Vec<(Vec<Vec<u8>>, oneshot::Sender<Vec<Verdict>>)>,
+        batch: Vec<IngestJob>,
     ) -> Result<(), NodeError> {
         let now = crate::now();
         let verify = |bytes: Vec<u8>| Record::from_bytes(bytes, now);
@@ -213,15 +226,19 @@ impl Actor {
             }
             jobs.push((verdicts, reply));
         }
-        let mut outcomes = if valid.is_empty() {
+        let outcomes = if valid.is_empty() {
             Vec::new()
         } else {
             self.node.store_and_index(&valid)?
+        };
+        for (record, outcome) in valid.iter().zip(&outcomes) {
+            if outcome.is_stored() {
+                self.index_dirty = true;
+                // No receivers is fine.
+                let _ = self.stored.send(record.id());
+            }
         }
-        .into_iter();
-        if valid.iter().len() > 0 {
-            self.index_dirty = true;
-        }
+        let mut outcomes = outcomes.into_iter();
         for (verdicts, reply) in jobs {
             let verdicts = verdicts
                 .into_iter()

@@ -29,7 +29,7 @@ use crate::{
 /// Path prefix of this version of the API.
 pub const API_VERSION: &str = "/v1";
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct State {
     pub store: StoreHandle,
     pub net: mpsc::Sender<NetCommand>,
@@ -127,7 +127,9 @@ pub struct ErrorBody {
     pub code: String,
 }
 
-pub(crate) struct ApiError {
+/// A failed API call: the HTTP status, a code for clients, and the message.
+#[derive(Debug)]
+pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -142,6 +144,14 @@ impl ApiError {
         }
     }
 }
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -407,22 +417,30 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
+impl State {
+    /// Signs `draft` with the home's identity, stores it, and gossips it.
+    pub(crate) async fn publish(&self, mut draft: Draft) -> Result<crate::Published, ApiError> {
+        let identity = self.identity.clone();
+        draft.fill_organisation(self.organisation.as_deref());
+        let published = self
+            .store
+            .call(move |node| {
+                draft.content.validate().map_err(NodeError::Record)?;
+                node.publish(&identity, &draft, crate::now())
+            })
+            .await??;
+        self.gossip(&published.record).await;
+        Ok(published)
+    }
+}
+
 async fn publish(
     AxumState(state): AxumState<State>,
     headers: HeaderMap,
-    Json(mut draft): Json<Draft>,
+    Json(draft): Json<Draft>,
 ) -> ApiResult<PublishResponse> {
     state.authorise(&headers)?;
-    let identity = state.identity.clone();
-    draft.fill_organisation(state.organisation.as_deref());
-    let published = state
-        .store
-        .call(move |node| {
-            draft.content.validate().map_err(NodeError::Record)?;
-            node.publish(&identity, &draft, crate::now())
-        })
-        .await??;
-    state.gossip(&published.record).await;
+    let published = state.publish(draft).await?;
     Ok(Json(PublishResponse {
         record: RecordBody::of(&published.record),
         previous_seq: published.previous_seq,

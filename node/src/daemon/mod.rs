@@ -58,6 +58,8 @@ pub enum DaemonError {
     Network(String),
     #[error("another node is already running on this home (its API answers at {0})")]
     AlreadyRunning(String),
+    #[error(transparent)]
+    Api(#[from] api::ApiError),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
@@ -89,6 +91,7 @@ pub struct Status {
 /// A running node. Drop it only after [`Daemon::shutdown`].
 #[derive(Debug)]
 pub struct Daemon {
+    api: api::State,
     net: mpsc::Sender<NetCommand>,
     store: StoreHandle,
     api_addr: SocketAddr,
@@ -192,7 +195,7 @@ impl Daemon {
             api: api_addr.to_string(),
         };
         let (api_stop, stopped) = oneshot::channel();
-        let api_task = tokio::spawn(api::serve(listener, state, stopped));
+        let api_task = tokio::spawn(api::serve(listener, state.clone(), stopped));
         let api_file = home.dir().join(API_FILE);
         write_atomically(&api_file, format!("{api_addr}\n").as_bytes())?;
         tracing::info!(api = %api_addr, "local API listening");
@@ -205,6 +208,7 @@ impl Daemon {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Ok(Daemon {
+            api: state,
             net: net_tx,
             store,
             api_addr,
@@ -226,6 +230,12 @@ impl Daemon {
 
     pub async fn status(&self) -> Option<Status> {
         status_of(&self.net, &self.store, self.api_addr).await
+    }
+
+    /// Signs `draft` with the home's identity, stores it and gossips it, as `convene publish`
+    /// does through the API.
+    pub async fn publish(&self, draft: crate::Draft) -> Result<crate::Published, DaemonError> {
+        Ok(self.api.publish(draft).await?)
     }
 
     /// Gossips bytes as they are, without storing or checking them. Only for tests that play a

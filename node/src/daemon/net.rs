@@ -747,18 +747,16 @@ impl Net {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    tracing::info!(peer = %peer_id, "disconnected");
-                    self.peers.remove(&peer_id);
-                    self.responder.forget(&peer_id);
-                    let soon = Instant::now() + Duration::from_secs(1);
-                    for redial in &mut self.redials {
-                        if redial.entry.peer == Some(peer_id) {
-                            redial.next = redial.next.min(soon);
-                        }
+                tracing::info!(peer = %peer_id, "disconnected");
+                self.peers.remove(&peer_id);
+                self.responder.forget(&peer_id);
+                let soon = Instant::now() + Duration::from_secs(1);
+                for redial in &mut self.redials {
+                    if redial.entry.peer == Some(peer_id) {
+                        redial.next = redial.next.min(soon);
                     }
                 }
             }
@@ -803,10 +801,10 @@ impl Net {
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 for addr in info.listen_addrs {
-                    if is_dialable(&addr) {
-                        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
-                            kad.add_address(&peer_id, addr);
-                        }
+                    if is_dialable(&addr)
+                        && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+                    {
+                        kad.add_address(&peer_id, addr);
                     }
                 }
             }

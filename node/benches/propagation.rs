@@ -1,0 +1,148 @@
+//! How long a record takes to reach every node of a 20-node network on loopback.
+//!
+//! `cargo bench -p convene-node --bench propagation [-- NODES ROUNDS]`
+//!
+//! Starts NODES daemons in this process (real swarms on 127.0.0.1, real stores), wires them in a
+//! sparse random graph (each node dials its parent in a binary tree plus one random earlier
+//! node; Kademlia may add links), waits for the gossip mesh, then publishes ROUNDS records from
+//! random nodes. For each record: the time from the publish call until every other node has it
+//! durably stored (and the time to the median node). Reports the median and max over rounds.
+
+use std::time::{Duration, Instant};
+
+use convene_node::daemon::{Daemon, PeerEntry, RunOptions};
+use convene_node::{Draft, DraftFormat, Home};
+use tokio::sync::broadcast;
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let nodes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(run(nodes, rounds));
+}
+
+fn random(below: usize) -> usize {
+    let mut bytes = [0; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    (u64::from_le_bytes(bytes) % below as u64) as usize
+}
+
+async fn run(nodes: usize, rounds: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemons = Vec::new();
+    let started = Instant::now();
+    for i in 0..nodes {
+        let home = Home::init(&dir.path().join(format!("node{i}")), Some(format!("Org {i}"))).unwrap();
+        let daemon = Daemon::start(
+            &home,
+            RunOptions {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                api: Some("127.0.0.1:0".into()),
+                mdns: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+        daemons.push((home, daemon));
+    }
+    let tickets: Vec<String> = tickets_of(&daemons).await;
+    let mut links = 0;
+    for i in 1..nodes {
+        let mut targets = vec![(i - 1) / 2, random(i)];
+        targets.dedup();
+        for target in targets {
+            let entry = PeerEntry::parse(&tickets[target]).unwrap();
+            daemons[i].1.add_peer(entry).await.unwrap();
+            links += 1;
+        }
+    }
+    // Wait until every node gossips with someone and holds every organisation record.
+    loop {
+        let mut ready = true;
+        for (_, daemon) in &daemons {
+            let status = daemon.status().await.unwrap();
+            ready &= status.net.peers.iter().any(|p| p.gossip)
+                && status.counts.live as usize == nodes;
+        }
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Heartbeats build the mesh.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut degree = 0;
+    for (_, daemon) in &daemons {
+        degree += daemon.status().await.unwrap().net.peers.len();
+    }
+    println!(
+        "{nodes} nodes up in {:.1} s; {links} dialled links, {:.1} connections per node",
+        started.elapsed().as_secs_f64(),
+        degree as f64 / nodes as f64
+    );
+
+    let mut all = Vec::new();
+    let mut median_node = Vec::new();
+    for round in 0..rounds {
+        let mut receivers: Vec<broadcast::Receiver<_>> =
+            daemons.iter().map(|(_, d)| d.store().subscribe()).collect();
+        let publisher = random(nodes);
+        let (home, daemon) = &daemons[publisher];
+        let author = home.identity().unwrap().author();
+        let text = format!(
+            "kind = \"experiment\"\ntitle = \"Propagation round {round}\"\nsummary = \"Timing how fast news travels\"\n"
+        );
+        let draft = Draft::parse(&text, DraftFormat::Toml, "bench", &author).unwrap();
+        let start = Instant::now();
+        let record = daemon.publish(draft).await.unwrap().record;
+        let id = record.id();
+        let mut arrivals = Vec::new();
+        for (i, receiver) in receivers.iter_mut().enumerate() {
+            if i == publisher {
+                continue;
+            }
+            let arrived = tokio::time::timeout(Duration::from_secs(30), async {
+                loop {
+                    match receiver.recv().await {
+                        Ok(stored) if stored == id => return start.elapsed(),
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => panic!("node stopped"),
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: node {i} never got the record"));
+            arrivals.push(arrived);
+        }
+        arrivals.sort();
+        all.push(*arrivals.last().unwrap());
+        median_node.push(arrivals[arrivals.len() / 2]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    all.sort();
+    median_node.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "time for a record to reach all {} other nodes over {rounds} records: median {:.1} ms, max {:.1} ms",
+        nodes - 1,
+        ms(all[all.len() / 2]),
+        ms(*all.last().unwrap())
+    );
+    println!(
+        "time to reach half the nodes: median {:.1} ms, max {:.1} ms",
+        ms(median_node[median_node.len() / 2]),
+        ms(*median_node.last().unwrap())
+    );
+    for (_, daemon) in daemons {
+        daemon.shutdown().await.unwrap();
+    }
+}
+
+async fn tickets_of(daemons: &[(Home, Daemon)]) -> Vec<String> {
+    let mut tickets = Vec::new();
+    for (_, daemon) in daemons {
+        tickets.push(daemon.status().await.unwrap().net.ticket);
+    }
+    tickets
+}
