@@ -79,4 +79,81 @@ fn main() {
     println!(
         "{RECORDS} records on each side; messages counted in both directions; frame limit 60,000 bytes."
     );
+
+    println!();
+    catch_up(&records, &items);
+}
+
+/// The whole sync protocol for one node that lacks `differences` of the other's records (the
+/// node that was offline): reconciliation rounds, then fetches, counted as the frames
+/// `convene_protocol::wire` encodes (length prefix included; noise and yamux framing not).
+fn catch_up(records: &[Record], items: &[SyncItem]) {
+    use convene_protocol::RecordId;
+    use convene_protocol::wire::{MAX_FETCH_IDS, RECORDS_BUDGET, Request, Response};
+
+    println!(
+        "| missing on one side | round trips (reconcile + fetch) | reconcile bytes | fetch bytes | all bytes on the wire | the missing records' bytes | overhead |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let by_id: std::collections::HashMap<RecordId, &Record> =
+        records.iter().map(|r| (r.id(), r)).collect();
+    for differences in [0usize, 100, 10_000] {
+        let step = RECORDS.checked_div(differences).unwrap_or(usize::MAX);
+        let mut behind = Vec::new();
+        let mut missing_bytes = 0;
+        for (n, item) in items.iter().enumerate() {
+            if differences > 0 && n % step == 0 {
+                missing_bytes += records[n].bytes().len();
+            } else {
+                behind.push(*item);
+            }
+        }
+        let reconciled = reconcile_locally(behind, items.iter().copied()).unwrap();
+        assert_eq!(reconciled.need.len(), differences);
+        let rounds = reconciled.messages / 2;
+        // Each round: a Reconcile request (4 + 1 + 8 bytes around the message) and response (4 + 1).
+        let reconcile_bytes = reconciled.bytes + rounds * (13 + 5);
+        let (mut fetch_bytes, mut fetches) = (0usize, 0usize);
+        let mut rest: &[RecordId] = &reconciled.need;
+        while !rest.is_empty() {
+            let ask = &rest[..rest.len().min(MAX_FETCH_IDS)];
+            let request = Request::Fetch { ids: ask.to_vec() }.encode();
+            let (mut served, mut size, mut out) = (0, 0, Vec::new());
+            for id in ask {
+                if served > 0 && size >= RECORDS_BUDGET {
+                    break;
+                }
+                served += 1;
+                let bytes = by_id[id].bytes().to_vec();
+                size += bytes.len();
+                out.push(bytes);
+            }
+            let response = Response::Records {
+                served: served as u32,
+                records: out,
+            }
+            .encode();
+            fetch_bytes += 4 + request.len() + 4 + response.len();
+            fetches += 1;
+            rest = &rest[served..];
+        }
+        let all = reconcile_bytes + fetch_bytes;
+        println!(
+            "| {differences} | {} ({rounds} + {fetches}) | {:.1} KiB | {:.1} KiB | {:.1} KiB | {:.1} KiB | {} |",
+            rounds + fetches,
+            reconcile_bytes as f64 / 1024.0,
+            fetch_bytes as f64 / 1024.0,
+            all as f64 / 1024.0,
+            missing_bytes as f64 / 1024.0,
+            if missing_bytes == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}x", all as f64 / missing_bytes as f64)
+            }
+        );
+    }
+    println!();
+    println!(
+        "{RECORDS} records on the up-to-date side; the other lacks the given number, spread evenly."
+    );
 }

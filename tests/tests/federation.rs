@@ -477,3 +477,62 @@ fn kill_9_during_a_stream_loses_nothing_acknowledged_and_the_index_matches_the_s
         witness_held.len()
     );
 }
+
+#[test]
+fn while_a_node_runs_commands_use_it_and_writes_need_the_token() {
+    let _turn = turn();
+    let home = Home::init("Example Council");
+    let node = NodeProcess::start(&home);
+    // A second node on the same home is refused, naming the running one.
+    home.run(&[
+        "node",
+        "run",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--api",
+        "127.0.0.1:0",
+    ])
+    .code(2)
+    .stderr_has("already running");
+    // Commands work as before, through the node's API.
+    let address = home.publish(
+        "fridge.toml",
+        "kind = \"experiment\"\ntitle = \"Community fridge network\"\nsummary = \"Surplus food shared through fridges\"\n",
+    );
+    assert_eq!(home.search_addresses(&["fridge"]), vec![address.clone()]);
+    home.run(&["show", &address])
+        .ok()
+        .stdout_has("Community fridge");
+    let export = home.run(&["export"]).ok();
+    assert_eq!(export.stdout.lines().count(), 2, "{export}");
+    assert_eq!(counts(&home), (2, 0));
+
+    // A write without the token is refused and changes nothing.
+    let api = std::fs::read_to_string(home.path.join("node.api")).unwrap();
+    let body =
+        r#"{"slug":null,"content":{"kind":"experiment","title":"Sneaky","summary":"No token"}}"#;
+    let request = format!(
+        "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(api.trim()).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert_eq!(counts(&home), (2, 0));
+
+    // Bad peers are named.
+    home.run(&["peers", "add", "example.org:4717"])
+        .code(2)
+        .stderr_has("neither a ticket");
+    home.run(&["peers", "rm", "12D3KooWnobody"])
+        .code(2)
+        .stderr_has("no peer");
+    node.stop();
+    // Stopped: the commands open the store themselves again.
+    assert_eq!(home.search_addresses(&["fridge"]), vec![address]);
+    home.run(&["node", "status"])
+        .code(2)
+        .stderr_has("no node is running");
+}

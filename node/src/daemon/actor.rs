@@ -200,10 +200,7 @@ impl Actor {
 
     /// Verifies every record of every job, stores the valid ones in one transaction, and only
     /// then answers each job.
-    fn ingest(
-        &mut self,
-        batch: Vec<IngestJob>,
-    ) -> Result<(), NodeError> {
+    fn ingest(&mut self, batch: Vec<IngestJob>) -> Result<(), NodeError> {
         let now = crate::now();
         let verify = |bytes: Vec<u8>| Record::from_bytes(bytes, now);
         let mut jobs = Vec::with_capacity(batch.len());

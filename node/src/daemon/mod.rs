@@ -147,7 +147,9 @@ impl Daemon {
         let token = api_token(home.dir())?;
 
         let node = match Node::open(&home.data_dir()) {
-            Err(NodeError::Store(crate::StoreError::Locked)) => {
+            Err(NodeError::Store(crate::StoreError::Locked))
+                if crate::Client::connect(home.dir()).is_some() =>
+            {
                 let running = std::fs::read_to_string(home.dir().join(API_FILE))
                     .unwrap_or_default()
                     .trim()
