@@ -64,12 +64,12 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
     eprintln!("{nodes} nodes started");
     let tickets: Vec<String> = tickets_of(&daemons).await;
     let mut links = 0;
-    for i in 1..nodes {
+    for (i, (_, daemon)) in daemons.iter().enumerate().skip(1) {
         let mut targets = vec![(i - 1) / 2, random(i)];
         targets.dedup();
         for target in targets {
             let entry = PeerEntry::parse(&tickets[target]).unwrap();
-            daemons[i].1.add_peer(entry).await.unwrap();
+            daemon.add_peer(entry).await.unwrap();
             links += 1;
         }
     }

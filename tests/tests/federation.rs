@@ -69,7 +69,19 @@ impl NodeProcess {
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
-        let status = self.child.wait().unwrap();
+        // Regression: a handle kept by the daemon once made the store actor wait forever here.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not stop within 30 s of SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert!(
             status.success(),
             "unclean shutdown: {status}\n{}",

@@ -46,6 +46,8 @@ enum Job {
         reply: oneshot::Sender<Vec<Verdict>>,
     },
     Call(Call),
+    /// Finish: commit the index and close the store, whoever still holds a handle.
+    Stop,
 }
 
 /// The store actor stopped (the daemon is shutting down, or the store failed).
@@ -69,6 +71,7 @@ impl std::fmt::Debug for Job {
         match self {
             Job::Ingest { records, .. } => write!(f, "Ingest({} records)", records.len()),
             Job::Call(_) => f.write_str("Call"),
+            Job::Stop => f.write_str("Stop"),
         }
     }
 }
@@ -91,6 +94,12 @@ impl StoreHandle {
         }));
         self.jobs.send(job).await.map_err(|_| Closed)?;
         result.await.map_err(|_| Closed)
+    }
+
+    /// Asks the actor to finish once the jobs queued before this one are done. Later jobs fail
+    /// with [`Closed`].
+    pub async fn stop(&self) {
+        let _ = self.jobs.send(Job::Stop).await;
     }
 
     /// Verifies and stores records, waiting for room in the queue.
@@ -150,7 +159,9 @@ impl Actor {
     fn run(mut self, mut queue: mpsc::Receiver<Job>) -> Result<(), NodeError> {
         while let Some(job) = queue.blocking_recv() {
             let mut deferred = None;
+            let mut stop = false;
             match job {
+                Job::Stop => break,
                 Job::Call(call) => deferred = Some(call),
                 Job::Ingest { records, reply } => {
                     let mut batch = vec![(records, reply)];
@@ -163,6 +174,10 @@ impl Actor {
                             }
                             Ok(Job::Call(call)) => {
                                 deferred = Some(call);
+                                break;
+                            }
+                            Ok(Job::Stop) => {
+                                stop = true;
                                 break;
                             }
                             Err(_) => break,
@@ -179,12 +194,17 @@ impl Actor {
                 self.commit_index_if_dirty()?;
                 call(&mut self.node);
             }
+            if stop {
+                break;
+            }
             if self.index_dirty
                 && (queue.is_empty() || self.last_index_commit.elapsed() >= INDEX_COMMIT_EVERY)
             {
                 self.commit_index_if_dirty()?;
             }
         }
+        // Later jobs fail at once (their callers see `Closed`) instead of waiting.
+        queue.close();
         self.commit_index_if_dirty()?;
         self.node.close()
     }

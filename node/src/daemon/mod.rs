@@ -269,8 +269,10 @@ impl Daemon {
             let _ = finished.await;
         }
         let _ = (&mut self.net_task).await;
+        self.store.stop().await;
         drop(self.net);
         drop(self.store);
+        drop(self.api);
         let thread = self.store_thread.take().expect("joined once");
         tokio::task::spawn_blocking(move || thread.join())
             .await
