@@ -179,7 +179,7 @@ fn render_config(config: &Config) -> String {
 }
 
 /// Writes a file that must not exist yet, durably; `secret` files are readable by the owner only.
-fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), HomeError> {
+pub(crate) fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), HomeError> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -383,17 +383,7 @@ fn api_token(home_dir: &Path) -> Result<String, DaemonError> {
 }
 
 fn write_secret(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io_error(path))?;
-    file.write_all(contents).map_err(io_error(path))?;
-    file.sync_all().map_err(io_error(path))
+    Ok(crate::home::write_new(path, contents, true)?)
 }
 
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
