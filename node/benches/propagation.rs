@@ -84,13 +84,6 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
         if ready {
             break;
         }
-        if std::env::var_os("CONVENE_BENCH_DEBUG").is_some() {
-            for (_, daemon) in &daemons {
-                let status = daemon.status().await.unwrap();
-                let gossip: Vec<bool> = status.net.peers.iter().map(|p| p.gossip).collect();
-                eprintln!("live {} peers {gossip:?}", status.counts.live);
-            }
-        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Heartbeats build the mesh.

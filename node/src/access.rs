@@ -41,10 +41,6 @@ impl Access {
         }
     }
 
-    pub fn is_daemon(&self) -> bool {
-        matches!(self, Access::Daemon(_))
-    }
-
     pub fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
         match self {
             Access::Local(node) => node.search(query),

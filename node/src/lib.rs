@@ -211,7 +211,7 @@ impl Node {
         draft: &Draft,
         now: i64,
     ) -> Result<Published, NodeError> {
-        let address = self.address_for(identity, draft);
+        let address = draft.address(&identity.author());
         let previous_seq = self.store.latest(&address)?.map(|entry| entry.version.seq);
         let seq = previous_seq.map_or(1, |seq| seq + 1);
         let record = Record::sign(
@@ -226,11 +226,6 @@ impl Node {
             record,
             previous_seq,
         })
-    }
-
-    /// The address `draft` will be published at by `identity`.
-    pub fn address_for(&self, identity: &Identity, draft: &Draft) -> Address {
-        draft.address(&identity.author())
     }
 
     /// Retracts one of the identity's own records: a signed tombstone replaces it everywhere.

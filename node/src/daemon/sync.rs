@@ -135,18 +135,18 @@ pub async fn run(
             .ingest(records)
             .await
             .map_err(|_| SyncFailure::Closed)?;
-        let invalid = verdicts
+        let reasons: Vec<&str> = verdicts
             .iter()
-            .filter(|v| matches!(v, Verdict::Invalid(_)))
-            .count();
+            .filter_map(|v| match v {
+                Verdict::Invalid(reason) => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        let invalid = reasons.len();
         report.stored += verdicts.iter().filter(|v| **v == Verdict::Stored).count() as u64;
         report.invalid += invalid as u64;
-        if invalid > 0 {
-            if let Some(Verdict::Invalid(reason)) =
-                verdicts.iter().find(|v| matches!(v, Verdict::Invalid(_)))
-            {
-                tracing::warn!(%peer, invalid, reason, "peer sent invalid records during sync");
-            }
+        if let Some(reason) = reasons.first() {
+            tracing::warn!(%peer, invalid, reason, "peer sent invalid records during sync");
             let _ = net
                 .send(NetCommand::Penalise {
                     peer,
