@@ -11,10 +11,29 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use convene_node::daemon::{PeerBook, PeerEntry, RunOptions};
 use convene_node::search::{Query, SimilarityThreshold};
-use convene_node::{Access, Client, Draft, DraftFormat, Home, ListFilter, Node, NodeError, now};
+use convene_node::{
+    Access, Client, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError, now,
+};
 use convene_protocol::{Address, Date, Kind, Status};
 
 use crate::output::Out;
+
+/// `eprintln!` that cannot panic: a message to a closed stderr is dropped, not a crash.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that cannot panic.
+macro_rules! say_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -61,8 +80,8 @@ enum Command {
     Search {
         #[command(flatten)]
         search: SearchArgs,
-        /// Number of results.
-        #[arg(short = 'n', long, default_value_t = 10)]
+        /// Number of results (at most 1000).
+        #[arg(short = 'n', long, default_value_t = 10, value_parser = result_count)]
         limit: usize,
         #[arg(long)]
         json: bool,
@@ -77,7 +96,8 @@ enum Command {
     /// Find the people to learn from on a topic.
     People {
         query: Vec<String>,
-        #[arg(short = 'n', long, default_value_t = 10)]
+        /// Number of people (at most 1000).
+        #[arg(short = 'n', long, default_value_t = 10, value_parser = result_count)]
         limit: usize,
         #[arg(long)]
         json: bool,
@@ -85,7 +105,8 @@ enum Command {
     /// Records most like a given record (address) or draft (file).
     Similar {
         target: String,
-        #[arg(short = 'n', long, default_value_t = 10)]
+        /// Number of records (at most 1000).
+        #[arg(short = 'n', long, default_value_t = 10, value_parser = result_count)]
         limit: usize,
         #[arg(long)]
         json: bool,
@@ -130,6 +151,22 @@ enum Command {
     },
     /// Rebuild the search index from the store.
     Reindex,
+    /// Start a new store when the old one is lost or damaged: the damaged file is moved aside,
+    /// every record in it that still verifies is kept, and the index is rebuilt.
+    #[command(
+        after_help = "With --from-peers the node then runs until it has synced with its peers \
+(those added with `convene peers add`, the config's bootstrap list, and the local network), so \
+everything they hold comes back, this organisation's own records included. Stop a running \
+node first."
+    )]
+    Recover {
+        /// Then fetch what the salvage missed from peers.
+        #[arg(long)]
+        from_peers: bool,
+        /// With --from-peers: seconds to wait for peers to connect and sync.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait: u64,
+    },
     /// Run this home's node on the network, or ask the running node about itself.
     Node {
         #[command(subcommand)]
@@ -228,6 +265,19 @@ impl SearchArgs {
     }
 }
 
+/// Parses `-n`: a count of results, bounded like every number from input.
+fn result_count(text: &str) -> Result<usize, String> {
+    let max = convene_node::limits::search::RESULTS;
+    match text.parse::<u64>() {
+        Ok(n) if n <= max as u64 => Ok(n as usize),
+        Ok(_) => Err(format!("at most {max} results can be asked for")),
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("at most {max} results can be asked for"))
+        }
+        Err(_) => Err("expected a whole number of results".into()),
+    }
+}
+
 /// An error with the exit code it should produce.
 #[derive(Debug)]
 struct Exit(u8);
@@ -269,13 +319,30 @@ fn main() -> ExitCode {
             if let Some(node_error) = error.downcast_ref::<NodeError>()
                 && matches!(node_error, NodeError::NotFound(_) | NodeError::Retracted(_))
             {
-                eprintln!("convene: {node_error}");
+                say!("convene: {node_error}");
                 return ExitCode::from(1);
             }
-            eprintln!("convene: {error:#}");
+            say!("convene: {}", one_line(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, `a: b: c`, leaving out a cause whose words the line
+/// already holds (typed errors often include their source's message in their own).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -296,9 +363,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Node { command } => return node_command(command, &home, &mut out),
         Command::Peers { command } => return peers_command(command, &home, &mut out),
+        Command::Export { output } => return export(&home, output),
+        Command::Reindex => return reindex(&home),
+        Command::Recover { from_peers, wait } => return recover(&home, from_peers, wait),
         _ => {}
     }
-    let mut node = Access::open(&home)
+    let progress = progress::Bar::new("records");
+    let mut node = Access::open(&home, &progress)
         .with_context(|| format!("opening the store in {}", home.data_dir().display()))?;
     let code = command(cli.command, &home, &mut node, &mut out)?;
     node.close()?;
@@ -363,7 +434,7 @@ fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<Ex
             } else {
                 "the node will connect when it runs"
             };
-            eprintln!("added {name} ({when})");
+            say!("added {name} ({when})");
             Ok(ExitCode::SUCCESS)
         }
         PeersCommand::List { json } => {
@@ -387,7 +458,7 @@ fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<Ex
                 Some(client) => client.remove_peer(&peer)?,
                 None => PeerBook::load(home.dir())?.remove(&peer)?,
             };
-            eprintln!(
+            say!(
                 "forgot {} peer entr{}",
                 removed.len(),
                 if removed.len() == 1 { "y" } else { "ies" }
@@ -479,42 +550,157 @@ fn command(command: Command, home: &Home, node: &mut Access, out: &mut Out) -> R
         Command::Retract { address } => {
             let record = node.retract(&home.identity()?, &address, now())?;
             out.line(&record.address().to_string())?;
-            eprintln!(
+            say!(
                 "retracted {} (tombstone seq {})",
                 record.address(),
                 record.header().seq
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { output } => {
-            let count = match output {
-                Some(path) => {
-                    let file = std::fs::File::create(&path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    let mut writer = io::BufWriter::new(file);
-                    let count = node.export(&mut writer)?;
-                    writer
-                        .into_inner()
-                        .map_err(|e| e.into_error())
-                        .and_then(|file| file.sync_all())
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    count
-                }
-                None => node.export(&mut io::BufWriter::new(io::stdout().lock()))?,
-            };
-            eprintln!("exported {count} records");
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Import { file, map, dry_run } => {
             import(home, node, &file, map.as_deref(), dry_run)
         }
-        Command::Reindex => {
-            let progress = progress::Bar::new("records");
-            let indexed = node.reindex(&progress)?;
-            eprintln!("indexed {indexed} records");
-            Ok(ExitCode::SUCCESS)
+        Command::Export { .. } | Command::Reindex | Command::Recover { .. } => {
+            unreachable!("handled above")
         }
     }
+}
+
+/// Writes every record as JSON Lines, through the running node or from the store alone: the
+/// index is not opened, so an export works whatever state the index is in.
+fn export(home: &Home, output: Option<PathBuf>) -> Result<ExitCode> {
+    let client = Client::find(home.dir())?;
+    let write = |out: &mut dyn Write| -> Result<u64> {
+        Ok(match &client {
+            Some(client) => client.export(out)?,
+            None => {
+                let path = home.data_dir().join(convene_node::STORE_FILE);
+                let store = convene_node::Store::open_existing(&path)
+                    .map_err(NodeError::from)
+                    .with_context(|| {
+                        format!("opening the store in {}", home.data_dir().display())
+                    })?;
+                convene_node::export_store(&store, out)?
+            }
+        })
+    };
+    let count = match output {
+        Some(path) => {
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut writer = io::BufWriter::new(file);
+            let count = write(&mut writer)?;
+            writer
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|file| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+            count
+        }
+        None => write(&mut io::BufWriter::new(io::stdout().lock()))?,
+    };
+    say!("exported {count} records");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `convene recover`: a new store from what the damaged one still holds, then from peers.
+fn recover(home: &Home, from_peers: bool, wait: u64) -> Result<ExitCode> {
+    if let Some(client) = Client::find(home.dir())? {
+        bail!(
+            "a node is running on this home (its API at {}); stop it before recovering the store",
+            client.address()
+        );
+    }
+    let data = home.data_dir();
+    let state = convene_node::recover::store_state(&data)?;
+    match &state {
+        convene_node::recover::StoreState::Healthy => {
+            say!(
+                "the store in {} opens fine: nothing to salvage",
+                data.display()
+            )
+        }
+        convene_node::recover::StoreState::Missing => {
+            say!("no store in {}: starting an empty one", data.display())
+        }
+        convene_node::recover::StoreState::Damaged(reason) => {
+            say!("the store in {} is damaged ({reason})", data.display())
+        }
+    }
+    let progress = progress::Bar::new("bytes");
+    let recovery = convene_node::recover::recover(&data, now(), &progress)?;
+    if let Some(aside) = &recovery.moved_to {
+        say!(
+            "moved it to {}; salvaged {} records ({} verified of {} found, older versions dropped)",
+            aside.display(),
+            recovery.stored,
+            recovery.verified,
+            recovery.found
+        );
+    }
+    if from_peers {
+        say!("fetching from peers (up to {wait} s)…");
+        let fetched =
+            convene_node::daemon::sync_from_peers(home, std::time::Duration::from_secs(wait))?;
+        if fetched.synced.is_empty() {
+            bail!(
+                "no peer could be synced with in {wait} s: add one with `convene peers add TICKET` \
+                 (or list it under bootstrap in config.toml) and run `convene recover --from-peers` again"
+            );
+        }
+        say!(
+            "synced with {} peer{}: {} records fetched{}",
+            fetched.synced.len(),
+            if fetched.synced.len() == 1 { "" } else { "s" },
+            fetched.stored,
+            if fetched.unfinished.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} still syncing when the wait ran out",
+                    fetched.unfinished.len()
+                )
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rebuilds the search index. Without a running node, from the store alone: the old index is
+/// deleted unread, so a damaged one cannot stand in the way.
+fn reindex(home: &Home) -> Result<ExitCode> {
+    let progress = progress::Bar::new("records");
+    let indexed = match Client::find(home.dir())? {
+        Some(client) => client.reindex()?,
+        None => {
+            let data = home.data_dir();
+            let store = data.join(convene_node::STORE_FILE);
+            // Check the store first: a missing store must not cost the index too.
+            drop(
+                convene_node::Store::open_existing(&store)
+                    .map_err(NodeError::from)
+                    .with_context(|| format!("opening the store in {}", data.display()))?,
+            );
+            let index = data.join(convene_node::INDEX_DIR);
+            match std::fs::remove_dir_all(&index) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing {}", index.display()));
+                }
+            }
+            let mut node = Node::open_with(&data, false, &progress)?;
+            if node.index().position()? != node.store().log_head()? {
+                // Opening could not index everything (it only warns): now it is an error.
+                node.reindex(&progress)?;
+            }
+            let indexed = node.index().num_docs();
+            node.close()?;
+            indexed
+        }
+    };
+    say!("indexed {indexed} records");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn found(any: bool) -> ExitCode {
@@ -535,21 +721,56 @@ fn resolve_home(flag: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
-    let home = Home::init(dir, name.clone())?;
-    let identity = home.identity()?;
-    let mut node = Node::open(&home.data_dir())?;
-    out.line(&format!("Created a Convene home in {}", dir.display()))?;
-    out.line(&format!("Identity: {}", identity.author()))?;
-    if let Some(name) = name {
-        let draft = Draft::from_json(
-            serde_json::json!({ "kind": "organisation", "name": name }),
-            "--name",
-            &identity.author(),
-        )?;
-        let published = node.publish(&identity, &draft, now())?;
-        out.line(&format!("Organisation: {}", published.record.address()))?;
+    // Check the organisation's profile before anything is written, so a bad name leaves no
+    // half-made home behind. (The key it is checked with is thrown away.)
+    let profile = |author: &convene_protocol::AuthorKey| {
+        name.as_ref()
+            .map(|name| {
+                let json = serde_json::json!({ "kind": "organisation", "name": name });
+                let draft = Draft::from_json(json, "--name", author)?;
+                draft.content.validate().map_err(NodeError::Record)?;
+                Ok::<_, NodeError>(draft)
+            })
+            .transpose()
+    };
+    let scratch = convene_protocol::Identity::generate()
+        .map_err(|e| anyhow::anyhow!("cannot make a key: {e}"))?;
+    profile(&scratch.author())?;
+    let existed = dir.exists();
+    let made = (|| -> Result<String> {
+        let home = Home::init(dir, name.clone())?;
+        let identity = home.identity()?;
+        let mut node = Node::create(&home.data_dir())?;
+        let mut lines = format!(
+            "Created a Convene home in {}\nIdentity: {}\n",
+            dir.display(),
+            identity.author()
+        );
+        if let Some(draft) = profile(&identity.author())? {
+            let published = node.publish(&identity, &draft, now())?;
+            lines.push_str(&format!("Organisation: {}\n", published.record.address()));
+        }
+        node.close()?;
+        Ok(lines)
+    })();
+    let lines = match made {
+        Ok(lines) => lines,
+        Err(error) => {
+            // Leave nothing that a second `init` would refuse as "already a home".
+            if !existed
+                && !matches!(
+                    error.downcast_ref(),
+                    Some(HomeError::AlreadyInitialised { .. })
+                )
+            {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(error);
+        }
+    };
+    for line in lines.lines() {
+        out.line(line)?;
     }
-    node.close()?;
     out.line("")?;
     out.line("Next: describe an experiment, a person or a lesson in a TOML file (see examples/)")?;
     out.line(&format!(
@@ -613,27 +834,27 @@ fn publish(
     if !similar.is_empty() && !yes {
         let kind = draft.content.kind();
         let many = if similar.len() == 1 { "" } else { "s" };
-        eprintln!(
+        say!(
             "{} similar {kind}{many} already exist{}:",
             similar.len(),
             if many.is_empty() { "s" } else { "" }
         );
         for (similarity, hit) in &similar {
-            eprintln!(
+            say!(
                 "  {:>3.0}%  {}  {}",
                 similarity * 100.0,
                 hit.title,
                 hit.address
             );
         }
-        eprintln!("Consider joining or updating one of them instead.");
+        say!("Consider joining or updating one of them instead.");
         let interactive =
             file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
         if !interactive {
-            eprintln!("Not published. Re-run with --yes to publish anyway.");
+            say!("Not published. Re-run with --yes to publish anyway.");
             return Err(Exit(4).into());
         }
-        eprint!("Publish anyway? [y/N] ");
+        say_inline!("Publish anyway? [y/N] ");
         io::stderr().flush().ok();
         let mut answer = String::new();
         io::stdin()
@@ -641,7 +862,7 @@ fn publish(
             .read_line(&mut answer)
             .context("reading the answer")?;
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            eprintln!("Not published.");
+            say!("Not published.");
             return Err(Exit(4).into());
         }
     }
@@ -695,10 +916,10 @@ fn import(
     };
     convene_node::Progress::finish(&progress);
     for rejection in &report.rejected {
-        eprintln!("line {}: rejected: {}", rejection.line, rejection.reason);
+        say!("line {}: rejected: {}", rejection.line, rejection.reason);
     }
     let verb = if dry_run { "would store" } else { "stored" };
-    eprintln!(
+    say!(
         "{} lines read: {verb} {}, {} already present, {} rejected",
         report.read,
         report.stored,

@@ -286,12 +286,16 @@ impl Out {
             self.bold("Local API:"),
             status.api
         ))?;
-        self.line(&format!(
-            "{}  {} live, {} retracted",
-            self.bold("Records:  "),
-            status.counts.live,
-            status.counts.retracted
-        ))?;
+        let records = status.counts.map_or_else(
+            || "cannot be counted now (see Store)".to_string(),
+            |counts| format!("{} live, {} retracted", counts.live, counts.retracted),
+        );
+        self.line(&format!("{}  {records}", self.bold("Records:  ")))?;
+        let store = match &status.health.degraded {
+            None => "ok".to_string(),
+            Some(degraded) => format!("DEGRADED: {}", degraded.reason),
+        };
+        self.line(&format!("{}  {store}", self.bold("Store:    ")))?;
         let last = net
             .last_sync
             .as_ref()
@@ -357,9 +361,9 @@ impl Out {
         self.line(&record.address().to_string())?;
         match published.previous_seq {
             Some(previous) => {
-                eprintln!("published version {} (was {previous})", record.header().seq)
+                crate::say!("published version {} (was {previous})", record.header().seq)
             }
-            None => eprintln!("published"),
+            None => crate::say!("published"),
         }
         Ok(())
     }

@@ -318,7 +318,7 @@ fn main() {
 
     // The real import path into a fresh node.
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     eprintln!("importing…");
     let start = Instant::now();
     let report = node
@@ -340,7 +340,7 @@ fn main() {
     let start = Instant::now();
     node.close().unwrap();
     let close = start.elapsed();
-    let node = Node::open(dir.path()).unwrap();
+    let node = Node::create(dir.path()).unwrap();
     assert_eq!(node.index().num_docs() as usize, count);
 
     // Search latency: our API against bare tantivy on the same index.

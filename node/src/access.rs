@@ -6,12 +6,14 @@ use std::io::{BufRead, Write};
 use convene_protocol::{Address, Content, Identity, Record};
 use convene_search::{Facet, Hit, Query, SimilarityThreshold};
 
+use crate::limits::{IMPORT_CHUNK_BYTES, IMPORT_LINE_BYTES};
+use crate::transfer::{LineRead, read_line_bounded};
 use crate::{
     Client, CsvImport, Draft, Home, ImportReport, ListFilter, Node, NodeError, Person, Progress,
-    Published,
+    Published, Rejection,
 };
 
-/// Lines sent to a running node per import request.
+/// Lines sent to a running node per import request (fewer if they reach the byte limit).
 const IMPORT_LINES_PER_REQUEST: usize = 2_000;
 
 /// The records of one home, local or through its node.
@@ -24,13 +26,18 @@ pub enum Access {
 }
 
 impl Access {
-    /// Uses the home's running node if there is one, else opens the store.
-    pub fn open(home: &Home) -> Result<Access, NodeError> {
-        if let Some(client) = Client::connect(home.dir()) {
+    /// Uses the home's running node if there is one, else opens the store (rebuilding a
+    /// damaged index, with `progress`).
+    pub fn open(home: &Home, progress: &dyn Progress) -> Result<Access, NodeError> {
+        if let Some(client) = Client::find(home.dir())? {
             tracing::debug!(api = client.address(), "using the running node");
             return Ok(Access::Daemon(client));
         }
-        Ok(Access::Local(Box::new(Node::open(&home.data_dir())?)))
+        Ok(Access::Local(Box::new(Node::open_with(
+            &home.data_dir(),
+            false,
+            progress,
+        )?)))
     }
 
     /// Finishes local index work; nothing to do for a node.
@@ -122,7 +129,8 @@ impl Access {
         }
     }
 
-    /// Imports a JSON Lines export. Through a node, the lines go in requests of a few thousand.
+    /// Imports a JSON Lines export. Through a node, the lines go in requests of at most
+    /// [`IMPORT_CHUNK_BYTES`]; a line over the limit is reported here and not sent.
     pub fn import_jsonl(
         &mut self,
         input: &mut (dyn BufRead + Send),
@@ -138,37 +146,63 @@ impl Access {
             dry_run,
             ..ImportReport::default()
         };
-        let mut line_number = 1;
-        loop {
-            let mut text = String::new();
+        let mut number = 0u64;
+        let mut line = Vec::new();
+        let mut ended = false;
+        while !ended {
+            let first_line = number + 1;
+            let mut chunk = Vec::new();
             let mut lines = 0;
             let mut bytes = 0;
-            while lines < IMPORT_LINES_PER_REQUEST {
-                let n = input.read_line(&mut text).map_err(|source| NodeError::Io {
-                    path: "import input".into(),
-                    source,
-                })?;
-                if n == 0 {
-                    break;
-                }
-                bytes += n as u64;
+            while lines < IMPORT_LINES_PER_REQUEST && chunk.len() < IMPORT_CHUNK_BYTES {
+                let read =
+                    read_line_bounded(input, &mut line, IMPORT_LINE_BYTES).map_err(|source| {
+                        NodeError::Io {
+                            path: format!("import input, line {}", number + 1),
+                            source,
+                        }
+                    })?;
+                number += 1;
                 lines += 1;
+                match read {
+                    LineRead::End => {
+                        number -= 1;
+                        lines -= 1;
+                        ended = true;
+                        break;
+                    }
+                    LineRead::Line(n) => {
+                        bytes += n;
+                        chunk.extend_from_slice(&line);
+                    }
+                    LineRead::TooLong(n) => {
+                        bytes += n;
+                        total.read += 1;
+                        total.rejected.push(Rejection {
+                            line: number,
+                            reason: format!(
+                                "the line is {n} bytes long, over the limit of \
+                                 {IMPORT_LINE_BYTES} bytes"
+                            ),
+                        });
+                    }
+                }
+                // An empty line keeps the numbering of the lines after a skipped one.
+                chunk.push(b'\n');
             }
             if lines == 0 {
                 break;
             }
-            let report = client.import_jsonl_chunk(text, line_number, dry_run)?;
-            total.read += report.read;
-            total.stored += report.stored;
-            total.unchanged += report.unchanged;
-            total.rejected.extend(report.rejected);
+            let report = client.import_jsonl_chunk(chunk, first_line, dry_run)?;
+            total.add(report);
             progress.advance(bytes);
-            line_number += lines as u64;
         }
+        total.rejected.sort_by_key(|r| r.line);
         Ok(total)
     }
 
-    /// Imports CSV rows as records signed by the home's identity.
+    /// Imports CSV rows as records signed by the home's identity. Through a node, the rows go
+    /// in requests of at most [`IMPORT_CHUNK_BYTES`], each with the header.
     pub fn import_csv(
         &mut self,
         input: &mut dyn std::io::Read,
@@ -176,20 +210,26 @@ impl Access {
         mapping_text: &str,
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
-        match self {
-            Access::Local(node) => node.import_csv(input, job, progress),
-            Access::Daemon(client) => {
-                let mut csv = String::new();
-                input
-                    .read_to_string(&mut csv)
-                    .map_err(|source| NodeError::Io {
-                        path: "CSV input".into(),
-                        source,
-                    })?;
-                progress.advance(csv.len() as u64);
-                client.import_csv(csv, mapping_text.to_string(), job.dry_run)
-            }
+        let client = match self {
+            Access::Local(node) => return node.import_csv(input, job, progress),
+            Access::Daemon(client) => client,
+        };
+        let mut total = ImportReport {
+            dry_run: job.dry_run,
+            ..ImportReport::default()
+        };
+        for chunk in crate::transfer::csv_chunks(input, IMPORT_CHUNK_BYTES)? {
+            let chunk = chunk?;
+            let report = client.import_csv_chunk(
+                chunk.bytes,
+                chunk.first_line,
+                mapping_text,
+                job.dry_run,
+            )?;
+            total.add(report);
+            progress.advance(chunk.rows_bytes);
         }
+        Ok(total)
     }
 
     /// Rebuilds the search index; returns how many records it holds.

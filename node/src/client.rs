@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::daemon::api::{
-    AddressQuery, CsvImportRequest, ErrorBody, JsonlImport, ListRequest, PeerRequest,
-    PeopleRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
+    AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest, PublishResponse,
+    RecordBody, Reindexed, SimilarRequest,
 };
 use crate::daemon::{API_FILE, API_VERSION, BookPeer, PeerEntry, Status, TOKEN_FILE};
 use crate::{Draft, ImportReport, ListFilter, NodeError, Person, Published};
@@ -25,13 +25,35 @@ pub struct Client {
     agent: ureq::Agent,
 }
 
+/// How long a command waits for a running node to answer a quick health check.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Client {
     /// Connects to the node running on `home_dir`, if one is: its API file names an address
     /// that accepts connections. A file left by a node that was killed is ignored.
     pub fn connect(home_dir: &Path) -> Option<Client> {
-        let text = std::fs::read_to_string(home_dir.join(API_FILE)).ok()?;
-        let addr: SocketAddr = text.trim().parse().ok()?;
-        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+        Client::find(home_dir).ok().flatten()
+    }
+
+    /// Like [`Client::connect`], but tells a node that is gone (no API file, or nothing
+    /// listening: `Ok(None)`) from one that runs and does not answer (an error saying so,
+    /// rather than the store's "in use" that opening it would give).
+    pub fn find(home_dir: &Path) -> Result<Option<Client>, NodeError> {
+        let Ok(text) = std::fs::read_to_string(home_dir.join(API_FILE)) else {
+            return Ok(None);
+        };
+        let Ok(addr) = text.trim().parse::<SocketAddr>() else {
+            return Ok(None);
+        };
+        let not_answering = |reason: String| NodeError::NodeNotAnswering {
+            api: addr.to_string(),
+            reason,
+        };
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(None),
+            Err(error) => return Err(not_answering(error.to_string())),
+        }
         let token = std::fs::read_to_string(home_dir.join(TOKEN_FILE))
             .ok()
             .map(|t| t.trim().to_string());
@@ -40,11 +62,22 @@ impl Client {
             .timeout_connect(Some(Duration::from_secs(5)))
             .build()
             .into();
-        Some(Client {
+        let client = Client {
             base: format!("http://{addr}{API_VERSION}"),
             token,
             agent,
-        })
+        };
+        // A quick question that does not wait for the store: is anyone serving the API?
+        let health: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(HEALTH_TIMEOUT))
+            .build()
+            .into();
+        match health.get(format!("{}/health", client.base)).call() {
+            Ok(response) if response.status().is_success() => Ok(Some(client)),
+            Ok(response) => Err(not_answering(format!("it answered {}", response.status()))),
+            Err(error) => Err(not_answering(error.to_string())),
+        }
     }
 
     pub fn address(&self) -> &str {
@@ -229,34 +262,47 @@ impl Client {
     /// Imports whole lines of a JSON Lines export; `first_line` numbers the first of them.
     pub fn import_jsonl_chunk(
         &self,
-        text: String,
+        lines: Vec<u8>,
         first_line: u64,
         dry_run: bool,
     ) -> Result<ImportReport, NodeError> {
-        self.post(
-            "/import/jsonl",
-            &JsonlImport {
-                text,
-                first_line,
-                dry_run,
-            },
-        )
+        self.post_bytes("/import/jsonl", lines, first_line, dry_run, None)
     }
 
-    pub fn import_csv(
+    /// Imports a CSV header and whole rows; the header's first line counts as `first_line`.
+    pub fn import_csv_chunk(
         &self,
-        csv: String,
-        mapping: String,
+        csv: Vec<u8>,
+        first_line: u64,
+        mapping: &str,
         dry_run: bool,
     ) -> Result<ImportReport, NodeError> {
-        self.post(
-            "/import/csv",
-            &CsvImportRequest {
-                csv,
-                mapping,
-                dry_run,
-            },
-        )
+        self.post_bytes("/import/csv", csv, first_line, dry_run, Some(mapping))
+    }
+
+    fn post_bytes(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        first_line: u64,
+        dry_run: bool,
+        mapping: Option<&str>,
+    ) -> Result<ImportReport, NodeError> {
+        let query = ImportQuery {
+            first_line,
+            dry_run,
+            mapping: mapping.map(str::to_string),
+        };
+        let query = serde_urlencoded_query(&query);
+        let mut request = self
+            .agent
+            .post(format!("{}{path}?{query}", self.base))
+            .header("Content-Type", "application/octet-stream");
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send(&body[..]).map_err(|e| self.failed(e))?;
+        self.read(response)
     }
 
     /// Rebuilds the node's index; returns the number of records indexed.
@@ -274,16 +320,7 @@ impl Client {
     }
 
     pub fn remove_peer(&self, key: &str) -> Result<Vec<PeerEntry>, NodeError> {
-        let encoded: String = key
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        let encoded = percent_encode(key);
         let mut request = self.agent.delete(format!("{}/peers/{encoded}", self.base));
         if let Some(token) = &self.token {
             request = request.header("Authorization", format!("Bearer {token}"));
@@ -291,4 +328,27 @@ impl Client {
         let response = request.call().map_err(|e| self.failed(e))?;
         self.read(response)
     }
+}
+
+/// `first_line=…&dry_run=…&mapping=…`, percent-encoded.
+fn serde_urlencoded_query(query: &ImportQuery) -> String {
+    let mut out = format!("first_line={}&dry_run={}", query.first_line, query.dry_run);
+    if let Some(mapping) = &query.mapping {
+        out.push_str("&mapping=");
+        out.push_str(&percent_encode(mapping));
+    }
+    out
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub(crate) fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -21,6 +21,20 @@ pub enum DraftError {
     },
 }
 
+/// A TOML error as "line L, column C: message", without echoing the line (which may be huge).
+fn toml_reason(text: &str, error: &toml::de::Error) -> String {
+    let message = crate::limits::quote(error.message().trim());
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 /// The text format of a draft.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DraftFormat {
@@ -76,7 +90,7 @@ impl Draft {
             DraftFormat::Toml => {
                 let table = toml::from_str::<toml::Table>(text).map_err(|e| DraftError::Toml {
                     source_name: source_name.to_string(),
-                    reason: e.to_string().trim().to_string(),
+                    reason: toml_reason(text, &e),
                 })?;
                 toml_to_json(toml::Value::Table(table))
             }

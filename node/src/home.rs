@@ -87,6 +87,14 @@ impl Home {
             }
         }
         fs::create_dir_all(dir.join("data")).map_err(io(dir))?;
+        // The store exists from the start: later opens refuse a missing one (a disk that did
+        // not mount) instead of silently starting an empty directory.
+        crate::Store::open(&dir.join("data").join(crate::STORE_FILE)).map_err(|error| {
+            HomeError::Io {
+                path: dir.join("data"),
+                source: std::io::Error::other(error.to_string()),
+            }
+        })?;
         let identity = Identity::generate().map_err(|e| HomeError::Random(e.to_string()))?;
         let key_path = dir.join(Home::KEY);
         write_new(

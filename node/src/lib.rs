@@ -11,8 +11,10 @@ mod client;
 pub mod daemon;
 mod draft;
 mod home;
+pub mod limits;
 mod people;
 mod progress;
+pub mod recover;
 mod store;
 mod tables;
 mod transfer;
@@ -29,7 +31,10 @@ pub use crate::home::{Config, Home, HomeError};
 pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::store::{Batch, LatestEntry, Outcome, Store, StoreCounts, StoreError};
-pub use crate::transfer::{CsvImport, CsvMapping, ExportLine, ImportReport, Rejection};
+pub use crate::transfer::{
+    CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection, export_store,
+    read_line_bounded,
+};
 pub use convene_search::{self as search, Snippet};
 
 /// Records applied to the index per store read while catching up or rebuilding.
@@ -70,6 +75,13 @@ pub enum NodeError {
     /// The running node refused or failed a request.
     #[error("{0}")]
     Api(String),
+    /// A node runs on the home (it holds the store) but its API does not answer.
+    #[error(
+        "a node is running on this home, but its local API at {api} is not answering \
+         ({reason}). Look at the node's log; if it is stuck, restart it (for a service: \
+         `systemctl restart convene-node`)"
+    )]
+    NodeNotAnswering { api: String, reason: String },
 }
 
 /// The result of publishing.
@@ -80,11 +92,76 @@ pub struct Published {
     pub previous_seq: Option<u64>,
 }
 
+/// The store file in a data directory.
+pub const STORE_FILE: &str = "store.redb";
+/// The index folder in a data directory.
+pub const INDEX_DIR: &str = "index";
+
 /// A store and its index.
 #[derive(Debug)]
 pub struct Node {
     store: Store,
     index: Index,
+    data_dir: std::path::PathBuf,
+}
+
+/// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
+/// derived state, so it is moved out of the way and a new one made, to be rebuilt from the
+/// store. Only a lock held by another process is an error.
+fn open_index(dir: &Path) -> Result<Index, NodeError> {
+    match Index::open(dir) {
+        Ok(index) => Ok(index),
+        Err(IndexError::Locked(reason)) => Err(IndexError::Locked(reason).into()),
+        Err(error) => {
+            tracing::warn!(
+                "the search index in {} is damaged ({error}); rebuilding it from the store",
+                dir.display()
+            );
+            std::fs::remove_dir_all(dir).map_err(|source| NodeError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            Ok(Index::open(dir)?)
+        }
+    }
+}
+
+/// See [`Node::describe_write_failure`].
+pub fn describe_write_failure(dir: &Path, error: &NodeError) -> String {
+    let free = fs4::available_space(dir).ok();
+    let text = error.to_string();
+    let full = free.is_some_and(|free| free < 1024 * 1024)
+        || text.contains("No space left")
+        || text.contains("os error 28");
+    match (full, free) {
+        (true, Some(free)) => format!(
+            "the disk holding {} is full ({} free): {text}. Free some space; a running node \
+             recovers by itself",
+            dir.display(),
+            human_bytes(free)
+        ),
+        (_, Some(free)) => format!(
+            "writing to {} failed ({} free there): {text}",
+            dir.display(),
+            human_bytes(free)
+        ),
+        (_, None) => format!("writing to {} failed: {text}", dir.display()),
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// The current unix time in seconds.
@@ -95,18 +172,55 @@ pub fn now() -> i64 {
 }
 
 impl Node {
-    /// Opens the store and index in `data_dir` (creating them), and brings the index up to date.
+    /// Opens the store and index in `data_dir`, creating an empty store if there is none (for a
+    /// new home), and brings the index up to date.
+    pub fn create(data_dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(data_dir, true, &NoProgress)
+    }
+
+    /// Opens an existing home's store and its index, and brings the index up to date. A missing
+    /// or empty store is refused ([`StoreError::Missing`]): that is a disk that did not mount or
+    /// a lost file, not a new home. A damaged index is rebuilt from the store.
     pub fn open(data_dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(data_dir, false, &NoProgress)
+    }
+
+    /// [`Node::open`] (or, with `create`, [`Node::create`]) showing the progress of any index
+    /// rebuild or catch-up on `progress`.
+    pub fn open_with(
+        data_dir: &Path,
+        create: bool,
+        progress: &dyn Progress,
+    ) -> Result<Node, NodeError> {
         std::fs::create_dir_all(data_dir).map_err(|source| NodeError::Io {
             path: data_dir.display().to_string(),
             source,
         })?;
-        let store_path = data_dir.join("store.redb");
-        let store = Store::open(&store_path)?;
-        tracing::info!(path = %store_path.display(), "opened the store");
-        let index = Index::open(&data_dir.join("index"))?;
-        let mut node = Node { store, index };
-        node.catch_up()?;
+        let store_path = data_dir.join(STORE_FILE);
+        let store = if create {
+            Store::open(&store_path)?
+        } else {
+            Store::open_existing(&store_path)?
+        };
+        tracing::debug!(path = %store_path.display(), "opened the store");
+        let index = open_index(&data_dir.join(INDEX_DIR))?;
+        let mut node = Node {
+            store,
+            index,
+            data_dir: data_dir.to_path_buf(),
+        };
+        if let Err(error) = node.catch_up(progress) {
+            if let NodeError::Store(_) = error {
+                return Err(error);
+            }
+            // Reads from the store still work; the index catches up on a later open.
+            tracing::warn!(
+                "the search index could not be brought up to date, so searches may miss \
+                 recent records: {}",
+                node.describe_write_failure(&error)
+            );
+            node.index.discard_uncommitted()?;
+        }
         Ok(node)
     }
 
@@ -125,9 +239,14 @@ impl Node {
         &self.index
     }
 
+    /// The directory holding the store and the index.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// Indexes whatever the store logged since the index's last commit. Rebuilds from scratch if
     /// the index claims more than the store has (the store was restored from an older backup).
-    fn catch_up(&mut self) -> Result<(), NodeError> {
+    fn catch_up(&mut self, progress: &dyn Progress) -> Result<(), NodeError> {
         let head = self.store.log_head()?;
         let position = self.index.position()?;
         if position == head {
@@ -135,14 +254,33 @@ impl Node {
         }
         if position > head {
             tracing::warn!(position, head, "index is ahead of the store; rebuilding it");
-            return self.reindex(&NoProgress);
+            return self.reindex(progress);
         }
         tracing::info!(
             from = position,
             to = head,
             "bringing the search index up to date"
         );
-        self.replay_log(position, &NoProgress)
+        progress.start(Some(head - position), "indexing");
+        self.replay_log(position, progress)?;
+        progress.finish();
+        Ok(())
+    }
+
+    /// After a failed write: reopens the store if redb closed it, forgets what the index had
+    /// not committed, and brings the index up to date from the store again.
+    pub fn recover(&mut self) -> Result<(), NodeError> {
+        if self.store.log_head().is_err() {
+            self.store.reopen()?;
+        }
+        self.index.discard_uncommitted()?;
+        self.catch_up(&NoProgress)
+    }
+
+    /// A write failure in words an operator can act on: a full disk is named as such, with the
+    /// directory and the space left.
+    pub fn describe_write_failure(&self, error: &NodeError) -> String {
+        describe_write_failure(&self.data_dir, error)
     }
 
     fn replay_log(&mut self, mut from: u64, progress: &dyn Progress) -> Result<(), NodeError> {
@@ -186,15 +324,31 @@ impl Node {
         &mut self,
         records: &[Record],
     ) -> Result<Vec<Outcome>, NodeError> {
+        let outcomes = self.store_records(records)?;
+        self.index_stored(records, &outcomes)?;
+        Ok(outcomes)
+    }
+
+    /// Commits `records` to the store in one transaction (durable on return).
+    pub(crate) fn store_records(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
         let mut batch = self.store.batch()?;
         let outcomes = batch.apply_all(records)?;
         batch.commit()?;
-        for (record, outcome) in records.iter().zip(&outcomes) {
+        Ok(outcomes)
+    }
+
+    /// Hands the records that won to the index writer, without committing the index.
+    pub(crate) fn index_stored(
+        &mut self,
+        records: &[Record],
+        outcomes: &[Outcome],
+    ) -> Result<(), NodeError> {
+        for (record, outcome) in records.iter().zip(outcomes) {
             if outcome.is_stored() {
                 self.index.apply(record)?;
             }
         }
-        Ok(outcomes)
+        Ok(())
     }
 
     /// Makes the index searchable up to the store's current log head.

@@ -52,6 +52,8 @@ pub struct Person {
 impl Node {
     /// The practitioners to learn from on `topic`, best first.
     pub fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError> {
+        convene_search::limits::results(limit)?;
+        convene_search::limits::text(topic)?;
         let mut found: HashMap<Address, (f32, Vec<Reason>)> = HashMap::new();
         let mut credit = |address: &Address, score: f32, reason: Reason| {
             let entry = found.entry(address.clone()).or_default();

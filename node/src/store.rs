@@ -4,7 +4,8 @@
 //! (each sees the ones before it) and become durable together when the batch commits, with one
 //! fsync. Dropping a batch without committing discards it, which is how dry runs work.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use convene_protocol::sync::SyncItem;
 use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Version};
@@ -19,6 +20,26 @@ pub enum StoreError {
     Locked,
     #[error("store error: {0}")]
     Redb(#[from] redb::Error),
+    /// The store file is missing or empty where one was expected: a data disk that did not
+    /// mount, a deleted or moved file. Opening it would silently start an empty directory.
+    #[error(
+        "{path} is {what}, but this home has a store: if its disk is not mounted, mount it and \
+         retry; to restore a backup, copy it there; to start a new store and fill it from peers, run \
+         `convene recover --from-peers` (or `convene recover` for an empty one)"
+    )]
+    Missing { path: PathBuf, what: &'static str },
+    /// The store file is not a readable redb database.
+    #[error(
+        "{path} is damaged ({reason}). Run `convene recover` to move it aside, salvage every \
+         record that still verifies and start a new store (add --from-peers to fetch the rest \
+         from peers); see the operator guide, \"Recovering a damaged store\""
+    )]
+    Damaged { path: PathBuf, reason: String },
+    /// The store was closed after a failure and could not be reopened yet.
+    #[error("the store at {0} is closed after a failure; it is reopened on the next attempt")]
+    Closed(PathBuf),
+    #[error("the store is in use by a running export; try again when it finishes")]
+    Busy,
     #[error("the store holds an undecodable record {id}: {source}")]
     Corrupt { id: RecordId, source: RecordError },
 }
@@ -113,46 +134,85 @@ pub struct StoreCounts {
     pub log: u64,
 }
 
+/// The first bytes of every redb file.
+const REDB_MAGIC: &[u8] = b"redb";
+
 /// The redb database. Clones share it: readers see consistent snapshots while a writer works.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: std::sync::Arc<Database>,
+    /// `None` after [`Store::reopen`] failed: every operation then says the store is closed.
+    db: Option<Arc<Database>>,
+    path: PathBuf,
 }
 
 impl Store {
-    /// Opens or creates the store file.
+    /// Opens the store file, creating it if it does not exist.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|error| match error {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked,
-            other => StoreError::Redb(other.into()),
-        })?;
-        let txn = db.begin_write()?;
-        txn.open_table(RECORDS)?;
-        txn.open_table(LATEST)?;
-        txn.open_table(LOG)?;
-        txn.commit()?;
         Ok(Store {
-            db: std::sync::Arc::new(db),
+            db: Some(Arc::new(open_database(path)?)),
+            path: path.to_path_buf(),
         })
+    }
+
+    /// Opens a store file that must already exist and hold a database: a missing or empty file
+    /// is refused (see [`StoreError::Missing`]), and so is one that is not a redb file.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        let what = match std::fs::metadata(path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some("missing"),
+            Ok(meta) if meta.len() == 0 => Some("empty"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
+        Store::open(path)
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db
+            .as_deref()
+            .ok_or_else(|| StoreError::Closed(self.path.clone()))
+    }
+
+    /// Closes and reopens the database, as redb asks after an I/O error (a full disk). Fails,
+    /// changing nothing, while a clone (a running export) still reads from it.
+    pub fn reopen(&mut self) -> Result<(), StoreError> {
+        if let Some(db) = &self.db
+            && Arc::strong_count(db) > 1
+        {
+            return Err(StoreError::Busy);
+        }
+        // redb allows one handle per file: the old one goes before the new one opens.
+        self.db = None;
+        self.db = Some(Arc::new(open_database(&self.path)?));
+        Ok(())
     }
 
     /// Starts a batch of writes.
     pub fn batch(&self) -> Result<Batch, StoreError> {
         Ok(Batch {
-            txn: self.db.begin_write()?,
+            txn: self.db()?.begin_write()?,
         })
     }
 
     /// The position the next arrival will get: the number of log entries.
     pub fn log_head(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         Ok(txn.open_table(LOG)?.len()?)
     }
 
     /// Records that arrived at positions `from..`, oldest first, at most `limit` of them, with the
     /// position after the last entry read. Entries whose record was superseded are skipped.
     pub fn log_since(&self, from: u64, limit: usize) -> Result<(Vec<Record>, u64), StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let log = txn.open_table(LOG)?;
         let records = txn.open_table(RECORDS)?;
         let mut out = Vec::new();
@@ -169,7 +229,7 @@ impl Store {
 
     /// The latest version at `address`, which may be a retraction.
     pub fn get(&self, address: &Address) -> Result<Option<Record>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         let Some(entry) = latest.get(address.to_key().as_slice())? else {
             return Ok(None);
@@ -187,7 +247,7 @@ impl Store {
 
     /// The latest-version entry at `address`, without reading the record.
     pub fn latest(&self, address: &Address) -> Result<Option<LatestEntry>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         Ok(latest
             .get(address.to_key().as_slice())?
@@ -201,7 +261,7 @@ impl Store {
         author: Option<&AuthorKey>,
         mut visit: impl FnMut(Record) -> bool,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         let records = txn.open_table(RECORDS)?;
         let start: Vec<u8> = author.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
@@ -225,7 +285,7 @@ impl Store {
 
     /// The catch-up sync set: one item per address, the latest version (tombstones included).
     pub fn sync_items(&self) -> Result<Vec<SyncItem>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         let mut items = Vec::with_capacity(latest.len()? as usize);
         for entry in latest.iter()? {
@@ -237,7 +297,7 @@ impl Store {
 
     /// The record with this id, if it is stored (only winning versions are).
     pub fn get_by_id(&self, id: RecordId) -> Result<Option<Record>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let records = txn.open_table(RECORDS)?;
         match records.get(id.0)? {
             Some(bytes) => decode(id, bytes.value()).map(Some),
@@ -246,7 +306,7 @@ impl Store {
     }
 
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         let mut counts = StoreCounts {
             log: txn.open_table(LOG)?.len()?,
@@ -262,6 +322,59 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// Opens (or creates) a redb file and its tables. A file that is not a redb database, or that
+/// redb cannot make sense of, is reported as damaged rather than handed to redb (which may
+/// panic on some garbled files).
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    let damaged = |reason: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if let Ok(mut file) = std::fs::File::open(path) {
+        use std::io::Read;
+        let mut magic = [0u8; 4];
+        let read = file.read(&mut magic).unwrap_or(0);
+        if read > 0 && (read < magic.len() || magic != REDB_MAGIC) {
+            return Err(damaged("it does not start like a redb database".into()));
+        }
+    }
+    let opened = quietly(|| -> Result<Database, StoreError> {
+        let db = Database::create(path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked,
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => damaged(reason),
+            other => StoreError::Redb(other.into()),
+        })?;
+        let txn = db.begin_write()?;
+        txn.open_table(RECORDS)?;
+        txn.open_table(LATEST)?;
+        txn.open_table(LOG)?;
+        txn.commit()?;
+        Ok(db)
+    });
+    match opened {
+        Ok(result) => result,
+        Err(panic) => Err(damaged(format!(
+            "redb could not read it: {}",
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "it panicked".into())
+        ))),
+    }
+}
+
+/// Runs `work`, turning a panic into an error without printing it. (The panic hook is
+/// process-wide: a panic on another thread meanwhile would go unprinted too; opening a store
+/// happens before the node starts its other threads.)
+fn quietly<T>(work: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread::Result<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(work);
+    std::panic::set_hook(hook);
+    result
 }
 
 fn decode(id: RecordId, bytes: &[u8]) -> Result<Record, StoreError> {

@@ -15,6 +15,7 @@ use convene_protocol::{Identity, Kind, Record, RecordId};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::IMPORT_LINE_BYTES;
 use crate::{Batch, Draft, Node, NodeError, Outcome, Progress};
 
 /// Lines verified together (in parallel) and stored in one transaction.
@@ -68,8 +69,130 @@ pub struct ImportReport {
     pub dry_run: bool,
 }
 
+impl ImportReport {
+    /// Adds the counts and rejections of a later part of the same import.
+    pub fn add(&mut self, part: ImportReport) {
+        self.read += part.read;
+        self.stored += part.stored;
+        self.unchanged += part.unchanged;
+        self.rejected.extend(part.rejected);
+    }
+}
+
+/// Passes bytes through, noting the offset of every `\n`.
+struct NewlineCounter<'a> {
+    inner: &'a mut dyn std::io::Read,
+    read: u64,
+    newlines: std::rc::Rc<std::cell::RefCell<Vec<u64>>>,
+}
+
+impl std::io::Read for NewlineCounter<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        let mut newlines = self.newlines.borrow_mut();
+        for (at, _) in buffer[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            newlines.push(self.read + at as u64);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// A CSV header and whole rows, cut from a larger CSV to send in one request.
+#[derive(Debug)]
+pub struct CsvChunk {
+    /// The header's bytes, then the rows' bytes, exactly as in the file.
+    pub bytes: Vec<u8>,
+    /// The line number in the whole file that the chunk's first line counts as, so that line
+    /// `n` of the chunk is line `n + first_line - 1` of the file.
+    pub first_line: u64,
+    /// Bytes of the file's rows in this chunk (for progress).
+    pub rows_bytes: u64,
+}
+
+/// Cuts a CSV into chunks of whole rows of about `max_bytes` each, every chunk starting with
+/// the header, so that a row's errors are reported with its line in the whole file.
+pub fn csv_chunks(
+    input: &mut dyn std::io::Read,
+    max_bytes: usize,
+) -> Result<impl Iterator<Item = Result<CsvChunk, NodeError>>, NodeError> {
+    let mut text = Vec::new();
+    input
+        .read_to_end(&mut text)
+        .map_err(|source| NodeError::Io {
+            path: "CSV input".into(),
+            source,
+        })?;
+    // Where each row starts: its byte offset and its line (counted as the node counts them).
+    let mut starts: Vec<(usize, u64)> = Vec::new();
+    let mut newlines_before = 0u64;
+    let mut counted = 0usize;
+    let mut line_at = |byte: usize| {
+        let end = (byte + 1).min(text.len());
+        newlines_before += text[counted.min(end)..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted = counted.max(end);
+        newlines_before + 1
+    };
+    {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(&text[..]);
+        let mut row = csv::ByteRecord::new();
+        reader
+            .byte_headers()
+            .map_err(|e| NodeError::Import(format!("cannot read the CSV header: {e}")))?;
+        loop {
+            match reader.read_byte_record(&mut row) {
+                Ok(false) => break,
+                Ok(true) => {
+                    if let Some(position) = row.position() {
+                        let byte = position.byte() as usize;
+                        starts.push((byte, line_at(byte)));
+                    }
+                }
+                // Unreadable rows are for the node to report; stop cutting here and send the
+                // rest as it is.
+                Err(_) => break,
+            }
+        }
+    }
+    let Some(&(first_row, first_row_line)) = starts.first() else {
+        let chunk = CsvChunk {
+            first_line: 1,
+            rows_bytes: 0,
+            bytes: text,
+        };
+        return Ok(vec![Ok(chunk)].into_iter());
+    };
+    let header = &text[..first_row];
+    let header_lines = first_row_line - 1;
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < starts.len() {
+        let (start, line) = starts[at];
+        let mut next = at + 1;
+        while next < starts.len() && starts[next].0 - start < max_bytes {
+            next += 1;
+        }
+        let end = starts.get(next).map_or(text.len(), |&(byte, _)| byte);
+        let mut bytes = Vec::with_capacity(header.len() + end - start);
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&text[start..end]);
+        chunks.push(Ok(CsvChunk {
+            bytes,
+            first_line: line - header_lines,
+            rows_bytes: (end - start) as u64,
+        }));
+        at = next;
+    }
+    Ok(chunks.into_iter())
+}
+
 /// Writes every record in `store` as JSON Lines, from one read snapshot. Returns the count.
-pub(crate) fn export_store(store: &crate::Store, out: &mut dyn Write) -> Result<u64, NodeError> {
+pub fn export_store(store: &crate::Store, out: &mut dyn Write) -> Result<u64, NodeError> {
     let mut count = 0;
     let mut failure = None;
     store.for_each(None, |record| {
@@ -144,12 +267,49 @@ const LIST_FIELDS: &[&str] = &[
     "open_to",
 ];
 
+/// Refuses a mapping field that no record of `kind` has, before any row is read (otherwise
+/// every row would fail with the same error). The record type's own field list decides: a
+/// draft holding only this field is refused as having an unknown field, or it is not.
+fn check_field(kind: Kind, field: &str) -> Result<(), String> {
+    if field == "slug"
+        || field
+            .strip_prefix("context.")
+            .is_some_and(|key| !key.is_empty())
+    {
+        return Ok(());
+    }
+    let probe = serde_json::json!({ "kind": kind.as_str(), field: null });
+    match serde_json::from_value::<convene_protocol::Content>(probe) {
+        Err(error) if error.to_string().contains("unknown field") => Err(format!(
+            "the mapping names field `{field}`, which a{} {kind} does not have: {error}",
+            if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "n"
+            } else {
+                ""
+            },
+            kind = kind.as_str()
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl CsvMapping {
     pub fn parse(text: &str) -> Result<CsvMapping, String> {
-        let mapping: CsvMapping = toml::from_str(text).map_err(|e| e.message().to_string())?;
-        mapping.kind.parse::<Kind>()?;
+        if text.len() > crate::limits::CSV_MAPPING_BYTES {
+            return Err(format!(
+                "the mapping is {} bytes, over the limit of {}",
+                text.len(),
+                crate::limits::CSV_MAPPING_BYTES
+            ));
+        }
+        let mapping: CsvMapping =
+            toml::from_str(text).map_err(|e| crate::limits::quote(e.message()))?;
+        let kind = mapping.kind.parse::<Kind>()?;
         if mapping.list_separator.is_empty() {
             return Err("list_separator may not be empty".into());
+        }
+        for field in mapping.columns.keys().chain(mapping.defaults.keys()) {
+            check_field(kind, field)?;
         }
         Ok(mapping)
     }
@@ -282,6 +442,18 @@ impl Node {
         let CsvImport {
             mapping, dry_run, ..
         } = *job;
+        // The csv crate's own line numbers are one short in CRLF files: count newlines here.
+        let newlines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let input = NewlineCounter {
+            inner: input,
+            read: 0,
+            newlines: newlines.clone(),
+        };
+        let line_at = |byte: u64| -> u64 {
+            let newlines = newlines.borrow();
+            // A row "starts" at the `\n` of a CRLF before it: that newline counts too.
+            newlines.partition_point(|&at| at <= byte) as u64 + 1
+        };
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let headers = reader
             .headers()
@@ -306,21 +478,37 @@ impl Node {
             let row = match row {
                 Ok(row) => row,
                 Err(error) => {
-                    let line = error.position().map_or(0, |p| p.line());
+                    let line = error.position().map_or(0, |p| line_at(p.byte()));
                     report.read += 1;
-                    report.rejected.push(Rejection {
-                        line,
-                        reason: format!("unreadable CSV row: {error}"),
-                    });
+                    let reason = match error.kind() {
+                        csv::ErrorKind::Utf8 { err, .. } => format!(
+                            "column {} ({:?}) is not valid UTF-8",
+                            err.field() + 1,
+                            headers.get(err.field()).unwrap_or("?")
+                        ),
+                        _ => format!("unreadable CSV row: {error}"),
+                    };
+                    report.rejected.push(Rejection { line, reason });
                     continue;
                 }
             };
-            let line = row.position().map_or(0, |p| p.line());
             let offset = row.position().map_or(0, |p| p.byte());
+            let line = line_at(offset);
+            if row.as_byte_record().as_slice().len() > crate::limits::CSV_ROW_BYTES {
+                report.read += 1;
+                report.rejected.push(Rejection {
+                    line,
+                    reason: format!(
+                        "the row is over the limit of {} bytes",
+                        crate::limits::CSV_ROW_BYTES
+                    ),
+                });
+                continue;
+            }
             progress.advance(offset.saturating_sub(last_offset));
             last_offset = offset;
             report.read += 1;
-            match csv_row_record(&mut batch, job, &headers, &row, line) {
+            match csv_row_record(&mut batch, job, &headers, &row) {
                 Ok(Some(record)) => {
                     let outcome = batch.apply(&record)?;
                     tally(&mut report, &record, outcome, line);
@@ -358,7 +546,6 @@ fn csv_row_record(
     job: &CsvImport<'_>,
     headers: &csv::StringRecord,
     row: &csv::StringRecord,
-    line: u64,
 ) -> Result<Option<Record>, String> {
     let CsvImport {
         mapping,
@@ -368,8 +555,7 @@ fn csv_row_record(
         ..
     } = *job;
     let json = mapping.row_to_json(headers, row);
-    let mut draft = Draft::from_json(json, &format!("row on line {line}"), &identity.author())
-        .map_err(|e| e.to_string())?;
+    let mut draft = Draft::from_json(json, "row", &identity.author()).map_err(|e| e.to_string())?;
     draft.fill_organisation(organisation);
     let address = convene_protocol::Address {
         author: identity.author(),
@@ -409,26 +595,108 @@ struct VerifiedChunk {
     bytes: u64,
 }
 
+/// One line read by [`read_line_bounded`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// The input is at its end.
+    End,
+    /// A line (in the buffer, without its end of line) of this many bytes of input.
+    Line(u64),
+    /// A line longer than the limit, skipped up to its end: this many bytes of input.
+    TooLong(u64),
+}
+
+/// Reads one line of at most `max` bytes into `line` (cleared first; the `\n` or `\r\n` is
+/// left out). A longer line is consumed to its end but not kept, so memory stays bounded
+/// whatever the input holds.
+pub fn read_line_bounded(
+    input: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    line.clear();
+    let mut consumed = 0u64;
+    let mut too_long = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            if consumed == 0 {
+                return Ok(LineRead::End);
+            }
+            break;
+        }
+        let (part, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..at], at + 1),
+            None => (available, available.len()),
+        };
+        if !too_long {
+            if line.len() + part.len() > max {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(part);
+            }
+        }
+        let ended = done > part.len();
+        input.consume(done);
+        consumed += done as u64;
+        if ended {
+            break;
+        }
+    }
+    if too_long {
+        return Ok(LineRead::TooLong(consumed));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(LineRead::Line(consumed))
+}
+
+/// The byte-order mark some editors put at the start of a UTF-8 file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One line of input as text, or why it cannot be one: over [`IMPORT_LINE_BYTES`], not UTF-8.
+/// Line 1 may start with a byte-order mark, which is dropped.
+fn line_text(number: u64, read: &LineRead, bytes: &[u8]) -> Result<String, String> {
+    if let LineRead::TooLong(length) = read {
+        return Err(format!(
+            "the line is {length} bytes long, over the limit of {IMPORT_LINE_BYTES} bytes \
+             (a record is at most {} bytes)",
+            crate::limits::MAX_RECORD_BYTES
+        ));
+    }
+    let bytes = if number == 1 {
+        bytes.strip_prefix(BOM).unwrap_or(bytes)
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes.to_vec()).map_err(|error| {
+        format!(
+            "the line is not valid UTF-8 (at byte {})",
+            error.utf8_error().valid_up_to() + 1
+        )
+    })
+}
+
 fn read_and_verify(
     input: &mut (dyn BufRead + Send),
     now: i64,
     sender: mpsc::SyncSender<Result<VerifiedChunk, NodeError>>,
 ) {
     let mut number = 0u64;
+    let mut buffer = Vec::new();
     loop {
         let mut lines = Vec::with_capacity(IMPORT_CHUNK);
         let mut bytes = 0u64;
         while lines.len() < IMPORT_CHUNK {
-            let mut line = String::new();
-            match input.read_line(&mut line) {
-                Ok(0) => break,
-                Ok(read) => {
-                    number += 1;
-                    bytes += read as u64;
-                    if !line.trim().is_empty() {
-                        lines.push((number, line));
-                    }
-                }
+            let read = match read_line_bounded(input, &mut buffer, IMPORT_LINE_BYTES) {
+                Ok(LineRead::End) => break,
+                Ok(read) => read,
                 Err(source) => {
                     let error = NodeError::Io {
                         path: format!("import input, line {}", number + 1),
@@ -437,6 +705,15 @@ fn read_and_verify(
                     let _ = sender.send(Err(error));
                     return;
                 }
+            };
+            number += 1;
+            if let LineRead::Line(n) | LineRead::TooLong(n) = read {
+                bytes += n;
+            }
+            match line_text(number, &read, &buffer) {
+                Ok(text) if text.trim().is_empty() => {}
+                Ok(text) => lines.push((number, Ok(text))),
+                Err(reason) => lines.push((number, Err(reason))),
             }
         }
         if lines.is_empty() && bytes == 0 {
@@ -444,7 +721,7 @@ fn read_and_verify(
         }
         let lines = lines
             .into_par_iter()
-            .map(|(number, line)| (number, verify_line(&line, now)))
+            .map(|(number, line)| (number, line.and_then(|line| verify_line(&line, now))))
             .collect();
         if sender.send(Ok(VerifiedChunk { lines, bytes })).is_err() {
             return;

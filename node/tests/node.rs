@@ -127,7 +127,7 @@ proptest! {
     #[test]
     fn store_and_index_follow_the_winning_versions(ops in proptest::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        let mut node = Node::open(dir.path()).unwrap();
+        let mut node = Node::create(dir.path()).unwrap();
         let mut model = Model::default();
         let mut seen: Vec<Record> = Vec::new();
         for op in ops {
@@ -143,7 +143,7 @@ proptest! {
                 Op::Replay { .. } => None,
                 Op::Reopen => {
                     drop(node);
-                    node = Node::open(dir.path()).unwrap();
+                    node = Node::create(dir.path()).unwrap();
                     None
                 }
             };
@@ -179,7 +179,7 @@ proptest! {
 #[test]
 fn a_retraction_removes_the_content_and_an_older_version_never_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let v1 = signed(1, "pilot", 1, "allotment pilot");
     let v2 = signed(1, "pilot", 2, "allotment pilot revised");
     node.ingest(&[v1.clone(), v2.clone()]).unwrap();
@@ -205,7 +205,7 @@ fn a_retraction_removes_the_content_and_an_older_version_never_comes_back() {
 fn the_index_catches_up_with_records_stored_while_it_was_behind() {
     // Simulates a crash after a store commit and before the index commit.
     let dir = tempfile::tempdir().unwrap();
-    drop(Node::open(dir.path()).unwrap());
+    drop(Node::create(dir.path()).unwrap());
     {
         let store = Store::open(&dir.path().join("store.redb")).unwrap();
         let mut batch = store.batch().unwrap();
@@ -214,7 +214,7 @@ fn the_index_catches_up_with_records_stored_while_it_was_behind() {
             .unwrap();
         batch.commit().unwrap();
     }
-    let node = Node::open(dir.path()).unwrap();
+    let node = Node::create(dir.path()).unwrap();
     assert_eq!(search_all(&node, "bikes").len(), 1);
     assert_eq!(
         node.index().position().unwrap(),
@@ -225,7 +225,7 @@ fn the_index_catches_up_with_records_stored_while_it_was_behind() {
 #[test]
 fn a_deleted_index_is_rebuilt_by_reindex() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     node.ingest(&[
         signed(1, "a", 1, "libraries open late"),
         signed(1, "b", 1, "bikes"),
@@ -236,7 +236,7 @@ fn a_deleted_index_is_rebuilt_by_reindex() {
     assert_eq!(node.index().num_docs(), 2);
     drop(node);
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
-    let node = Node::open(dir.path()).unwrap();
+    let node = Node::create(dir.path()).unwrap();
     assert_eq!(
         node.index().num_docs(),
         2,
@@ -247,7 +247,7 @@ fn a_deleted_index_is_rebuilt_by_reindex() {
 #[test]
 fn publishing_an_existing_slug_makes_the_next_version() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let me = identity(1);
     let draft = |title: &str| convene_node::Draft {
         slug: Some(Slug::new("pilot").unwrap()),
@@ -273,7 +273,7 @@ fn publishing_an_existing_slug_makes_the_next_version() {
 #[test]
 fn only_the_author_can_retract() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let record = signed(1, "mine", 1, "mine");
     node.ingest(std::slice::from_ref(&record)).unwrap();
     let error = node
@@ -304,7 +304,7 @@ fn import(node: &mut Node, text: &str, dry_run: bool) -> convene_node::ImportRep
 #[test]
 fn an_export_imports_into_another_node_exactly_and_idempotently() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut source = Node::open(a.path()).unwrap();
+    let mut source = Node::create(a.path()).unwrap();
     let records: Vec<Record> = (0..2_500)
         .map(|n| {
             signed(
@@ -322,7 +322,7 @@ fn an_export_imports_into_another_node_exactly_and_idempotently() {
     let text = export(&source);
     assert_eq!(text.lines().count(), 2_500);
 
-    let mut target = Node::open(b.path()).unwrap();
+    let mut target = Node::create(b.path()).unwrap();
     let report = import(&mut target, &text, false);
     assert_eq!(
         (report.read, report.stored, report.unchanged),
@@ -342,11 +342,11 @@ fn an_export_imports_into_another_node_exactly_and_idempotently() {
 #[test]
 fn a_dry_run_reports_without_storing() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut source = Node::open(a.path()).unwrap();
+    let mut source = Node::create(a.path()).unwrap();
     source
         .ingest(&[signed(1, "x", 1, "x"), signed(1, "y", 1, "y")])
         .unwrap();
-    let mut target = Node::open(b.path()).unwrap();
+    let mut target = Node::create(b.path()).unwrap();
     let report = import(&mut target, &export(&source), true);
     assert_eq!((report.stored, report.dry_run), (2, true));
     assert_eq!(target.counts().unwrap().live, 0);
@@ -374,7 +374,7 @@ fn tampered_lines_are_rejected_with_their_line_number_and_the_rest_imported() {
     tampered.id = None;
     lines[1] = serde_json::to_string(&tampered).unwrap();
     lines.push("{not json".into());
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let report = import(&mut node, &(lines.join("\n") + "\n"), false);
     assert_eq!(report.stored, 2);
     let rejected: Vec<(u64, bool)> = report
@@ -406,7 +406,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 #[test]
 fn a_csv_of_case_studies_imports_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let csv = "Project,What,Keywords,State,Budget\n\
                Community fridges,Shared fridges in libraries,food; libraries,running,£5k\n\
                ,No title here,x,idea,\n\
@@ -461,7 +461,7 @@ fn a_csv_of_case_studies_imports_once() {
 #[test]
 fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let mapping = CsvMapping::parse("kind = \"lesson\"\n[columns]\ntitle = \"Heading\"\n").unwrap();
     let error = node
         .import_csv(
@@ -483,7 +483,7 @@ fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
 #[test]
 fn search_filters_and_people_find_the_right_records() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
     let me = identity(1);
     let publish = |node: &mut Node, toml: &str| {
         let draft =
@@ -571,8 +571,8 @@ fn two_stores_reconciled_in_process_end_with_the_same_records() {
     use convene_protocol::sync::reconcile_locally;
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (mut a, mut b) = (
-        Node::open(a_dir.path()).unwrap(),
-        Node::open(b_dir.path()).unwrap(),
+        Node::create(a_dir.path()).unwrap(),
+        Node::create(b_dir.path()).unwrap(),
     );
     let shared: Vec<Record> = (0..300)
         .map(|n| signed(1, &format!("s{n}"), 1, &format!("shared {n}")))
@@ -629,4 +629,96 @@ fn two_stores_reconciled_in_process_end_with_the_same_records() {
         (again.have.len(), again.need.len(), again.messages),
         (0, 0, 2)
     );
+}
+
+/// The store actor, run in this process on a fresh home.
+mod actor {
+    use convene_node::daemon::{ActorError, Daemon, DaemonError, RunOptions};
+    use convene_node::{Home, NodeError};
+
+    fn options() -> RunOptions {
+        RunOptions {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            api: Some("127.0.0.1:0".into()),
+            mdns: Some(false),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_that_panics_fails_for_its_caller_and_the_store_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::init(dir.path(), Some("Panic Council".into())).unwrap();
+        let daemon = Daemon::start(&home, options()).await.unwrap();
+        let failed = daemon
+            .store()
+            .call(|_node| -> u64 { panic!("a bug in one request") })
+            .await;
+        match failed {
+            Err(ActorError::Failed(message)) => assert!(
+                message.contains("a bug in one request") && message.contains("still running"),
+                "{message}"
+            ),
+            other => panic!("expected the job to fail, got {other:?}"),
+        }
+        // The next job runs as if nothing happened.
+        let counts = daemon.store().call(|node| node.counts()).await.unwrap();
+        assert!(counts.is_ok());
+        assert!(daemon.status().await.is_some(), "the node still answers");
+        daemon.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_the_store_thread_dies_the_daemon_says_so_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::init(dir.path(), None).unwrap();
+        let mut daemon = Daemon::start(&home, options()).await.unwrap();
+        daemon.store().abort_for_tests().await;
+        let reason = tokio::time::timeout(std::time::Duration::from_secs(10), daemon.died())
+            .await
+            .expect("the daemon noticed within 10 s");
+        assert!(reason.contains("store thread panicked"), "{reason}");
+        // What is left shuts down without hanging.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), daemon.shutdown())
+            .await
+            .expect("shutdown finished");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn out_of_range_settings_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::init(dir.path(), None).unwrap();
+        let config = dir.path().join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            text.replacen("\n[node]\n", "\n[node]\napi_header_timeout_secs = 0\n", 1),
+        )
+        .unwrap();
+        let home = Home::open(home.dir()).unwrap();
+        match Daemon::start(&home, options()).await {
+            Err(DaemonError::Setting { reason, .. }) => {
+                assert!(reason.contains("api_header_timeout_secs = 0"), "{reason}")
+            }
+            other => panic!("expected a settings error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_store_is_refused_not_replaced_by_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::init(dir.path(), Some("Lost Store Council".into())).unwrap();
+        std::fs::remove_file(home.data_dir().join(convene_node::STORE_FILE)).unwrap();
+        match convene_node::Node::open(&home.data_dir()) {
+            Err(NodeError::Store(error)) => {
+                let message = error.to_string();
+                assert!(message.contains("store.redb is missing"), "{message}");
+                assert!(message.contains("convene recover"), "{message}");
+            }
+            other => panic!("expected the missing store to be refused, got {other:?}"),
+        }
+        assert!(
+            !home.data_dir().join(convene_node::STORE_FILE).exists(),
+            "nothing was created in its place"
+        );
+    }
 }

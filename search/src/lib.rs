@@ -46,6 +46,44 @@ pub enum IndexError {
     Locked(String),
     #[error("search index at {path} was written by an incompatible version; run `convene reindex`")]
     Incompatible { path: String },
+    /// The request asks for more than [`limits`] allow; nothing was searched.
+    #[error("{0}")]
+    OverLimit(String),
+}
+
+/// What one search may ask for. Every number and length in a [`Query`] (and in a `similar` or
+/// `people` request) is checked against these before any work is done, so no request, however
+/// it arrives, can make the index allocate without bound.
+pub mod limits {
+    /// Results one request may ask for (`limit`, `-n`).
+    pub const RESULTS: usize = 1_000;
+    /// Characters of search text.
+    pub const TEXT_CHARS: usize = 1_000;
+    /// Tags in one filter.
+    pub const FILTER_TAGS: usize = 32;
+    /// Characters in one filter value (tag, sector, region, organisation).
+    pub const FILTER_CHARS: usize = 200;
+
+    /// Checks a requested number of results.
+    pub fn results(limit: usize) -> Result<(), crate::IndexError> {
+        if limit > RESULTS {
+            return Err(crate::IndexError::OverLimit(format!(
+                "limit {limit} is over the maximum of {RESULTS} results per request"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks search text.
+    pub fn text(text: &str) -> Result<(), crate::IndexError> {
+        let chars = text.chars().count();
+        if chars > TEXT_CHARS {
+            return Err(crate::IndexError::OverLimit(format!(
+                "search text of {chars} characters is over the maximum of {TEXT_CHARS}"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A search: free text plus exact filters. Filters compare case-insensitively.
@@ -68,8 +106,38 @@ pub struct Query {
     pub started_after: Option<Date>,
     /// Only experiments started on or before this day.
     pub started_before: Option<Date>,
-    /// Maximum number of hits; 0 means 10.
+    /// Maximum number of hits; 0 means 10, at most [`limits::RESULTS`].
     pub limit: usize,
+}
+
+impl Query {
+    /// Checks every number and length against [`limits`].
+    pub fn check(&self) -> Result<(), IndexError> {
+        limits::results(self.limit)?;
+        limits::text(&self.text)?;
+        if self.tags.len() > limits::FILTER_TAGS {
+            return Err(IndexError::OverLimit(format!(
+                "{} tag filters are over the maximum of {}",
+                self.tags.len(),
+                limits::FILTER_TAGS
+            )));
+        }
+        let values = self.tags.iter().chain(
+            [&self.sector, &self.region, &self.organisation]
+                .into_iter()
+                .flatten(),
+        );
+        for value in values {
+            let chars = value.chars().count();
+            if chars > limits::FILTER_CHARS {
+                return Err(IndexError::OverLimit(format!(
+                    "a filter value of {chars} characters is over the maximum of {}",
+                    limits::FILTER_CHARS
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A text fragment with the ranges (byte offsets into `text`) that matched the query.
@@ -205,6 +273,17 @@ impl Index {
         Ok(())
     }
 
+    /// Forgets everything applied since the last commit (after a failed write, before catching
+    /// up again from the store). The next write opens a fresh writer.
+    pub fn discard_uncommitted(&mut self) -> Result<(), IndexError> {
+        if let Some(mut writer) = self.writer.take() {
+            // A writer that a failed write killed cannot roll back; dropping it is enough.
+            let _ = writer.rollback();
+        }
+        self.reader.reload()?;
+        Ok(())
+    }
+
     /// Releases the writer after letting background segment merges finish. Dropping an index
     /// with a writer abandons merges in progress; a process that writes and then exits should
     /// call this, or segments pile up over many short runs and searches slow down.
@@ -228,6 +307,7 @@ impl Index {
 
     /// Runs a search. Hits come best first.
     pub fn search(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
+        query.check()?;
         let searcher = self.reader.searcher();
         let limit = if query.limit == 0 { 10 } else { query.limit };
         let text_query = self.text_query(&query.text);
@@ -254,6 +334,7 @@ impl Index {
     /// How every record matching `query` (its limit aside) divides by kind, status, sector,
     /// region and organisation.
     pub fn facets(&self, query: &Query) -> Result<Vec<Facet>, IndexError> {
+        query.check()?;
         let combined = self.with_filters(self.text_query(&query.text), query);
         facets::count(self, &*combined)
     }

@@ -37,6 +37,7 @@ pub(crate) fn find(
     threshold: SimilarityThreshold,
     limit: usize,
 ) -> Result<Vec<(f32, Hit)>, IndexError> {
+    crate::limits::results(limit)?;
     let fields = index.fields();
     let wanted = words(&profile_of_content(content));
     if wanted.is_empty() {

@@ -1,9 +1,11 @@
 //! Helpers for driving the real `convene` binary: a temporary home and a command wrapper whose
 //! failures show what was run and what came back.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The `convene` binary built by `cargo test --workspace` next to this test binary.
 pub fn binary() -> PathBuf {
@@ -189,5 +191,177 @@ impl Home {
             .lines()
             .map(|line| line.split('\t').nth(2).unwrap_or_default().to_string())
             .collect()
+    }
+}
+
+/// Tests that start node processes take turns (one at a time), so that their time limits
+/// measure the nodes, not the machine's crowding.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running `convene node run` on a home.
+pub struct NodeProcess {
+    pub child: Child,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    pub fn start(home: &Home) -> NodeProcess {
+        let log = home.path.with_extension(format!("{}.log", now_nanos()));
+        let child = Command::new(binary())
+            .args(["--home", home.path.to_str().unwrap(), "node", "run"])
+            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"])
+            .arg("--no-mdns")
+            .env("RUST_LOG", "info,libp2p_kad=error")
+            .env_remove("CONVENE_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting convene node run");
+        let node = NodeProcess { child, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = home.run(&["node", "status", "--json"]);
+            if status.code == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not start\n{status}\n{}",
+                node.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        node
+    }
+
+    pub fn log(&self) -> String {
+        format!(
+            "--- node log\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+
+    /// SIGTERM, and wait for the clean shutdown.
+    pub fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        // Regression: a handle kept by the daemon once made the store actor wait forever here.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not stop within 30 s of SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            status.success(),
+            "unclean shutdown: {status}\n{}",
+            self.log()
+        );
+    }
+
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// An HTTP answer read off the wire: status code, headers (lower-case names) and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one raw HTTP/1.1 request (`Connection: close`) and reads the whole answer.
+pub fn http(api: &str, head: &str, body: &[u8]) -> Answer {
+    let mut stream = std::net::TcpStream::connect(api).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!("{head}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    // The server may answer (and close) before it reads a refused body.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+impl Home {
+    /// The running node's API address.
+    pub fn api(&self) -> String {
+        std::fs::read_to_string(self.path.join("node.api"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// The token the node's API wants for writes.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.path.join("api.token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// Sets `[node]` settings in config.toml (lines like `key = value`).
+    pub fn set_node_config(&self, lines: &str) {
+        let path = self.path.join("config.toml");
+        let config = std::fs::read_to_string(&path).unwrap();
+        let config = config.replacen("\n[node]\n", &format!("\n[node]\n{lines}\n"), 1);
+        std::fs::write(path, config).unwrap();
     }
 }

@@ -5,12 +5,19 @@
 //! everything queued, not one per record) and calls from the local API. A caller learns a
 //! record's fate only after the transaction holding it is durable, so the network acknowledges
 //! nothing that a crash could lose.
+//!
+//! A job that fails — an I/O error, a full disk, even a panic — fails for its caller only: the
+//! actor reports it, rolls back what was not durable, reopens what failed (retrying while the
+//! node is degraded) and carries on with the next job. Only if the thread itself ends does the
+//! daemon stop, at once and with the reason (see [`Daemon::wait`](super::Daemon::wait)).
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use convene_protocol::{Record, RecordId};
 use rayon::prelude::*;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::{Node, NodeError, Outcome};
 
@@ -22,6 +29,8 @@ const MAX_BATCH: usize = 2_048;
 const PARALLEL_FROM: usize = 16;
 /// The index is committed when the queue runs dry, or at least this often under a steady stream.
 const INDEX_COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// While degraded, the actor tries to reopen what failed at most this often.
+const RECOVER_EVERY: Duration = Duration::from_secs(2);
 
 /// What became of one record offered by the network.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,24 +45,39 @@ pub enum Verdict {
     Invalid(String),
 }
 
-type Call = Box<dyn FnOnce(&mut Node) + Send>;
+/// Why the store actor did not do a job.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ActorError {
+    /// The actor stopped (the daemon is shutting down).
+    #[error("the store is closed (the node is shutting down)")]
+    Closed,
+    /// The job failed; nothing it did that was not durable was kept. The actor carries on.
+    #[error("{0}")]
+    Failed(String),
+}
+
+type Work = Box<dyn FnOnce(&mut Node) -> Box<dyn Any + Send> + Send>;
+type Verdicts = Result<Vec<Verdict>, ActorError>;
 /// Records offered together, and where their verdicts go.
-type IngestJob = (Vec<Vec<u8>>, oneshot::Sender<Vec<Verdict>>);
+type IngestJob = (Vec<Vec<u8>>, oneshot::Sender<Verdicts>);
 
 enum Job {
     Ingest {
         records: Vec<Vec<u8>>,
-        reply: oneshot::Sender<Vec<Verdict>>,
+        reply: oneshot::Sender<Verdicts>,
     },
-    Call(Call),
+    Call {
+        work: Work,
+        reply: oneshot::Sender<Result<Box<dyn Any + Send>, ActorError>>,
+    },
+    /// Nothing to do but a chance to recover, sent now and then while the node is degraded.
+    Tick,
+    /// Ends the thread with a panic outside any job: only for tests of what the daemon does
+    /// when its store thread dies.
+    Abort,
     /// Finish: commit the index and close the store, whoever still holds a handle.
     Stop,
 }
-
-/// The store actor stopped (the daemon is shutting down, or the store failed).
-#[derive(Debug, thiserror::Error)]
-#[error("the store is closed")]
-pub struct Closed;
 
 /// The queue is full; try again later.
 #[derive(Debug)]
@@ -64,13 +88,31 @@ pub struct Busy;
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
     stored: broadcast::Sender<RecordId>,
+    health: watch::Receiver<Health>,
+}
+
+/// Whether the store is working, or what is wrong with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Health {
+    /// Set while writes fail (a full disk, an I/O error): what failed, and since when (unix
+    /// seconds). Reads that do not need the failed part keep working; the actor retries.
+    pub degraded: Option<Degraded>,
+}
+
+/// What is wrong with a degraded store.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Degraded {
+    pub reason: String,
+    pub since: i64,
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Job::Ingest { records, .. } => write!(f, "Ingest({} records)", records.len()),
-            Job::Call(_) => f.write_str("Call"),
+            Job::Call { .. } => f.write_str("Call"),
+            Job::Tick => f.write_str("Tick"),
+            Job::Abort => f.write_str("Abort"),
             Job::Stop => f.write_str("Stop"),
         }
     }
@@ -83,40 +125,56 @@ impl StoreHandle {
         self.stored.subscribe()
     }
 
-    /// Runs `work` on the store thread and returns its result.
+    /// Whether the store is healthy now.
+    pub fn health(&self) -> Health {
+        self.health.borrow().clone()
+    }
+
+    /// Runs `work` on the store thread and returns its result. If `work` panics, the caller
+    /// gets [`ActorError::Failed`] and the actor goes on.
     pub async fn call<R: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Node) -> R + Send + 'static,
-    ) -> Result<R, Closed> {
+    ) -> Result<R, ActorError> {
         let (reply, result) = oneshot::channel();
-        let job = Job::Call(Box::new(move |node| {
-            let _ = reply.send(work(node));
-        }));
-        self.jobs.send(job).await.map_err(|_| Closed)?;
-        result.await.map_err(|_| Closed)
+        let work: Work = Box::new(move |node| Box::new(work(node)));
+        self.jobs
+            .send(Job::Call { work, reply })
+            .await
+            .map_err(|_| ActorError::Closed)?;
+        let value = result.await.map_err(|_| ActorError::Closed)??;
+        Ok(*value.downcast::<R>().expect("the job's own result type"))
     }
 
     /// Asks the actor to finish once the jobs queued before this one are done. Later jobs fail
-    /// with [`Closed`].
+    /// with [`ActorError::Closed`].
     pub async fn stop(&self) {
         let _ = self.jobs.send(Job::Stop).await;
     }
 
+    /// Makes the store thread die (a panic outside any job). Only for tests.
+    #[doc(hidden)]
+    pub async fn abort_for_tests(&self) {
+        let _ = self.jobs.send(Job::Abort).await;
+    }
+
+    /// Gives a degraded actor a chance to recover, if its queue has room.
+    pub fn tick(&self) {
+        let _ = self.jobs.try_send(Job::Tick);
+    }
+
     /// Verifies and stores records, waiting for room in the queue.
-    pub async fn ingest(&self, records: Vec<Vec<u8>>) -> Result<Vec<Verdict>, Closed> {
+    pub async fn ingest(&self, records: Vec<Vec<u8>>) -> Verdicts {
         let (reply, result) = oneshot::channel();
         self.jobs
             .send(Job::Ingest { records, reply })
             .await
-            .map_err(|_| Closed)?;
-        result.await.map_err(|_| Closed)
+            .map_err(|_| ActorError::Closed)?;
+        result.await.map_err(|_| ActorError::Closed)?
     }
 
     /// Queues records without waiting; the verdicts arrive on the returned receiver.
-    pub fn try_ingest(
-        &self,
-        records: Vec<Vec<u8>>,
-    ) -> Result<oneshot::Receiver<Vec<Verdict>>, Busy> {
+    pub fn try_ingest(&self, records: Vec<Vec<u8>>) -> Result<oneshot::Receiver<Verdicts>, Busy> {
         let (reply, result) = oneshot::channel();
         self.jobs
             .try_send(Job::Ingest { records, reply })
@@ -125,34 +183,72 @@ impl StoreHandle {
     }
 }
 
-/// Starts the actor on its own thread. It runs until every handle is dropped, then commits the
-/// index and closes the node; join the returned thread to wait for that.
-pub fn spawn(node: Node) -> (StoreHandle, std::thread::JoinHandle<Result<(), NodeError>>) {
+/// The running actor thread: join it to wait for the store to close; `ended` resolves the
+/// moment the thread ends for any reason (including a panic outside a job).
+#[derive(Debug)]
+pub struct ActorThread {
+    pub thread: std::thread::JoinHandle<Result<(), NodeError>>,
+    pub ended: oneshot::Receiver<()>,
+}
+
+/// Starts the actor on its own thread. It runs until [`StoreHandle::stop`] (or until every
+/// handle is dropped), then commits the index and closes the node.
+pub fn spawn(node: Node) -> (StoreHandle, ActorThread) {
     let (jobs, queue) = mpsc::channel(QUEUE);
     let (stored, _) = broadcast::channel(4_096);
+    let (health_tx, health) = watch::channel(Health::default());
+    let (alive, ended) = oneshot::channel::<()>();
     let announce = stored.clone();
     let thread = std::thread::Builder::new()
         .name("convene-store".into())
-        .spawn(move || Actor::new(node, announce).run(queue))
+        .spawn(move || {
+            // Dropped however the thread ends, which is what `ended` waits for.
+            let _alive = alive;
+            Actor::new(node, announce, health_tx).run(queue)
+        })
         .expect("spawning the store thread");
-    (StoreHandle { jobs, stored }, thread)
+    (
+        StoreHandle {
+            jobs,
+            stored,
+            health,
+        },
+        ActorThread { thread, ended },
+    )
 }
 
 struct Actor {
     node: Node,
     stored: broadcast::Sender<RecordId>,
+    health: watch::Sender<Health>,
     /// Records were stored since the index was last committed.
     index_dirty: bool,
     last_index_commit: Instant,
+    last_recovery: Option<Instant>,
+}
+
+/// The message of a panic caught in a job.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Actor {
-    fn new(node: Node, stored: broadcast::Sender<RecordId>) -> Actor {
+    fn new(
+        node: Node,
+        stored: broadcast::Sender<RecordId>,
+        health: watch::Sender<Health>,
+    ) -> Actor {
         Actor {
             node,
             stored,
+            health,
             index_dirty: false,
             last_index_commit: Instant::now(),
+            last_recovery: None,
         }
     }
 
@@ -162,7 +258,9 @@ impl Actor {
             let mut stop = false;
             match job {
                 Job::Stop => break,
-                Job::Call(call) => deferred = Some(call),
+                Job::Abort => panic!("the store thread was told to abort"),
+                Job::Tick => {}
+                Job::Call { work, reply } => deferred = Some((work, reply)),
                 Job::Ingest { records, reply } => {
                     let mut batch = vec![(records, reply)];
                     let mut size = batch[0].0.len();
@@ -172,10 +270,12 @@ impl Actor {
                                 size += records.len();
                                 batch.push((records, reply));
                             }
-                            Ok(Job::Call(call)) => {
-                                deferred = Some(call);
+                            Ok(Job::Call { work, reply }) => {
+                                deferred = Some((work, reply));
                                 break;
                             }
+                            Ok(Job::Tick) => {}
+                            Ok(Job::Abort) => panic!("the store thread was told to abort"),
                             Ok(Job::Stop) => {
                                 stop = true;
                                 break;
@@ -183,16 +283,15 @@ impl Actor {
                             Err(_) => break,
                         }
                     }
-                    if let Err(error) = self.ingest(batch) {
-                        tracing::error!(%error, "storing records failed; the store stops");
-                        return Err(error);
-                    }
+                    self.recover_if_degraded();
+                    self.ingest(batch);
                 }
             }
-            if let Some(call) = deferred {
+            self.recover_if_degraded();
+            if let Some((work, reply)) = deferred {
                 // Reads see every record acknowledged before them.
-                self.commit_index_if_dirty()?;
-                call(&mut self.node);
+                self.commit_index_if_dirty();
+                let _ = reply.send(self.run_job(work));
             }
             if stop {
                 break;
@@ -200,27 +299,96 @@ impl Actor {
             if self.index_dirty
                 && (queue.is_empty() || self.last_index_commit.elapsed() >= INDEX_COMMIT_EVERY)
             {
-                self.commit_index_if_dirty()?;
+                self.commit_index_if_dirty();
             }
         }
         // Later jobs fail at once (their callers see `Closed`) instead of waiting.
         queue.close();
-        self.commit_index_if_dirty()?;
+        if self.index_dirty {
+            self.node.commit_index()?;
+        }
         self.node.close()
     }
 
-    fn commit_index_if_dirty(&mut self) -> Result<(), NodeError> {
-        if self.index_dirty {
-            self.node.commit_index()?;
-            self.index_dirty = false;
-            self.last_index_commit = Instant::now();
+    /// Runs one API job. A panic fails the job, not the actor: what the job left half-done in
+    /// the index is rolled back and the index caught up from the store again.
+    fn run_job(&mut self, work: Work) -> Result<Box<dyn Any + Send>, ActorError> {
+        match catch_unwind(AssertUnwindSafe(|| work(&mut self.node))) {
+            Ok(value) => Ok(value),
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!(panic = %message, "a request failed inside the store; carrying on");
+                self.index_dirty = false;
+                if let Err(error) = self.node.recover() {
+                    self.degrade(format!("after a failed request: {error}"));
+                }
+                Err(ActorError::Failed(format!(
+                    "the node failed to carry out the request ({message}); it is still running"
+                )))
+            }
         }
-        Ok(())
+    }
+
+    fn commit_index_if_dirty(&mut self) {
+        if !self.index_dirty {
+            return;
+        }
+        match self.node.commit_index() {
+            Ok(()) => {
+                self.index_dirty = false;
+                self.last_index_commit = Instant::now();
+            }
+            Err(error) => {
+                // The store holds everything; the index catches up once it can be written.
+                self.index_dirty = false;
+                self.degrade(self.node.describe_write_failure(&error));
+            }
+        }
+    }
+
+    fn degrade(&mut self, reason: String) {
+        tracing::error!(%reason, "the store is degraded; retrying every few seconds");
+        self.health.send_modify(|health| {
+            let since = health
+                .degraded
+                .as_ref()
+                .map_or_else(crate::now, |d| d.since);
+            health.degraded = Some(Degraded { reason, since });
+        });
+        self.last_recovery = Some(Instant::now());
+    }
+
+    /// While degraded, reopens the store and the index (at most every [`RECOVER_EVERY`]).
+    fn recover_if_degraded(&mut self) {
+        if self.health.borrow().degraded.is_none()
+            || self
+                .last_recovery
+                .is_some_and(|at| at.elapsed() < RECOVER_EVERY)
+        {
+            return;
+        }
+        self.last_recovery = Some(Instant::now());
+        match self.node.recover() {
+            Ok(()) => {
+                tracing::info!("the store recovered: writes work again");
+                self.health.send_modify(|health| health.degraded = None);
+            }
+            Err(error) => {
+                let reason = self.node.describe_write_failure(&error);
+                tracing::warn!(%reason, "the store is still degraded");
+                self.health.send_modify(|health| {
+                    if let Some(degraded) = &mut health.degraded {
+                        degraded.reason = reason;
+                    }
+                });
+            }
+        }
     }
 
     /// Verifies every record of every job, stores the valid ones in one transaction, and only
-    /// then answers each job.
-    fn ingest(&mut self, batch: Vec<IngestJob>) -> Result<(), NodeError> {
+    /// then answers each job. If the transaction fails, every job of the batch gets the error
+    /// and nothing of it is acknowledged.
+    fn ingest(&mut self, batch: Vec<IngestJob>) {
         let now = crate::now();
         let verify = |bytes: Vec<u8>| Record::from_bytes(bytes, now);
         let mut jobs = Vec::with_capacity(batch.len());
@@ -244,9 +412,18 @@ impl Actor {
             jobs.push((verdicts, reply));
         }
         let outcomes = if valid.is_empty() {
-            Vec::new()
+            Ok(Vec::new())
         } else {
-            self.node.store_and_index(&valid)?
+            self.store_and_index(&valid)
+        };
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(reason) => {
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(ActorError::Failed(reason.clone())));
+                }
+                return;
+            }
         };
         for (record, outcome) in valid.iter().zip(&outcomes) {
             if outcome.is_stored() {
@@ -267,8 +444,31 @@ impl Actor {
                     })
                 })
                 .collect();
-            let _ = reply.send(verdicts);
+            let _ = reply.send(Ok(verdicts));
         }
-        Ok(())
+    }
+
+    /// Stores `records` durably, then hands the winners to the index. A store failure degrades
+    /// the node and fails the batch; an index failure only delays search (the store has them).
+    fn store_and_index(&mut self, records: &[Record]) -> Result<Vec<Outcome>, String> {
+        let stored = catch_unwind(AssertUnwindSafe(|| self.node.store_records(records)));
+        let outcomes = match stored {
+            Ok(Ok(outcomes)) => outcomes,
+            Ok(Err(error)) => {
+                let reason = self.node.describe_write_failure(&error);
+                self.degrade(reason.clone());
+                return Err(reason);
+            }
+            Err(panic) => {
+                let reason = format!("storing records failed: {}", panic_message(&*panic));
+                self.degrade(reason.clone());
+                return Err(reason);
+            }
+        };
+        if let Err(error) = self.node.index_stored(records, &outcomes) {
+            self.index_dirty = false;
+            self.degrade(self.node.describe_write_failure(&error));
+        }
+        Ok(outcomes)
     }
 }

@@ -6,8 +6,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query as UrlQuery, State as AxumState};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, Query as UrlQuery, Request, State as AxumState};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -18,10 +21,13 @@ use convene_search::{Facet, Hit, Query, SimilarityThreshold};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use super::actor::{Closed, StoreHandle};
+use super::actor::{ActorError, StoreHandle};
 use super::net::{BookPeer, NetCommand};
 use super::peers::{PeerEntry, PeerError};
 use super::{Status, status_of};
+use crate::limits::{
+    API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
+};
 use crate::{
     CsvImport, CsvMapping, Draft, ImportReport, ListFilter, NoProgress, Node, NodeError, Person,
 };
@@ -94,20 +100,17 @@ pub struct PublishResponse {
     pub previous_seq: Option<u64>,
 }
 
+/// The URL query of an import request; the body is the chunk of the file itself (whole lines
+/// of JSON Lines, or a CSV header and whole rows), at most [`API_IMPORT_BODY_BYTES`].
 #[derive(Debug, Serialize, Deserialize)]
-pub struct JsonlImport {
-    /// JSON Lines, whole lines only.
-    pub text: String,
-    /// The number of the first line in `text`, so rejections name lines of the whole file.
+pub struct ImportQuery {
+    /// The number, in the whole file, of the body's first line (for CSV: of its first row's
+    /// first line), so rejections name lines of the whole file.
     pub first_line: u64,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CsvImportRequest {
-    pub csv: String,
-    pub mapping: String,
-    pub dry_run: bool,
+    /// For CSV: the column mapping (TOML).
+    #[serde(default)]
+    pub mapping: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -170,7 +173,10 @@ impl From<NodeError> for ApiError {
             NodeError::Retracted(_) => (StatusCode::GONE, "retracted"),
             NodeError::NotYours { .. } => (StatusCode::FORBIDDEN, "not_yours"),
             NodeError::Stale { .. } => (StatusCode::CONFLICT, "stale"),
-            NodeError::Draft(_) | NodeError::Record(_) | NodeError::Import(_) => {
+            NodeError::Draft(_)
+            | NodeError::Record(_)
+            | NodeError::Import(_)
+            | NodeError::Index(convene_search::IndexError::OverLimit(_)) => {
                 (StatusCode::BAD_REQUEST, "invalid")
             }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -179,9 +185,14 @@ impl From<NodeError> for ApiError {
     }
 }
 
-impl From<Closed> for ApiError {
-    fn from(error: Closed) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "closed", error)
+impl From<ActorError> for ApiError {
+    fn from(error: ActorError) -> ApiError {
+        match error {
+            ActorError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "closed", error),
+            ActorError::Failed(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", error)
+            }
+        }
     }
 }
 
@@ -255,12 +266,118 @@ impl State {
     }
 }
 
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    state: State,
-    stop: oneshot::Receiver<()>,
-) {
-    let v1 = Router::new()
+/// Proof that a request carried the token. As an extractor it runs on the headers alone,
+/// before anything reads the body: an unauthenticated write is refused without reading it.
+pub(crate) struct Authorised;
+
+impl FromRequestParts<State> for Authorised {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
+        state.authorise(&parts.headers).map(|()| Authorised)
+    }
+}
+
+/// The same check as a layer over every write route, outside the body limits: a client
+/// without the token learns so before even its body's declared size is looked at.
+async fn require_token(
+    AxumState(state): AxumState<State>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.authorise(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Refuses requests whose `Host` is not this machine by a loopback name. A web page on a
+/// hostile domain that resolves to 127.0.0.1 (DNS rebinding) sends its own domain as `Host`,
+/// so it cannot read the API even though its requests reach the port.
+async fn loopback_host(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if is_loopback_host(host) {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            format!(
+                "the local API answers only requests addressed to 127.0.0.1, [::1] or \
+                 localhost, not to {:?}",
+                crate::limits::quote(host)
+            ),
+        )
+        .into_response()
+    }
+}
+
+/// `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT` (any port), or the same without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(inside, _)| inside),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Reads a request's body before the handler does, at most `limit` bytes and within
+/// [`API_BODY_TIMEOUT`], so that neither a huge nor a trickling body holds the node's memory
+/// or a connection.
+async fn bounded_body(
+    AxumState(limit): AxumState<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is over this route's limit of {limit} bytes"),
+        )
+        .into_response()
+    };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large();
+    }
+    let bytes =
+        match tokio::time::timeout(API_BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => return too_large(),
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        API_BODY_TIMEOUT.as_secs()
+                    ),
+                )
+                .into_response();
+            }
+        };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn router(state: State) -> Router {
+    let json = middleware::from_fn_with_state(API_JSON_BODY_BYTES, bounded_body);
+    let import = middleware::from_fn_with_state(API_IMPORT_BODY_BYTES, bounded_body);
+    let reads = Router::new()
+        .route("/health", get(health))
         .route("/status", get(status))
         .route("/search", post(search))
         .route("/facets", post(facets))
@@ -269,25 +386,114 @@ pub(crate) async fn serve(
         .route("/record", get(record))
         .route("/list", post(list))
         .route("/export", get(export))
+        .route("/peers", get(peers))
+        .layer(json.clone());
+    // Each write handler takes `Authorised` first: the token is checked before the body is read.
+    let writes = Router::new()
         .route("/publish", post(publish))
         .route("/retract", post(retract))
+        .route("/reindex", post(reindex))
+        .route("/peers", post(add_peer))
+        .route("/peers/{key}", delete(remove_peer))
+        .layer(json);
+    let imports = Router::new()
         .route("/import/jsonl", post(import_jsonl))
         .route("/import/csv", post(import_csv))
-        .route("/reindex", post(reindex))
-        .route("/peers", get(peers).post(add_peer))
-        .route("/peers/{key}", delete(remove_peer));
-    let app = Router::new()
+        .layer(import);
+    // (Layers apply to the routes added before them; the last one added runs first.)
+    let writes = writes
+        .merge(imports)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let v1 = reads.merge(writes);
+    Router::new()
         .nest(API_VERSION, v1)
-        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
-        .with_state(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
-        .await;
-    if let Err(error) = result {
-        tracing::error!(%error, "the local API stopped");
+        // The body limits above replace axum's default one.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(loopback_host))
+        .with_state(state)
+}
+
+/// How many connections the API serves at once, and how long a client has for its headers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ServeLimits {
+    pub connections: usize,
+    pub header_timeout: std::time::Duration,
+}
+
+/// Serves the API until `stop`: HTTP/1 with a deadline for each request's headers (which is
+/// also how long an idle connection stays open), a cap on connections (more are closed at
+/// once), and a graceful end for the requests in flight.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: State,
+    limits: ServeLimits,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let app = router(state);
+    let max = limits.connections;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut refused = 0u64;
+    loop {
+        let (stream, _) = tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, typically: wait for connections to close.
+                    tracing::warn!(%error, "the local API cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    refused,
+                    "the local API is at its limit of {max} connections; closing new ones"
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(API_HEADER_BYTES);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = closing.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(5),
+                        connection,
+                    )
+                    .await;
+                }
+            }
+        });
     }
+    let _ = closing.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Answers at once, without waiting for the store: commands use it to tell a busy node from
+/// one that does not answer.
+async fn health(AxumState(state): AxumState<State>) -> Json<super::Health> {
+    Json(state.store.health())
 }
 
 async fn status(AxumState(state): AxumState<State>) -> ApiResult<Status> {
@@ -327,6 +533,7 @@ async fn similar(
     AxumState(state): AxumState<State>,
     Json(request): Json<SimilarRequest>,
 ) -> ApiResult<Vec<(f32, Hit)>> {
+    request.content.validate().map_err(NodeError::Record)?;
     state
         .on_store(move |node| {
             node.similar(
@@ -435,11 +642,10 @@ impl State {
 }
 
 async fn publish(
+    _: Authorised,
     AxumState(state): AxumState<State>,
-    headers: HeaderMap,
     Json(draft): Json<Draft>,
 ) -> ApiResult<PublishResponse> {
-    state.authorise(&headers)?;
     let published = state.publish(draft).await?;
     Ok(Json(PublishResponse {
         record: RecordBody::of(&published.record),
@@ -448,11 +654,10 @@ async fn publish(
 }
 
 async fn retract(
+    _: Authorised,
     AxumState(state): AxumState<State>,
-    headers: HeaderMap,
     Json(request): Json<AddressQuery>,
 ) -> ApiResult<RecordBody> {
-    state.authorise(&headers)?;
     let identity = state.identity.clone();
     let record = state
         .store
@@ -463,19 +668,19 @@ async fn retract(
 }
 
 async fn import_jsonl(
+    _: Authorised,
     AxumState(state): AxumState<State>,
-    headers: HeaderMap,
-    Json(request): Json<JsonlImport>,
+    UrlQuery(query): UrlQuery<ImportQuery>,
+    body: Bytes,
 ) -> ApiResult<ImportReport> {
-    state.authorise(&headers)?;
     let report = state
         .store
         .call(move |node| {
-            let mut input = request.text.as_bytes();
+            let mut input = &body[..];
             let mut report =
-                node.import_jsonl(&mut input, request.dry_run, crate::now(), &NoProgress)?;
+                node.import_jsonl(&mut input, query.dry_run, crate::now(), &NoProgress)?;
             for rejection in &mut report.rejected {
-                rejection.line += request.first_line.saturating_sub(1);
+                rejection.line += query.first_line.saturating_sub(1);
             }
             Ok::<_, NodeError>(report)
         })
@@ -487,12 +692,12 @@ async fn import_jsonl(
 }
 
 async fn import_csv(
+    _: Authorised,
     AxumState(state): AxumState<State>,
-    headers: HeaderMap,
-    Json(request): Json<CsvImportRequest>,
+    UrlQuery(query): UrlQuery<ImportQuery>,
+    body: Bytes,
 ) -> ApiResult<ImportReport> {
-    state.authorise(&headers)?;
-    let mapping = CsvMapping::parse(&request.mapping)
+    let mapping = CsvMapping::parse(query.mapping.as_deref().unwrap_or_default())
         .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "invalid", reason))?;
     let identity = state.identity.clone();
     let organisation = state.organisation.clone();
@@ -503,10 +708,14 @@ async fn import_csv(
                 mapping: &mapping,
                 identity: &identity,
                 organisation: organisation.as_deref(),
-                dry_run: request.dry_run,
+                dry_run: query.dry_run,
                 now: crate::now(),
             };
-            node.import_csv(&mut request.csv.as_bytes(), &job, &NoProgress)
+            let mut report = node.import_csv(&mut &body[..], &job, &NoProgress)?;
+            for rejection in &mut report.rejected {
+                rejection.line += query.first_line.saturating_sub(1);
+            }
+            Ok::<_, NodeError>(report)
         })
         .await??;
     if report.stored > 0 && !report.dry_run {
@@ -515,8 +724,7 @@ async fn import_csv(
     Ok(Json(report))
 }
 
-async fn reindex(AxumState(state): AxumState<State>, headers: HeaderMap) -> ApiResult<Reindexed> {
-    state.authorise(&headers)?;
+async fn reindex(_: Authorised, AxumState(state): AxumState<State>) -> ApiResult<Reindexed> {
     state
         .on_store(|node| {
             node.reindex(&NoProgress)?;
@@ -532,11 +740,10 @@ async fn peers(AxumState(state): AxumState<State>) -> ApiResult<Vec<BookPeer>> {
 }
 
 async fn add_peer(
+    _: Authorised,
     AxumState(state): AxumState<State>,
-    headers: HeaderMap,
     Json(request): Json<PeerRequest>,
 ) -> ApiResult<PeerEntry> {
-    state.authorise(&headers)?;
     let entry = PeerEntry::parse(&request.peer)?;
     let added = entry.clone();
     state
@@ -546,11 +753,10 @@ async fn add_peer(
 }
 
 async fn remove_peer(
+    _: Authorised,
     AxumState(state): AxumState<State>,
-    headers: HeaderMap,
     Path(key): Path<String>,
 ) -> ApiResult<Vec<PeerEntry>> {
-    state.authorise(&headers)?;
     let removed = state
         .ask_net(|reply| NetCommand::RemovePeer(key, reply))
         .await??;

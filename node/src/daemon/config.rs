@@ -27,6 +27,11 @@ pub struct NodeSettings {
     pub max_invalid_records: u32,
     /// Dial peers found through Kademlia until this many are connected.
     pub target_peers: u32,
+    /// Local API: connections served at once (more are closed on arrival), 1 to 1,024.
+    pub api_max_connections: u32,
+    /// Local API: seconds a client has to send a request's headers (and an idle connection
+    /// stays open), 1 to 600.
+    pub api_header_timeout_secs: u64,
 }
 
 impl Default for NodeSettings {
@@ -42,6 +47,8 @@ impl Default for NodeSettings {
             max_memory_mib: 1024,
             max_invalid_records: 5,
             target_peers: 8,
+            api_max_connections: crate::limits::API_CONNECTIONS as u32,
+            api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
         }
     }
 }
@@ -72,5 +79,46 @@ impl NodeSettings {
 # max_invalid_records = 5
 # Dial nodes found through the distributed peer table until this many are connected.
 # target_peers = 8
+# Local API: connections served at once; more are closed on arrival.
+# api_max_connections = 64
+# Local API: seconds a client has to send a request's headers; also how long an idle
+# connection stays open.
+# api_header_timeout_secs = 10
 ";
+
+    /// Checks every number against its bounds, naming the setting that is out of range.
+    pub fn check(&self) -> Result<(), String> {
+        let ranges: [(&str, u64, u64, u64); 7] = [
+            ("sync_interval_secs", self.sync_interval_secs, 1, 86_400),
+            ("max_connections", self.max_connections.into(), 1, 65_536),
+            ("max_memory_mib", self.max_memory_mib, 16, 1 << 20),
+            (
+                "max_invalid_records",
+                self.max_invalid_records.into(),
+                1,
+                1_000_000,
+            ),
+            ("target_peers", self.target_peers.into(), 0, 65_536),
+            (
+                "api_max_connections",
+                self.api_max_connections.into(),
+                1,
+                1_024,
+            ),
+            (
+                "api_header_timeout_secs",
+                self.api_header_timeout_secs,
+                1,
+                600,
+            ),
+        ];
+        for (name, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(format!(
+                    "[node] {name} = {value} is out of range ({low} to {high})"
+                ));
+            }
+        }
+        Ok(())
+    }
 }

@@ -24,8 +24,9 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::recover::Recovery;
 use crate::{Home, HomeError, Node, NodeError, StoreCounts};
-pub use actor::{StoreHandle, Verdict};
+pub use actor::{ActorError, Degraded, Health, StoreHandle, Verdict};
 pub use api::API_VERSION;
 pub use config::NodeSettings;
 pub use net::{BookPeer, NetStatus, PeerStatus};
@@ -60,6 +61,15 @@ pub enum DaemonError {
     AlreadyRunning(String),
     #[error(transparent)]
     Api(#[from] api::ApiError),
+    /// A part of the running node stopped by itself; the process must exit so that a service
+    /// manager restarts it.
+    #[error("the node stopped: {0}")]
+    Died(String),
+    #[error(
+        "{addr} is already in use by another program (another Convene node?); choose another \
+         port with --listen or `listen` in config.toml"
+    )]
+    PortInUse { addr: Multiaddr },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
@@ -83,7 +93,10 @@ pub struct RunOptions {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
     pub api: String,
-    pub counts: StoreCounts,
+    /// `None` when the store could not count (see `health`).
+    pub counts: Option<StoreCounts>,
+    /// Whether the store can write; a degraded store says why.
+    pub health: Health,
     #[serde(flatten)]
     pub net: NetStatus,
 }
@@ -99,6 +112,7 @@ pub struct Daemon {
     api_stop: oneshot::Sender<()>,
     net_task: tokio::task::JoinHandle<()>,
     store_thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
+    store_ended: oneshot::Receiver<()>,
     api_file: PathBuf,
 }
 
@@ -117,6 +131,10 @@ impl Daemon {
         if let Some(mdns) = options.mdns {
             settings.mdns = mdns;
         }
+        settings.check().map_err(|reason| DaemonError::Setting {
+            what: home.dir().join("config.toml").display().to_string(),
+            reason,
+        })?;
         let listen: Vec<Multiaddr> = settings
             .listen
             .iter()
@@ -136,6 +154,9 @@ impl Daemon {
                 what: format!("API address {api_addr}"),
                 reason: "the local API only listens on a loopback address such as 127.0.0.1".into(),
             });
+        }
+        for addr in &listen {
+            refuse_shared_port(addr)?;
         }
         let bootstrap = settings
             .bootstrap
@@ -158,7 +179,7 @@ impl Daemon {
             }
             other => other?,
         };
-        let (store, store_thread) = actor::spawn(node);
+        let (store, actor_thread) = actor::spawn(node);
         let identity = home.identity()?;
 
         let mut swarm =
@@ -197,7 +218,11 @@ impl Daemon {
             api: api_addr.to_string(),
         };
         let (api_stop, stopped) = oneshot::channel();
-        let api_task = tokio::spawn(api::serve(listener, state.clone(), stopped));
+        let limits = api::ServeLimits {
+            connections: settings.api_max_connections as usize,
+            header_timeout: std::time::Duration::from_secs(settings.api_header_timeout_secs),
+        };
+        let api_task = tokio::spawn(api::serve(listener, state.clone(), limits, stopped));
         let api_file = home.dir().join(API_FILE);
         write_atomically(&api_file, format!("{api_addr}\n").as_bytes())?;
         tracing::info!(api = %api_addr, "local API listening");
@@ -217,7 +242,8 @@ impl Daemon {
             api_task,
             api_stop,
             net_task,
-            store_thread: Some(store_thread),
+            store_thread: Some(actor_thread.thread),
+            store_ended: actor_thread.ended,
             api_file,
         })
     }
@@ -259,6 +285,34 @@ impl Daemon {
             .map_err(|_| DaemonError::Network("the network loop stopped".into()))??)
     }
 
+    /// Resolves if a part of the node stops by itself: the store thread or the network loop
+    /// ended (a panic outside any job, or a failure it could not recover from). The daemon is
+    /// then unusable; the caller shuts down what is left and exits non-zero.
+    pub async fn died(&mut self) -> String {
+        tokio::select! {
+            _ = &mut self.store_ended => {
+                let thread = self.store_thread.take().expect("joined once");
+                match tokio::task::spawn_blocking(move || thread.join()).await {
+                    Ok(Ok(Ok(()))) => "the store closed unexpectedly".to_string(),
+                    Ok(Ok(Err(error))) => format!("the store failed: {error}"),
+                    Ok(Err(panic)) => format!(
+                        "the store thread panicked: {}",
+                        actor::panic_message(&*panic)
+                    ),
+                    Err(error) => format!("the store thread could not be joined: {error}"),
+                }
+            }
+            ended = &mut self.net_task => match ended {
+                Ok(()) => "the network loop ended unexpectedly".to_string(),
+                Err(error) if error.is_panic() => format!(
+                    "the network loop panicked: {}",
+                    actor::panic_message(&*error.into_panic())
+                ),
+                Err(error) => format!("the network loop ended: {error}"),
+            },
+        }
+    }
+
     /// Stops the API, says goodbye to peers, commits pending writes and closes the store.
     pub async fn shutdown(mut self) -> Result<(), DaemonError> {
         let _ = std::fs::remove_file(&self.api_file);
@@ -268,12 +322,16 @@ impl Daemon {
         if self.net.send(NetCommand::Shutdown(done)).await.is_ok() {
             let _ = finished.await;
         }
-        let _ = (&mut self.net_task).await;
+        if !self.net_task.is_finished() {
+            let _ = (&mut self.net_task).await;
+        }
         self.store.stop().await;
         drop(self.net);
         drop(self.store);
         drop(self.api);
-        let thread = self.store_thread.take().expect("joined once");
+        let Some(thread) = self.store_thread.take() else {
+            return Ok(());
+        };
         tokio::task::spawn_blocking(move || thread.join())
             .await
             .map_err(|e| DaemonError::Network(e.to_string()))?
@@ -290,10 +348,15 @@ async fn status_of(
     let (reply, result) = oneshot::channel();
     net.send(NetCommand::Status(reply)).await.ok()?;
     let net = result.await.ok()?;
-    let counts = store.call(|node| node.counts()).await.ok()?.ok()?;
+    let counts = match store.call(|node| node.counts()).await {
+        Ok(Ok(counts)) => Some(counts),
+        Ok(Err(_)) | Err(actor::ActorError::Failed(_)) => None,
+        Err(actor::ActorError::Closed) => return None,
+    };
     Some(Status {
         api: api.to_string(),
         counts,
+        health: store.health(),
         net,
     })
 }
@@ -305,7 +368,7 @@ pub fn run_until_signal(home: &Home, options: RunOptions) -> Result<(), DaemonEr
         .build()
         .map_err(io_error(home.dir()))?;
     runtime.block_on(async {
-        let daemon = Daemon::start(home, options).await?;
+        let mut daemon = Daemon::start(home, options).await?;
         if let Some(status) = daemon.status().await {
             eprintln!("Convene node {} running", status.net.peer_id);
             for addr in &status.net.listen {
@@ -314,10 +377,114 @@ pub fn run_until_signal(home: &Home, options: RunOptions) -> Result<(), DaemonEr
             eprintln!("  local API on http://{}", status.api);
             eprintln!("  ticket: {}", status.net.ticket);
         }
-        wait_for_signal().await;
-        eprintln!("Shutting down…");
-        daemon.shutdown().await
+        let died = tokio::select! {
+            () = wait_for_signal() => None,
+            reason = daemon.died() => Some(reason),
+        };
+        match died {
+            None => {
+                eprintln!("Shutting down…");
+                daemon.shutdown().await
+            }
+            Some(reason) => {
+                tracing::error!(%reason, "stopping the node");
+                // Whatever still runs is stopped; its own errors add nothing to the reason.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), daemon.shutdown())
+                    .await;
+                Err(DaemonError::Died(reason))
+            }
+        }
     })
+}
+
+/// What [`sync_from_peers`] did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FromPeers {
+    /// Peers a sync finished with.
+    pub synced: Vec<String>,
+    /// Peers connected that had not finished a sync when the wait ran out.
+    pub unfinished: Vec<String>,
+    /// Records stored from them.
+    pub stored: u64,
+}
+
+/// Runs the node (with the home's settings, its API on a free port) until a sync has finished
+/// with every connected peer and none is under way, or until `wait` runs out; then stops it.
+/// For `convene recover --from-peers`: a new store fills with what the peers hold.
+pub fn sync_from_peers(home: &Home, wait: std::time::Duration) -> Result<FromPeers, DaemonError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_error(home.dir()))?;
+    runtime.block_on(async {
+        let options = RunOptions {
+            api: Some("127.0.0.1:0".into()),
+            ..RunOptions::default()
+        };
+        let daemon = Daemon::start(home, options).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        // Peers take a moment to connect; a sync starts on connecting.
+        let settle = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut result = FromPeers::default();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let Some(status) = daemon.status().await else {
+                break;
+            };
+            let (synced, unfinished): (Vec<_>, Vec<_>) = status
+                .net
+                .peers
+                .iter()
+                .partition(|peer| peer.last_sync.is_some());
+            result.synced = synced.iter().map(|p| p.peer_id.clone()).collect();
+            result.unfinished = unfinished.iter().map(|p| p.peer_id.clone()).collect();
+            result.stored = synced
+                .iter()
+                .filter_map(|p| p.last_sync.as_ref())
+                .map(|s| s.stored)
+                .sum();
+            let now = tokio::time::Instant::now();
+            if now >= deadline
+                || (now >= settle && !result.synced.is_empty() && result.unfinished.is_empty())
+            {
+                break;
+            }
+        }
+        daemon.shutdown().await?;
+        Ok(result)
+    })
+}
+
+/// Refuses a TCP listen address whose port another socket already listens on. libp2p sets
+/// `SO_REUSEPORT` on its listeners, so without this check a second node on the same port starts
+/// "fine" and the kernel shares incoming connections between the two. A plain bind without that
+/// option fails while any socket holds the port.
+fn refuse_shared_port(addr: &Multiaddr) -> Result<(), DaemonError> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip = None;
+    let mut port = None;
+    for protocol in addr.iter() {
+        match protocol {
+            Protocol::Ip4(v4) => ip = Some(std::net::IpAddr::V4(v4)),
+            Protocol::Ip6(v6) => ip = Some(std::net::IpAddr::V6(v6)),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    let (Some(ip), Some(port)) = (ip, port) else {
+        return Ok(());
+    };
+    if port == 0 {
+        return Ok(());
+    }
+    match std::net::TcpListener::bind((ip, port)) {
+        Ok(_probe) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(DaemonError::PortInUse { addr: addr.clone() })
+        }
+        // Anything else (an address this host lacks, say) is for libp2p to report.
+        Err(_) => Ok(()),
+    }
 }
 
 async fn wait_for_signal() {

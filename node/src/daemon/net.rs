@@ -847,9 +847,9 @@ impl Net {
                 let internal = self.internal_tx.clone();
                 tokio::spawn(async move {
                     let verdict = match verdicts.await {
-                        Ok(mut verdicts) => verdicts.remove(0),
-                        // The store stopped: leave the record to a later sync.
-                        Err(_) => Verdict::Duplicate,
+                        Ok(Ok(mut verdicts)) => verdicts.remove(0),
+                        // The store stopped or failed: leave the record to a later sync.
+                        Ok(Err(_)) | Err(_) => Verdict::Duplicate,
                     };
                     let _ = internal
                         .send(Internal::Verdict {

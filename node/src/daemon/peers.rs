@@ -118,7 +118,11 @@ fn decode_ticket(body: &str) -> Result<PeerEntry, &'static str> {
     };
     let mut addrs = Vec::new();
     while let Some(addr) = take()? {
-        addrs.push(Multiaddr::try_from(addr.to_vec()).map_err(|_| "bad address")?);
+        let addr = Multiaddr::try_from(addr.to_vec()).map_err(|_| "bad address")?;
+        if addr.is_empty() {
+            return Err("an empty address");
+        }
+        addrs.push(addr);
     }
     if addrs.is_empty() {
         return Err("no addresses");

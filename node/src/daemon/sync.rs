@@ -134,7 +134,7 @@ pub async fn run(
         let verdicts = store
             .ingest(records)
             .await
-            .map_err(|_| SyncFailure::Closed)?;
+            .map_err(|error| SyncFailure::Store(error.to_string()))?;
         let reasons: Vec<&str> = verdicts
             .iter()
             .filter_map(|v| match v {
