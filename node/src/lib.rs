@@ -72,6 +72,9 @@ pub enum NodeError {
     },
     #[error("{0}")]
     Import(String),
+    /// Writing to the store failed (a full disk, an I/O error); nothing was stored.
+    #[error("{0}")]
+    Write(String),
     /// The running node refused or failed a request.
     #[error("{0}")]
     Api(String),
@@ -92,6 +95,9 @@ pub struct Published {
     pub previous_seq: Option<u64>,
 }
 
+/// Free bytes the data directory's disk needs before a degraded node reopens its store.
+const MIN_FREE_TO_RECOVER: u64 = 1024 * 1024;
+
 /// The store file in a data directory.
 pub const STORE_FILE: &str = "store.redb";
 /// The index folder in a data directory.
@@ -103,6 +109,7 @@ pub struct Node {
     store: Store,
     index: Index,
     data_dir: std::path::PathBuf,
+    write_failure: Option<String>,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -128,8 +135,15 @@ fn open_index(dir: &Path) -> Result<Index, NodeError> {
 
 /// See [`Node::describe_write_failure`].
 pub fn describe_write_failure(dir: &Path, error: &NodeError) -> String {
+    if let NodeError::Write(described) = error {
+        return described.clone();
+    }
     let free = fs4::available_space(dir).ok();
-    let text = error.to_string();
+    // redb's words for "an earlier write failed", in ours.
+    let text = error.to_string().replace(
+        "Previous I/O error occurred. Please close and re-open the database.",
+        "the store refuses writes until it is reopened after an earlier failure",
+    );
     let full = free.is_some_and(|free| free < 1024 * 1024)
         || text.contains("No space left")
         || text.contains("os error 28");
@@ -208,6 +222,7 @@ impl Node {
             store,
             index,
             data_dir: data_dir.to_path_buf(),
+            write_failure: None,
         };
         if let Err(error) = node.catch_up(progress) {
             if let NodeError::Store(_) = error {
@@ -267,12 +282,20 @@ impl Node {
         Ok(())
     }
 
-    /// After a failed write: reopens the store if redb closed it, forgets what the index had
-    /// not committed, and brings the index up to date from the store again.
+    /// After a failed write: reopens the store (redb refuses writes after an I/O error until
+    /// it is reopened, though reads go on), forgets what the index had not committed, and
+    /// brings the index up to date from the store again.
     pub fn recover(&mut self) -> Result<(), NodeError> {
-        if self.store.log_head().is_err() {
-            self.store.reopen()?;
+        // Reopening drops the old handle first; while the disk is still full the new one may
+        // not open, and reads (which still work) would go too. Wait for space.
+        if fs4::available_space(&self.data_dir).is_ok_and(|free| free < MIN_FREE_TO_RECOVER) {
+            return Err(NodeError::Write(format!(
+                "the disk holding {} is still full",
+                self.data_dir.display()
+            )));
         }
+        self.store.reopen()?;
+        self.write_failure = None;
         self.index.discard_uncommitted()?;
         self.catch_up(&NoProgress)
     }
@@ -309,17 +332,29 @@ impl Node {
     }
 
     /// Stores records that were verified elsewhere, in one durable batch, then indexes the ones
-    /// that won. Returns one outcome per record, in order.
+    /// that won. Returns one outcome per record, in order. Once the store has committed, the
+    /// records are kept whatever happens to the index: an index that cannot be written (a full
+    /// disk) is only warned about, and catches up from the store on a later open.
     pub fn ingest(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
-        let outcomes = self.store_and_index(records)?;
-        if outcomes.iter().any(Outcome::is_stored) {
-            self.commit_index()?;
+        let outcomes = self.store_records(records)?;
+        if !outcomes.iter().any(Outcome::is_stored) {
+            return Ok(outcomes);
+        }
+        let indexed = self
+            .index_stored(records, &outcomes)
+            .and_then(|()| self.commit_index());
+        if let Err(error) = indexed {
+            tracing::warn!(
+                "stored, but the search index could not be updated, so searches miss this \
+                 until it catches up: {}",
+                self.describe_write_failure(&error)
+            );
+            self.index.discard_uncommitted()?;
         }
         Ok(outcomes)
     }
 
-    /// Commits `records` to the store (durable on return) and hands the winners to the index
-    /// writer, without committing the index.
+    /// Makes `records` durable in the store (indexing aside), as [`Node::ingest`] does.
     pub(crate) fn store_and_index(
         &mut self,
         records: &[Record],
@@ -329,12 +364,30 @@ impl Node {
         Ok(outcomes)
     }
 
-    /// Commits `records` to the store in one transaction (durable on return).
+    /// Commits `records` to the store in one transaction (durable on return). A failure is
+    /// described for an operator (a full disk named as such).
     pub(crate) fn store_records(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
-        let mut batch = self.store.batch()?;
-        let outcomes = batch.apply_all(records)?;
-        batch.commit()?;
-        Ok(outcomes)
+        let write = || -> Result<Vec<Outcome>, NodeError> {
+            let mut batch = self.store.batch()?;
+            let outcomes = batch.apply_all(records)?;
+            batch.commit()?;
+            Ok(outcomes)
+        };
+        write().map_err(|error| match error {
+            NodeError::Store(StoreError::Redb(_)) => {
+                let described = self.describe_write_failure(&error);
+                self.write_failure = Some(described.clone());
+                NodeError::Write(described)
+            }
+            other => other,
+        })
+    }
+
+    /// The last store write failure since this was last asked, if any. redb refuses every
+    /// later write until the store is reopened ([`Node::recover`]); a running node asks after
+    /// each job, so that a failure inside any operation makes it recover.
+    pub(crate) fn take_write_failure(&mut self) -> Option<String> {
+        self.write_failure.take()
     }
 
     /// Hands the records that won to the index writer, without committing the index.

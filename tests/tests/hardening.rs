@@ -514,3 +514,146 @@ fn a_closed_stderr_does_not_crash_the_command() {
         "the export succeeded; its message was dropped, not a panic (101)"
     );
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped. Needs root (as CI runs).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "this test mounts a small tmpfs to fill it, which needs root"
+        );
+        SmallDisk { dir }
+    }
+
+    /// Fills the disk with one file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        let path = self.dir.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 1 << 20];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.write_all(&block[..4096]);
+        let _ = file.write_all(&block[..1]);
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn bulky(n: usize) -> String {
+    let words: String = (0..200).map(|i| format!("w{n}x{i} ")).collect();
+    format!(
+        "kind = \"experiment\"\ntitle = \"Full disk pilot {n}\"\nsummary = \"{}\"\n",
+        &words[..900]
+    )
+}
+
+// Defect 5: with the disk full every command failed with "An index writer was killed" (no word
+// of disk space), export included; a node that hit ENOSPC kept failing writes after space
+// came back, looked healthy in `node status`, and logged nothing.
+#[test]
+fn a_full_disk_is_named_reads_go_on_and_a_node_recovers_when_space_returns() {
+    let _turn = turn();
+    let disk = SmallDisk::mount(24);
+    let home = Home::at(disk.dir.path().join("home"));
+    home.run(&["init", "--name", "Full Disk Council"]).ok();
+    let first = home
+        .run_with_stdin(&["publish", "--yes", "-"], Some(EXPERIMENT))
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+
+    // Without a node.
+    let filler = disk.fill();
+    let mut refused = None;
+    for n in 0..40 {
+        // Drafts come on stdin: the home's own disk has no room for them.
+        let run = home.run_with_stdin(&["publish", "--yes", "-"], Some(&bulky(n)));
+        if run.code != 0 {
+            refused = Some(run);
+            break;
+        }
+    }
+    let refused = refused.expect("a publish failed once the disk was full");
+    let refused = refused.code(2).stderr_has("is full");
+    assert!(
+        refused.stderr.contains(disk.dir.path().to_str().unwrap()),
+        "names the directory: {refused}"
+    );
+    let exported = home.run(&["export"]).ok();
+    assert!(exported.stdout.contains(&first), "{exported}");
+    home.run(&["list"]).ok().stdout_has(&first);
+    home.run(&["search", "fridge"]).ok().stdout_has(&first);
+    std::fs::remove_file(&filler).unwrap();
+
+    // With a node: it degrades, says so, and recovers by itself.
+    let node = NodeProcess::start(&home);
+    let filler = disk.fill();
+    let mut acknowledged = vec![];
+    let mut refused = None;
+    for n in 100..140 {
+        let run = home.run_with_stdin(&["publish", "--yes", "-"], Some(&bulky(n)));
+        if run.code == 0 {
+            acknowledged.push(run.stdout.trim().to_string());
+        } else {
+            refused = Some(run);
+            break;
+        }
+    }
+    refused
+        .expect("a publish failed")
+        .code(2)
+        .stderr_has("is full");
+    let status = home.run(&["node", "status", "--json"]).ok().json();
+    let reason = status["health"]["degraded"]["reason"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        reason.contains("is full"),
+        "status shows the degraded store: {status}"
+    );
+    home.run(&["export"]).ok().stdout_has(&first);
+    std::fs::remove_file(&filler).unwrap();
+    let started = Instant::now();
+    let after = loop {
+        let run = home.run_with_stdin(&["publish", "--yes", "-"], Some(&bulky(999)));
+        if run.code == 0 {
+            break run.stdout.trim().to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no recovery within 30 s of space returning\n{run}\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let status = home.run(&["node", "status", "--json"]).ok().json();
+    assert!(status["health"]["degraded"].is_null(), "{status}");
+    assert!(node.log().contains("the store is degraded"), "logged");
+    node.stop();
+    // Nothing acknowledged was lost, and the index agrees.
+    let listed = home.run(&["list"]).ok().stdout;
+    for address in acknowledged.iter().chain([&first, &after]) {
+        assert!(listed.contains(address.as_str()), "{address} lost");
+    }
+    home.run(&["search", "pilot", "999"])
+        .ok()
+        .stdout_has(&after);
+}

@@ -110,6 +110,12 @@ impl Home {
         Home { _dir: dir, path }
     }
 
+    /// A home at `path` (not yet initialised), which the caller keeps alive.
+    pub fn at(path: PathBuf) -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        Home { _dir: dir, path }
+    }
+
     /// An initialised home for an organisation.
     pub fn init(organisation: &str) -> Home {
         let home = Home::empty();
@@ -215,7 +221,10 @@ impl NodeProcess {
             .args(["--home", home.path.to_str().unwrap(), "node", "run"])
             .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"])
             .arg("--no-mdns")
-            .env("RUST_LOG", "info,libp2p_kad=error")
+            .env(
+                "RUST_LOG",
+                "info,libp2p_kad=error,convene_node::daemon::actor=debug",
+            )
             .env_remove("CONVENE_HOME")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

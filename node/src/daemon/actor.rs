@@ -314,7 +314,14 @@ impl Actor {
     /// the index is rolled back and the index caught up from the store again.
     fn run_job(&mut self, work: Work) -> Result<Box<dyn Any + Send>, ActorError> {
         match catch_unwind(AssertUnwindSafe(|| work(&mut self.node))) {
-            Ok(value) => Ok(value),
+            Ok(value) => {
+                // The job may have met a failed write and reported it to its caller; the
+                // store needs reopening all the same.
+                if let Some(reason) = self.node.take_write_failure() {
+                    self.degrade(reason);
+                }
+                Ok(value)
+            }
             Err(panic) => {
                 let message = panic_message(&*panic);
                 tracing::error!(panic = %message, "a request failed inside the store; carrying on");
@@ -347,7 +354,14 @@ impl Actor {
     }
 
     fn degrade(&mut self, reason: String) {
-        tracing::error!(%reason, "the store is degraded; retrying every few seconds");
+        if self.health.borrow().degraded.is_none() {
+            tracing::error!(%reason, "the store is degraded; retrying every few seconds");
+            // The first retry waits a little; later failures must not push it back, or a
+            // client retrying often would keep the node from ever recovering.
+            self.last_recovery = Some(Instant::now());
+        } else {
+            tracing::debug!(%reason, "the store is still degraded");
+        }
         self.health.send_modify(|health| {
             let since = health
                 .degraded
@@ -355,7 +369,6 @@ impl Actor {
                 .map_or_else(crate::now, |d| d.since);
             health.degraded = Some(Degraded { reason, since });
         });
-        self.last_recovery = Some(Instant::now());
     }
 
     /// While degraded, reopens the store and the index (at most every [`RECOVER_EVERY`]).
@@ -375,7 +388,7 @@ impl Actor {
             }
             Err(error) => {
                 let reason = self.node.describe_write_failure(&error);
-                tracing::warn!(%reason, "the store is still degraded");
+                tracing::debug!(%reason, "the store could not be reopened yet");
                 self.health.send_modify(|health| {
                     if let Some(degraded) = &mut health.degraded {
                         degraded.reason = reason;
@@ -456,6 +469,7 @@ impl Actor {
             Ok(Ok(outcomes)) => outcomes,
             Ok(Err(error)) => {
                 let reason = self.node.describe_write_failure(&error);
+                self.node.take_write_failure();
                 self.degrade(reason.clone());
                 return Err(reason);
             }
