@@ -722,3 +722,231 @@ mod actor {
         );
     }
 }
+
+/// Catch-up sync's budgets, with this test playing the misbehaving peer.
+mod sync_limits {
+    use convene_node::Node;
+    use convene_node::daemon::actor;
+    use convene_node::daemon::net::NetCommand;
+    use convene_node::daemon::sync::{self, Responder, SyncBudget};
+    use convene_protocol::sync::Reconciler;
+    use convene_protocol::wire::{Request, Response};
+    use libp2p::PeerId;
+
+    use super::signed;
+
+    fn budget() -> SyncBudget {
+        SyncBudget {
+            max_rounds: 1_000,
+            max_records: 1_000_000,
+            sessions_per_minute: 100,
+            requests_per_minute: 1_000,
+        }
+    }
+
+    /// A store actor over a node holding `n` records.
+    fn store_with(n: usize) -> (tempfile::TempDir, actor::StoreHandle) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::create(dir.path()).unwrap();
+        let records: Vec<_> = (0..n)
+            .map(|i| signed(7, &format!("r{i}"), 1, &format!("record {i}")))
+            .collect();
+        node.ingest(&records).unwrap();
+        let (handle, _thread) = actor::spawn(node);
+        (dir, handle)
+    }
+
+    fn opening() -> Vec<u8> {
+        Reconciler::initiate(Vec::new()).unwrap().1
+    }
+
+    fn refused(response: &Response) -> &str {
+        match response {
+            Response::Refused { reason } => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sync_set_is_built_once_until_the_store_changes() {
+        let (_dir, store) = store_with(200);
+        let responder = Responder::new(budget());
+        for session in 0..3 {
+            let peer = PeerId::random();
+            let message = opening();
+            let answer = responder
+                .answer(&store, peer, Request::Reconcile { session, message })
+                .await;
+            assert!(matches!(answer, Response::Reconcile { .. }), "{answer:?}");
+        }
+        assert_eq!(responder.builds(), 1, "three sessions, one build");
+        let record = signed(7, "new-one", 1, "arrived later").into_bytes();
+        store.ingest(vec![record]).await.unwrap();
+        let message = opening();
+        responder
+            .answer(
+                &store,
+                PeerId::random(),
+                Request::Reconcile {
+                    session: 9,
+                    message,
+                },
+            )
+            .await;
+        assert_eq!(responder.builds(), 2, "rebuilt after the store changed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_opening_sessions_too_fast_is_refused() {
+        let (_dir, store) = store_with(10);
+        let responder = Responder::new(SyncBudget {
+            sessions_per_minute: 3,
+            ..budget()
+        });
+        let peer = PeerId::random();
+        for session in 0..3 {
+            let message = opening();
+            let answer = responder
+                .answer(&store, peer, Request::Reconcile { session, message })
+                .await;
+            assert!(matches!(answer, Response::Reconcile { .. }));
+        }
+        let message = opening();
+        let answer = responder
+            .answer(
+                &store,
+                peer,
+                Request::Reconcile {
+                    session: 4,
+                    message,
+                },
+            )
+            .await;
+        assert!(refused(&answer).contains("sync sessions a minute"));
+        // Another peer is not affected.
+        let message = opening();
+        let answer = responder
+            .answer(
+                &store,
+                PeerId::random(),
+                Request::Reconcile {
+                    session: 5,
+                    message,
+                },
+            )
+            .await;
+        assert!(matches!(answer, Response::Reconcile { .. }));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_sending_requests_too_fast_is_refused() {
+        let (_dir, store) = store_with(10);
+        let responder = Responder::new(SyncBudget {
+            requests_per_minute: 5,
+            ..budget()
+        });
+        let peer = PeerId::random();
+        for _ in 0..5 {
+            let answer = responder
+                .answer(&store, peer, Request::Fetch { ids: vec![] })
+                .await;
+            assert!(matches!(answer, Response::Records { .. }), "{answer:?}");
+        }
+        let answer = responder
+            .answer(&store, peer, Request::Fetch { ids: vec![] })
+            .await;
+        assert!(refused(&answer).contains("sync requests a minute"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_that_never_ends_is_cut_off_at_its_round_limit() {
+        let (_dir, store) = store_with(10);
+        let responder = Responder::new(SyncBudget {
+            max_rounds: 2,
+            ..budget()
+        });
+        let peer = PeerId::random();
+        let message = opening();
+        for round in 1..=3 {
+            let answer = responder
+                .answer(
+                    &store,
+                    peer,
+                    Request::Reconcile {
+                        session: 1,
+                        message: message.clone(),
+                    },
+                )
+                .await;
+            if round <= 2 {
+                assert!(
+                    matches!(answer, Response::Reconcile { .. }),
+                    "round {round}"
+                );
+            } else {
+                assert!(refused(&answer).contains("limit of 2 rounds"));
+            }
+        }
+    }
+
+    /// Runs the initiator against a responder over `store`, both in this process.
+    async fn sync_against(
+        store: &actor::StoreHandle,
+        initiator: actor::StoreHandle,
+        budget: SyncBudget,
+    ) -> sync::SyncReport {
+        let (net, mut commands) = tokio::sync::mpsc::channel(16);
+        let responder = Responder::new(self::budget());
+        let peer = PeerId::random();
+        let store = store.clone();
+        tokio::spawn(async move {
+            while let Some(command) = commands.recv().await {
+                if let NetCommand::Request { request, reply, .. } = command {
+                    let _ = reply.send(Ok(responder.answer(&store, peer, request).await));
+                }
+            }
+        });
+        sync::run(peer, initiator, net, budget).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_initiator_stops_at_its_round_and_record_budgets() {
+        let (_a, many) = store_with(5_000);
+        let (_b, empty) = store_with(0);
+        let report = sync_against(
+            &many,
+            empty.clone(),
+            SyncBudget {
+                max_records: 300,
+                ..budget()
+            },
+        )
+        .await;
+        assert!(report.truncated, "{report:?}");
+        assert!(report.stored <= 300 && report.stored > 0, "{report:?}");
+        // Each later sync goes on from there until everything is held.
+        let mut rounds = 0;
+        loop {
+            let report = sync_against(&many, empty.clone(), budget()).await;
+            rounds += 1;
+            if !report.truncated {
+                break;
+            }
+            assert!(rounds < 10);
+        }
+        let held = empty.call(|node| node.counts()).await.unwrap().unwrap();
+        assert_eq!(held.live, 5_000);
+        let (_c, empty_too) = store_with(0);
+        let report = sync_against(
+            &many,
+            empty_too,
+            SyncBudget {
+                max_rounds: 1,
+                ..budget()
+            },
+        )
+        .await;
+        assert_eq!(report.rounds, 1);
+        assert!(report.truncated, "{report:?}");
+    }
+}

@@ -21,6 +21,18 @@ pub const MAX_FETCH_IDS: usize = 1_024;
 pub const RECORDS_BUDGET: usize = 2 * 1024 * 1024;
 /// Largest frame either side accepts: a full records budget plus one maximal record and slack.
 pub const MAX_FRAME_BYTES: usize = RECORDS_BUDGET + MAX_RECORD_BYTES + 64 * 1024;
+/// Largest reconciliation message either side accepts: the negentropy frame limit both sides
+/// use ([`crate::sync::SYNC_FRAME_LIMIT`]) and a little slack.
+pub const MAX_RECONCILE_BYTES: usize = crate::sync::SYNC_FRAME_LIMIT as usize + 4 * 1024;
+/// Largest request frame: a reconciliation round or a full fetch, whichever is larger. A
+/// responder reads no more than this from a stream, whatever the length prefix says.
+pub const MAX_REQUEST_BYTES: usize = if 9 + MAX_RECONCILE_BYTES > 5 + 32 * MAX_FETCH_IDS {
+    9 + MAX_RECONCILE_BYTES
+} else {
+    5 + 32 * MAX_FETCH_IDS
+};
+/// Longest reason a refusal may give.
+pub const MAX_REFUSAL_BYTES: usize = 1_024;
 
 const RECONCILE: u8 = 1;
 const FETCH: u8 = 2;
@@ -105,6 +117,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+fn reconcile_message(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
+    if bytes.len() > MAX_RECONCILE_BYTES {
+        return Err(WireError("reconciliation message over the limit"));
+    }
+    Ok(bytes.to_vec())
+}
+
 impl Request {
     pub fn encode(&self) -> Vec<u8> {
         match self {
@@ -133,7 +152,7 @@ impl Request {
         let request = match reader.u8()? {
             RECONCILE => Request::Reconcile {
                 session: reader.u64()?,
-                message: reader.rest().to_vec(),
+                message: reconcile_message(reader.rest())?,
             },
             FETCH => {
                 let count = reader.u32()? as usize;
@@ -187,7 +206,7 @@ impl Response {
         let mut reader = Reader { bytes };
         let response = match reader.u8()? {
             RECONCILE => Response::Reconcile {
-                message: reader.rest().to_vec(),
+                message: reconcile_message(reader.rest())?,
             },
             RECORDS => {
                 let served = reader.u32()?;
@@ -203,9 +222,15 @@ impl Response {
                 }
                 Response::Records { served, records }
             }
-            REFUSED => Response::Refused {
-                reason: String::from_utf8_lossy(reader.rest()).into_owned(),
-            },
+            REFUSED => {
+                let reason = reader.rest();
+                if reason.len() > MAX_REFUSAL_BYTES {
+                    return Err(WireError("refusal reason over the limit"));
+                }
+                Response::Refused {
+                    reason: String::from_utf8_lossy(reason).into_owned(),
+                }
+            }
             ACK => Response::Ack,
             _ => return Err(WireError("unknown response type")),
         };
@@ -267,6 +292,24 @@ mod tests {
         let mut too_many = vec![FETCH];
         too_many.extend_from_slice(&(MAX_FETCH_IDS as u32 + 1).to_be_bytes());
         assert!(Request::decode(&too_many).is_err());
+        // Reconciliation messages are bounded by the negentropy frame limit, not the frame's.
+        let big = Request::Reconcile {
+            session: 1,
+            message: vec![0; MAX_RECONCILE_BYTES + 1],
+        }
+        .encode();
+        assert!(big.len() <= MAX_REQUEST_BYTES + 1);
+        assert!(Request::decode(&big).is_err());
+        let big = Response::Reconcile {
+            message: vec![0; MAX_RECONCILE_BYTES + 1],
+        }
+        .encode();
+        assert!(Response::decode(&big).is_err());
+        let long = Response::Refused {
+            reason: "x".repeat(MAX_REFUSAL_BYTES + 1),
+        }
+        .encode();
+        assert!(Response::decode(&long).is_err());
         let lying = Response::Records {
             served: 1,
             records: vec![vec![1], vec![2]],

@@ -3,21 +3,23 @@
 
 use std::io;
 
-use convene_protocol::wire::{MAX_FRAME_BYTES, Request, Response};
+use convene_protocol::wire::{MAX_FRAME_BYTES, MAX_REQUEST_BYTES, Request, Response};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyncCodec;
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+/// Reads one length-prefixed frame of at most `limit` bytes; the length is checked before
+/// any buffer is allocated for it.
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io::Result<Vec<u8>> {
     let mut length = [0; 4];
     io.read_exact(&mut length).await?;
     let length = u32::from_be_bytes(length) as usize;
-    if length > MAX_FRAME_BYTES {
+    if length > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("sync frame of {length} bytes is over the {MAX_FRAME_BYTES}-byte limit"),
+            format!("sync frame of {length} bytes is over the {limit}-byte limit"),
         ));
     }
     let mut frame = vec![0; length];
@@ -50,14 +52,16 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        Request::decode(&read_frame(io).await?).map_err(invalid)
+        // Requests are small: a peer cannot make this node hold a response-sized buffer per
+        // inbound stream.
+        Request::decode(&read_frame(io, MAX_REQUEST_BYTES).await?).map_err(invalid)
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Response::decode(&read_frame(io).await?).map_err(invalid)
+        Response::decode(&read_frame(io, MAX_FRAME_BYTES).await?).map_err(invalid)
     }
 
     async fn write_request<T>(

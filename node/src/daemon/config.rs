@@ -27,6 +27,17 @@ pub struct NodeSettings {
     pub max_invalid_records: u32,
     /// Dial peers found through Kademlia until this many are connected.
     pub target_peers: u32,
+    /// Sync: reconciliation rounds one sync may take, either side; a longer one stops (the
+    /// initiator fetches what it learnt, the responder refuses more).
+    pub sync_max_rounds: u32,
+    /// Sync: records one sync may fetch; the next sync goes on from there.
+    pub sync_max_records: u64,
+    /// Sync: new sessions this node answers per peer per minute.
+    pub sync_sessions_per_minute: u32,
+    /// Sync: requests of any kind this node answers per peer per minute.
+    pub sync_requests_per_minute: u32,
+    /// Seconds between syncs a peer's `Announce` may start with it.
+    pub announce_min_interval_secs: u64,
     /// Local API: connections served at once (more are closed on arrival), 1 to 1,024.
     pub api_max_connections: u32,
     /// Local API: seconds a client has to send a request's headers (and an idle connection
@@ -47,6 +58,11 @@ impl Default for NodeSettings {
             max_memory_mib: 1024,
             max_invalid_records: 5,
             target_peers: 8,
+            sync_max_rounds: 1_000,
+            sync_max_records: 1_000_000,
+            sync_sessions_per_minute: 6,
+            sync_requests_per_minute: 1_200,
+            announce_min_interval_secs: 10,
             api_max_connections: crate::limits::API_CONNECTIONS as u32,
             api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
         }
@@ -79,6 +95,13 @@ impl NodeSettings {
 # max_invalid_records = 5
 # Dial nodes found through the distributed peer table until this many are connected.
 # target_peers = 8
+# Catch-up sync budgets: rounds and records per sync, sessions and requests answered per peer
+# per minute, and the least time between syncs a peer's announcement may start.
+# sync_max_rounds = 1000
+# sync_max_records = 1000000
+# sync_sessions_per_minute = 6
+# sync_requests_per_minute = 1200
+# announce_min_interval_secs = 10
 # Local API: connections served at once; more are closed on arrival.
 # api_max_connections = 64
 # Local API: seconds a client has to send a request's headers; also how long an idle
@@ -88,7 +111,27 @@ impl NodeSettings {
 
     /// Checks every number against its bounds, naming the setting that is out of range.
     pub fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, u64, u64, u64); 7] = [
+        let ranges: [(&str, u64, u64, u64); 12] = [
+            ("sync_max_rounds", self.sync_max_rounds.into(), 1, 100_000),
+            ("sync_max_records", self.sync_max_records, 1, 100_000_000),
+            (
+                "sync_sessions_per_minute",
+                self.sync_sessions_per_minute.into(),
+                1,
+                600,
+            ),
+            (
+                "sync_requests_per_minute",
+                self.sync_requests_per_minute.into(),
+                1,
+                100_000,
+            ),
+            (
+                "announce_min_interval_secs",
+                self.announce_min_interval_secs,
+                1,
+                3_600,
+            ),
             ("sync_interval_secs", self.sync_interval_secs, 1, 86_400),
             ("max_connections", self.max_connections.into(), 1, 65_536),
             ("max_memory_mib", self.max_memory_mib, 16, 1 << 20),

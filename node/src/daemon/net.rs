@@ -28,7 +28,7 @@ use super::NodeSettings;
 use super::actor::{StoreHandle, Verdict};
 use super::codec::SyncCodec;
 use super::peers::{PeerBook, PeerEntry, PeerError};
-use super::sync::{self, Responder, SyncReport};
+use super::sync::{self, Responder, SyncBudget, SyncReport};
 
 /// How long a peer that sent too many invalid records stays refused.
 const BLOCK_FOR: Duration = Duration::from_secs(3600);
@@ -40,6 +40,10 @@ const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(300);
 const GRAYLIST: f64 = -100.0;
 /// Queue of commands to the network loop.
 pub(crate) const COMMAND_QUEUE: usize = 256;
+/// Peers whose invalid records are counted at once; beyond this the oldest count is dropped.
+const MAX_TRACKED_OFFENDERS: usize = 4_096;
+/// Concurrent sync streams per connection.
+const SYNC_STREAMS: usize = 8;
 
 /// Everything the swarm speaks. (The derive cannot add `Debug`.)
 #[allow(missing_debug_implementations)]
@@ -142,6 +146,11 @@ struct Redial {
 #[derive(Default)]
 struct PeerState {
     address: Option<Multiaddr>,
+    /// Identify said the peer speaks the sync protocol (or it sent a sync request): only then
+    /// does this node start syncs with it.
+    speaks_sync: bool,
+    /// It announced new records while a sync with it was recent: sync once the gap passes.
+    announced: bool,
     syncing: bool,
     sync_again: bool,
     last_sync_started: Option<Instant>,
@@ -206,7 +215,7 @@ pub fn build_swarm(
                         [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                         request_response::Config::default()
                             .with_request_timeout(Duration::from_secs(60))
-                            .with_max_concurrent_streams(32),
+                            .with_max_concurrent_streams(SYNC_STREAMS),
                     ),
                 })
             },
@@ -286,7 +295,8 @@ pub struct Net {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     peers: HashMap<PeerId, PeerState>,
     redials: Vec<Redial>,
-    invalid: HashMap<PeerId, u32>,
+    /// Invalid records per peer, and when the last came; forgotten an hour after the last.
+    invalid: HashMap<PeerId, (u32, Instant)>,
     invalid_total: u64,
     blocked: HashMap<PeerId, Instant>,
     last_sync: Option<SyncReport>,
@@ -305,6 +315,7 @@ impl Net {
         commands_tx: mpsc::Sender<NetCommand>,
     ) -> Net {
         let (internal_tx, internal) = mpsc::channel(COMMAND_QUEUE);
+        let responder = Responder::new(SyncBudget::from(&settings));
         let now = Instant::now();
         let redials = book
             .entries()
@@ -327,7 +338,7 @@ impl Net {
             internal,
             internal_tx,
             topic: IdentTopic::new(GOSSIP_TOPIC),
-            responder: Responder::default(),
+            responder,
             pending: HashMap::new(),
             peers: HashMap::new(),
             redials,
@@ -469,7 +480,7 @@ impl Net {
                     .map(|a| a.to_string())
                     .unwrap_or_default(),
                 score: gossipsub.peer_score(peer),
-                invalid_records: self.invalid.get(peer).copied().unwrap_or(0),
+                invalid_records: self.invalid.get(peer).map_or(0, |(count, _)| *count),
                 gossip: gossiping.contains(peer),
                 last_sync: state.last_sync.clone(),
             })
@@ -531,7 +542,11 @@ impl Net {
             .peers
             .iter()
             .filter(|(_, s)| {
-                !s.syncing && s.last_sync_started.is_none_or(|at| now - at >= interval)
+                let gap = Duration::from_secs(self.settings.announce_min_interval_secs);
+                let announced = s.announced && s.last_sync_started.is_none_or(|at| now - at >= gap);
+                s.speaks_sync
+                    && !s.syncing
+                    && (announced || s.last_sync_started.is_none_or(|at| now - at >= interval))
             })
             .map(|(peer, _)| *peer)
             .collect();
@@ -565,6 +580,10 @@ impl Net {
             self.invalid.remove(&peer);
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
+        // Forget old offences, so the map holds only recent offenders.
+        let blocked = &self.blocked;
+        self.invalid
+            .retain(|peer, (_, last)| blocked.contains_key(peer) || now - *last < BLOCK_FOR);
         // Refresh the Kademlia table now and then.
         if !self.peers.is_empty()
             && self
@@ -578,6 +597,18 @@ impl Net {
         }
     }
 
+    /// Marks `peer` as speaking the sync protocol; the first time, starts a sync with it.
+    fn peer_speaks_sync(&mut self, peer: PeerId) {
+        if let Some(state) = self.peers.get_mut(&peer)
+            && !state.speaks_sync
+        {
+            state.speaks_sync = true;
+            if state.last_sync_started.is_none() {
+                self.start_sync(peer);
+            }
+        }
+    }
+
     fn start_sync(&mut self, peer: PeerId) {
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
@@ -587,12 +618,14 @@ impl Net {
             return;
         }
         state.syncing = true;
+        state.announced = false;
         state.last_sync_started = Some(Instant::now());
         let store = self.store.clone();
         let commands = self.commands_tx.clone();
         let internal = self.internal_tx.clone();
+        let budget = SyncBudget::from(&self.settings);
         tokio::spawn(async move {
-            let result = sync::run(peer, store, commands)
+            let result = sync::run(peer, store, commands, budget)
                 .await
                 .map_err(|e| e.to_string());
             let _ = internal.send(Internal::SyncFinished { peer, result }).await;
@@ -621,9 +654,22 @@ impl Net {
 
     fn penalise(&mut self, peer: PeerId, invalid: u32) {
         self.invalid_total += u64::from(invalid);
-        let count = self.invalid.entry(peer).or_default();
-        *count += invalid;
-        if *count >= self.settings.max_invalid_records {
+        if self.invalid.len() >= MAX_TRACKED_OFFENDERS && !self.invalid.contains_key(&peer) {
+            let oldest = self
+                .invalid
+                .iter()
+                .filter(|(p, _)| !self.blocked.contains_key(p))
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(p, _)| *p);
+            if let Some(oldest) = oldest {
+                self.invalid.remove(&oldest);
+            }
+        }
+        let (count, last) = self.invalid.entry(peer).or_insert((0, Instant::now()));
+        *count = count.saturating_add(invalid);
+        *last = Instant::now();
+        let count = *count;
+        if count >= self.settings.max_invalid_records {
             self.block(peer, "it sent too many invalid records");
         }
     }
@@ -633,7 +679,7 @@ impl Net {
         if self.blocked.contains_key(&peer) {
             return;
         }
-        let invalid = self.invalid.get(&peer).copied().unwrap_or(0);
+        let invalid = self.invalid.get(&peer).map_or(0, |(count, _)| *count);
         tracing::warn!(%peer, invalid, "disconnecting a peer for an hour: {why}");
         self.blocked.insert(peer, Instant::now() + BLOCK_FOR);
         self.swarm.behaviour_mut().blocked.block_peer(peer);
@@ -735,6 +781,7 @@ impl Net {
                 }
                 if num_established.get() == 1 {
                     tracing::info!(peer = %peer_id, %address, "connected");
+                    // The first sync starts once identify says the peer speaks the protocol.
                     self.peers.insert(
                         peer_id,
                         PeerState {
@@ -742,7 +789,6 @@ impl Net {
                             ..PeerState::default()
                         },
                     );
-                    self.start_sync(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -800,6 +846,12 @@ impl Net {
                 }
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let sync = StreamProtocol::new(SYNC_PROTOCOL);
+                if info.protocols.contains(&sync) {
+                    self.peer_speaks_sync(peer_id);
+                } else {
+                    tracing::debug!(peer = %peer_id, "the peer does not speak the sync protocol");
+                }
                 for addr in info.listen_addrs {
                     if is_dialable(&addr)
                         && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
@@ -880,13 +932,24 @@ impl Net {
         request: Request,
         channel: ResponseChannel<Response>,
     ) {
+        // Asking means speaking the protocol.
+        self.peer_speaks_sync(peer);
         if matches!(request, Request::Announce) {
             let _ = self
                 .swarm
                 .behaviour_mut()
                 .sync
                 .send_response(channel, Response::Ack);
-            self.start_sync(peer);
+            // At most one announced sync per peer per gap: the tick starts it when due.
+            let gap = Duration::from_secs(self.settings.announce_min_interval_secs);
+            if let Some(state) = self.peers.get_mut(&peer) {
+                let recent = state.last_sync_started.is_some_and(|at| at.elapsed() < gap);
+                if recent || state.syncing {
+                    state.announced = true;
+                } else {
+                    self.start_sync(peer);
+                }
+            }
             return;
         }
         let responder = self.responder.clone();

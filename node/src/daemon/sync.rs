@@ -14,14 +14,45 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use convene_protocol::RecordId;
-use convene_protocol::sync::Reconciler;
+use convene_protocol::sync::{Reconciler, SyncItem};
 use convene_protocol::wire::{MAX_FETCH_IDS, RECORDS_BUDGET, Request, Response};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::NodeSettings;
 use super::actor::{StoreHandle, Verdict};
 use super::net::NetCommand;
+
+/// What one sync may cost, either side: from the `[node]` settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncBudget {
+    /// Reconciliation rounds in one sync.
+    pub max_rounds: u32,
+    /// Records one sync fetches.
+    pub max_records: u64,
+    /// New sessions answered per peer per minute.
+    pub sessions_per_minute: u32,
+    /// Requests answered per peer per minute.
+    pub requests_per_minute: u32,
+}
+
+impl From<&NodeSettings> for SyncBudget {
+    fn from(settings: &NodeSettings) -> SyncBudget {
+        SyncBudget {
+            max_rounds: settings.sync_max_rounds,
+            max_records: settings.sync_max_records,
+            sessions_per_minute: settings.sync_sessions_per_minute,
+            requests_per_minute: settings.sync_requests_per_minute,
+        }
+    }
+}
+
+impl Default for SyncBudget {
+    fn default() -> SyncBudget {
+        SyncBudget::from(&NodeSettings::default())
+    }
+}
 
 /// What one sync with one peer did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +71,9 @@ pub struct SyncReport {
     pub stored: u64,
     /// Records that failed verification.
     pub invalid: u64,
+    /// The sync stopped at its budget (rounds or records); the next one goes on.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// Why a sync stopped early.
@@ -86,6 +120,7 @@ pub async fn run(
     peer: PeerId,
     store: StoreHandle,
     net: mpsc::Sender<NetCommand>,
+    budget: SyncBudget,
 ) -> Result<SyncReport, SyncFailure> {
     let started = Instant::now();
     let mut report = SyncReport {
@@ -101,6 +136,12 @@ pub async fn run(
     let session = rand_u64();
     let mut need = Vec::new();
     loop {
+        if report.rounds >= budget.max_rounds {
+            // A responder that never finishes cannot keep this node reconciling: fetch what
+            // is known so far; the next sync goes on from there.
+            report.truncated = true;
+            break;
+        }
         report.rounds += 1;
         report.reconcile_bytes += message.len() as u64;
         let answer = match request(&net, peer, Request::Reconcile { session, message }).await? {
@@ -110,6 +151,11 @@ pub async fn run(
         report.reconcile_bytes += answer.len() as u64;
         let round = reconciler.take_answer(&answer)?;
         need.extend(round.need);
+        if need.len() as u64 >= budget.max_records {
+            need.truncate(budget.max_records as usize);
+            report.truncated = true;
+            break;
+        }
         match round.next {
             Some(next) => message = next,
             None => break,
@@ -167,45 +213,157 @@ fn rand_u64() -> u64 {
 }
 
 /// The responder side: one reconciliation session per peer, kept until the peer starts another
-/// or disconnects.
-#[derive(Clone, Debug, Default)]
+/// or disconnects; each peer's requests and new sessions rate-limited; the sync set (all latest
+/// versions) built once and reused until the store changes.
+#[derive(Clone, Debug)]
 pub struct Responder {
-    sessions: Arc<Mutex<HashMap<PeerId, (u64, Reconciler)>>>,
+    state: Arc<Mutex<ResponderState>>,
+    budget: SyncBudget,
+}
+
+#[derive(Debug, Default)]
+struct ResponderState {
+    sessions: HashMap<PeerId, Session>,
+    rates: HashMap<PeerId, Rates>,
+    /// The sync set, and the store log head it was built at.
+    cache: Option<(u64, Arc<Vec<SyncItem>>)>,
+    /// Times the sync set was built from the store (for tests and status).
+    builds: u64,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: u64,
+    reconciler: Reconciler,
+    rounds: u32,
+}
+
+/// A token bucket: `capacity` tokens, refilled evenly over a minute.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_minute: u32) -> Bucket {
+        Bucket {
+            tokens: f64::from(per_minute),
+            capacity: f64::from(per_minute),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.capacity / 60.0;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rates {
+    requests: Bucket,
+    sessions: Bucket,
+}
+
+impl Default for Responder {
+    fn default() -> Responder {
+        Responder::new(SyncBudget::default())
+    }
 }
 
 impl Responder {
+    pub fn new(budget: SyncBudget) -> Responder {
+        Responder {
+            state: Arc::default(),
+            budget,
+        }
+    }
+
+    /// How many times the sync set was built from the store.
+    pub fn builds(&self) -> u64 {
+        self.state.lock().expect("not poisoned").builds
+    }
+
     /// Answers one request from `peer`.
     pub async fn answer(&self, store: &StoreHandle, peer: PeerId, request: Request) -> Response {
         let refuse = |reason: String| Response::Refused { reason };
+        let new_session = match &request {
+            Request::Reconcile { session, .. } => {
+                let state = self.state.lock().expect("not poisoned");
+                state.sessions.get(&peer).is_none_or(|s| s.id != *session)
+            }
+            _ => false,
+        };
+        {
+            let mut state = self.state.lock().expect("not poisoned");
+            let budget = self.budget;
+            let rates = state.rates.entry(peer).or_insert_with(|| Rates {
+                requests: Bucket::new(budget.requests_per_minute),
+                sessions: Bucket::new(budget.sessions_per_minute),
+            });
+            if !rates.requests.take() {
+                return refuse(format!(
+                    "over the limit of {} sync requests a minute; slow down",
+                    budget.requests_per_minute
+                ));
+            }
+            if new_session && !rates.sessions.take() {
+                return refuse(format!(
+                    "over the limit of {} sync sessions a minute; try later",
+                    budget.sessions_per_minute
+                ));
+            }
+        }
         match request {
             Request::Reconcile { session, message } => {
                 let cached = {
-                    let mut sessions = self.sessions.lock().expect("not poisoned");
-                    match sessions.remove(&peer) {
-                        Some((id, reconciler)) if id == session => Some(reconciler),
+                    let mut state = self.state.lock().expect("not poisoned");
+                    match state.sessions.remove(&peer) {
+                        Some(existing) if existing.id == session => Some(existing),
                         _ => None,
                     }
                 };
-                let mut reconciler = match cached {
-                    Some(reconciler) => reconciler,
+                let mut session = match cached {
+                    Some(session) => session,
                     None => {
-                        let items = match store.call(|node| node.store().sync_items()).await {
-                            Ok(Ok(items)) => items,
-                            Ok(Err(error)) => return refuse(error.to_string()),
-                            Err(closed) => return refuse(closed.to_string()),
+                        let items = match self.sync_set(store).await {
+                            Ok(items) => items,
+                            Err(reason) => return refuse(reason),
                         };
-                        match Reconciler::respond_to(items) {
-                            Ok(reconciler) => reconciler,
+                        match Reconciler::respond_to(items.iter().copied()) {
+                            Ok(reconciler) => Session {
+                                id: session,
+                                reconciler,
+                                rounds: 0,
+                            },
                             Err(error) => return refuse(error.to_string()),
                         }
                     }
                 };
-                match reconciler.answer(&message) {
+                session.rounds += 1;
+                if session.rounds > self.budget.max_rounds {
+                    return refuse(format!(
+                        "the session is over the limit of {} rounds",
+                        self.budget.max_rounds
+                    ));
+                }
+                match session.reconciler.answer(&message) {
                     Ok(message) => {
-                        self.sessions
+                        self.state
                             .lock()
                             .expect("not poisoned")
-                            .insert(peer, (session, reconciler));
+                            .sessions
+                            .insert(peer, session);
                         Response::Reconcile { message }
                     }
                     Err(error) => refuse(error.to_string()),
@@ -243,8 +401,38 @@ impl Responder {
         }
     }
 
-    /// Forgets `peer`'s session.
+    /// The latest version of every address, built from the store only when it changed since
+    /// the last build (its log head moved).
+    async fn sync_set(&self, store: &StoreHandle) -> Result<Arc<Vec<SyncItem>>, String> {
+        let head = store
+            .call(|node| node.store().log_head())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if let Some((at, items)) = &self.state.lock().expect("not poisoned").cache
+            && *at == head
+        {
+            return Ok(items.clone());
+        }
+        let (head, items) = store
+            .call(|node| {
+                let store = node.store();
+                Ok::<_, crate::StoreError>((store.log_head()?, store.sync_items()?))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let items = Arc::new(items);
+        let mut state = self.state.lock().expect("not poisoned");
+        state.builds += 1;
+        state.cache = Some((head, items.clone()));
+        Ok(items)
+    }
+
+    /// Forgets `peer`'s session and rate counters (it disconnected).
     pub fn forget(&self, peer: &PeerId) {
-        self.sessions.lock().expect("not poisoned").remove(peer);
+        let mut state = self.state.lock().expect("not poisoned");
+        state.sessions.remove(peer);
+        state.rates.remove(peer);
     }
 }
