@@ -32,8 +32,8 @@ pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::store::{Batch, LatestEntry, Outcome, Store, StoreCounts, StoreError};
 pub use crate::transfer::{
-    CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection, export_store,
-    read_line_bounded,
+    CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection, csv_chunks,
+    export_store, read_line_bounded,
 };
 pub use convene_search::{self as search, Snippet};
 

@@ -164,3 +164,45 @@ fn slugs_are_checked() {
     }
     assert!(Slug::new("virtual-town-hall-2").is_ok());
 }
+
+/// ed25519's group order L, little-endian, as signatures store `s`.
+const GROUP_ORDER: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+#[test]
+fn a_malleated_signature_is_rejected() {
+    // `s + L` is the same signature to a lax verifier, but another byte string: it must not
+    // verify (or the same record could travel under two ids).
+    let mut bytes = sign(Content::Experiment(experiment()), "x", 1).into_bytes();
+    let s_at = bytes.len() - 32;
+    let mut carry = 0u16;
+    for (i, order) in GROUP_ORDER.iter().enumerate() {
+        let sum = u16::from(bytes[s_at + i]) + u16::from(*order) + carry;
+        bytes[s_at + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    assert_eq!(
+        Record::from_bytes(bytes, NOW),
+        Err(RecordError::BadSignature)
+    );
+}
+
+#[test]
+fn a_small_order_key_cannot_sign_anything() {
+    // The identity point as the author, and the signature (R = identity, s = 0) that a lax
+    // verifier accepts for every message under such a key.
+    let good = sign(Content::Experiment(experiment()), "x", 1).into_bytes();
+    let mut identity_point = [0u8; 32];
+    identity_point[0] = 1;
+    let mut bytes = good[..good.len() - 64].to_vec();
+    bytes[15..47].copy_from_slice(&identity_point);
+    bytes.extend_from_slice(&identity_point);
+    bytes.extend_from_slice(&[0u8; 32]);
+    assert!(matches!(
+        Record::from_bytes(bytes, NOW),
+        Err(RecordError::BadSignature)
+    ));
+}
