@@ -453,3 +453,127 @@ fn while_a_node_runs_commands_use_it_and_writes_need_the_token() {
         .code(2)
         .stderr_has("no node is running");
 }
+
+/// Five nodes in a ring (Kademlia and mDNS off, so the links are exactly the ones added),
+/// split 3/2 by cutting two links, with publishes, edits and retractions on both sides while
+/// apart; after the links are restored, every node holds the same latest versions and
+/// tombstones. `CONVENE_PARTITION_SECS` sets how long they stay apart (15 s by default; the
+/// figure in docs/guarantees.md is for 60).
+#[test]
+fn after_a_partition_heals_every_node_holds_the_same_latest_versions_within_30_s() {
+    let _turn = turn();
+    let apart: u64 = std::env::var("CONVENE_PARTITION_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let homes: Vec<Home> = (0..5)
+        .map(|i| {
+            let home = Home::init(&format!("Ring Council {i}"));
+            home.set_node_config("kademlia = false");
+            home
+        })
+        .collect();
+    let nodes: Vec<NodeProcess> = homes.iter().map(NodeProcess::start).collect();
+    let tickets: Vec<String> = homes.iter().map(ticket).collect();
+    let ids: Vec<String> = homes.iter().map(peer_id).collect();
+    let link = |from: usize, to: usize| {
+        homes[from].run(&["peers", "add", &tickets[to]]).ok();
+    };
+    for i in 0..5 {
+        link(i, (i + 1) % 5);
+    }
+    wait_until(Duration::from_secs(30), "the ring connects", || {
+        (0..5).all(|i| connected(&homes[i], &ids[(i + 1) % 5]))
+    });
+    let draft = |title: &str, summary: &str| {
+        format!("kind = \"experiment\"\ntitle = \"{title}\"\nsummary = \"{summary}\"\n")
+    };
+    // Records everyone sees before the split: one per node.
+    let before: Vec<String> = homes
+        .iter()
+        .enumerate()
+        .map(|(i, home)| {
+            home.publish(
+                &format!("b{i}.toml"),
+                &draft(&format!("Shared pilot {i}"), "before the split"),
+            )
+        })
+        .collect();
+    wait_until(
+        Duration::from_secs(30),
+        "everyone holds the first records",
+        || homes.iter().all(|home| held(home).len() >= 10),
+    );
+
+    // Split {0, 1, 2} from {3, 4}: cut 2–3 and 4–0 (each link was added, and is redialled,
+    // by its first node only).
+    for (a, b) in [(2, 3), (4, 0)] {
+        homes[a].run(&["peers", "rm", &ids[b]]).ok();
+    }
+    wait_until(Duration::from_secs(10), "the links are cut", || {
+        !connected(&homes[2], &ids[3]) && !connected(&homes[0], &ids[4])
+    });
+    let until = Instant::now() + Duration::from_secs(apart);
+    let mut round = 0;
+    while Instant::now() < until {
+        for (i, home) in homes.iter().enumerate() {
+            home.publish(
+                &format!("p{i}-{round}.toml"),
+                &draft(&format!("Apart pilot {i} {round}"), "written while apart"),
+            );
+        }
+        // Edits and retractions of what both sides saw.
+        if round == 0 {
+            homes[1].publish(
+                "b1.toml",
+                &draft("Shared pilot 1", "edited on the larger side"),
+            );
+            homes[3].publish(
+                "b3.toml",
+                &draft("Shared pilot 3", "edited on the smaller side"),
+            );
+            homes[2].run(&["retract", &before[2]]).ok();
+            homes[4].run(&["retract", &before[4]]).ok();
+        }
+        round += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let sides_differ = held(&homes[0]) != held(&homes[3]);
+    assert!(sides_differ, "the two sides were really apart");
+
+    // Heal, and time how long until every node holds the same set.
+    link(2, 3);
+    link(4, 0);
+    let healed = Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "all five hold the same records",
+        || {
+            let first = held(&homes[0]);
+            homes[1..].iter().all(|home| held(home) == first)
+        },
+    );
+    eprintln!(
+        "partition of {apart} s ({round} rounds of writes): converged {:?} after healing",
+        healed.elapsed()
+    );
+    let everything = held(&homes[0]);
+    let live = |home: &Home| home.run(&["show", &before[2]]).code;
+    assert_eq!(
+        live(&homes[3]),
+        1,
+        "the retraction made while apart reached the other side"
+    );
+    assert!(
+        homes[0]
+            .run(&["show", &before[3]])
+            .ok()
+            .stdout
+            .contains("edited on the smaller side"),
+        "the edit made while apart reached the other side"
+    );
+    assert_eq!(everything.len(), held(&homes[4]).len());
+    for node in nodes {
+        node.stop();
+    }
+}
