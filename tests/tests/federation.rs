@@ -577,3 +577,126 @@ fn after_a_partition_heals_every_node_holds_the_same_latest_versions_within_30_s
         node.stop();
     }
 }
+
+/// The peak resident memory of a process, from /proc (KiB).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// How long until `to` shows a record `from` just published: the median of `n`.
+fn gossip_latency(from: &Home, to: &Home, tag: &str, n: usize) -> Duration {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|i| {
+            let address = from.publish(
+                &format!("{tag}{i}.toml"),
+                &format!("kind = \"experiment\"\ntitle = \"Timed {tag} {i}\"\nsummary = \"Timing gossip\"\n"),
+            );
+            wait_until(Duration::from_secs(10), "the honest record arrives", || {
+                to.run(&["show", &address]).code == 0
+            })
+        })
+        .collect();
+    times.sort();
+    times[n / 2]
+}
+
+/// A peer gossiping 1,000 invalid records a second is cut off after the first few, and a flood
+/// of 2,000 raw connections is turned away; meanwhile an honest peer's records arrive as fast
+/// as before, and the victim's memory stays bounded.
+#[test]
+fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alone() {
+    let _turn = turn();
+    let victim = Home::init("Flooded Council");
+    let honest = Home::init("Honest Council");
+    for home in [&victim, &honest] {
+        home.set_node_config("kademlia = false");
+    }
+    let node = NodeProcess::start(&victim);
+    let honest_node = NodeProcess::start(&honest);
+    honest.run(&["peers", "add", &ticket(&victim)]).ok();
+    let victim_id = peer_id(&victim);
+    wait_until(Duration::from_secs(20), "the honest peer joins", || {
+        connected(&honest, &victim_id)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let baseline = gossip_latency(&honest, &victim, "before", 5);
+
+    let attacker_dir = tempfile::tempdir().unwrap();
+    let attacker_home = convene_node::Home::init(attacker_dir.path(), None).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let attacker = runtime
+        .block_on(convene_node::daemon::Daemon::start(
+            &attacker_home,
+            convene_node::daemon::RunOptions {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                api: Some("127.0.0.1:0".into()),
+                mdns: Some(false),
+            },
+        ))
+        .unwrap();
+    let attacker_id = runtime.block_on(attacker.status()).unwrap().net.peer_id;
+    victim
+        .run(&[
+            "peers",
+            "add",
+            &runtime.block_on(attacker.status()).unwrap().net.ticket,
+        ])
+        .ok();
+    wait_until(Duration::from_secs(20), "the attacker joins gossip", || {
+        connected(&victim, &attacker_id)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let identity = Identity::generate().unwrap();
+    let now = convene_node::now();
+    let started = Instant::now();
+    for i in 0..1_000 {
+        let mut bytes = signed(&identity, &format!("bad-{i}"), now).into_bytes();
+        let at = bytes.len() - 70;
+        bytes[at] ^= 1;
+        runtime.block_on(attacker.gossip_unchecked(bytes));
+    }
+    let sent_in = started.elapsed();
+    wait_until(Duration::from_secs(10), "the attacker is blocked", || {
+        let status = status(&victim);
+        status["blocked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == attacker_id.as_str())
+    });
+    let invalid = status(&victim)["invalid_records"].as_u64().unwrap();
+    assert!(
+        invalid < 100,
+        "cut off after a few invalid records, not {invalid}"
+    );
+
+    // 2,000 raw TCP connections to the p2p port, held open.
+    let listen = status(&victim)["listen"][0].as_str().unwrap().to_string();
+    let port: u16 = listen.split("/tcp/").nth(1).unwrap().parse().unwrap();
+    let flood: Vec<std::net::TcpStream> = (0..2_000)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let during = gossip_latency(&honest, &victim, "during", 5);
+    drop(flood);
+    let after = gossip_latency(&honest, &victim, "after", 5);
+    let peak = peak_rss_kib(node.child.id());
+    eprintln!(
+        "1,000 invalid records sent in {sent_in:?}: {invalid} reached the victim before the \
+         block; honest gossip median {baseline:?} before, {during:?} under 2,000 raw \
+         connections, {after:?} after; victim peak RSS {} MiB",
+        peak / 1024
+    );
+    let bound = baseline * 4 + Duration::from_millis(500);
+    assert!(during <= bound && after <= bound, "honest latency held up");
+    assert!(peak < 400 * 1024, "peak RSS {peak} KiB");
+    assert!(connected(&honest, &victim_id));
+    runtime.block_on(attacker.shutdown()).unwrap();
+    honest_node.stop();
+    node.stop();
+}
