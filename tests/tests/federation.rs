@@ -11,6 +11,34 @@ use convene_protocol::{Content, Identity, Record, Slug};
 
 use crate::util::{Home, NodeProcess, turn};
 
+/// A misbehaving node in this process (it can gossip bytes without checking them) that
+/// `victim` adds as a peer: its home (kept alive), runtime, daemon and peer id.
+fn attacker_joins(
+    victim: &Home,
+) -> (
+    tempfile::TempDir,
+    tokio::runtime::Runtime,
+    convene_node::daemon::Daemon,
+    String,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = convene_node::Home::init(dir.path(), None).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let attacker = runtime
+        .block_on(convene_node::daemon::Daemon::start(
+            &home,
+            convene_node::daemon::RunOptions {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                api: Some("127.0.0.1:0".into()),
+                mdns: Some(false),
+            },
+        ))
+        .unwrap();
+    let status = runtime.block_on(attacker.status()).unwrap();
+    victim.run(&["peers", "add", &status.net.ticket]).ok();
+    (dir, runtime, attacker, status.net.peer_id)
+}
+
 fn status(home: &Home) -> serde_json::Value {
     home.run(&["node", "status", "--json"]).ok().json()
 }
@@ -208,27 +236,8 @@ fn tampered_records_are_rejected_and_their_sender_penalised_then_disconnected() 
     let before = counts(&victim);
 
     // The attacker is a node in this process that gossips bytes without checking them.
-    let attacker_dir = tempfile::tempdir().unwrap();
-    let attacker_home = convene_node::Home::init(attacker_dir.path(), None).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let attacker = runtime
-        .block_on(convene_node::daemon::Daemon::start(
-            &attacker_home,
-            convene_node::daemon::RunOptions {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                api: Some("127.0.0.1:0".into()),
-                mdns: Some(false),
-            },
-        ))
-        .unwrap();
-    let attacker_id = runtime.block_on(attacker.status()).unwrap().net.peer_id;
-    victim
-        .run(&[
-            "peers",
-            "add",
-            &runtime.block_on(attacker.status()).unwrap().net.ticket,
-        ])
-        .ok();
+    let (attacker_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
+    let attacker_home = convene_node::Home::open(attacker_dir.path()).unwrap();
     wait_until(Duration::from_secs(20), "the attacker joins gossip", || {
         connected(&victim, &attacker_id)
             && runtime
@@ -626,27 +635,7 @@ fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alon
     std::thread::sleep(Duration::from_secs(2));
     let baseline = gossip_latency(&honest, &victim, "before", 5);
 
-    let attacker_dir = tempfile::tempdir().unwrap();
-    let attacker_home = convene_node::Home::init(attacker_dir.path(), None).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let attacker = runtime
-        .block_on(convene_node::daemon::Daemon::start(
-            &attacker_home,
-            convene_node::daemon::RunOptions {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                api: Some("127.0.0.1:0".into()),
-                mdns: Some(false),
-            },
-        ))
-        .unwrap();
-    let attacker_id = runtime.block_on(attacker.status()).unwrap().net.peer_id;
-    victim
-        .run(&[
-            "peers",
-            "add",
-            &runtime.block_on(attacker.status()).unwrap().net.ticket,
-        ])
-        .ok();
+    let (_attacker_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
     wait_until(Duration::from_secs(20), "the attacker joins gossip", || {
         connected(&victim, &attacker_id)
     });
@@ -699,4 +688,48 @@ fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alon
     runtime.block_on(attacker.shutdown()).unwrap();
     honest_node.stop();
     node.stop();
+}
+
+/// A node whose store was lost gets everything back from a peer with one command, its own
+/// organisation's records included.
+#[test]
+fn recover_from_peers_brings_back_a_lost_store_own_records_included() {
+    let _turn = turn();
+    let (keeper, lost) = (
+        Home::init("Keeper Council"),
+        Home::init("Forgetful Council"),
+    );
+    let keeper_node = NodeProcess::start(&keeper);
+    let lost_node = NodeProcess::start(&lost);
+    lost.run(&["peers", "add", &ticket(&keeper)]).ok();
+    let own: Vec<String> = (0..3)
+        .map(|i| {
+            lost.publish(
+                &format!("own{i}.toml"),
+                &format!("kind = \"experiment\"\ntitle = \"Our pilot {i}\"\nsummary = \"Ours\"\n"),
+            )
+        })
+        .collect();
+    keeper.publish(
+        "theirs.toml",
+        "kind = \"experiment\"\ntitle = \"Their pilot\"\nsummary = \"Theirs\"\n",
+    );
+    wait_until(Duration::from_secs(30), "both hold everything", || {
+        held(&keeper) == held(&lost)
+    });
+    let everything = held(&keeper);
+    lost_node.stop();
+    std::fs::remove_file(lost.path.join("data/store.redb")).unwrap();
+    lost.run(&["list"])
+        .code(2)
+        .stderr_has("store.redb is missing");
+    lost.run(&["recover", "--from-peers", "--wait", "30"])
+        .ok()
+        .stderr_has("synced with 1 peer");
+    assert_eq!(held(&lost), everything);
+    let listed = lost.run(&["list", "--mine"]).ok().stdout;
+    for address in &own {
+        assert!(listed.contains(address.as_str()), "{address} came back");
+    }
+    keeper_node.stop();
 }

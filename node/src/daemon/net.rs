@@ -511,6 +511,10 @@ impl Net {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        // A degraded store retries when jobs come; an idle one gets a chance every second.
+        if self.store.health().degraded.is_some() {
+            self.store.tick();
+        }
         // Redial remembered peers that are not connected, backing off.
         for index in 0..self.redials.len() {
             let redial = &self.redials[index];
