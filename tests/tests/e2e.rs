@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `convene` binary, driven as a user would drive it.
 
 mod federation;
+mod fuzz_seeds;
 mod hardening;
 mod util;
 
