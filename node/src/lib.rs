@@ -216,7 +216,7 @@ impl Node {
         } else {
             Store::open_existing(&store_path)?
         };
-        tracing::debug!(path = %store_path.display(), "opened the store");
+        tracing::info!(path = %store_path.display(), "opened the store");
         let index = open_index(&data_dir.join(INDEX_DIR))?;
         let mut node = Node {
             store,

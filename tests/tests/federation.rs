@@ -733,3 +733,92 @@ fn recover_from_peers_brings_back_a_lost_store_own_records_included() {
     }
     keeper_node.stop();
 }
+
+/// A peer hammering the sync protocol — 400 requests at once, most of them new sessions — gets
+/// refusals beyond its budget, not the victim's memory; honest gossip goes on.
+#[test]
+fn a_flood_of_sync_requests_is_refused_beyond_its_budget_and_memory_stays_bounded() {
+    use convene_protocol::wire::{Request, Response};
+
+    let _turn = turn();
+    let victim = Home::init("Synced Council");
+    let honest = Home::init("Patient Council");
+    for home in [&victim, &honest] {
+        home.set_node_config("kademlia = false");
+    }
+    // Enough records that each new session costs the victim real work.
+    let export = crate::hardening::export_file(&victim, "flood", 300);
+    victim.run(&["import", export.to_str().unwrap()]).ok();
+    let node = NodeProcess::start(&victim);
+    let honest_node = NodeProcess::start(&honest);
+    honest.run(&["peers", "add", &ticket(&victim)]).ok();
+    let victim_id = peer_id(&victim);
+    wait_until(Duration::from_secs(20), "the honest peer joins", || {
+        connected(&honest, &victim_id)
+    });
+    let (_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
+    wait_until(Duration::from_secs(20), "the attacker connects", || {
+        connected(&victim, &attacker_id)
+    });
+    let victim_peer: libp2p::PeerId = victim_id.parse().unwrap();
+    let attacker = std::sync::Arc::new(attacker);
+    let answers: Vec<Result<Response, String>> = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..400u64 {
+            let attacker = attacker.clone();
+            tasks.spawn(async move {
+                let request = if i % 2 == 0 {
+                    let message = convene_protocol::sync::Reconciler::initiate(Vec::new())
+                        .unwrap()
+                        .1;
+                    Request::Reconcile {
+                        session: i,
+                        message,
+                    }
+                } else {
+                    Request::Fetch {
+                        ids: vec![convene_protocol::RecordId([i as u8; 32]); 1_024],
+                    }
+                };
+                attacker.request_unchecked(victim_peer, request).await
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = tasks.join_next().await {
+            answers.push(answer.unwrap());
+        }
+        answers
+    });
+    let refused = answers
+        .iter()
+        .filter(|a| matches!(a, Ok(Response::Refused { .. })))
+        .count();
+    let reconciled = answers
+        .iter()
+        .filter(|a| matches!(a, Ok(Response::Reconcile { .. })))
+        .count();
+    let fetched = answers
+        .iter()
+        .filter(|a| matches!(a, Ok(Response::Records { .. })))
+        .count();
+    let failed = answers.iter().filter(|a| a.is_err()).count();
+    let peak = peak_rss_kib(node.child.id());
+    let latency = gossip_latency(&honest, &victim, "synced", 5);
+    eprintln!(
+        "400 sync requests at once: {reconciled} sessions and {fetched} fetches answered, \
+         {refused} refused, {failed} dropped at the transport (8 streams per connection); \
+         victim peak RSS {} MiB; honest gossip median {latency:?}",
+        peak / 1024
+    );
+    assert!(
+        reconciled <= 6,
+        "at most the minute's budget of new sessions: {reconciled}"
+    );
+    assert!(refused > 0);
+    assert!(peak < 400 * 1024, "peak RSS {peak} KiB");
+    assert!(latency < Duration::from_secs(2));
+    let attacker = std::sync::Arc::into_inner(attacker).unwrap();
+    runtime.block_on(attacker.shutdown()).unwrap();
+    honest_node.stop();
+    node.stop();
+}

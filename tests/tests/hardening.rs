@@ -698,7 +698,7 @@ fn store_and_index_agree(home: &Home) -> (usize, u64) {
 }
 
 /// An export of `n` experiments by a home of their own, written beside `home`.
-fn export_file(home: &Home, name: &str, n: usize) -> std::path::PathBuf {
+pub(crate) fn export_file(home: &Home, name: &str, n: usize) -> std::path::PathBuf {
     let source = Home::init(&format!("{name} source"));
     for i in 0..n {
         let draft = format!(

@@ -273,6 +273,28 @@ impl Daemon {
         let _ = self.net.send(NetCommand::Publish(bytes)).await;
     }
 
+    /// Sends a sync request as it is and returns the answer. Only for tests that play a
+    /// misbehaving peer.
+    #[doc(hidden)]
+    pub async fn request_unchecked(
+        &self,
+        peer: libp2p::PeerId,
+        request: convene_protocol::wire::Request,
+    ) -> Result<convene_protocol::wire::Response, String> {
+        let (reply, result) = oneshot::channel();
+        self.net
+            .send(NetCommand::Request {
+                peer,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| "the network loop stopped".to_string())?;
+        result
+            .await
+            .map_err(|_| "the network loop stopped".to_string())?
+    }
+
     /// Remembers a peer and dials it.
     pub async fn add_peer(&self, entry: PeerEntry) -> Result<(), DaemonError> {
         let (reply, result) = oneshot::channel();
