@@ -117,6 +117,18 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A refusal's reason cut to at most [`MAX_REFUSAL_BYTES`], at a character boundary.
+fn fit_refusal(reason: &str) -> &str {
+    if reason.len() <= MAX_REFUSAL_BYTES {
+        return reason;
+    }
+    let mut end = MAX_REFUSAL_BYTES;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 fn reconcile_message(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
     if bytes.len() > MAX_RECONCILE_BYTES {
         return Err(WireError("reconciliation message over the limit"));
@@ -195,7 +207,7 @@ impl Response {
             }
             Response::Refused { reason } => {
                 let mut out = vec![REFUSED];
-                out.extend_from_slice(reason.as_bytes());
+                out.extend_from_slice(fit_refusal(reason).as_bytes());
                 out
             }
             Response::Ack => vec![ACK],
@@ -227,8 +239,11 @@ impl Response {
                 if reason.len() > MAX_REFUSAL_BYTES {
                     return Err(WireError("refusal reason over the limit"));
                 }
+                // Invalid UTF-8 is replaced (each bad byte by three), so cut the text again
+                // to what an encoder may send back.
+                let reason = String::from_utf8_lossy(reason);
                 Response::Refused {
-                    reason: String::from_utf8_lossy(reason).into_owned(),
+                    reason: fit_refusal(&reason).to_string(),
                 }
             }
             ACK => Response::Ack,
@@ -277,6 +292,23 @@ mod tests {
         }
     }
 
+    /// Regression (found by the `wire` fuzz target): a refusal with invalid UTF-8 decoded to a
+    /// text whose encoding was over the limit, so it could not be sent back; and a long reason
+    /// of our own was encoded whole, so a peer refused our refusal.
+    #[test]
+    fn refusals_of_any_length_or_encoding_fit_and_round_trip() {
+        let mut lossy = vec![REFUSED];
+        lossy.extend_from_slice(&[0xff; MAX_REFUSAL_BYTES]);
+        let decoded = Response::decode(&lossy).unwrap();
+        assert_eq!(Response::decode(&decoded.encode()).unwrap(), decoded);
+        let long = Response::Refused {
+            reason: "é".repeat(MAX_REFUSAL_BYTES),
+        };
+        let encoded = long.encode();
+        assert!(encoded.len() <= 1 + MAX_REFUSAL_BYTES);
+        assert!(Response::decode(&encoded).is_ok());
+    }
+
     #[test]
     fn truncated_and_padded_frames_are_rejected() {
         let fetch = Request::Fetch {
@@ -305,10 +337,8 @@ mod tests {
         }
         .encode();
         assert!(Response::decode(&big).is_err());
-        let long = Response::Refused {
-            reason: "x".repeat(MAX_REFUSAL_BYTES + 1),
-        }
-        .encode();
+        let mut long = vec![REFUSED];
+        long.extend_from_slice("x".repeat(MAX_REFUSAL_BYTES + 1).as_bytes());
         assert!(Response::decode(&long).is_err());
         let lying = Response::Records {
             served: 1,
