@@ -822,3 +822,50 @@ fn a_flood_of_sync_requests_is_refused_beyond_its_budget_and_memory_stays_bounde
     honest_node.stop();
     node.stop();
 }
+
+/// A peer subscribing to 5,000 gossip topics: gossipsub's subscription filter keeps at most
+/// 100 per peer, the victim's memory stays bounded, and honest gossip goes on.
+#[test]
+fn a_flood_of_topic_subscriptions_leaves_memory_and_honest_gossip_alone() {
+    let _turn = turn();
+    let victim = Home::init("Subscribed Council");
+    let honest = Home::init("Plain Council");
+    for home in [&victim, &honest] {
+        home.set_node_config("kademlia = false");
+    }
+    let node = NodeProcess::start(&victim);
+    let honest_node = NodeProcess::start(&honest);
+    honest.run(&["peers", "add", &ticket(&victim)]).ok();
+    let victim_id = peer_id(&victim);
+    wait_until(Duration::from_secs(20), "the honest peer joins", || {
+        connected(&honest, &victim_id)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let before = gossip_latency(&honest, &victim, "unsubscribed", 5);
+    let (_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
+    wait_until(Duration::from_secs(20), "the attacker connects", || {
+        connected(&victim, &attacker_id)
+    });
+    let started = Instant::now();
+    runtime.block_on(async {
+        for i in 0..5_000 {
+            attacker
+                .subscribe_unchecked(format!("flood/topic/{i}/{}", "x".repeat(200)))
+                .await;
+        }
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = gossip_latency(&honest, &victim, "subscribed", 5);
+    let peak = peak_rss_kib(node.child.id());
+    eprintln!(
+        "5,000 topic subscriptions sent in {:?}: honest gossip median {before:?} before, \
+         {after:?} after; victim peak RSS {} MiB",
+        started.elapsed(),
+        peak / 1024
+    );
+    assert!(after <= before * 4 + Duration::from_millis(500));
+    assert!(peak < 400 * 1024, "peak RSS {peak} KiB");
+    runtime.block_on(attacker.shutdown()).unwrap();
+    honest_node.stop();
+    node.stop();
+}

@@ -273,6 +273,13 @@ impl Daemon {
         let _ = self.net.send(NetCommand::Publish(bytes)).await;
     }
 
+    /// Subscribes to a gossip topic by name, whatever it is. Only for tests that play a
+    /// misbehaving peer.
+    #[doc(hidden)]
+    pub async fn subscribe_unchecked(&self, topic: String) {
+        let _ = self.net.send(NetCommand::SubscribeUnchecked(topic)).await;
+    }
+
     /// Sends a sync request as it is and returns the answer. Only for tests that play a
     /// misbehaving peer.
     #[doc(hidden)]

@@ -82,6 +82,9 @@ pub enum NetCommand {
     RemovePeer(String, oneshot::Sender<Result<Vec<PeerEntry>, PeerError>>),
     Peers(oneshot::Sender<Vec<BookPeer>>),
     Status(oneshot::Sender<NetStatus>),
+    /// Subscribe to a gossip topic by name. Only for tests that play a misbehaving peer.
+    #[doc(hidden)]
+    SubscribeUnchecked(String),
     /// Disconnect from everyone and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -456,6 +459,13 @@ impl Net {
             }
             NetCommand::Status(reply) => {
                 let _ = reply.send(self.status());
+            }
+            NetCommand::SubscribeUnchecked(name) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&IdentTopic::new(name));
             }
             NetCommand::Shutdown(_) => unreachable!("handled by the loop"),
         }
