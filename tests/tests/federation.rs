@@ -614,14 +614,19 @@ fn gossip_latency(from: &Home, to: &Home, tag: &str, n: usize) -> Duration {
     times[n / 2]
 }
 
-/// A peer gossiping 1,000 invalid records a second is cut off after the first few, and a flood
-/// of 2,000 raw connections is turned away; meanwhile an honest peer's records arrive as fast
-/// as before, and the victim's memory stays bounded.
-#[test]
-fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alone() {
-    let _turn = turn();
-    let victim = Home::init("Flooded Council");
-    let honest = Home::init("Honest Council");
+/// A victim node and an honest peer connected to it (Kademlia off, so the links are exactly
+/// these), running, with the victim's peer id.
+struct VictimAndHonest {
+    victim: Home,
+    honest: Home,
+    node: NodeProcess,
+    honest_node: NodeProcess,
+    victim_id: String,
+}
+
+fn victim_and_honest(victim: &str, honest: &str) -> VictimAndHonest {
+    let victim = Home::init(victim);
+    let honest = Home::init(honest);
     for home in [&victim, &honest] {
         home.set_node_config("kademlia = false");
     }
@@ -632,7 +637,30 @@ fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alon
     wait_until(Duration::from_secs(20), "the honest peer joins", || {
         connected(&honest, &victim_id)
     });
+    // Let the gossip mesh form (heartbeats are one second apart).
     std::thread::sleep(Duration::from_secs(2));
+    VictimAndHonest {
+        victim,
+        honest,
+        node,
+        honest_node,
+        victim_id,
+    }
+}
+
+/// A peer gossiping 1,000 invalid records a second is cut off after the first few, and a flood
+/// of 2,000 raw connections is turned away; meanwhile an honest peer's records arrive as fast
+/// as before, and the victim's memory stays bounded.
+#[test]
+fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alone() {
+    let _turn = turn();
+    let VictimAndHonest {
+        victim,
+        honest,
+        node,
+        honest_node,
+        victim_id,
+    } = victim_and_honest("Flooded Council", "Honest Council");
     let baseline = gossip_latency(&honest, &victim, "before", 5);
 
     let (_attacker_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
@@ -741,21 +769,17 @@ fn a_flood_of_sync_requests_is_refused_beyond_its_budget_and_memory_stays_bounde
     use convene_protocol::wire::{Request, Response};
 
     let _turn = turn();
-    let victim = Home::init("Synced Council");
-    let honest = Home::init("Patient Council");
-    for home in [&victim, &honest] {
-        home.set_node_config("kademlia = false");
-    }
-    // Enough records that each new session costs the victim real work.
+    let VictimAndHonest {
+        victim,
+        honest,
+        node,
+        honest_node,
+        victim_id,
+    } = victim_and_honest("Synced Council", "Patient Council");
+    // Enough records that each new session costs the victim real work (imported through the
+    // running node).
     let export = crate::hardening::export_file(&victim, "flood", 300);
     victim.run(&["import", export.to_str().unwrap()]).ok();
-    let node = NodeProcess::start(&victim);
-    let honest_node = NodeProcess::start(&honest);
-    honest.run(&["peers", "add", &ticket(&victim)]).ok();
-    let victim_id = peer_id(&victim);
-    wait_until(Duration::from_secs(20), "the honest peer joins", || {
-        connected(&honest, &victim_id)
-    });
     let (_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
     wait_until(Duration::from_secs(20), "the attacker connects", || {
         connected(&victim, &attacker_id)
@@ -828,19 +852,13 @@ fn a_flood_of_sync_requests_is_refused_beyond_its_budget_and_memory_stays_bounde
 #[test]
 fn a_flood_of_topic_subscriptions_leaves_memory_and_honest_gossip_alone() {
     let _turn = turn();
-    let victim = Home::init("Subscribed Council");
-    let honest = Home::init("Plain Council");
-    for home in [&victim, &honest] {
-        home.set_node_config("kademlia = false");
-    }
-    let node = NodeProcess::start(&victim);
-    let honest_node = NodeProcess::start(&honest);
-    honest.run(&["peers", "add", &ticket(&victim)]).ok();
-    let victim_id = peer_id(&victim);
-    wait_until(Duration::from_secs(20), "the honest peer joins", || {
-        connected(&honest, &victim_id)
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    let VictimAndHonest {
+        victim,
+        honest,
+        node,
+        honest_node,
+        ..
+    } = victim_and_honest("Subscribed Council", "Plain Council");
     let before = gossip_latency(&honest, &victim, "unsubscribed", 5);
     let (_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
     wait_until(Duration::from_secs(20), "the attacker connects", || {
