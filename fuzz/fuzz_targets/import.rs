@@ -25,8 +25,12 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(consumed, data.len() as u64);
     let mut reader = data;
     if let Ok(chunks) = convene_node::csv_chunks(&mut reader, 256) {
-        for chunk in chunks {
-            let _ = chunk;
+        // Every row of the file is in exactly one chunk, after a copy of the header.
+        let rows: u64 = chunks.iter().map(|chunk| chunk.rows_bytes).sum();
+        assert!(rows <= data.len() as u64);
+        for chunk in &chunks {
+            assert!(chunk.first_line >= 1);
+            assert!(chunk.bytes.len() as u64 >= chunk.rows_bytes);
         }
     }
 });

@@ -219,7 +219,6 @@ impl Access {
             ..ImportReport::default()
         };
         for chunk in crate::transfer::csv_chunks(input, IMPORT_CHUNK_BYTES)? {
-            let chunk = chunk?;
             let report = client.import_csv_chunk(
                 chunk.bytes,
                 chunk.first_line,

@@ -95,8 +95,9 @@ pub struct Published {
     pub previous_seq: Option<u64>,
 }
 
-/// Free bytes the data directory's disk needs before a degraded node reopens its store.
-const MIN_FREE_TO_RECOVER: u64 = 1024 * 1024;
+/// Below this many free bytes a disk counts as full: write failures are put down to it, and a
+/// degraded node waits for more before it reopens its store.
+const NEARLY_FULL: u64 = 1024 * 1024;
 
 /// The store file in a data directory.
 pub const STORE_FILE: &str = "store.redb";
@@ -144,7 +145,7 @@ pub fn describe_write_failure(dir: &Path, error: &NodeError) -> String {
         "Previous I/O error occurred. Please close and re-open the database.",
         "the store refuses writes until it is reopened after an earlier failure",
     );
-    let full = free.is_some_and(|free| free < 1024 * 1024)
+    let full = free.is_some_and(|free| free < NEARLY_FULL)
         || text.contains("No space left")
         || text.contains("os error 28");
     match (full, free) {
@@ -254,11 +255,6 @@ impl Node {
         &self.index
     }
 
-    /// The directory holding the store and the index.
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
     /// Indexes whatever the store logged since the index's last commit. Rebuilds from scratch if
     /// the index claims more than the store has (the store was restored from an older backup).
     fn catch_up(&mut self, progress: &dyn Progress) -> Result<(), NodeError> {
@@ -288,7 +284,7 @@ impl Node {
     pub fn recover(&mut self) -> Result<(), NodeError> {
         // Reopening drops the old handle first; while the disk is still full the new one may
         // not open, and reads (which still work) would go too. Wait for space.
-        if fs4::available_space(&self.data_dir).is_ok_and(|free| free < MIN_FREE_TO_RECOVER) {
+        if fs4::available_space(&self.data_dir).is_ok_and(|free| free < NEARLY_FULL) {
             return Err(NodeError::Write(format!(
                 "the disk holding {} is still full",
                 self.data_dir.display()
@@ -354,7 +350,8 @@ impl Node {
         Ok(outcomes)
     }
 
-    /// Makes `records` durable in the store (indexing aside), as [`Node::ingest`] does.
+    /// Commits `records` to the store (durable on return) and hands the winners to the index
+    /// writer, without committing the index.
     pub(crate) fn store_and_index(
         &mut self,
         records: &[Record],

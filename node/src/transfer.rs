@@ -79,6 +79,13 @@ impl ImportReport {
     }
 }
 
+/// The line (1-based) of a CSV row whose position the csv crate gives as `byte`, from the
+/// offsets of every `\n` before it. (The crate's own line numbers are one short in CRLF files:
+/// a row "starts" at the `\n` of the CRLF before it, so that newline counts too.)
+fn row_line(newlines: &[u64], byte: u64) -> u64 {
+    newlines.partition_point(|&at| at <= byte) as u64 + 1
+}
+
 /// Passes bytes through, noting the offset of every `\n`.
 struct NewlineCounter<'a> {
     inner: &'a mut dyn std::io::Read,
@@ -115,7 +122,7 @@ pub struct CsvChunk {
 pub fn csv_chunks(
     input: &mut dyn std::io::Read,
     max_bytes: usize,
-) -> Result<impl Iterator<Item = Result<CsvChunk, NodeError>>, NodeError> {
+) -> Result<Vec<CsvChunk>, NodeError> {
     let mut text = Vec::new();
     input
         .read_to_end(&mut text)
@@ -124,18 +131,10 @@ pub fn csv_chunks(
             source,
         })?;
     // Where each row starts: its byte offset and its line (counted as the node counts them).
+    let newlines: Vec<u64> = (0..text.len() as u64)
+        .filter(|&at| text[at as usize] == b'\n')
+        .collect();
     let mut starts: Vec<(usize, u64)> = Vec::new();
-    let mut newlines_before = 0u64;
-    let mut counted = 0usize;
-    let mut line_at = |byte: usize| {
-        let end = (byte + 1).min(text.len());
-        newlines_before += text[counted.min(end)..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        counted = counted.max(end);
-        newlines_before + 1
-    };
     {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
@@ -149,8 +148,8 @@ pub fn csv_chunks(
                 Ok(false) => break,
                 Ok(true) => {
                     if let Some(position) = row.position() {
-                        let byte = position.byte() as usize;
-                        starts.push((byte, line_at(byte)));
+                        let byte = position.byte();
+                        starts.push((byte as usize, row_line(&newlines, byte)));
                     }
                 }
                 // Unreadable rows are for the node to report; stop cutting here and send the
@@ -165,7 +164,7 @@ pub fn csv_chunks(
             rows_bytes: 0,
             bytes: text,
         };
-        return Ok(vec![Ok(chunk)].into_iter());
+        return Ok(vec![chunk]);
     };
     let header = &text[..first_row];
     let header_lines = first_row_line - 1;
@@ -181,14 +180,14 @@ pub fn csv_chunks(
         let mut bytes = Vec::with_capacity(header.len() + end - start);
         bytes.extend_from_slice(header);
         bytes.extend_from_slice(&text[start..end]);
-        chunks.push(Ok(CsvChunk {
+        chunks.push(CsvChunk {
             bytes,
             first_line: line - header_lines,
             rows_bytes: (end - start) as u64,
-        }));
+        });
         at = next;
     }
-    Ok(chunks.into_iter())
+    Ok(chunks)
 }
 
 /// Writes every record in `store` as JSON Lines, from one read snapshot. Returns the count.
@@ -449,11 +448,7 @@ impl Node {
             read: 0,
             newlines: newlines.clone(),
         };
-        let line_at = |byte: u64| -> u64 {
-            let newlines = newlines.borrow();
-            // A row "starts" at the `\n` of a CRLF before it: that newline counts too.
-            newlines.partition_point(|&at| at <= byte) as u64 + 1
-        };
+        let line_at = |byte: u64| row_line(&newlines.borrow(), byte);
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let headers = reader
             .headers()
