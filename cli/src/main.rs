@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 use convene_node::daemon::{PeerBook, PeerEntry, RunOptions};
 use convene_node::search::{Query, SimilarityThreshold};
 use convene_node::{
-    Access, Client, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError, now,
+    Client, Directory, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError,
+    PublishOutcome, Publisher, SimilarCheck, now,
 };
 use convene_protocol::{Address, Date, Kind, Status};
 
@@ -369,9 +370,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let progress = progress::Bar::new("records");
-    let mut node = Access::open(&home, &progress)
+    let mut node = convene_node::open_directory(&home, &progress)
         .with_context(|| format!("opening the store in {}", home.data_dir().display()))?;
-    let code = command(cli.command, &home, &mut node, &mut out)?;
+    let code = command(cli.command, &home, node.as_mut(), &mut out)?;
     node.close()?;
     Ok(code)
 }
@@ -397,6 +398,7 @@ fn node_command(command: NodeCommand, home: &Home, out: &mut Out) -> Result<Exit
                 listen,
                 api,
                 mdns: no_mdns.then_some(false),
+                ..RunOptions::default()
             };
             convene_node::daemon::run_until_signal(home, options)?;
             Ok(ExitCode::SUCCESS)
@@ -468,7 +470,12 @@ fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<Ex
     }
 }
 
-fn command(command: Command, home: &Home, node: &mut Access, out: &mut Out) -> Result<ExitCode> {
+fn command(
+    command: Command,
+    home: &Home,
+    node: &mut dyn Directory,
+    out: &mut Out,
+) -> Result<ExitCode> {
     match command {
         Command::Init { .. } | Command::Node { .. } | Command::Peers { .. } => {
             unreachable!("handled above")
@@ -548,7 +555,7 @@ fn command(command: Command, home: &Home, node: &mut Access, out: &mut Out) -> R
             Ok(found(!records.is_empty()))
         }
         Command::Retract { address } => {
-            let record = node.retract(&home.identity()?, &address, now())?;
+            let record = node.retract(&address)?;
             out.line(&record.address().to_string())?;
             say!(
                 "retracted {} (tombstone seq {})",
@@ -558,7 +565,7 @@ fn command(command: Command, home: &Home, node: &mut Access, out: &mut Out) -> R
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { file, map, dry_run } => {
-            import(home, node, &file, map.as_deref(), dry_run)
+            import(node, &file, map.as_deref(), dry_run)
         }
         Command::Export { .. } | Command::Reindex | Command::Recover { .. } => {
             unreachable!("handled above")
@@ -728,7 +735,6 @@ fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
             .map(|name| {
                 let json = serde_json::json!({ "kind": "organisation", "name": name });
                 let draft = Draft::from_json(json, "--name", author)?;
-                draft.content.validate().map_err(NodeError::Record)?;
                 Ok::<_, NodeError>(draft)
             })
             .transpose()
@@ -747,8 +753,12 @@ fn init(dir: &Path, name: Option<String>, out: &mut Out) -> Result<ExitCode> {
             identity.author()
         );
         if let Some(draft) = profile(&identity.author())? {
-            let published = node.publish(&identity, &draft, now())?;
-            lines.push_str(&format!("Organisation: {}\n", published.record.address()));
+            let publisher = Publisher::of(&home)?;
+            if let PublishOutcome::Published(published) =
+                node.publish(&publisher, draft, SimilarCheck::Skip, now())?
+            {
+                lines.push_str(&format!("Organisation: {}\n", published.record.address()));
+            }
         }
         node.close()?;
         Ok(lines)
@@ -815,23 +825,19 @@ fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
 
 fn publish(
     home: &Home,
-    node: &mut Access,
+    node: &mut dyn Directory,
     file: &Path,
     yes: bool,
     json: bool,
     out: &mut Out,
 ) -> Result<ExitCode> {
-    let identity = home.identity()?;
-    let mut draft = read_draft(file, home)?;
-    draft.fill_organisation(home.config().organisation.as_deref());
-    let address = draft.address(&identity.author());
-    let similar = node.similar(
-        &draft.content,
-        Some(&address),
-        SimilarityThreshold::PUBLISH,
-        5,
-    )?;
-    if !similar.is_empty() && !yes {
+    let draft = read_draft(file, home)?;
+    let check = if yes {
+        SimilarCheck::Skip
+    } else {
+        SimilarCheck::Ask { limit: 5 }
+    };
+    if let PublishOutcome::Similar(similar) = node.publish(draft.clone(), check)? {
         let kind = draft.content.kind();
         let many = if similar.len() == 1 { "" } else { "s" };
         say!(
@@ -866,14 +872,15 @@ fn publish(
             return Err(Exit(4).into());
         }
     }
-    let published = node.publish(&identity, &draft, now())?;
+    let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)? else {
+        unreachable!("no similarity check was asked")
+    };
     out.published(&published, json)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn import(
-    home: &Home,
-    node: &mut Access,
+    node: &mut dyn Directory,
     file: &Path,
     map: Option<&Path>,
     dry_run: bool,
@@ -902,17 +909,9 @@ fn import(
                 .with_context(|| format!("reading the mapping {}", map_path.display()))?;
             let mapping = convene_node::CsvMapping::parse(&text)
                 .map_err(|reason| anyhow::anyhow!("{}: {reason}", map_path.display()))?;
-            let identity = home.identity()?;
-            let job = convene_node::CsvImport {
-                mapping: &mapping,
-                identity: &identity,
-                organisation: home.config().organisation.as_deref(),
-                dry_run,
-                now: now(),
-            };
-            node.import_csv(&mut input, &job, &text, &progress)?
+            node.import_csv(&mut input, &mapping, &text, dry_run, &progress)?
         }
-        None => node.import_jsonl(&mut input, dry_run, now(), &progress)?,
+        None => node.import_jsonl(&mut input, dry_run, &progress)?,
     };
     convene_node::Progress::finish(&progress);
     for rejection in &report.rejected {

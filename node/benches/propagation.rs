@@ -55,6 +55,7 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 api: Some("127.0.0.1:0".into()),
                 mdns: Some(false),
+                ..RunOptions::default()
             },
         )
         .await

@@ -10,12 +10,14 @@ use convene_search::{Facet, Hit, Query, SimilarityThreshold};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::daemon::api::{
-    AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest, PublishResponse,
-    RecordBody, Reindexed, SimilarRequest,
+use crate::api::{
+    API_VERSION, AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest,
+    PublishRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
 };
-use crate::daemon::{API_FILE, API_VERSION, BookPeer, PeerEntry, Status, TOKEN_FILE};
-use crate::{Draft, ImportReport, ListFilter, NodeError, Person, Published};
+use crate::daemon::{API_FILE, BookPeer, PeerEntry, Status, TOKEN_FILE};
+use crate::{
+    Draft, ImportReport, ListFilter, NodeError, Person, PublishOutcome, Published, SimilarCheck,
+};
 
 /// A connection to the node running on a home directory.
 #[derive(Debug)]
@@ -93,22 +95,9 @@ impl Client {
         }
         let status = response.status();
         let body: Option<ErrorBody> = response.body_mut().read_json().ok();
-        let Some(body) = body else {
-            return Err(NodeError::Api(format!("the node answered {status}")));
-        };
-        Err(match body.code.as_str() {
-            "not_found" | "retracted" => {
-                let address = body
-                    .error
-                    .split_whitespace()
-                    .find_map(|word| word.parse::<Address>().ok());
-                match (body.code.as_str(), address) {
-                    ("not_found", Some(address)) => NodeError::NotFound(address),
-                    ("retracted", Some(address)) => NodeError::Retracted(address),
-                    _ => NodeError::Api(body.error),
-                }
-            }
-            _ => NodeError::Api(body.error),
+        Err(match body {
+            Some(body) => body.into_error(),
+            None => NodeError::Api(format!("the node answered {status}")),
         })
     }
 
@@ -195,7 +184,7 @@ impl Client {
             .call()
             .map_err(|e| self.failed(e))?;
         let body: RecordBody = self.read(response)?;
-        body.decode().map_err(NodeError::Api)
+        body.decode()
     }
 
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError> {
@@ -208,10 +197,7 @@ impl Client {
                 now: filter.now,
             },
         )?;
-        bodies
-            .iter()
-            .map(|body| body.decode().map_err(NodeError::Api))
-            .collect()
+        bodies.iter().map(RecordBody::decode).collect()
     }
 
     /// Copies the node's export to `out`; returns the number of records.
@@ -241,11 +227,17 @@ impl Client {
         Ok(lines)
     }
 
-    pub fn publish(&self, draft: &Draft) -> Result<Published, NodeError> {
-        let response: PublishResponse = self.post("/publish", draft)?;
-        Ok(Published {
-            record: response.record.decode().map_err(NodeError::Api)?,
-            previous_seq: response.previous_seq,
+    pub fn publish(&self, draft: Draft, check: SimilarCheck) -> Result<PublishOutcome, NodeError> {
+        let response: PublishResponse = self.post("/publish", &PublishRequest { draft, check })?;
+        Ok(match response {
+            PublishResponse::Published {
+                record,
+                previous_seq,
+            } => PublishOutcome::Published(Published {
+                record: record.decode()?,
+                previous_seq,
+            }),
+            PublishResponse::Similar { similar } => PublishOutcome::Similar(similar),
         })
     }
 
@@ -256,7 +248,7 @@ impl Client {
                 address: address.clone(),
             },
         )?;
-        body.decode().map_err(NodeError::Api)
+        body.decode()
     }
 
     /// Imports whole lines of a JSON Lines export; `first_line` numbers the first of them.

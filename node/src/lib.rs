@@ -2,18 +2,22 @@
 //! with it, and the operations the `convene` command offers on top of them: publish, retract,
 //! search, people, similar, list, export, import and reindex.
 //!
-//! A [`Node`] owns both the store and the index. Every write goes store first, index second:
-//! once the store commit returns the write is durable; the index follows from the store's arrival
-//! log and catches up on the next open if the process died in between.
+//! A [`Node`] owns both the store and the index. Every record enters through one write path,
+//! [`Node::admit`]: the admission step ([`admission::admit`]) decides, the store commits (durable
+//! on return), then the index follows from the store's arrival log and catches up on the next
+//! open if the process died in between. See `docs/ARCHITECTURE.md`, "The write path".
 
-mod access;
+pub mod admission;
+pub mod api;
 mod client;
 pub mod daemon;
+mod directory;
 mod draft;
 mod home;
 pub mod limits;
 mod people;
 mod progress;
+mod publish;
 pub mod recover;
 mod store;
 mod tables;
@@ -21,19 +25,21 @@ mod transfer;
 
 use std::path::Path;
 
-use convene_protocol::{Address, AuthorKey, Content, Date, Identity, Kind, Record, RecordError};
+use convene_protocol::{Address, AuthorKey, Content, Date, Kind, Record, RecordError};
 use convene_search::{Hit, Index, IndexError, Query, SimilarityThreshold};
 
-pub use crate::access::Access;
+pub use crate::directory::{Directory, Local, open_directory};
+pub use crate::admission::{Policy, Source};
 pub use crate::client::Client;
 pub use crate::draft::{Draft, DraftError, DraftFormat};
 pub use crate::home::{Config, Home, HomeError};
 pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
-pub use crate::store::{Batch, LatestEntry, Outcome, Store, StoreCounts, StoreError};
+pub use crate::publish::{PublishOutcome, Published, Publisher, SimilarCheck, next_seq};
+pub use crate::store::{LatestEntry, Outcome, Store, StoreCounts, StoreError};
 pub use crate::transfer::{
-    CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection, csv_chunks,
-    export_store, read_line_bounded,
+    Admitted, CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection,
+    RowResult, csv_chunks, export_store, read_line_bounded,
 };
 pub use convene_search::{self as search, Snippet};
 
@@ -59,6 +65,8 @@ pub enum NodeError {
     Retracted(Address),
     #[error("{address} belongs to another author; only its author can change or retract it")]
     NotYours { address: Address },
+    #[error("{address} was refused by this node's admission policy: {reason}")]
+    Refused { address: Address, reason: String },
     #[error("{address}: the stored version (seq {stored}) wins over this one (seq {offered})")]
     Stale {
         address: Address,
@@ -87,14 +95,6 @@ pub enum NodeError {
     NodeNotAnswering { api: String, reason: String },
 }
 
-/// The result of publishing.
-#[derive(Clone, Debug)]
-pub struct Published {
-    pub record: Record,
-    /// The version this one replaced, if the address already had one.
-    pub previous_seq: Option<u64>,
-}
-
 /// Below this many free bytes a disk counts as full: write failures are put down to it, and a
 /// degraded node waits for more before it reopens its store.
 const NEARLY_FULL: u64 = 1024 * 1024;
@@ -111,6 +111,8 @@ pub struct Node {
     index: Index,
     data_dir: std::path::PathBuf,
     write_failure: Option<String>,
+    /// The local rules of the admission step.
+    policy: Policy,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -224,6 +226,7 @@ impl Node {
             index,
             data_dir: data_dir.to_path_buf(),
             write_failure: None,
+            policy: Policy::default(),
         };
         if let Err(error) = node.catch_up(progress) {
             if let NodeError::Store(_) = error {
@@ -247,8 +250,14 @@ impl Node {
         Ok(())
     }
 
+    /// The store, for reading: writes go through [`Node::admit`].
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Replaces the local rules the admission step applies to every record from now on.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
     }
 
     pub fn index(&self) -> &Index {
@@ -303,19 +312,27 @@ impl Node {
     }
 
     fn replay_log(&mut self, mut from: u64, progress: &dyn Progress) -> Result<(), NodeError> {
-        loop {
-            let (records, next) = self.store.log_since(from, REPLAY_CHUNK)?;
-            if next == from {
-                break;
-            }
-            for record in &records {
-                self.index.apply(record)?;
-            }
+        while let Some(next) = self.index_log_step(from, REPLAY_CHUNK)? {
             progress.advance(next - from);
             from = next;
         }
         self.index.commit(from)?;
         Ok(())
+    }
+
+    /// Hands the records logged at positions `from..` (at most `limit` log entries) to the
+    /// index writer; the position after them, or `None` at the log's end.
+    pub(crate) fn index_log_step(
+        &mut self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Option<u64>, NodeError> {
+        let (records, next) = self.store.log_since(from, limit)?;
+        if next == from {
+            return Ok(None);
+        }
+        self.index_records(&records)?;
+        Ok(Some(next))
     }
 
     /// Rebuilds the index from the store.
@@ -327,17 +344,36 @@ impl Node {
         Ok(())
     }
 
-    /// Stores records that were verified elsewhere, in one durable batch, then indexes the ones
-    /// that won. Returns one outcome per record, in order. Once the store has committed, the
-    /// records are kept whatever happens to the index: an index that cannot be written (a full
-    /// disk) is only warned about, and catches up from the store on a later open.
-    pub fn ingest(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
-        let outcomes = self.store_records(records)?;
-        if !outcomes.iter().any(Outcome::is_stored) {
+    /// Starts a rebuild taken in steps ([`Node::index_log_step`] from 0, then
+    /// [`Node::finish_reindex`]): empties the index writer. Searches see the old index until
+    /// the end.
+    pub(crate) fn begin_reindex(&mut self) -> Result<(), NodeError> {
+        Ok(self.index.clear()?)
+    }
+
+    /// Commits a stepped rebuild; returns the records indexed.
+    pub(crate) fn finish_reindex(&mut self) -> Result<u64, NodeError> {
+        self.commit_index()?;
+        Ok(self.index.num_docs())
+    }
+
+    /// Forgets what the index writer holds that is not committed.
+    pub(crate) fn discard_index_changes(&mut self) -> Result<(), NodeError> {
+        Ok(self.index.discard_uncommitted()?)
+    }
+
+    /// **The write path.** Offers verified records from `source` to the admission step, stores
+    /// the accepted ones in one durable transaction, then indexes them. Returns one outcome per
+    /// record, in order. Once the store has committed, the records are kept whatever happens to
+    /// the index: an index that cannot be written (a full disk) is only warned about, and
+    /// catches up from the store on a later open.
+    pub fn admit(&mut self, records: &[Record], source: Source) -> Result<Vec<Outcome>, NodeError> {
+        let (outcomes, stored) = self.store_records(records, source)?;
+        if stored.is_empty() {
             return Ok(outcomes);
         }
         let indexed = self
-            .index_stored(records, &outcomes)
+            .index_records(&stored)
             .and_then(|()| self.commit_index());
         if let Err(error) = indexed {
             tracing::warn!(
@@ -350,34 +386,78 @@ impl Node {
         Ok(outcomes)
     }
 
-    /// Commits `records` to the store (durable on return) and hands the winners to the index
-    /// writer, without committing the index.
-    pub(crate) fn store_and_index(
+    /// [`Node::admit`] without committing the index (for a caller that commits it once after
+    /// many of these). Index errors are returned.
+    pub(crate) fn admit_uncommitted(
         &mut self,
         records: &[Record],
+        source: Source,
     ) -> Result<Vec<Outcome>, NodeError> {
-        let outcomes = self.store_records(records)?;
-        self.index_stored(records, &outcomes)?;
+        let (outcomes, stored) = self.store_records(records, source)?;
+        self.index_records(&stored)?;
         Ok(outcomes)
     }
 
-    /// Commits `records` to the store in one transaction (durable on return). A failure is
-    /// described for an operator (a full disk named as such).
-    pub(crate) fn store_records(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
-        let write = || -> Result<Vec<Outcome>, NodeError> {
-            let mut batch = self.store.batch()?;
-            let outcomes = batch.apply_all(records)?;
-            batch.commit()?;
-            Ok(outcomes)
-        };
-        write().map_err(|error| match error {
+    /// Starts a write on the write path: records admitted to it see each other, and become
+    /// durable with [`Node::commit`]; dropping it discards them (a dry run).
+    pub(crate) fn begin(&self) -> Result<Pending, NodeError> {
+        Ok(Pending {
+            batch: self.store.batch()?,
+            policy: self.policy.clone(),
+            stored: Vec::new(),
+        })
+    }
+
+    /// Commits a pending write to the store (durable on return) and returns the records it
+    /// stored, for the index. A failure is described for an operator (a full disk named as
+    /// such), and remembered so that a running node reopens its store.
+    pub(crate) fn commit(&mut self, pending: Pending) -> Result<Vec<Record>, NodeError> {
+        let Pending { batch, stored, .. } = pending;
+        match batch.commit() {
+            Ok(()) => Ok(stored),
+            Err(error) => Err(self.write_failed(error.into())),
+        }
+    }
+
+    fn write_failed(&mut self, error: NodeError) -> NodeError {
+        match error {
             NodeError::Store(StoreError::Redb(_)) => {
                 let described = self.describe_write_failure(&error);
                 self.write_failure = Some(described.clone());
                 NodeError::Write(described)
             }
             other => other,
-        })
+        }
+    }
+
+    /// Admits `records` in one transaction and commits it: the outcomes, and the records stored.
+    pub(crate) fn store_records(
+        &mut self,
+        records: &[Record],
+        source: Source,
+    ) -> Result<(Vec<Outcome>, Vec<Record>), NodeError> {
+        self.store_runs(records, &[(source, records.len())])
+    }
+
+    /// Admits consecutive runs of `records`, each from its own source, in one transaction.
+    pub(crate) fn store_runs(
+        &mut self,
+        records: &[Record],
+        runs: &[(Source, usize)],
+    ) -> Result<(Vec<Outcome>, Vec<Record>), NodeError> {
+        let mut pending = self.begin().map_err(|e| self.write_failed(e))?;
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut at = 0;
+        for &(source, length) in runs {
+            let run = &records[at..at + length];
+            at += length;
+            outcomes.extend(
+                pending
+                    .admit(run, source)
+                    .map_err(|e| self.write_failed(e))?,
+            );
+        }
+        Ok((outcomes, self.commit(pending)?))
     }
 
     /// The last store write failure since this was last asked, if any. redb refuses every
@@ -387,16 +467,10 @@ impl Node {
         self.write_failure.take()
     }
 
-    /// Hands the records that won to the index writer, without committing the index.
-    pub(crate) fn index_stored(
-        &mut self,
-        records: &[Record],
-        outcomes: &[Outcome],
-    ) -> Result<(), NodeError> {
-        for (record, outcome) in records.iter().zip(outcomes) {
-            if outcome.is_stored() {
-                self.index.apply(record)?;
-            }
+    /// Hands stored records to the index writer, without committing the index.
+    pub(crate) fn index_records(&mut self, stored: &[Record]) -> Result<(), NodeError> {
+        for record in stored {
+            self.index.apply(record)?;
         }
         Ok(())
     }
@@ -406,66 +480,6 @@ impl Node {
         let head = self.store.log_head()?;
         self.index.commit(head)?;
         Ok(())
-    }
-
-    /// Signs `draft` as the next version at its address and stores it.
-    pub fn publish(
-        &mut self,
-        identity: &Identity,
-        draft: &Draft,
-        now: i64,
-    ) -> Result<Published, NodeError> {
-        let address = draft.address(&identity.author());
-        let previous_seq = self.store.latest(&address)?.map(|entry| entry.version.seq);
-        let seq = previous_seq.map_or(1, |seq| seq + 1);
-        let record = Record::sign(
-            identity,
-            address.slug.clone(),
-            seq,
-            now,
-            draft.content.clone(),
-        )?;
-        self.store_own(&record)?;
-        Ok(Published {
-            record,
-            previous_seq,
-        })
-    }
-
-    /// Retracts one of the identity's own records: a signed tombstone replaces it everywhere.
-    pub fn retract(
-        &mut self,
-        identity: &Identity,
-        address: &Address,
-        now: i64,
-    ) -> Result<Record, NodeError> {
-        if address.author != identity.author() {
-            return Err(NodeError::NotYours {
-                address: address.clone(),
-            });
-        }
-        let entry = self
-            .store
-            .latest(address)?
-            .ok_or_else(|| NodeError::NotFound(address.clone()))?;
-        if entry.retracted {
-            return Err(NodeError::Retracted(address.clone()));
-        }
-        let record = Record::sign_retraction(identity, address, entry.version.seq + 1, now)?;
-        self.store_own(&record)?;
-        Ok(record)
-    }
-
-    fn store_own(&mut self, record: &Record) -> Result<(), NodeError> {
-        match self.ingest(std::slice::from_ref(record))?.remove(0) {
-            Outcome::Stored { .. } => Ok(()),
-            Outcome::Duplicate => Ok(()),
-            Outcome::Stale { stored, .. } => Err(NodeError::Stale {
-                address: record.address(),
-                stored: stored.seq,
-                offered: record.header().seq,
-            }),
-        }
     }
 
     /// The latest live version at `address`.
@@ -514,6 +528,43 @@ impl Node {
 
     pub fn counts(&self) -> Result<StoreCounts, NodeError> {
         Ok(self.store.counts()?)
+    }
+}
+
+/// An open write on the write path (see [`Node::begin`]).
+pub(crate) struct Pending {
+    batch: store::Batch,
+    policy: Policy,
+    /// The records this write stored, in order.
+    stored: Vec<Record>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pending({} stored)", self.stored.len())
+    }
+}
+
+impl Pending {
+    /// Offers records from `source` to the admission step; the accepted ones are written (not
+    /// yet durable).
+    pub(crate) fn admit(
+        &mut self,
+        records: &[Record],
+        source: Source,
+    ) -> Result<Vec<Outcome>, NodeError> {
+        let outcomes = self.batch.admit_all(records, source, &self.policy)?;
+        for (record, outcome) in records.iter().zip(&outcomes) {
+            if outcome.is_stored() {
+                self.stored.push(record.clone());
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The latest record at `address`, including what this write has admitted.
+    pub(crate) fn held(&self, address: &Address) -> Result<Option<Record>, NodeError> {
+        Ok(self.batch.get(address)?)
     }
 }
 

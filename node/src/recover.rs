@@ -107,7 +107,7 @@ pub fn recover(data_dir: &Path, now: i64, progress: &dyn Progress) -> Result<Rec
 }
 
 fn store(node: &mut Node, batch: &mut Vec<Record>) -> Result<u64, NodeError> {
-    let outcomes = node.ingest(batch)?;
+    let outcomes = node.admit(batch, crate::Source::Import)?;
     batch.clear();
     Ok(outcomes
         .iter()

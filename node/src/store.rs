@@ -1,8 +1,11 @@
 //! The record store: redb, the node's source of truth.
 //!
-//! All writes go through a [`Batch`], one redb write transaction: records are applied one by one
-//! (each sees the ones before it) and become durable together when the batch commits, with one
-//! fsync. Dropping a batch without committing discards it, which is how dry runs work.
+//! All writes go through a [`Batch`], one redb write transaction, and only through
+//! [`Batch::admit_all`]: each record passes the admission step ([`crate::admission::admit`])
+//! against what the batch holds at its address (each sees the ones before it), and only what it
+//! accepts is written. The records become durable together when the batch commits, with one
+//! fsync. Dropping a batch without committing discards it, which is how dry runs work. Batches
+//! are private to this crate: the node's write path ([`crate::Node::admit`]) is the only way in.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use convene_protocol::sync::SyncItem;
 use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Version};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::tables::{LATEST, LOG, RECORDS};
 
 /// Errors from the store.
@@ -69,6 +73,8 @@ pub enum Outcome {
     Duplicate,
     /// Not stored: the stored version at this address wins over it.
     Stale { stored: Version, retracted: bool },
+    /// Not stored: a rule of the node's admission policy refuses it, for this reason.
+    Refused(String),
 }
 
 impl Outcome {
@@ -184,7 +190,7 @@ impl Store {
 
     /// Closes and reopens the database, as redb asks after an I/O error (a full disk). Fails,
     /// changing nothing, while a clone (a running export) still reads from it.
-    pub fn reopen(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn reopen(&mut self) -> Result<(), StoreError> {
         if let Some(db) = &self.db
             && Arc::strong_count(db) > 1
         {
@@ -197,7 +203,7 @@ impl Store {
     }
 
     /// Starts a batch of writes.
-    pub fn batch(&self) -> Result<Batch, StoreError> {
+    pub(crate) fn batch(&self) -> Result<Batch, StoreError> {
         Ok(Batch {
             txn: self.db()?.begin_write()?,
         })
@@ -305,6 +311,32 @@ impl Store {
         }
     }
 
+    /// The stored records among `ids`, in order, until they reach `budget` bytes (at least one
+    /// id is served): how many ids were served, and the bytes of those still stored (a version
+    /// superseded meanwhile is skipped).
+    pub fn fetch(
+        &self,
+        ids: &[RecordId],
+        budget: usize,
+    ) -> Result<(usize, Vec<Vec<u8>>), StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(RECORDS)?;
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        let mut served = 0;
+        for id in ids {
+            if served > 0 && bytes >= budget {
+                break;
+            }
+            served += 1;
+            if let Some(stored) = table.get(id.0)? {
+                bytes += stored.value().len();
+                records.push(stored.value().to_vec());
+            }
+        }
+        Ok((served, records))
+    }
+
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
         let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
@@ -382,7 +414,7 @@ fn decode(id: RecordId, bytes: &[u8]) -> Result<Record, StoreError> {
 }
 
 /// One write transaction. Records must already be verified (`Record::from_bytes` or signed here).
-pub struct Batch {
+pub(crate) struct Batch {
     txn: redb::WriteTransaction,
 }
 
@@ -393,13 +425,14 @@ impl std::fmt::Debug for Batch {
 }
 
 impl Batch {
-    /// Stores `record` if it wins over what is stored at its address.
-    pub fn apply(&mut self, record: &Record) -> Result<Outcome, StoreError> {
-        Ok(self.apply_all(std::slice::from_ref(record))?.remove(0))
-    }
-
-    /// Applies records in order; each sees the ones before it.
-    pub fn apply_all(&mut self, incoming: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+    /// Offers records, in order, to the admission step and writes the ones it accepts; each
+    /// sees the ones before it. One outcome per record.
+    pub(crate) fn admit_all(
+        &mut self,
+        incoming: &[Record],
+        source: Source,
+        policy: &Policy,
+    ) -> Result<Vec<Outcome>, StoreError> {
         let mut latest = self.txn.open_table(LATEST)?;
         let mut records = self.txn.open_table(RECORDS)?;
         let mut log = self.txn.open_table(LOG)?;
@@ -407,30 +440,46 @@ impl Batch {
         let mut outcomes = Vec::with_capacity(incoming.len());
         for record in incoming {
             let key = record.address().to_key();
-            let version = record.version();
-            let stored = latest
+            let held = latest
                 .get(key.as_slice())?
                 .map(|entry| LatestEntry::from_bytes(entry.value()));
-            if let Some(stored) = stored {
-                if stored.version.id == version.id {
+            let admission = admission::admit(
+                record,
+                held.map(|held| Held {
+                    version: held.version,
+                    retracted: held.retracted,
+                }),
+                source,
+                policy,
+            );
+            match admission {
+                Admission::Accept => {}
+                Admission::Ignore(Ignored::Duplicate) => {
                     outcomes.push(Outcome::Duplicate);
                     continue;
                 }
-                if version <= stored.version {
+                Admission::Ignore(Ignored::Stale { held, retracted }) => {
                     outcomes.push(Outcome::Stale {
-                        stored: stored.version,
-                        retracted: stored.retracted,
+                        stored: held,
+                        retracted,
                     });
                     continue;
                 }
-                records.remove(stored.version.id.0)?;
+                Admission::Reject(reason) => {
+                    outcomes.push(Outcome::Refused(reason));
+                    continue;
+                }
             }
+            if let Some(held) = held {
+                records.remove(held.version.id.0)?;
+            }
+            let version = record.version();
             records.insert(version.id.0, record.bytes())?;
             latest.insert(key.as_slice(), LatestEntry::of(record).to_bytes())?;
             log.insert(position, version.id.0)?;
             position += 1;
             outcomes.push(Outcome::Stored {
-                replaced: stored.map(|s| s.version.id),
+                replaced: held.map(|held| held.version.id),
             });
         }
         Ok(outcomes)
@@ -455,11 +504,6 @@ impl Batch {
             Some(bytes) => decode(id, bytes.value()).map(Some),
             None => Ok(None),
         }
-    }
-
-    /// The log position after this batch's writes.
-    pub fn log_head(&self) -> Result<u64, StoreError> {
-        Ok(self.txn.open_table(LOG)?.len()?)
     }
 
     /// Makes the batch durable (fsync) before returning.

@@ -11,18 +11,19 @@ use std::sync::mpsc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use convene_protocol::{Identity, Kind, Record, RecordId};
+use convene_protocol::{Kind, Record, RecordId};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::IMPORT_LINE_BYTES;
-use crate::{Batch, Draft, Node, NodeError, Outcome, Progress};
+use crate::admission::Source;
+use crate::{Draft, Node, NodeError, Outcome, Pending, Progress, Publisher};
 
 /// Lines verified together (in parallel) and stored in one transaction.
 const IMPORT_CHUNK: usize = 1_024;
 /// Verified chunks waiting for the store; bounds memory while verification runs ahead.
 const VERIFIED_CHUNKS_IN_FLIGHT: usize = 2;
-/// CSV rows stored per transaction.
+/// CSV rows published per transaction.
 const CSV_CHUNK: usize = 1_000;
 
 /// One line of an export.
@@ -244,14 +245,12 @@ fn default_separator() -> String {
     ";".to_string()
 }
 
-/// A CSV import: how rows map to records, who signs them, and whether to write anything.
+/// A CSV import: how rows map to records, who publishes them, and whether to write anything.
 #[derive(Clone, Copy, Debug)]
 pub struct CsvImport<'a> {
     pub mapping: &'a CsvMapping,
-    /// Signs every record made from a row.
-    pub identity: &'a Identity,
-    /// Filled into rows that name no organisation.
-    pub organisation: Option<&'a str>,
+    /// Signs every record made from a row, and fills in its organisation.
+    pub publisher: &'a Publisher,
     pub dry_run: bool,
     /// Unix seconds: the records' `created_at`.
     pub now: i64,
@@ -371,8 +370,8 @@ impl Node {
     /// Imports a JSON Lines export, verifying every record as if it came from the network.
     ///
     /// Reading and verification run on other threads (using every core), ahead of storing:
-    /// each chunk of lines is stored in one transaction, and the index is committed once at the
-    /// end. In a dry run nothing is written.
+    /// each chunk of lines goes through the write path in one transaction, and the index is
+    /// committed once at the end. In a dry run nothing is written.
     pub fn import_jsonl(
         &mut self,
         input: &mut (dyn BufRead + Send),
@@ -380,206 +379,309 @@ impl Node {
         now: i64,
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
-        let mut report = ImportReport {
-            dry_run,
-            ..ImportReport::default()
-        };
-        let mut dry_batch = if dry_run {
-            Some(self.store().batch()?)
-        } else {
-            None
-        };
-        std::thread::scope(|scope| -> Result<(), NodeError> {
-            let (sender, receiver) = mpsc::sync_channel(VERIFIED_CHUNKS_IN_FLIGHT);
-            scope.spawn(move || read_and_verify(input, now, sender));
-            for chunk in receiver {
-                let chunk = chunk?;
-                report.read += chunk.lines.len() as u64;
-                let mut records = Vec::with_capacity(chunk.lines.len());
-                let mut numbers = Vec::with_capacity(chunk.lines.len());
-                for (number, verified) in chunk.lines {
-                    match verified {
-                        Ok(record) => {
-                            records.push(record);
-                            numbers.push(number);
-                        }
-                        Err(reason) => report.rejected.push(Rejection {
-                            line: number,
-                            reason,
-                        }),
-                    }
-                }
-                let outcomes = match &mut dry_batch {
-                    Some(batch) => batch.apply_all(&records)?,
-                    None => self.store_and_index(&records)?,
-                };
-                for ((record, outcome), line) in records.iter().zip(outcomes).zip(numbers) {
-                    tally(&mut report, record, outcome, line);
-                }
-                progress.advance(chunk.bytes);
-            }
-            Ok(())
+        let mut dry_run_write = if dry_run { Some(self.begin()?) } else { None };
+        let report = import_jsonl_into(input, dry_run, now, progress, &mut |records| {
+            let outcomes = match &mut dry_run_write {
+                Some(pending) => pending.admit(&records, Source::Import)?,
+                None => self.admit_uncommitted(&records, Source::Import)?,
+            };
+            Ok(Admitted::list(&records, outcomes))
         })?;
-        // Dropping the dry-run batch discards it.
-        drop(dry_batch);
+        // Dropping the dry run's write discards it.
+        drop(dry_run_write);
         if !dry_run {
             self.commit_index()?;
         }
-        report.rejected.sort_by_key(|r| r.line);
         Ok(report)
     }
 
-    /// Imports CSV rows as new records signed by `identity`, one per row, following `mapping`.
-    /// A row whose record already exists with the same content is left alone, so importing the
-    /// same file twice changes nothing.
+    /// Imports CSV rows as new records published by the job's publisher, one per row,
+    /// following its mapping. A row whose record already exists with the same content is left
+    /// alone, so importing the same file twice changes nothing.
     pub fn import_csv(
         &mut self,
         input: &mut dyn std::io::Read,
         job: &CsvImport<'_>,
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
-        let CsvImport {
-            mapping, dry_run, ..
-        } = *job;
-        // The csv crate's own line numbers are one short in CRLF files: count newlines here.
-        let newlines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let input = NewlineCounter {
-            inner: input,
-            read: 0,
-            newlines: newlines.clone(),
-        };
-        let line_at = |byte: u64| row_line(&newlines.borrow(), byte);
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-        let headers = reader
-            .headers()
-            .map_err(|e| NodeError::Import(format!("cannot read the CSV header: {e}")))?
-            .clone();
-        for column in mapping.columns.values() {
-            if !headers.iter().any(|h| h.trim() == column.trim()) {
-                return Err(NodeError::Import(format!(
-                    "the mapping names column {column:?}, which the CSV does not have (it has: {})",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                )));
-            }
-        }
-        let mut report = ImportReport {
-            dry_run,
-            ..ImportReport::default()
-        };
-        let mut batch = self.store().batch()?;
-        let mut pending: Vec<Record> = Vec::new();
-        let mut last_offset = 0;
-        for row in reader.records() {
-            let row = match row {
-                Ok(row) => row,
-                Err(error) => {
-                    let line = error.position().map_or(0, |p| line_at(p.byte()));
-                    report.read += 1;
-                    let reason = match error.kind() {
-                        csv::ErrorKind::Utf8 { err, .. } => format!(
-                            "column {} ({:?}) is not valid UTF-8",
-                            err.field() + 1,
-                            headers.get(err.field()).unwrap_or("?")
-                        ),
-                        _ => format!("unreadable CSV row: {error}"),
-                    };
-                    report.rejected.push(Rejection { line, reason });
-                    continue;
-                }
-            };
-            let offset = row.position().map_or(0, |p| p.byte());
-            let line = line_at(offset);
-            if row.as_byte_record().as_slice().len() > crate::limits::CSV_ROW_BYTES {
-                report.read += 1;
-                report.rejected.push(Rejection {
-                    line,
-                    reason: format!(
-                        "the row is over the limit of {} bytes",
-                        crate::limits::CSV_ROW_BYTES
-                    ),
-                });
-                continue;
-            }
-            progress.advance(offset.saturating_sub(last_offset));
-            last_offset = offset;
-            report.read += 1;
-            match csv_row_record(&mut batch, job, &headers, &row) {
-                Ok(Some(record)) => {
-                    let outcome = batch.apply(&record)?;
-                    tally(&mut report, &record, outcome, line);
-                    pending.push(record);
-                }
-                Ok(None) => report.unchanged += 1,
-                Err(reason) => report.rejected.push(Rejection { line, reason }),
-            }
-            if !dry_run && pending.len() >= CSV_CHUNK {
-                batch = self.commit_csv_batch(batch, &mut pending)?;
-            }
-        }
-        if !dry_run {
-            self.commit_csv_batch(batch, &mut pending)?;
+        let author = job.publisher.author();
+        let report = import_csv_into(input, job.mapping, &author, job.dry_run, progress, &mut |rows| {
+            self.publish_rows(job.publisher, rows, job.now, job.dry_run)
+        })?;
+        if !job.dry_run {
             self.commit_index()?;
         }
         Ok(report)
     }
 
-    fn commit_csv_batch(
+    /// Publishes drafts made from CSV rows by the publishing rules, in one transaction (none
+    /// in a dry run); the stored records go to the index writer, uncommitted.
+    pub(crate) fn publish_rows(
         &mut self,
-        batch: Batch,
-        pending: &mut Vec<Record>,
-    ) -> Result<Batch, NodeError> {
-        batch.commit()?;
-        for record in pending.drain(..) {
-            self.index.apply(&record)?;
+        publisher: &Publisher,
+        rows: Vec<Draft>,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<Vec<RowResult>, NodeError> {
+        let mut pending = self.begin()?;
+        let mut results = Vec::with_capacity(rows.len());
+        for draft in rows {
+            let result = match row_record(&pending, publisher, draft, now) {
+                Ok(Some(record)) => {
+                    let outcome = pending.admit(std::slice::from_ref(&record), Source::Own)?;
+                    RowResult::Admitted(Admitted::of(&record, outcome.into_iter().next()))
+                }
+                Ok(None) => RowResult::Unchanged,
+                Err(reason) => RowResult::Invalid(reason),
+            };
+            results.push(result);
         }
-        Ok(self.store().batch()?)
+        if !dry_run {
+            let stored = self.commit(pending)?;
+            self.index_records(&stored)?;
+        }
+        Ok(results)
     }
 }
 
-fn csv_row_record(
-    batch: &mut Batch,
-    job: &CsvImport<'_>,
-    headers: &csv::StringRecord,
-    row: &csv::StringRecord,
+/// The record a CSV row's draft publishes, by the publishing rules; `None` if the held
+/// version at its address already has this content.
+fn row_record(
+    pending: &Pending,
+    publisher: &Publisher,
+    draft: Draft,
+    now: i64,
 ) -> Result<Option<Record>, String> {
-    let CsvImport {
-        mapping,
-        identity,
-        organisation,
-        now,
-        ..
-    } = *job;
-    let json = mapping.row_to_json(headers, row);
-    let mut draft = Draft::from_json(json, "row", &identity.author()).map_err(|e| e.to_string())?;
-    draft.fill_organisation(organisation);
-    let address = convene_protocol::Address {
-        author: identity.author(),
-        kind: draft.content.kind(),
-        slug: draft.slug(),
-    };
-    let existing = batch.get(&address).map_err(|e| e.to_string())?;
-    if existing.as_ref().and_then(Record::content) == Some(&draft.content) {
+    let draft = publisher.complete(draft);
+    let held = pending
+        .held(&publisher.address(&draft))
+        .map_err(|e| e.to_string())?;
+    if held.as_ref().and_then(Record::content) == Some(&draft.content) {
         return Ok(None);
     }
-    let seq = existing.map_or(1, |record| record.header().seq + 1);
-    Record::sign(identity, address.slug, seq, now, draft.content)
+    let held_seq = held.map(|record| record.header().seq);
+    publisher
+        .sign(&draft, held_seq, now)
         .map(Some)
         .map_err(|e| e.to_string())
 }
 
-fn tally(report: &mut ImportReport, record: &Record, outcome: Outcome, line: u64) {
+/// What the write path did with one imported record, with what a report needs to say so.
+#[derive(Clone, Debug)]
+pub struct Admitted {
+    pub address: convene_protocol::Address,
+    pub seq: u64,
+    pub outcome: Outcome,
+}
+
+impl Admitted {
+    fn of(record: &Record, outcome: Option<Outcome>) -> Admitted {
+        Admitted {
+            address: record.address(),
+            seq: record.header().seq,
+            outcome: outcome.expect("one outcome per record"),
+        }
+    }
+
+    /// Pairs records with their outcomes.
+    pub(crate) fn list(records: &[Record], outcomes: Vec<Outcome>) -> Vec<Admitted> {
+        records
+            .iter()
+            .zip(outcomes)
+            .map(|(record, outcome)| Admitted::of(record, Some(outcome)))
+            .collect()
+    }
+}
+
+/// What became of one CSV row.
+#[derive(Clone, Debug)]
+pub enum RowResult {
+    /// Its record is held with this content already.
+    Unchanged,
+    Admitted(Admitted),
+    /// It does not make a valid record.
+    Invalid(String),
+}
+
+/// Where an import's verified records go, a chunk at a time: the node's write path directly,
+/// or a running node's store actor.
+pub(crate) type AdmitChunk<'a> =
+    dyn FnMut(Vec<Record>) -> Result<Vec<Admitted>, NodeError> + Send + 'a;
+
+/// Where a CSV import's drafts go, a chunk at a time (see [`Node::publish_rows`]).
+pub(crate) type PublishChunk<'a> = dyn FnMut(Vec<Draft>) -> Result<Vec<RowResult>, NodeError> + 'a;
+
+/// Reads, verifies and admits a JSON Lines export, a chunk at a time.
+pub(crate) fn import_jsonl_into(
+    input: &mut (dyn BufRead + Send),
+    dry_run: bool,
+    now: i64,
+    progress: &dyn Progress,
+    admit: &mut AdmitChunk<'_>,
+) -> Result<ImportReport, NodeError> {
+    let mut report = ImportReport {
+        dry_run,
+        ..ImportReport::default()
+    };
+    std::thread::scope(|scope| -> Result<(), NodeError> {
+        let (sender, receiver) = mpsc::sync_channel(VERIFIED_CHUNKS_IN_FLIGHT);
+        scope.spawn(move || read_and_verify(input, now, sender));
+        for chunk in receiver {
+            let chunk = chunk?;
+            report.read += chunk.lines.len() as u64;
+            let mut records = Vec::with_capacity(chunk.lines.len());
+            let mut numbers = Vec::with_capacity(chunk.lines.len());
+            for (number, verified) in chunk.lines {
+                match verified {
+                    Ok(record) => {
+                        records.push(record);
+                        numbers.push(number);
+                    }
+                    Err(reason) => report.rejected.push(Rejection {
+                        line: number,
+                        reason,
+                    }),
+                }
+            }
+            if !records.is_empty() {
+                for (admitted, line) in admit(records)?.iter().zip(numbers) {
+                    tally(&mut report, admitted, line);
+                }
+            }
+            progress.advance(chunk.bytes);
+        }
+        Ok(())
+    })?;
+    report.rejected.sort_by_key(|r| r.line);
+    Ok(report)
+}
+
+/// Reads CSV rows into drafts by `mapping` and publishes them a chunk at a time.
+pub(crate) fn import_csv_into(
+    input: &mut dyn std::io::Read,
+    mapping: &CsvMapping,
+    author: &convene_protocol::AuthorKey,
+    dry_run: bool,
+    progress: &dyn Progress,
+    publish: &mut PublishChunk<'_>,
+) -> Result<ImportReport, NodeError> {
+    // The csv crate's own line numbers are one short in CRLF files: count newlines here.
+    let newlines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let input = NewlineCounter {
+        inner: input,
+        read: 0,
+        newlines: newlines.clone(),
+    };
+    let line_at = |byte: u64| row_line(&newlines.borrow(), byte);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| NodeError::Import(format!("cannot read the CSV header: {e}")))?
+        .clone();
+    for column in mapping.columns.values() {
+        if !headers.iter().any(|h| h.trim() == column.trim()) {
+            return Err(NodeError::Import(format!(
+                "the mapping names column {column:?}, which the CSV does not have (it has: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let mut report = ImportReport {
+        dry_run,
+        ..ImportReport::default()
+    };
+    let mut drafts = Vec::new();
+    let mut lines = Vec::new();
+    let mut flush = |drafts: &mut Vec<Draft>, lines: &mut Vec<u64>, report: &mut ImportReport| {
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        for (result, line) in publish(std::mem::take(drafts))?.iter().zip(lines.drain(..)) {
+            match result {
+                RowResult::Unchanged => report.unchanged += 1,
+                RowResult::Admitted(admitted) => tally(report, admitted, line),
+                RowResult::Invalid(reason) => report.rejected.push(Rejection {
+                    line,
+                    reason: reason.clone(),
+                }),
+            }
+        }
+        Ok::<_, NodeError>(())
+    };
+    let mut last_offset = 0;
+    for row in reader.records() {
+        let row = match row {
+            Ok(row) => row,
+            Err(error) => {
+                let line = error.position().map_or(0, |p| line_at(p.byte()));
+                report.read += 1;
+                let reason = match error.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => format!(
+                        "column {} ({:?}) is not valid UTF-8",
+                        err.field() + 1,
+                        headers.get(err.field()).unwrap_or("?")
+                    ),
+                    _ => format!("unreadable CSV row: {error}"),
+                };
+                report.rejected.push(Rejection { line, reason });
+                continue;
+            }
+        };
+        let offset = row.position().map_or(0, |p| p.byte());
+        let line = line_at(offset);
+        report.read += 1;
+        if row.as_byte_record().as_slice().len() > crate::limits::CSV_ROW_BYTES {
+            report.rejected.push(Rejection {
+                line,
+                reason: format!(
+                    "the row is over the limit of {} bytes",
+                    crate::limits::CSV_ROW_BYTES
+                ),
+            });
+            continue;
+        }
+        progress.advance(offset.saturating_sub(last_offset));
+        last_offset = offset;
+        let json = mapping.row_to_json(&headers, &row);
+        match Draft::from_json(json, "row", author) {
+            Ok(draft) => {
+                drafts.push(draft);
+                lines.push(line);
+            }
+            Err(error) => report.rejected.push(Rejection {
+                line,
+                reason: error.to_string(),
+            }),
+        }
+        if drafts.len() >= CSV_CHUNK {
+            flush(&mut drafts, &mut lines, &mut report)?;
+        }
+    }
+    flush(&mut drafts, &mut lines, &mut report)?;
+    report.rejected.sort_by_key(|r| r.line);
+    Ok(report)
+}
+
+fn tally(report: &mut ImportReport, admitted: &Admitted, line: u64) {
+    let Admitted {
+        address,
+        seq,
+        outcome,
+    } = admitted;
     match outcome {
         Outcome::Stored { .. } => report.stored += 1,
         Outcome::Duplicate => report.unchanged += 1,
         Outcome::Stale { stored, retracted } => report.rejected.push(Rejection {
             line,
             reason: format!(
-                "{}: seq {} is not above the stored {}seq {}",
-                record.address(),
-                record.header().seq,
-                if retracted { "retraction's " } else { "" },
+                "{address}: seq {seq} is not above the stored {}seq {}",
+                if *retracted { "retraction's " } else { "" },
                 stored.seq
             ),
+        }),
+        Outcome::Refused(reason) => report.rejected.push(Rejection {
+            line,
+            reason: format!("{address}: refused by this node's admission policy: {reason}"),
         }),
     }
 }

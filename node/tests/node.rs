@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use convene_node::search::Query;
-use convene_node::{CsvImport, CsvMapping, ExportLine, NoProgress, Node, Outcome, Store};
+use convene_node::{
+    CsvImport, CsvMapping, ExportLine, NoProgress, Node, NodeError, Outcome, PublishOutcome,
+    Published, Publisher, SimilarCheck, Source,
+};
 use convene_protocol::{
     Address, Content, Experiment, Identity, Kind, Record, Slug, Status, Version,
 };
@@ -15,6 +18,32 @@ const NOW: i64 = 1_767_225_600;
 
 fn identity(seed: u8) -> Identity {
     Identity::from_secret([seed; 32])
+}
+
+fn publisher(seed: u8) -> Publisher {
+    Publisher::new(identity(seed), None)
+}
+
+/// Tests offer records as an import would.
+trait Ingest {
+    fn ingest(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError>;
+}
+
+impl Ingest for Node {
+    fn ingest(&mut self, records: &[Record]) -> Result<Vec<Outcome>, NodeError> {
+        self.admit(records, Source::Import)
+    }
+}
+
+/// Publishes without a similarity check.
+fn publish(node: &mut Node, publisher: &Publisher, draft: convene_node::Draft) -> Published {
+    match node
+        .publish(publisher, draft, SimilarCheck::Skip, NOW)
+        .unwrap()
+    {
+        PublishOutcome::Published(published) => published,
+        PublishOutcome::Similar(_) => unreachable!("no check was asked"),
+    }
 }
 
 fn experiment(title: &str) -> Content {
@@ -183,7 +212,7 @@ fn a_retraction_removes_the_content_and_an_older_version_never_comes_back() {
     let v1 = signed(1, "pilot", 1, "allotment pilot");
     let v2 = signed(1, "pilot", 2, "allotment pilot revised");
     node.ingest(&[v1.clone(), v2.clone()]).unwrap();
-    let retraction = node.retract(&identity(1), &v2.address(), NOW).unwrap();
+    let retraction = node.retract(&publisher(1), &v2.address(), NOW).unwrap();
     assert_eq!(retraction.header().seq, 3);
     assert!(search_all(&node, "allotment").is_empty());
     let outcomes = node.ingest(&[v1, v2]).unwrap();
@@ -201,19 +230,33 @@ fn a_retraction_removes_the_content_and_an_older_version_never_comes_back() {
     assert!(search_all(&node, "allotment").is_empty());
 }
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 #[test]
 fn the_index_catches_up_with_records_stored_while_it_was_behind() {
-    // Simulates a crash after a store commit and before the index commit.
+    // Simulates a crash after a store commit and before the index commit: the index of an
+    // empty store is put back after a record was stored.
     let dir = tempfile::tempdir().unwrap();
-    drop(Node::create(dir.path()).unwrap());
+    let empty_index = tempfile::tempdir().unwrap();
+    Node::create(dir.path()).unwrap().close().unwrap();
+    copy_dir(&dir.path().join(convene_node::INDEX_DIR), empty_index.path());
     {
-        let store = Store::open(&dir.path().join("store.redb")).unwrap();
-        let mut batch = store.batch().unwrap();
-        batch
-            .apply(&signed(1, "late", 1, "bikes for staff"))
+        let mut node = Node::create(dir.path()).unwrap();
+        node.ingest(&[signed(1, "late", 1, "bikes for staff")])
             .unwrap();
-        batch.commit().unwrap();
+        node.close().unwrap();
     }
+    let index = dir.path().join(convene_node::INDEX_DIR);
+    std::fs::remove_dir_all(&index).unwrap();
+    copy_dir(empty_index.path(), &index);
     let node = Node::create(dir.path()).unwrap();
     assert_eq!(search_all(&node, "bikes").len(), 1);
     assert_eq!(
@@ -248,13 +291,13 @@ fn a_deleted_index_is_rebuilt_by_reindex() {
 fn publishing_an_existing_slug_makes_the_next_version() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = Node::create(dir.path()).unwrap();
-    let me = identity(1);
+    let me = publisher(1);
     let draft = |title: &str| convene_node::Draft {
         slug: Some(Slug::new("pilot").unwrap()),
         content: experiment(title),
     };
-    let first = node.publish(&me, &draft("first"), NOW).unwrap();
-    let second = node.publish(&me, &draft("second"), NOW).unwrap();
+    let first = publish(&mut node, &me, draft("first"));
+    let second = publish(&mut node, &me, draft("second"));
     assert_eq!(
         (first.record.header().seq, second.previous_seq),
         (1, Some(1))
@@ -277,7 +320,7 @@ fn only_the_author_can_retract() {
     let record = signed(1, "mine", 1, "mine");
     node.ingest(std::slice::from_ref(&record)).unwrap();
     let error = node
-        .retract(&identity(2), &record.address(), NOW)
+        .retract(&publisher(2), &record.address(), NOW)
         .unwrap_err();
     assert!(error.to_string().contains("another author"), "{error}");
 }
@@ -317,7 +360,7 @@ fn an_export_imports_into_another_node_exactly_and_idempotently() {
         .collect();
     source.ingest(&records).unwrap();
     source
-        .retract(&identity(1), &records[0].address(), NOW)
+        .retract(&publisher(1), &records[0].address(), NOW)
         .unwrap();
     let text = export(&source);
     assert_eq!(text.lines().count(), 2_500);
@@ -415,12 +458,11 @@ fn a_csv_of_case_studies_imports_once() {
         "kind = \"experiment\"\n[columns]\ntitle = \"Project\"\nsummary = \"What\"\ntags = \"Keywords\"\nstatus = \"State\"\n\"context.budget\" = \"Budget\"\n[defaults]\nregion = \"Yorkshire\"\n",
     )
     .unwrap();
-    let me = identity(1);
+    let me = Publisher::new(identity(1), Some("Example Council".into()));
     let run = |node: &mut Node| {
         let job = CsvImport {
             mapping: &mapping,
-            identity: &me,
-            organisation: Some("Example Council"),
+            publisher: &me,
             dry_run: false,
             now: NOW,
         };
@@ -468,8 +510,7 @@ fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
             &mut "Title\nx\n".as_bytes(),
             &CsvImport {
                 mapping: &mapping,
-                identity: &identity(1),
-                organisation: None,
+                publisher: &publisher(1),
                 dry_run: false,
                 now: NOW,
             },
@@ -484,12 +525,12 @@ fn a_mapping_naming_a_missing_column_is_refused_before_anything_is_stored() {
 fn search_filters_and_people_find_the_right_records() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = Node::create(dir.path()).unwrap();
-    let me = identity(1);
+    let me = publisher(1);
     let publish = |node: &mut Node, toml: &str| {
         let draft =
             convene_node::Draft::parse(toml, convene_node::DraftFormat::Toml, "t", &me.author())
                 .unwrap();
-        node.publish(&me, &draft, NOW).unwrap().record
+        publish(node, &me, draft).record
     };
     let priya = publish(
         &mut node,
@@ -592,7 +633,7 @@ fn two_stores_reconciled_in_process_end_with_the_same_records() {
     )
     .unwrap();
     // A retracts a shared record; B has a newer version of another.
-    a.retract(&identity(1), &shared[0].address(), NOW).unwrap();
+    a.retract(&publisher(1), &shared[0].address(), NOW).unwrap();
     b.ingest(&[signed(1, "s1", 2, "shared 1 revised")]).unwrap();
 
     let result = reconcile_locally(
@@ -633,6 +674,7 @@ fn two_stores_reconciled_in_process_end_with_the_same_records() {
 
 /// The store actor, run in this process on a fresh home.
 mod actor {
+    use convene_node::daemon::actor::Request;
     use convene_node::daemon::{ActorError, Daemon, DaemonError, RunOptions};
     use convene_node::{Home, NodeError};
 
@@ -641,6 +683,7 @@ mod actor {
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             api: Some("127.0.0.1:0".into()),
             mdns: Some(false),
+            ..RunOptions::default()
         }
     }
 
@@ -651,7 +694,10 @@ mod actor {
         let daemon = Daemon::start(&home, options()).await.unwrap();
         let failed = daemon
             .store()
-            .call(|_node| -> u64 { panic!("a bug in one request") })
+            .ask(|reply| Request::PanicForTests {
+                message: "a bug in one request".into(),
+                reply,
+            })
             .await;
         match failed {
             Err(ActorError::Failed(message)) => assert!(
@@ -661,7 +707,11 @@ mod actor {
             other => panic!("expected the job to fail, got {other:?}"),
         }
         // The next job runs as if nothing happened.
-        let counts = daemon.store().call(|node| node.counts()).await.unwrap();
+        let counts = daemon
+            .store()
+            .ask(|reply| Request::Counts { reply })
+            .await
+            .unwrap();
         assert!(counts.is_ok());
         assert!(daemon.status().await.is_some(), "the node still answers");
         daemon.shutdown().await.unwrap();
@@ -733,7 +783,8 @@ mod sync_limits {
     use convene_protocol::wire::{Request, Response};
     use libp2p::PeerId;
 
-    use super::signed;
+    use super::{Ingest, publisher, signed};
+    use convene_node::Source;
 
     fn budget() -> SyncBudget {
         SyncBudget {
@@ -752,7 +803,7 @@ mod sync_limits {
             .map(|i| signed(7, &format!("r{i}"), 1, &format!("record {i}")))
             .collect();
         node.ingest(&records).unwrap();
-        let (handle, _thread) = actor::spawn(node);
+        let (handle, _thread) = actor::spawn(node, publisher(7));
         (dir, handle)
     }
 
@@ -781,7 +832,7 @@ mod sync_limits {
         }
         assert_eq!(responder.builds(), 1, "three sessions, one build");
         let record = signed(7, "new-one", 1, "arrived later").into_bytes();
-        store.ingest(vec![record]).await.unwrap();
+        store.ingest(vec![record], Source::Sync).await.unwrap();
         let message = opening();
         responder
             .answer(
@@ -934,7 +985,11 @@ mod sync_limits {
             }
             assert!(rounds < 10);
         }
-        let held = empty.call(|node| node.counts()).await.unwrap().unwrap();
+        let held = empty
+            .ask(|reply| actor::Request::Counts { reply })
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(held.live, 5_000);
         let (_c, empty_too) = store_with(0);
         let report = sync_against(

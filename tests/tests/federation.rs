@@ -31,6 +31,7 @@ fn attacker_joins(
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 api: Some("127.0.0.1:0".into()),
                 mdns: Some(false),
+                ..Default::default()
             },
         ))
         .unwrap();
@@ -352,7 +353,10 @@ fn kill_9_during_a_stream_loses_nothing_acknowledged_and_the_index_matches_the_s
             let draft =
                 convene_node::Draft::parse(&text, convene_node::DraftFormat::Toml, "s", &author)
                     .unwrap();
-            if client.publish(&draft).is_err() {
+            if client
+                .publish(draft, convene_node::SimilarCheck::Skip)
+                .is_err()
+            {
                 return i;
             }
         }

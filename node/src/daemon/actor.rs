@@ -1,10 +1,15 @@
 //! The store actor: one thread owns the [`Node`] (store and index) while the daemon runs.
 //!
-//! Everything that touches the store goes through its bounded queue: records from the network
-//! (verified here, off the network thread, and committed in batches: one durable transaction for
-//! everything queued, not one per record) and calls from the local API. A caller learns a
-//! record's fate only after the transaction holding it is durable, so the network acknowledges
-//! nothing that a crash could lose.
+//! Everything that touches the store goes through its bounded queue as a [`Request`], one variant
+//! per operation: records from the network (verified here, off the network thread, and
+//! committed in batches: one durable transaction for everything queued, not one per record),
+//! imports, publishing and the reads of the local API and of sync. A caller learns a record's
+//! fate only after the transaction holding it is durable, so the network acknowledges nothing
+//! that a crash could lose.
+//!
+//! No request holds the thread for long: imports arrive in chunks of at most
+//! [`ADMIT_CHUNK`] records (the API splits them), and a reindex runs [`REINDEX_STEP`] records at
+//! a time between other requests, so gossip intake goes on during both.
 //!
 //! A job that fails — an I/O error, a full disk, even a panic — fails for its caller only: the
 //! actor reports it, rolls back what was not durable, reopens what failed (retrying while the
@@ -15,11 +20,18 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use convene_protocol::{Record, RecordId};
+use convene_protocol::sync::SyncItem;
+use convene_protocol::{Address, Content, Record, RecordId};
+use convene_search::{Facet, Hit, Query, SimilarityThreshold};
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::{Node, NodeError, Outcome};
+use crate::admission::Source;
+use crate::transfer::{Admitted, RowResult};
+use crate::{
+    Draft, ListFilter, Node, NodeError, Outcome, Person, PublishOutcome, Publisher, SimilarCheck,
+    Store, StoreCounts,
+};
 
 /// Jobs waiting for the store; senders wait (API, sync) or give up (gossip) when it is full.
 const QUEUE: usize = 256;
@@ -31,6 +43,10 @@ const PARALLEL_FROM: usize = 16;
 const INDEX_COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// While degraded, the actor tries to reopen what failed at most this often.
 const RECOVER_EVERY: Duration = Duration::from_secs(2);
+/// Most records (or CSV rows) in one import request to the actor.
+pub const ADMIT_CHUNK: usize = 1_024;
+/// Records re-indexed between two other requests while a reindex runs.
+pub const REINDEX_STEP: usize = 1_000;
 
 /// What became of one record offered by the network.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +57,8 @@ pub enum Verdict {
     Duplicate,
     /// Valid, but an equal or newer version is held.
     Stale,
+    /// Valid, but this node's admission policy refuses it.
+    Refused(String),
     /// Failed verification or validation; nothing was stored.
     Invalid(String),
 }
@@ -56,20 +74,107 @@ pub enum ActorError {
     Failed(String),
 }
 
-type Work = Box<dyn FnOnce(&mut Node) -> Box<dyn Any + Send> + Send>;
+/// Where the answer to a request goes.
+pub type Reply<T> = oneshot::Sender<Result<Result<T, NodeError>, ActorError>>;
 type Verdicts = Result<Vec<Verdict>, ActorError>;
-/// Records offered together, and where their verdicts go.
-type IngestJob = (Vec<Vec<u8>>, oneshot::Sender<Verdicts>);
+/// Records offered together from one source, and where their verdicts go.
+type IngestJob = (Vec<Vec<u8>>, Source, oneshot::Sender<Verdicts>);
+
+/// One operation on the store, with where its answer goes.
+#[derive(Debug)]
+pub enum Request {
+    Search {
+        query: Query,
+        reply: Reply<Vec<Hit>>,
+    },
+    Facets {
+        query: Query,
+        reply: Reply<Vec<Facet>>,
+    },
+    People {
+        topic: String,
+        limit: usize,
+        reply: Reply<Vec<Person>>,
+    },
+    Similar {
+        content: Content,
+        exclude: Option<Address>,
+        threshold: SimilarityThreshold,
+        limit: usize,
+        reply: Reply<Vec<(f32, Hit)>>,
+    },
+    Get {
+        address: Address,
+        reply: Reply<Record>,
+    },
+    List {
+        filter: ListFilter,
+        reply: Reply<Vec<Record>>,
+    },
+    Counts {
+        reply: Reply<StoreCounts>,
+    },
+    /// The store's log head and its catch-up sync set.
+    SyncSet {
+        reply: Reply<(u64, Vec<SyncItem>)>,
+    },
+    LogHead {
+        reply: Reply<u64>,
+    },
+    /// Stored records by id, in order, until `budget` bytes: how many ids were served, and the
+    /// bytes of those still stored.
+    Fetch {
+        ids: Vec<RecordId>,
+        budget: usize,
+        reply: Reply<(usize, Vec<Vec<u8>>)>,
+    },
+    /// A read-only handle on the store, for a long read (an export) off this thread.
+    Snapshot {
+        reply: Reply<Store>,
+    },
+    /// Publishes a draft as the node's identity.
+    Publish {
+        draft: Draft,
+        check: SimilarCheck,
+        reply: Reply<PublishOutcome>,
+    },
+    Retract {
+        address: Address,
+        reply: Reply<Record>,
+    },
+    /// Verified records (an import chunk of at most [`ADMIT_CHUNK`]) for the write path; in a
+    /// dry run nothing is kept.
+    Admit {
+        records: Vec<Record>,
+        source: Source,
+        dry_run: bool,
+        reply: Reply<Vec<Admitted>>,
+    },
+    /// CSV rows as drafts (at most [`ADMIT_CHUNK`]), published as the node's identity.
+    PublishRows {
+        rows: Vec<Draft>,
+        dry_run: bool,
+        reply: Reply<Vec<RowResult>>,
+    },
+    /// Rebuilds the index, [`REINDEX_STEP`] records at a time; answers the records indexed.
+    Reindex {
+        reply: Reply<u64>,
+    },
+    /// Panics inside a request: only for tests of what a failing request does.
+    #[doc(hidden)]
+    PanicForTests {
+        message: String,
+        reply: Reply<()>,
+    },
+}
 
 enum Job {
     Ingest {
         records: Vec<Vec<u8>>,
+        source: Source,
         reply: oneshot::Sender<Verdicts>,
     },
-    Call {
-        work: Work,
-        reply: oneshot::Sender<Result<Box<dyn Any + Send>, ActorError>>,
-    },
+    Request(Request),
     /// Nothing to do but a chance to recover, sent now and then while the node is degraded.
     Tick,
     /// Ends the thread with a panic outside any job: only for tests of what the daemon does
@@ -110,7 +215,7 @@ impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Job::Ingest { records, .. } => write!(f, "Ingest({} records)", records.len()),
-            Job::Call { .. } => f.write_str("Call"),
+            Job::Request(request) => request.fmt(f),
             Job::Tick => f.write_str("Tick"),
             Job::Abort => f.write_str("Abort"),
             Job::Stop => f.write_str("Stop"),
@@ -130,20 +235,30 @@ impl StoreHandle {
         self.health.borrow().clone()
     }
 
-    /// Runs `work` on the store thread and returns its result. If `work` panics, the caller
-    /// gets [`ActorError::Failed`] and the actor goes on.
-    pub async fn call<R: Send + 'static>(
+    /// Sends a request built around its reply channel and waits for the answer. If the
+    /// request panics, the caller gets [`ActorError::Failed`] and the actor goes on.
+    pub async fn ask<T>(
         &self,
-        work: impl FnOnce(&mut Node) -> R + Send + 'static,
-    ) -> Result<R, ActorError> {
-        let (reply, result) = oneshot::channel();
-        let work: Work = Box::new(move |node| Box::new(work(node)));
+        request: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<Result<T, NodeError>, ActorError> {
+        let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Call { work, reply })
+            .send(Job::Request(request(reply)))
             .await
             .map_err(|_| ActorError::Closed)?;
-        let value = result.await.map_err(|_| ActorError::Closed)??;
-        Ok(*value.downcast::<R>().expect("the job's own result type"))
+        answer.await.map_err(|_| ActorError::Closed)?
+    }
+
+    /// [`StoreHandle::ask`] from a thread outside the runtime (an import reading its input).
+    pub fn ask_blocking<T>(
+        &self,
+        request: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<Result<T, NodeError>, ActorError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .blocking_send(Job::Request(request(reply)))
+            .map_err(|_| ActorError::Closed)?;
+        answer.blocking_recv().map_err(|_| ActorError::Closed)?
     }
 
     /// Asks the actor to finish once the jobs queued before this one are done. Later jobs fail
@@ -163,21 +278,34 @@ impl StoreHandle {
         let _ = self.jobs.try_send(Job::Tick);
     }
 
-    /// Verifies and stores records, waiting for room in the queue.
-    pub async fn ingest(&self, records: Vec<Vec<u8>>) -> Verdicts {
+    /// Verifies records from the network (`source`: gossip or sync) and offers them to the
+    /// write path, waiting for room in the queue.
+    pub async fn ingest(&self, records: Vec<Vec<u8>>, source: Source) -> Verdicts {
         let (reply, result) = oneshot::channel();
         self.jobs
-            .send(Job::Ingest { records, reply })
+            .send(Job::Ingest {
+                records,
+                source,
+                reply,
+            })
             .await
             .map_err(|_| ActorError::Closed)?;
         result.await.map_err(|_| ActorError::Closed)?
     }
 
     /// Queues records without waiting; the verdicts arrive on the returned receiver.
-    pub fn try_ingest(&self, records: Vec<Vec<u8>>) -> Result<oneshot::Receiver<Verdicts>, Busy> {
+    pub fn try_ingest(
+        &self,
+        records: Vec<Vec<u8>>,
+        source: Source,
+    ) -> Result<oneshot::Receiver<Verdicts>, Busy> {
         let (reply, result) = oneshot::channel();
         self.jobs
-            .try_send(Job::Ingest { records, reply })
+            .try_send(Job::Ingest {
+                records,
+                source,
+                reply,
+            })
             .map_err(|_| Busy)?;
         Ok(result)
     }
@@ -193,7 +321,7 @@ pub struct ActorThread {
 
 /// Starts the actor on its own thread. It runs until [`StoreHandle::stop`] (or until every
 /// handle is dropped), then commits the index and closes the node.
-pub fn spawn(node: Node) -> (StoreHandle, ActorThread) {
+pub fn spawn(node: Node, publisher: Publisher) -> (StoreHandle, ActorThread) {
     let (jobs, queue) = mpsc::channel(QUEUE);
     let (stored, _) = broadcast::channel(4_096);
     let (health_tx, health) = watch::channel(Health::default());
@@ -204,7 +332,7 @@ pub fn spawn(node: Node) -> (StoreHandle, ActorThread) {
         .spawn(move || {
             // Dropped however the thread ends, which is what `ended` waits for.
             let _alive = alive;
-            Actor::new(node, announce, health_tx).run(queue)
+            Actor::new(node, publisher, announce, health_tx).run(queue)
         })
         .expect("spawning the store thread");
     (
@@ -219,12 +347,21 @@ pub fn spawn(node: Node) -> (StoreHandle, ActorThread) {
 
 struct Actor {
     node: Node,
+    publisher: Publisher,
     stored: broadcast::Sender<RecordId>,
     health: watch::Sender<Health>,
     /// Records were stored since the index was last committed.
     index_dirty: bool,
     last_index_commit: Instant,
     last_recovery: Option<Instant>,
+    /// A reindex under way.
+    reindex: Option<Reindexing>,
+}
+
+/// A reindex under way: the next log position to index, and who waits for the end.
+struct Reindexing {
+    next: u64,
+    reply: Reply<u64>,
 }
 
 /// The message of a panic caught in a job.
@@ -239,39 +376,62 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
 impl Actor {
     fn new(
         node: Node,
+        publisher: Publisher,
         stored: broadcast::Sender<RecordId>,
         health: watch::Sender<Health>,
     ) -> Actor {
         Actor {
             node,
+            publisher,
             stored,
             health,
             index_dirty: false,
             last_index_commit: Instant::now(),
             last_recovery: None,
+            reindex: None,
         }
     }
 
+    /// The next job: waits for one, unless a reindex has a step to take meanwhile.
+    fn next_job(&mut self, queue: &mut mpsc::Receiver<Job>) -> Option<Job> {
+        while self.reindex.is_some() {
+            match queue.try_recv() {
+                Ok(job) => return Some(job),
+                Err(mpsc::error::TryRecvError::Empty) => self.reindex_step(),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            }
+        }
+        queue.blocking_recv()
+    }
+
     fn run(mut self, mut queue: mpsc::Receiver<Job>) -> Result<(), NodeError> {
-        while let Some(job) = queue.blocking_recv() {
+        while let Some(job) = self.next_job(&mut queue) {
             let mut deferred = None;
             let mut stop = false;
             match job {
                 Job::Stop => break,
                 Job::Abort => panic!("the store thread was told to abort"),
                 Job::Tick => {}
-                Job::Call { work, reply } => deferred = Some((work, reply)),
-                Job::Ingest { records, reply } => {
-                    let mut batch = vec![(records, reply)];
+                Job::Request(request) => deferred = Some(request),
+                Job::Ingest {
+                    records,
+                    source,
+                    reply,
+                } => {
+                    let mut batch = vec![(records, source, reply)];
                     let mut size = batch[0].0.len();
                     while size < MAX_BATCH {
                         match queue.try_recv() {
-                            Ok(Job::Ingest { records, reply }) => {
+                            Ok(Job::Ingest {
+                                records,
+                                source,
+                                reply,
+                            }) => {
                                 size += records.len();
-                                batch.push((records, reply));
+                                batch.push((records, source, reply));
                             }
-                            Ok(Job::Call { work, reply }) => {
-                                deferred = Some((work, reply));
+                            Ok(Job::Request(request)) => {
+                                deferred = Some(request);
                                 break;
                             }
                             Ok(Job::Tick) => {}
@@ -288,10 +448,10 @@ impl Actor {
                 }
             }
             self.recover_if_degraded();
-            if let Some((work, reply)) = deferred {
+            if let Some(request) = deferred {
                 // Reads see every record acknowledged before them.
                 self.commit_index_if_dirty();
-                let _ = reply.send(self.run_job(work));
+                self.serve(request);
             }
             if stop {
                 break;
@@ -301,26 +461,120 @@ impl Actor {
             {
                 self.commit_index_if_dirty();
             }
+            if self.reindex.is_some() {
+                self.reindex_step();
+            }
         }
         // Later jobs fail at once (their callers see `Closed`) instead of waiting.
         queue.close();
+        if let Some(reindexing) = self.reindex.take() {
+            let _ = reindexing.reply.send(Err(ActorError::Closed));
+        }
         if self.index_dirty {
             self.node.commit_index()?;
         }
         self.node.close()
     }
 
-    /// Runs one API job. A panic fails the job, not the actor: what the job left half-done in
-    /// the index is rolled back and the index caught up from the store again.
-    fn run_job(&mut self, work: Work) -> Result<Box<dyn Any + Send>, ActorError> {
-        match catch_unwind(AssertUnwindSafe(|| work(&mut self.node))) {
-            Ok(value) => {
-                // The job may have met a failed write and reported it to its caller; the
+    /// Carries out one request and answers it.
+    fn serve(&mut self, request: Request) {
+        match request {
+            Request::Search { query, reply } => self.answer(reply, |a| a.node.search(&query)),
+            Request::Facets { query, reply } => {
+                self.answer(reply, |a| Ok(a.node.index().facets(&query)?))
+            }
+            Request::People {
+                topic,
+                limit,
+                reply,
+            } => self.answer(reply, |a| a.node.people(&topic, limit)),
+            Request::Similar {
+                content,
+                exclude,
+                threshold,
+                limit,
+                reply,
+            } => self.answer(reply, |a| {
+                content.validate()?;
+                a.node.similar(&content, exclude.as_ref(), threshold, limit)
+            }),
+            Request::Get { address, reply } => self.answer(reply, |a| a.node.get(&address)),
+            Request::List { filter, reply } => self.answer(reply, |a| a.node.list(&filter)),
+            Request::Counts { reply } => self.answer(reply, |a| a.node.counts()),
+            Request::SyncSet { reply } => self.answer(reply, |a| {
+                let store = a.node.store();
+                Ok((store.log_head()?, store.sync_items()?))
+            }),
+            Request::LogHead { reply } => self.answer(reply, |a| Ok(a.node.store().log_head()?)),
+            Request::Fetch { ids, budget, reply } => {
+                self.answer(reply, |a| Ok(a.node.store().fetch(&ids, budget)?))
+            }
+            Request::Snapshot { reply } => self.answer(reply, |a| Ok(a.node.store().clone())),
+            Request::Publish {
+                draft,
+                check,
+                reply,
+            } => self.answer(reply, |a| {
+                let outcome = a.node.publish(&a.publisher, draft, check, crate::now())?;
+                if let PublishOutcome::Published(published) = &outcome {
+                    let _ = a.stored.send(published.record.id());
+                }
+                Ok(outcome)
+            }),
+            Request::Retract { address, reply } => self.answer(reply, |a| {
+                let record = a.node.retract(&a.publisher, &address, crate::now())?;
+                let _ = a.stored.send(record.id());
+                Ok(record)
+            }),
+            Request::Admit {
+                records,
+                source,
+                dry_run,
+                reply,
+            } => self.answer(reply, |a| {
+                let outcomes = if dry_run {
+                    a.node.begin()?.admit(&records, source)?
+                } else {
+                    let outcomes = a.node.admit_uncommitted(&records, source)?;
+                    a.index_dirty |= outcomes.iter().any(Outcome::is_stored);
+                    outcomes
+                };
+                Ok(Admitted::list(&records, outcomes))
+            }),
+            Request::PublishRows {
+                rows,
+                dry_run,
+                reply,
+            } => self.answer(reply, |a| {
+                let results = a
+                    .node
+                    .publish_rows(&a.publisher, rows, crate::now(), dry_run)?;
+                a.index_dirty |= !dry_run;
+                Ok(results)
+            }),
+            Request::Reindex { reply } => self.start_reindex(reply),
+            Request::PanicForTests { message, reply } => {
+                self.answer(reply, |_| -> Result<(), NodeError> { panic!("{message}") })
+            }
+        }
+    }
+
+    /// Runs one request's work and sends its result. A panic fails the request, not the
+    /// actor: what it left half-done in the index is rolled back and the index caught up from
+    /// the store again.
+    fn answer<T>(
+        &mut self,
+        reply: Reply<T>,
+        work: impl FnOnce(&mut Actor) -> Result<T, NodeError>,
+    ) {
+        let answer = match catch_unwind(AssertUnwindSafe(|| work(self))) {
+            Ok(result) => {
+                // The work may have met a failed write and reported it to its caller; the
                 // store needs reopening all the same.
                 if let Some(reason) = self.node.take_write_failure() {
                     self.degrade(reason);
                 }
-                Ok(value)
+                Ok(result)
             }
             Err(panic) => {
                 let message = panic_message(&*panic);
@@ -329,15 +583,83 @@ impl Actor {
                 if let Err(error) = self.node.recover() {
                     self.degrade(format!("after a failed request: {error}"));
                 }
+                self.restart_reindex();
                 Err(ActorError::Failed(format!(
                     "the node failed to carry out the request ({message}); it is still running"
                 )))
+            }
+        };
+        let _ = reply.send(answer);
+    }
+
+    fn start_reindex(&mut self, reply: Reply<u64>) {
+        if let Some(running) = self.reindex.take() {
+            // One rebuild serves both callers: the first learns it was folded into this one.
+            let _ = running.reply.send(Ok(Err(NodeError::Import(
+                "another reindex request took over this one".into(),
+            ))));
+        }
+        match self.node.begin_reindex() {
+            Ok(()) => self.reindex = Some(Reindexing { next: 0, reply }),
+            Err(error) => {
+                let _ = reply.send(Ok(Err(error)));
+            }
+        }
+    }
+
+    /// After the index was rolled back, a reindex under way starts again from the beginning.
+    fn restart_reindex(&mut self) {
+        if let Some(mut running) = self.reindex.take() {
+            match self.node.begin_reindex() {
+                Ok(()) => {
+                    running.next = 0;
+                    self.reindex = Some(running);
+                }
+                Err(error) => {
+                    let _ = running.reply.send(Ok(Err(error)));
+                }
+            }
+        }
+    }
+
+    /// Indexes the next [`REINDEX_STEP`] records of a reindex; at the end, commits and answers.
+    fn reindex_step(&mut self) {
+        let Some(running) = &mut self.reindex else {
+            return;
+        };
+        let from = running.next;
+        let step = catch_unwind(AssertUnwindSafe(|| {
+            self.node.index_log_step(from, REINDEX_STEP)
+        }));
+        let running = self.reindex.as_mut().expect("checked above");
+        match step {
+            Ok(Ok(Some(next))) => running.next = next,
+            Ok(Ok(None)) => {
+                let running = self.reindex.take().expect("checked above");
+                let done = self.node.finish_reindex();
+                self.index_dirty = false;
+                self.last_index_commit = Instant::now();
+                let _ = running.reply.send(Ok(done));
+            }
+            Ok(Err(error)) => {
+                let running = self.reindex.take().expect("checked above");
+                let _ = self.node.discard_index_changes();
+                let _ = running.reply.send(Ok(Err(error)));
+            }
+            Err(panic) => {
+                let running = self.reindex.take().expect("checked above");
+                let message = panic_message(&*panic);
+                let _ = self.node.recover();
+                let _ = running.reply.send(Err(ActorError::Failed(format!(
+                    "the reindex failed ({message}); the node is still running"
+                ))));
             }
         }
     }
 
     fn commit_index_if_dirty(&mut self) {
-        if !self.index_dirty {
+        // A reindex commits once, at its end: until then searches see the index as it was.
+        if !self.index_dirty || self.reindex.is_some() {
             return;
         }
         match self.node.commit_index() {
@@ -385,6 +707,7 @@ impl Actor {
             Ok(()) => {
                 tracing::info!("the store recovered: writes work again");
                 self.health.send_modify(|health| health.degraded = None);
+                self.restart_reindex();
             }
             Err(error) => {
                 let reason = self.node.describe_write_failure(&error);
@@ -406,7 +729,10 @@ impl Actor {
         let verify = |bytes: Vec<u8>| Record::from_bytes(bytes, now);
         let mut jobs = Vec::with_capacity(batch.len());
         let mut valid = Vec::new();
-        for (records, reply) in batch {
+        // Runs of `valid` from one source: (source, length).
+        let mut runs = Vec::with_capacity(batch.len());
+        for (records, source, reply) in batch {
+            let before = valid.len();
             let checked: Vec<Result<Record, _>> = if records.len() >= PARALLEL_FROM {
                 records.into_par_iter().map(verify).collect()
             } else {
@@ -422,12 +748,13 @@ impl Actor {
                     Err(error) => verdicts.push(Some(Verdict::Invalid(error.to_string()))),
                 }
             }
+            runs.push((source, valid.len() - before));
             jobs.push((verdicts, reply));
         }
         let outcomes = if valid.is_empty() {
             Ok(Vec::new())
         } else {
-            self.store_and_index(&valid)
+            self.store_and_index(&valid, &runs)
         };
         let outcomes = match outcomes {
             Ok(outcomes) => outcomes,
@@ -454,6 +781,7 @@ impl Actor {
                         Outcome::Stored { .. } => Verdict::Stored,
                         Outcome::Duplicate => Verdict::Duplicate,
                         Outcome::Stale { .. } => Verdict::Stale,
+                        Outcome::Refused(reason) => Verdict::Refused(reason),
                     })
                 })
                 .collect();
@@ -463,10 +791,16 @@ impl Actor {
 
     /// Stores `records` durably, then hands the winners to the index. A store failure degrades
     /// the node and fails the batch; an index failure only delays search (the store has them).
-    fn store_and_index(&mut self, records: &[Record]) -> Result<Vec<Outcome>, String> {
-        let stored = catch_unwind(AssertUnwindSafe(|| self.node.store_records(records)));
-        let outcomes = match stored {
-            Ok(Ok(outcomes)) => outcomes,
+    fn store_and_index(
+        &mut self,
+        records: &[Record],
+        runs: &[(Source, usize)],
+    ) -> Result<Vec<Outcome>, String> {
+        let stored = catch_unwind(AssertUnwindSafe(|| {
+            self.node.store_runs(records, runs)
+        }));
+        let (outcomes, stored) = match stored {
+            Ok(Ok(done)) => done,
             Ok(Err(error)) => {
                 let reason = self.node.describe_write_failure(&error);
                 self.node.take_write_failure();
@@ -479,7 +813,7 @@ impl Actor {
                 return Err(reason);
             }
         };
-        if let Err(error) = self.node.index_stored(records, &outcomes) {
+        if let Err(error) = self.node.index_records(&stored) {
             self.index_dirty = false;
             self.degrade(self.node.describe_write_failure(&error));
         }

@@ -4,13 +4,14 @@
 //! - the store actor ([`actor`]): one thread owns the [`Node`]; everything reaches it through a
 //!   bounded queue;
 //! - the network loop ([`net`]): one task owns the libp2p swarm (gossip, sync, discovery);
-//! - the local API ([`api`]): HTTP on a loopback address, for the `convene` command and pages.
+//! - the local API ([`http`]): HTTP on a loopback address, for the `convene` command and pages
+//!   (its surface, shared with the client, is [`crate::api`]).
 //!
 //! While it runs, `HOME/node.api` holds the API address and `HOME/api.token` the token writes
-//! need; commands use them instead of opening the store (see [`crate::Access`]).
+//! need; commands use them instead of opening the store (see [`crate::Directory`]).
 
 pub mod actor;
-pub(crate) mod api;
+pub(crate) mod http;
 mod codec;
 mod config;
 pub mod net;
@@ -27,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use crate::recover::Recovery;
 use crate::{Home, HomeError, Node, NodeError, StoreCounts};
 pub use actor::{ActorError, Degraded, Health, StoreHandle, Verdict};
-pub use api::API_VERSION;
+pub use crate::api::API_VERSION;
 pub use config::NodeSettings;
 pub use net::{BookPeer, NetStatus, PeerStatus};
 pub use peers::{PeerBook, PeerEntry, PeerError};
@@ -60,7 +61,7 @@ pub enum DaemonError {
     #[error("another node is already running on this home (its API answers at {0})")]
     AlreadyRunning(String),
     #[error(transparent)]
-    Api(#[from] api::ApiError),
+    Api(#[from] http::ApiError),
     /// A part of the running node stopped by itself; the process must exit so that a service
     /// manager restarts it.
     #[error("the node stopped: {0}")]
@@ -87,6 +88,8 @@ pub struct RunOptions {
     pub api: Option<String>,
     /// `Some(false)` for `--no-mdns`.
     pub mdns: Option<bool>,
+    /// The local rules of the admission step; the default has none.
+    pub policy: crate::Policy,
 }
 
 /// Everything `convene node status` shows.
@@ -104,7 +107,7 @@ pub struct Status {
 /// A running node. Drop it only after [`Daemon::shutdown`].
 #[derive(Debug)]
 pub struct Daemon {
-    api: api::State,
+    api: http::State,
     net: mpsc::Sender<NetCommand>,
     store: StoreHandle,
     api_addr: SocketAddr,
@@ -179,8 +182,11 @@ impl Daemon {
             }
             other => other?,
         };
-        let (store, actor_thread) = actor::spawn(node);
-        let identity = home.identity()?;
+        let mut node = node;
+        node.set_policy(options.policy);
+        let publisher = crate::Publisher::of(home)?;
+        let author = publisher.author();
+        let (store, actor_thread) = actor::spawn(node, publisher);
 
         let mut swarm =
             net::build_swarm(keypair, &settings, settings.mdns).map_err(DaemonError::Network)?;
@@ -209,20 +215,19 @@ impl Daemon {
             .await
             .map_err(io_error(Path::new(&settings.api)))?;
         let api_addr = listener.local_addr().map_err(io_error(home.dir()))?;
-        let state = api::State {
+        let state = http::State {
             store: store.clone(),
             net: net_tx.clone(),
             token,
-            identity: std::sync::Arc::new(identity),
-            organisation: home.config().organisation.clone(),
             api: api_addr.to_string(),
+            author,
         };
         let (api_stop, stopped) = oneshot::channel();
-        let limits = api::ServeLimits {
+        let limits = http::ServeLimits {
             connections: settings.api_max_connections as usize,
             header_timeout: std::time::Duration::from_secs(settings.api_header_timeout_secs),
         };
-        let api_task = tokio::spawn(api::serve(listener, state.clone(), limits, stopped));
+        let api_task = tokio::spawn(http::serve(listener, state.clone(), limits, stopped));
         let api_file = home.dir().join(API_FILE);
         write_atomically(&api_file, format!("{api_addr}\n").as_bytes())?;
         tracing::info!(api = %api_addr, "local API listening");
@@ -260,10 +265,17 @@ impl Daemon {
         status_of(&self.net, &self.store, self.api_addr).await
     }
 
-    /// Signs `draft` with the home's identity, stores it and gossips it, as `convene publish`
+    /// Publishes `draft` as the home's identity and gossips it, as `convene publish --yes`
     /// does through the API.
     pub async fn publish(&self, draft: crate::Draft) -> Result<crate::Published, DaemonError> {
-        Ok(self.api.publish(draft).await?)
+        let request = crate::api::PublishRequest {
+            draft,
+            check: crate::SimilarCheck::Skip,
+        };
+        match self.api.publish(request).await? {
+            crate::PublishOutcome::Published(published) => Ok(published),
+            crate::PublishOutcome::Similar(_) => unreachable!("no similarity check was asked"),
+        }
     }
 
     /// Gossips bytes as they are, without storing or checking them. Only for tests that play a
@@ -377,7 +389,10 @@ async fn status_of(
     let (reply, result) = oneshot::channel();
     net.send(NetCommand::Status(reply)).await.ok()?;
     let net = result.await.ok()?;
-    let counts = match store.call(|node| node.counts()).await {
+    let counts = match store
+        .ask(|reply| actor::Request::Counts { reply })
+        .await
+    {
         Ok(Ok(counts)) => Some(counts),
         Ok(Err(_)) | Err(actor::ActorError::Failed(_)) => None,
         Err(actor::ActorError::Closed) => return None,

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::NodeSettings;
 use super::actor::{StoreHandle, Verdict};
+use crate::admission::Source;
 use super::codec::SyncCodec;
 use super::peers::{PeerBook, PeerEntry, PeerError};
 use super::sync::{self, Responder, SyncBudget, SyncReport};
@@ -709,7 +710,10 @@ impl Net {
             } => {
                 let acceptance = match &verdict {
                     Verdict::Stored => MessageAcceptance::Accept,
-                    Verdict::Duplicate | Verdict::Stale => MessageAcceptance::Ignore,
+                    // A local policy's refusal says nothing against the peer.
+                    Verdict::Duplicate | Verdict::Stale | Verdict::Refused(_) => {
+                        MessageAcceptance::Ignore
+                    }
                     Verdict::Invalid(reason) => {
                         tracing::warn!(peer = %source, reason, "rejected a gossiped record");
                         MessageAcceptance::Reject
@@ -908,7 +912,7 @@ impl Net {
         if message.topic != self.topic.hash() {
             return;
         }
-        match self.store.try_ingest(vec![message.data]) {
+        match self.store.try_ingest(vec![message.data], Source::Gossip) {
             Ok(verdicts) => {
                 let internal = self.internal_tx.clone();
                 tokio::spawn(async move {

@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::NodeSettings;
-use super::actor::{StoreHandle, Verdict};
+use super::actor::{self, StoreHandle, Verdict};
 use super::net::NetCommand;
+use crate::admission::Source;
 
 /// What one sync may cost, either side: from the `[node]` settings.
 #[derive(Clone, Copy, Debug)]
@@ -127,8 +128,8 @@ pub async fn run(
         peer: peer.to_string(),
         ..SyncReport::default()
     };
-    let items = store
-        .call(|node| node.store().sync_items())
+    let (_, items) = store
+        .ask(|reply| actor::Request::SyncSet { reply })
         .await
         .map_err(|_| SyncFailure::Closed)?
         .map_err(|e| SyncFailure::Store(e.to_string()))?;
@@ -178,7 +179,7 @@ pub async fn run(
             continue;
         }
         let verdicts = store
-            .ingest(records)
+            .ingest(records, Source::Sync)
             .await
             .map_err(|error| SyncFailure::Store(error.to_string()))?;
         let reasons: Vec<&str> = verdicts
@@ -371,29 +372,18 @@ impl Responder {
             }
             Request::Fetch { ids } => {
                 let served = store
-                    .call(move |node| -> Result<Response, String> {
-                        let mut records = Vec::new();
-                        let mut bytes = 0;
-                        let mut served = 0;
-                        for id in ids {
-                            if served > 0 && bytes >= RECORDS_BUDGET {
-                                break;
-                            }
-                            served += 1;
-                            // A version superseded since reconciliation is gone: skip it.
-                            if let Some(record) =
-                                node.store().get_by_id(id).map_err(|e| e.to_string())?
-                            {
-                                bytes += record.bytes().len();
-                                records.push(record.into_bytes());
-                            }
-                        }
-                        Ok(Response::Records { served, records })
+                    .ask(|reply| actor::Request::Fetch {
+                        ids,
+                        budget: RECORDS_BUDGET,
+                        reply,
                     })
                     .await;
                 match served {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(error)) => refuse(error),
+                    Ok(Ok((served, records))) => Response::Records {
+                        served: served as u32,
+                        records,
+                    },
+                    Ok(Err(error)) => refuse(error.to_string()),
                     Err(closed) => refuse(closed.to_string()),
                 }
             }
@@ -405,7 +395,7 @@ impl Responder {
     /// the last build (its log head moved).
     async fn sync_set(&self, store: &StoreHandle) -> Result<Arc<Vec<SyncItem>>, String> {
         let head = store
-            .call(|node| node.store().log_head())
+            .ask(|reply| actor::Request::LogHead { reply })
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -415,10 +405,7 @@ impl Responder {
             return Ok(items.clone());
         }
         let (head, items) = store
-            .call(|node| {
-                let store = node.store();
-                Ok::<_, crate::StoreError>((store.log_head()?, store.sync_items()?))
-            })
+            .ask(|reply| actor::Request::SyncSet { reply })
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;

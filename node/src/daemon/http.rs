@@ -14,143 +14,47 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use convene_protocol::{Address, AuthorKey, Content, Identity, Kind, Record};
+use convene_protocol::Record;
 use convene_search::{Facet, Hit, Query, SimilarityThreshold};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use super::actor::{ActorError, StoreHandle};
+use super::actor::{ActorError, Reply, Request as StoreRequest, StoreHandle};
 use super::net::{BookPeer, NetCommand};
 use super::peers::{PeerEntry, PeerError};
 use super::{Status, status_of};
+use crate::admission::Source;
+use crate::api::{
+    API_VERSION, AddressQuery, ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerRequest,
+    PeopleRequest, PublishRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
+};
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
 };
-use crate::{
-    CsvImport, CsvMapping, Draft, ImportReport, ListFilter, NoProgress, Node, NodeError, Person,
-};
-
-/// Path prefix of this version of the API.
-pub const API_VERSION: &str = "/v1";
+use crate::{CsvMapping, ImportReport, ListFilter, NoProgress, NodeError, Person, PublishOutcome};
 
 #[derive(Clone, Debug)]
 pub(crate) struct State {
     pub store: StoreHandle,
     pub net: mpsc::Sender<NetCommand>,
     pub token: String,
-    pub identity: Arc<Identity>,
-    pub organisation: Option<String>,
     pub api: String,
+    /// The node's identity, which CSV rows' bare references point to.
+    pub author: convene_protocol::AuthorKey,
 }
 
-/// A record on the API: its bytes, base64.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RecordBody {
-    pub record: String,
-}
-
-impl RecordBody {
-    pub fn of(record: &Record) -> RecordBody {
-        RecordBody {
-            record: BASE64.encode(record.bytes()),
-        }
-    }
-
-    /// The record; the client trusts its own node, which verified it on arrival.
-    pub fn decode(&self) -> Result<Record, String> {
-        let bytes = BASE64
-            .decode(&self.record)
-            .map_err(|e| format!("bad base64 from the node: {e}"))?;
-        Record::from_stored_bytes(bytes).map_err(|e| e.to_string())
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PeopleRequest {
-    pub topic: String,
-    pub limit: usize,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SimilarRequest {
-    pub content: Content,
-    pub exclude: Option<Address>,
-    pub threshold: f32,
-    pub limit: usize,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ListRequest {
-    pub author: Option<AuthorKey>,
-    pub kind: Option<Kind>,
-    pub stale: bool,
-    pub now: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AddressQuery {
-    pub address: Address,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PublishResponse {
-    pub record: RecordBody,
-    pub previous_seq: Option<u64>,
-}
-
-/// The URL query of an import request; the body is the chunk of the file itself (whole lines
-/// of JSON Lines, or a CSV header and whole rows), at most [`API_IMPORT_BODY_BYTES`].
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ImportQuery {
-    /// The number, in the whole file, of the body's first line (for CSV: of its first row's
-    /// first line), so rejections name lines of the whole file.
-    pub first_line: u64,
-    pub dry_run: bool,
-    /// For CSV: the column mapping (TOML).
-    #[serde(default)]
-    pub mapping: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PeerRequest {
-    pub peer: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Reindexed {
-    pub indexed: u64,
-}
-
-/// What a failed request answers: a message, and a code the client maps back to an error.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    pub code: String,
-}
-
-/// A failed API call: the HTTP status, a code for clients, and the message.
+/// A failed API call: its body, sent with the status its code goes with.
 #[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
+pub struct ApiError(ErrorBody);
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl ToString) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.to_string(),
-        }
+    fn new(code: ErrorCode, message: impl ToString) -> ApiError {
+        ApiError(ErrorBody::new(code, message))
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.error)
     }
 }
 
@@ -158,69 +62,44 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.message,
-            code: self.code.to_string(),
-        };
-        (self.status, Json(body)).into_response()
+        let status = StatusCode::from_u16(self.0.code.status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
     }
 }
 
 impl From<NodeError> for ApiError {
     fn from(error: NodeError) -> ApiError {
-        let (status, code) = match &error {
-            NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            NodeError::Retracted(_) => (StatusCode::GONE, "retracted"),
-            NodeError::NotYours { .. } => (StatusCode::FORBIDDEN, "not_yours"),
-            NodeError::Stale { .. } => (StatusCode::CONFLICT, "stale"),
-            NodeError::Draft(_)
-            | NodeError::Record(_)
-            | NodeError::Import(_)
-            | NodeError::Index(convene_search::IndexError::OverLimit(_)) => {
-                (StatusCode::BAD_REQUEST, "invalid")
-            }
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        ApiError::new(status, code, error)
+        ApiError(ErrorBody::of(&error))
     }
 }
 
 impl From<ActorError> for ApiError {
     fn from(error: ActorError) -> ApiError {
         match error {
-            ActorError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "closed", error),
-            ActorError::Failed(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", error)
-            }
+            ActorError::Closed => ApiError::new(ErrorCode::Closed, error),
+            ActorError::Failed(_) => ApiError::new(ErrorCode::Failed, error),
         }
     }
 }
 
 impl From<PeerError> for ApiError {
     fn from(error: PeerError) -> ApiError {
-        let status = match error {
-            PeerError::NotFound(_) => StatusCode::NOT_FOUND,
-            PeerError::Book { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+        let code = match error {
+            PeerError::NotFound(_) => ErrorCode::NotFound,
+            PeerError::Book { .. } => ErrorCode::Internal,
+            _ => ErrorCode::Invalid,
         };
-        let code = if status == StatusCode::NOT_FOUND {
-            "not_found"
-        } else {
-            "invalid"
-        };
-        ApiError::new(status, code, error)
+        ApiError::new(code, error)
     }
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 impl State {
-    /// Runs `work` on the store actor; node errors become API errors.
-    async fn on_store<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Node) -> Result<T, NodeError> + Send + 'static,
-    ) -> ApiResult<T> {
-        Ok(Json(self.store.call(work).await??))
+    /// Asks the store actor; its errors and the node's become API errors.
+    async fn on_store<T>(&self, request: impl FnOnce(Reply<T>) -> StoreRequest) -> ApiResult<T> {
+        Ok(Json(self.store.ask(request).await??))
     }
 
     fn authorise(&self, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -241,8 +120,7 @@ impl State {
             Ok(())
         } else {
             Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorised",
+                ErrorCode::Unauthorised,
                 "writes need the token from the home directory's api.token",
             ))
         }
@@ -253,7 +131,7 @@ impl State {
         command: impl FnOnce(oneshot::Sender<T>) -> NetCommand,
     ) -> Result<T, ApiError> {
         let (reply, result) = oneshot::channel();
-        let closed = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "closed", "network stopped");
+        let closed = || ApiError::new(ErrorCode::Closed, "network stopped");
         self.net.send(command(reply)).await.map_err(|_| closed())?;
         result.await.map_err(|_| closed())
     }
@@ -304,8 +182,7 @@ async fn loopback_host(request: Request, next: Next) -> Response {
         next.run(request).await
     } else {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden_host",
+            ErrorCode::ForbiddenHost,
             format!(
                 "the local API answers only requests addressed to 127.0.0.1, [::1] or \
                  localhost, not to {:?}",
@@ -344,8 +221,7 @@ async fn bounded_body(
         .and_then(|value| value.parse::<u64>().ok());
     let too_large = || {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!("the request body is over this route's limit of {limit} bytes"),
         )
         .into_response()
@@ -359,8 +235,7 @@ async fn bounded_body(
             Ok(Err(_)) => return too_large(),
             Err(_) => {
                 return ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "timeout",
+                    ErrorCode::Timeout,
                     format!(
                         "the request body did not arrive within {} s",
                         API_BODY_TIMEOUT.as_secs()
@@ -501,14 +376,16 @@ async fn status(AxumState(state): AxumState<State>) -> ApiResult<Status> {
     status_of(&state.net, &state.store, api)
         .await
         .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "closed", "shutting down"))
+        .ok_or_else(|| ApiError::new(ErrorCode::Closed, "shutting down"))
 }
 
 async fn search(
     AxumState(state): AxumState<State>,
     Json(query): Json<Query>,
 ) -> ApiResult<Vec<Hit>> {
-    state.on_store(move |node| node.search(&query)).await
+    state
+        .on_store(|reply| StoreRequest::Search { query, reply })
+        .await
 }
 
 async fn facets(
@@ -516,7 +393,7 @@ async fn facets(
     Json(query): Json<Query>,
 ) -> ApiResult<Vec<Facet>> {
     state
-        .on_store(move |node| Ok(node.index().facets(&query)?))
+        .on_store(|reply| StoreRequest::Facets { query, reply })
         .await
 }
 
@@ -525,7 +402,11 @@ async fn people(
     Json(request): Json<PeopleRequest>,
 ) -> ApiResult<Vec<Person>> {
     state
-        .on_store(move |node| node.people(&request.topic, request.limit))
+        .on_store(|reply| StoreRequest::People {
+            topic: request.topic,
+            limit: request.limit,
+            reply,
+        })
         .await
 }
 
@@ -533,15 +414,13 @@ async fn similar(
     AxumState(state): AxumState<State>,
     Json(request): Json<SimilarRequest>,
 ) -> ApiResult<Vec<(f32, Hit)>> {
-    request.content.validate().map_err(NodeError::Record)?;
     state
-        .on_store(move |node| {
-            node.similar(
-                &request.content,
-                request.exclude.as_ref(),
-                SimilarityThreshold(request.threshold),
-                request.limit,
-            )
+        .on_store(|reply| StoreRequest::Similar {
+            content: request.content,
+            exclude: request.exclude,
+            threshold: SimilarityThreshold(request.threshold),
+            limit: request.limit,
+            reply,
         })
         .await
 }
@@ -550,31 +429,36 @@ async fn record(
     AxumState(state): AxumState<State>,
     UrlQuery(query): UrlQuery<AddressQuery>,
 ) -> ApiResult<RecordBody> {
-    state
-        .on_store(move |node| node.get(&query.address).map(|r| RecordBody::of(&r)))
-        .await
+    let Json(record) = state
+        .on_store(|reply| StoreRequest::Get {
+            address: query.address,
+            reply,
+        })
+        .await?;
+    Ok(Json(RecordBody::of(&record)))
 }
 
 async fn list(
     AxumState(state): AxumState<State>,
     Json(request): Json<ListRequest>,
 ) -> ApiResult<Vec<RecordBody>> {
-    state
-        .on_store(move |node| {
-            let records = node.list(&ListFilter {
-                author: request.author,
-                kind: request.kind,
-                stale: request.stale,
-                now: request.now,
-            })?;
-            Ok(records.iter().map(RecordBody::of).collect())
-        })
-        .await
+    let filter = ListFilter {
+        author: request.author,
+        kind: request.kind,
+        stale: request.stale,
+        now: request.now,
+    };
+    let Json(records) = state
+        .on_store(|reply| StoreRequest::List { filter, reply })
+        .await?;
+    Ok(Json(records.iter().map(RecordBody::of).collect()))
 }
 
 /// Streams the export from a snapshot of the store, so writes go on meanwhile.
 async fn export(AxumState(state): AxumState<State>) -> Result<Response, ApiError> {
-    let store = state.store.call(|node| node.store().clone()).await?;
+    let Json(store) = state
+        .on_store(|reply| StoreRequest::Snapshot { reply })
+        .await?;
     let (lines, receiver) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
     tokio::task::spawn_blocking(move || {
         let mut writer = ChannelWriter {
@@ -625,31 +509,38 @@ impl std::io::Write for ChannelWriter {
 }
 
 impl State {
-    /// Signs `draft` with the home's identity, stores it, and gossips it.
-    pub(crate) async fn publish(&self, mut draft: Draft) -> Result<crate::Published, ApiError> {
-        let identity = self.identity.clone();
-        draft.fill_organisation(self.organisation.as_deref());
-        let published = self
+    /// Publishes `request.draft` as the node's identity (unless similar records stop it) and
+    /// gossips the record.
+    pub(crate) async fn publish(
+        &self,
+        request: PublishRequest,
+    ) -> Result<PublishOutcome, ApiError> {
+        let outcome = self
             .store
-            .call(move |node| {
-                draft.content.validate().map_err(NodeError::Record)?;
-                node.publish(&identity, &draft, crate::now())
+            .ask(|reply| StoreRequest::Publish {
+                draft: request.draft,
+                check: request.check,
+                reply,
             })
             .await??;
-        self.gossip(&published.record).await;
-        Ok(published)
+        if let PublishOutcome::Published(published) = &outcome {
+            self.gossip(&published.record).await;
+        }
+        Ok(outcome)
     }
 }
 
 async fn publish(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(draft): Json<Draft>,
+    Json(request): Json<PublishRequest>,
 ) -> ApiResult<PublishResponse> {
-    let published = state.publish(draft).await?;
-    Ok(Json(PublishResponse {
-        record: RecordBody::of(&published.record),
-        previous_seq: published.previous_seq,
+    Ok(Json(match state.publish(request).await? {
+        PublishOutcome::Published(published) => PublishResponse::Published {
+            record: RecordBody::of(&published.record),
+            previous_seq: published.previous_seq,
+        },
+        PublishOutcome::Similar(similar) => PublishResponse::Similar { similar },
     }))
 }
 
@@ -658,13 +549,40 @@ async fn retract(
     AxumState(state): AxumState<State>,
     Json(request): Json<AddressQuery>,
 ) -> ApiResult<RecordBody> {
-    let identity = state.identity.clone();
-    let record = state
+    let record: Record = state
         .store
-        .call(move |node| node.retract(&identity, &request.address, crate::now()))
+        .ask(|reply| StoreRequest::Retract {
+            address: request.address,
+            reply,
+        })
         .await??;
     state.gossip(&record).await;
     Ok(Json(RecordBody::of(&record)))
+}
+
+/// A store actor failure as a node error, for the import loops that run off the runtime.
+fn actor_failed(error: ActorError) -> NodeError {
+    NodeError::Api(error.to_string())
+}
+
+/// Runs an import that reads its body on a blocking thread, sending the store actor chunks of
+/// at most [`super::actor::ADMIT_CHUNK`] records: gossip intake goes on between them.
+async fn import_off_runtime(
+    state: &State,
+    query: &ImportQuery,
+    import: impl FnOnce(StoreHandle) -> Result<ImportReport, NodeError> + Send + 'static,
+) -> ApiResult<ImportReport> {
+    let store = state.store.clone();
+    let mut report = tokio::task::spawn_blocking(move || import(store))
+        .await
+        .map_err(|error| ApiError::new(ErrorCode::Failed, error))??;
+    for rejection in &mut report.rejected {
+        rejection.line += query.first_line.saturating_sub(1);
+    }
+    if report.stored > 0 && !report.dry_run {
+        let _ = state.net.send(NetCommand::Announce).await;
+    }
+    Ok(Json(report))
 }
 
 async fn import_jsonl(
@@ -673,22 +591,26 @@ async fn import_jsonl(
     UrlQuery(query): UrlQuery<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<ImportReport> {
-    let report = state
-        .store
-        .call(move |node| {
-            let mut input = &body[..];
-            let mut report =
-                node.import_jsonl(&mut input, query.dry_run, crate::now(), &NoProgress)?;
-            for rejection in &mut report.rejected {
-                rejection.line += query.first_line.saturating_sub(1);
-            }
-            Ok::<_, NodeError>(report)
-        })
-        .await??;
-    if report.stored > 0 && !report.dry_run {
-        let _ = state.net.send(NetCommand::Announce).await;
-    }
-    Ok(Json(report))
+    let dry_run = query.dry_run;
+    import_off_runtime(&state, &query, move |store| {
+        crate::transfer::import_jsonl_into(
+            &mut &body[..],
+            dry_run,
+            crate::now(),
+            &NoProgress,
+            &mut |records| {
+                store
+                    .ask_blocking(|reply| StoreRequest::Admit {
+                        records,
+                        source: Source::Import,
+                        dry_run,
+                        reply,
+                    })
+                    .map_err(actor_failed)?
+            },
+        )
+    })
+    .await
 }
 
 async fn import_csv(
@@ -698,41 +620,35 @@ async fn import_csv(
     body: Bytes,
 ) -> ApiResult<ImportReport> {
     let mapping = CsvMapping::parse(query.mapping.as_deref().unwrap_or_default())
-        .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "invalid", reason))?;
-    let identity = state.identity.clone();
-    let organisation = state.organisation.clone();
-    let report = state
-        .store
-        .call(move |node| {
-            let job = CsvImport {
-                mapping: &mapping,
-                identity: &identity,
-                organisation: organisation.as_deref(),
-                dry_run: query.dry_run,
-                now: crate::now(),
-            };
-            let mut report = node.import_csv(&mut &body[..], &job, &NoProgress)?;
-            for rejection in &mut report.rejected {
-                rejection.line += query.first_line.saturating_sub(1);
-            }
-            Ok::<_, NodeError>(report)
-        })
-        .await??;
-    if report.stored > 0 && !report.dry_run {
-        let _ = state.net.send(NetCommand::Announce).await;
-    }
-    Ok(Json(report))
+        .map_err(|reason| ApiError::new(ErrorCode::Invalid, reason))?;
+    let dry_run = query.dry_run;
+    let author = state.author;
+    import_off_runtime(&state, &query, move |store| {
+        crate::transfer::import_csv_into(
+            &mut &body[..],
+            &mapping,
+            &author,
+            dry_run,
+            &NoProgress,
+            &mut |rows| {
+                store
+                    .ask_blocking(|reply| StoreRequest::PublishRows {
+                        rows,
+                        dry_run,
+                        reply,
+                    })
+                    .map_err(actor_failed)?
+            },
+        )
+    })
+    .await
 }
 
 async fn reindex(_: Authorised, AxumState(state): AxumState<State>) -> ApiResult<Reindexed> {
-    state
-        .on_store(|node| {
-            node.reindex(&NoProgress)?;
-            Ok(Reindexed {
-                indexed: node.index().num_docs(),
-            })
-        })
-        .await
+    let Json(indexed) = state
+        .on_store(|reply| StoreRequest::Reindex { reply })
+        .await?;
+    Ok(Json(Reindexed { indexed }))
 }
 
 async fn peers(AxumState(state): AxumState<State>) -> ApiResult<Vec<BookPeer>> {

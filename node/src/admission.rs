@@ -1,0 +1,188 @@
+//! The admission step: whether a verified record may enter the store.
+//!
+//! Every record that enters the store passes [`admit`] first, whatever path it came by (own
+//! publish or retraction, JSON Lines or CSV import, gossip, catch-up sync): the store's batch
+//! asks it once per record, with what the store holds at the record's address, and writes only
+//! what it accepts. It is a pure function: no I/O, no clock, no randomness, so the same record
+//! and the same state give the same answer on every node.
+//!
+//! Two rules hold for every record, in this order:
+//! 1. **The version rule** — at one address the higher `seq` wins, and at equal `seq` the lower
+//!    id; a record that does not win is *ignored* (it is a duplicate or stale, not wrong).
+//! 2. **The retraction rule** — a retraction is a version like any other, and it stays as a
+//!    tombstone: an older version arriving after it is stale by rule 1, so retracted content
+//!    never comes back (the outcome says the held version is a retraction).
+//!
+//! Then the node's [`Policy`] — the local rules (trust, networks) — may *reject* what the
+//! version rule would store. To add a rule, implement [`Rule`] and add it to the policy the node
+//! runs with ([`crate::Node::set_policy`], [`crate::daemon::RunOptions::policy`]).
+
+use std::sync::Arc;
+
+use convene_protocol::{Record, Version};
+
+/// Where a record came from on its way to the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Signed here: a publish, a retraction, a row of a CSV import.
+    Own,
+    /// A JSON Lines import, or salvage from a damaged store.
+    Import,
+    /// Gossip from a connected peer.
+    Gossip,
+    /// Catch-up sync with a peer.
+    Sync,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Own => "own",
+            Source::Import => "import",
+            Source::Gossip => "gossip",
+            Source::Sync => "sync",
+        }
+    }
+}
+
+/// What the store holds at a record's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub version: Version,
+    pub retracted: bool,
+}
+
+/// Why a record was not stored although nothing is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ignored {
+    /// This exact record is already held.
+    Duplicate,
+    /// The held version wins over this one; `retracted` says the held version is a retraction.
+    Stale { held: Version, retracted: bool },
+}
+
+/// The decision about one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Store it as the latest version at its address.
+    Accept,
+    /// Do not store it; nothing is wrong with it.
+    Ignore(Ignored),
+    /// Do not store it: a rule of this node's policy refuses it, for this reason.
+    Reject(String),
+}
+
+/// One local rule of admission: may this record enter, having won its version contest?
+pub trait Rule: std::fmt::Debug + Send + Sync {
+    /// `Err(reason)` refuses the record; the reason is shown to whoever offered it.
+    fn check(&self, record: &Record, source: Source) -> Result<(), String>;
+}
+
+/// The local rules a node admits records by. The default policy has none: every record that
+/// wins its version contest is stored.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    rules: Vec<Arc<dyn Rule>>,
+}
+
+impl Policy {
+    /// A policy with `rule` added after the existing ones.
+    pub fn with(mut self, rule: impl Rule + 'static) -> Policy {
+        self.rules.push(Arc::new(rule));
+        self
+    }
+}
+
+/// Decides whether `record`, offered from `source`, enters a store that holds `held` at its
+/// address.
+pub fn admit(record: &Record, held: Option<Held>, source: Source, policy: &Policy) -> Admission {
+    let version = record.version();
+    if let Some(held) = held {
+        if held.version.id == version.id {
+            return Admission::Ignore(Ignored::Duplicate);
+        }
+        if version <= held.version {
+            return Admission::Ignore(Ignored::Stale {
+                held: held.version,
+                retracted: held.retracted,
+            });
+        }
+    }
+    for rule in &policy.rules {
+        if let Err(reason) = rule.check(record, source) {
+            return Admission::Reject(reason);
+        }
+    }
+    Admission::Accept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convene_protocol::{Content, Identity, Lesson, Slug};
+
+    fn lesson(seq: u64, title: &str) -> Record {
+        let identity = Identity::from_secret([9; 32]);
+        let content = Content::Lesson(Lesson {
+            title: title.into(),
+            summary: "s".into(),
+            ..Lesson::default()
+        });
+        Record::sign(&identity, Slug::new("l").unwrap(), seq, 1_700_000_000, content).unwrap()
+    }
+
+    fn held(record: &Record) -> Option<Held> {
+        Some(Held {
+            version: record.version(),
+            retracted: record.is_retraction(),
+        })
+    }
+
+    #[derive(Debug)]
+    struct OnlyFrom(Source);
+
+    impl Rule for OnlyFrom {
+        fn check(&self, _: &Record, source: Source) -> Result<(), String> {
+            if source == self.0 {
+                Ok(())
+            } else {
+                Err(format!("only {} records", self.0.as_str()))
+            }
+        }
+    }
+
+    #[test]
+    fn a_newer_version_is_accepted_and_an_older_one_ignored() {
+        let (v1, v2) = (lesson(1, "a"), lesson(2, "b"));
+        let open = Policy::default();
+        assert_eq!(admit(&v1, None, Source::Gossip, &open), Admission::Accept);
+        assert_eq!(admit(&v2, held(&v1), Source::Gossip, &open), Admission::Accept);
+        assert_eq!(
+            admit(&v1, held(&v2), Source::Gossip, &open),
+            Admission::Ignore(Ignored::Stale {
+                held: v2.version(),
+                retracted: false
+            })
+        );
+        assert_eq!(
+            admit(&v2, held(&v2), Source::Sync, &open),
+            Admission::Ignore(Ignored::Duplicate)
+        );
+    }
+
+    #[test]
+    fn a_rule_rejects_only_what_would_otherwise_be_stored() {
+        let (v1, v2) = (lesson(1, "a"), lesson(2, "b"));
+        let policy = Policy::default().with(OnlyFrom(Source::Own));
+        assert_eq!(admit(&v1, None, Source::Own, &policy), Admission::Accept);
+        assert_eq!(
+            admit(&v2, held(&v1), Source::Gossip, &policy),
+            Admission::Reject("only own records".into())
+        );
+        // The version rule answers first: a stale record is ignored, not rejected.
+        assert!(matches!(
+            admit(&v1, held(&v2), Source::Gossip, &policy),
+            Admission::Ignore(Ignored::Stale { .. })
+        ));
+    }
+}

@@ -1,0 +1,192 @@
+//! The publishing rules: how a draft becomes the next signed version at its address.
+//!
+//! Every front-end (the command, the local API, CSV import, the web page) publishes through
+//! [`Node::publish`] and [`Node::retract`] with a [`Publisher`], so the rules live here once:
+//! the organisation is filled in where the draft names none, the address is the author's, the
+//! kind's and the draft's slug, the next version's `seq` is one above the held one, the content
+//! is validated when it is signed, and a check for similar records can stop a publish before
+//! anything is signed.
+
+use convene_protocol::{Address, AuthorKey, Identity, Record};
+use convene_search::{Hit, SimilarityThreshold};
+
+use crate::admission::Source;
+use crate::store::LatestEntry;
+use crate::{Draft, Node, NodeError, Outcome};
+
+/// Who publishes: the identity that signs, and the organisation filled into drafts that name
+/// none (from the home's config).
+#[derive(Debug)]
+pub struct Publisher {
+    identity: Identity,
+    organisation: Option<String>,
+}
+
+/// The result of publishing.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub record: Record,
+    /// The version this one replaced, if the address already had one.
+    pub previous_seq: Option<u64>,
+}
+
+/// Whether to look for similar records before publishing.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "check")]
+pub enum SimilarCheck {
+    /// Publish whatever exists.
+    Skip,
+    /// Publish only if no other record is at least [`SimilarityThreshold::PUBLISH`] similar;
+    /// otherwise answer with at most `limit` of them, most similar first.
+    Ask { limit: usize },
+}
+
+/// What a publish did.
+#[derive(Clone, Debug)]
+pub enum PublishOutcome {
+    Published(Published),
+    /// Nothing was signed: these records are similar (the draft's own address excluded). The
+    /// caller shows them and may publish again with [`SimilarCheck::Skip`].
+    Similar(Vec<(f32, Hit)>),
+}
+
+/// The `seq` of the next version after `held` (1 for a new address).
+pub fn next_seq(held: Option<u64>) -> u64 {
+    held.map_or(1, |seq| seq + 1)
+}
+
+impl Publisher {
+    pub fn new(identity: Identity, organisation: Option<String>) -> Publisher {
+        Publisher {
+            identity,
+            organisation,
+        }
+    }
+
+    /// The home's identity and organisation.
+    pub fn of(home: &crate::Home) -> Result<Publisher, crate::HomeError> {
+        Ok(Publisher::new(
+            home.identity()?,
+            home.config().organisation.clone(),
+        ))
+    }
+
+    pub fn author(&self) -> AuthorKey {
+        self.identity.author()
+    }
+
+    /// The draft as it will be published: the organisation filled in where it names none.
+    pub fn complete(&self, mut draft: Draft) -> Draft {
+        draft.fill_organisation(self.organisation.as_deref());
+        draft
+    }
+
+    /// Where this publisher publishes `draft`.
+    pub fn address(&self, draft: &Draft) -> Address {
+        draft.address(&self.author())
+    }
+
+    /// Signs `draft` (already [`complete`](Publisher::complete)d) as the version after `held`,
+    /// dated `now`. Signing validates the content.
+    pub(crate) fn sign(
+        &self,
+        draft: &Draft,
+        held: Option<u64>,
+        now: i64,
+    ) -> Result<Record, NodeError> {
+        Ok(Record::sign(
+            &self.identity,
+            draft.slug(),
+            next_seq(held),
+            now,
+            draft.content.clone(),
+        )?)
+    }
+
+    /// A retraction of the version `held` at `address`.
+    fn retraction(
+        &self,
+        address: &Address,
+        held: Option<LatestEntry>,
+        now: i64,
+    ) -> Result<Record, NodeError> {
+        if address.author != self.author() {
+            return Err(NodeError::NotYours {
+                address: address.clone(),
+            });
+        }
+        let held = held.ok_or_else(|| NodeError::NotFound(address.clone()))?;
+        if held.retracted {
+            return Err(NodeError::Retracted(address.clone()));
+        }
+        Ok(Record::sign_retraction(
+            &self.identity,
+            address,
+            next_seq(Some(held.version.seq)),
+            now,
+        )?)
+    }
+}
+
+impl Node {
+    /// Publishes `draft` as `publisher`'s next version at its address, unless `check` finds
+    /// similar records first. The record goes through the write path like any other.
+    pub fn publish(
+        &mut self,
+        publisher: &Publisher,
+        draft: Draft,
+        check: SimilarCheck,
+        now: i64,
+    ) -> Result<PublishOutcome, NodeError> {
+        let draft = publisher.complete(draft);
+        let address = publisher.address(&draft);
+        if let SimilarCheck::Ask { limit } = check {
+            draft.content.validate()?;
+            let similar = self.similar(
+                &draft.content,
+                Some(&address),
+                SimilarityThreshold::PUBLISH,
+                limit,
+            )?;
+            if !similar.is_empty() {
+                return Ok(PublishOutcome::Similar(similar));
+            }
+        }
+        let previous_seq = self.store().latest(&address)?.map(|held| held.version.seq);
+        let record = publisher.sign(&draft, previous_seq, now)?;
+        self.admit_own(&record)?;
+        Ok(PublishOutcome::Published(Published {
+            record,
+            previous_seq,
+        }))
+    }
+
+    /// Retracts one of `publisher`'s records: a signed tombstone replaces it everywhere.
+    pub fn retract(
+        &mut self,
+        publisher: &Publisher,
+        address: &Address,
+        now: i64,
+    ) -> Result<Record, NodeError> {
+        let held = self.store().latest(address)?;
+        let record = publisher.retraction(address, held, now)?;
+        self.admit_own(&record)?;
+        Ok(record)
+    }
+
+    /// Admits a record signed here; anything but storing it is an error for the caller.
+    fn admit_own(&mut self, record: &Record) -> Result<(), NodeError> {
+        match self.admit(std::slice::from_ref(record), Source::Own)?.remove(0) {
+            Outcome::Stored { .. } | Outcome::Duplicate => Ok(()),
+            Outcome::Stale { stored, .. } => Err(NodeError::Stale {
+                address: record.address(),
+                stored: stored.seq,
+                offered: record.header().seq,
+            }),
+            Outcome::Refused(reason) => Err(NodeError::Refused {
+                address: record.address(),
+                reason,
+            }),
+        }
+    }
+}
