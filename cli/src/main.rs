@@ -564,9 +564,7 @@ fn command(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { file, map, dry_run } => {
-            import(node, &file, map.as_deref(), dry_run)
-        }
+        Command::Import { file, map, dry_run } => import(node, &file, map.as_deref(), dry_run),
         Command::Export { .. } | Command::Reindex | Command::Recover { .. } => {
             unreachable!("handled above")
         }
@@ -837,40 +835,45 @@ fn publish(
     } else {
         SimilarCheck::Ask { limit: 5 }
     };
-    if let PublishOutcome::Similar(similar) = node.publish(draft.clone(), check)? {
-        let kind = draft.content.kind();
-        let many = if similar.len() == 1 { "" } else { "s" };
+    let similar = match node.publish(draft.clone(), check)? {
+        PublishOutcome::Published(published) => {
+            out.published(&published, json)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        PublishOutcome::Similar(similar) => similar,
+    };
+    let kind = draft.content.kind();
+    let many = if similar.len() == 1 { "" } else { "s" };
+    say!(
+        "{} similar {kind}{many} already exist{}:",
+        similar.len(),
+        if many.is_empty() { "s" } else { "" }
+    );
+    for (similarity, hit) in &similar {
         say!(
-            "{} similar {kind}{many} already exist{}:",
-            similar.len(),
-            if many.is_empty() { "s" } else { "" }
+            "  {:>3.0}%  {}  {}",
+            similarity * 100.0,
+            hit.title,
+            hit.address
         );
-        for (similarity, hit) in &similar {
-            say!(
-                "  {:>3.0}%  {}  {}",
-                similarity * 100.0,
-                hit.title,
-                hit.address
-            );
-        }
-        say!("Consider joining or updating one of them instead.");
-        let interactive =
-            file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
-        if !interactive {
-            say!("Not published. Re-run with --yes to publish anyway.");
-            return Err(Exit(4).into());
-        }
-        say_inline!("Publish anyway? [y/N] ");
-        io::stderr().flush().ok();
-        let mut answer = String::new();
-        io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .context("reading the answer")?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            say!("Not published.");
-            return Err(Exit(4).into());
-        }
+    }
+    say!("Consider joining or updating one of them instead.");
+    let interactive =
+        file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
+    if !interactive {
+        say!("Not published. Re-run with --yes to publish anyway.");
+        return Err(Exit(4).into());
+    }
+    say_inline!("Publish anyway? [y/N] ");
+    io::stderr().flush().ok();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        say!("Not published.");
+        return Err(Exit(4).into());
     }
     let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)? else {
         unreachable!("no similarity check was asked")

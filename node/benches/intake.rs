@@ -28,7 +28,14 @@ fn lesson(identity: &Identity, n: usize, now: i64) -> Record {
         tags: vec!["potholes".into(), "service design".into()],
         ..Lesson::default()
     });
-    Record::sign(identity, Slug::new(&format!("l{n}")).unwrap(), 1, now, content).unwrap()
+    Record::sign(
+        identity,
+        Slug::new(&format!("l{n}")).unwrap(),
+        1,
+        now,
+        content,
+    )
+    .unwrap()
 }
 
 /// Offers one fresh record every [`EVERY`] until `done` says stop; returns the latencies.
@@ -45,7 +52,11 @@ async fn offer_while(
         let bytes = lesson(identity, n, now).bytes().to_vec();
         n += 1;
         let start = Instant::now();
-        let verdicts = daemon.store().ingest(vec![bytes], Source::Gossip).await.unwrap();
+        let verdicts = daemon
+            .store()
+            .ingest(vec![bytes], Source::Gossip)
+            .await
+            .unwrap();
         latencies.push(start.elapsed());
         assert_eq!(verdicts.len(), 1);
         tokio::time::sleep(EVERY).await;
@@ -56,7 +67,12 @@ async fn offer_while(
 fn summary(mut latencies: Vec<Duration>) -> (usize, Duration, Duration, Duration) {
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
-    (latencies.len(), at(0.5), at(0.99), *latencies.last().unwrap())
+    (
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        *latencies.last().unwrap(),
+    )
 }
 
 fn post(api: &str, token: &str, path: &str, body: &[u8]) -> Duration {

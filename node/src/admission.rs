@@ -128,7 +128,14 @@ mod tests {
             summary: "s".into(),
             ..Lesson::default()
         });
-        Record::sign(&identity, Slug::new("l").unwrap(), seq, 1_700_000_000, content).unwrap()
+        Record::sign(
+            &identity,
+            Slug::new("l").unwrap(),
+            seq,
+            1_700_000_000,
+            content,
+        )
+        .unwrap()
     }
 
     fn held(record: &Record) -> Option<Held> {
@@ -156,7 +163,10 @@ mod tests {
         let (v1, v2) = (lesson(1, "a"), lesson(2, "b"));
         let open = Policy::default();
         assert_eq!(admit(&v1, None, Source::Gossip, &open), Admission::Accept);
-        assert_eq!(admit(&v2, held(&v1), Source::Gossip, &open), Admission::Accept);
+        assert_eq!(
+            admit(&v2, held(&v1), Source::Gossip, &open),
+            Admission::Accept
+        );
         assert_eq!(
             admit(&v1, held(&v2), Source::Gossip, &open),
             Admission::Ignore(Ignored::Stale {

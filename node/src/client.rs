@@ -14,7 +14,8 @@ use crate::api::{
     API_VERSION, AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest,
     PublishRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
 };
-use crate::daemon::{API_FILE, BookPeer, PeerEntry, Status, TOKEN_FILE};
+use crate::daemon::{BookPeer, PeerEntry, Status};
+use crate::layout::{API_FILE, TOKEN_FILE};
 use crate::{
     Draft, ImportReport, ListFilter, NodeError, Person, PublishOutcome, Published, SimilarCheck,
 };

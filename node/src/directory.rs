@@ -60,7 +60,10 @@ pub trait Directory: std::fmt::Debug {
 
 /// Uses the home's running node if there is one, else opens the store (rebuilding a damaged
 /// index, with `progress`).
-pub fn open_directory(home: &Home, progress: &dyn Progress) -> Result<Box<dyn Directory>, NodeError> {
+pub fn open_directory(
+    home: &Home,
+    progress: &dyn Progress,
+) -> Result<Box<dyn Directory>, NodeError> {
     if let Some(client) = Client::find(home.dir())? {
         tracing::debug!(api = client.address(), "using the running node");
         return Ok(Box::new(client));

@@ -1,25 +1,43 @@
-//! A node's home directory: its identity, its configuration and its data.
-//!
-//! ```text
-//! HOME/
-//!   config.toml     settings, commented; written by `convene init`
-//!   identity.key    the organisation's ed25519 secret key, hex, mode 0600
-//!   node.key        the node's network (libp2p) key, written by the first `convene node run`
-//!   peers.json      peers added with `convene peers add`, redialled after restarts
-//!   node.api        while a node runs: the address of its local API
-//!   api.token       the token the local API wants for writes, mode 0600
-//!   data/store.redb the record store (source of truth)
-//!   data/index/     the search index (derived; safe to delete)
-//! ```
+//! A node's home directory: its identity, its configuration and its data. Its files are named
+//! in [`layout`], and only there.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use convene_protocol::Identity;
 use serde::{Deserialize, Serialize};
 
-use crate::daemon::NodeSettings;
+use crate::fsutil::{self, Access, Existing};
+use crate::settings::NodeSettings;
+
+/// The files of a home, the one place that names them:
+///
+/// ```text
+/// HOME/
+///   config.toml     settings, commented; written by `convene init`
+///   identity.key    the organisation's ed25519 secret key, hex, mode 0600
+///   node.key        the node's network (libp2p) key, written by the first `convene node run`
+///   peers.json      peers added with `convene peers add`, redialled after restarts
+///   node.api        while a node runs: the address of its local API
+///   api.token       the token the local API wants for writes, mode 0600
+///   data/store.redb the record store (source of truth)
+///   data/index/     the search index (derived; safe to delete)
+/// ```
+pub mod layout {
+    pub const CONFIG_FILE: &str = "config.toml";
+    pub const IDENTITY_FILE: &str = "identity.key";
+    pub const NODE_KEY_FILE: &str = "node.key";
+    pub const PEERS_FILE: &str = "peers.json";
+    pub const API_FILE: &str = "node.api";
+    pub const TOKEN_FILE: &str = "api.token";
+    pub const DATA_DIR: &str = "data";
+    /// In the data directory.
+    pub const STORE_FILE: &str = "store.redb";
+    /// In the data directory.
+    pub const INDEX_DIR: &str = "index";
+}
+
+use layout::{CONFIG_FILE, DATA_DIR, IDENTITY_FILE, STORE_FILE};
 
 /// Errors about the home directory.
 #[derive(Debug, thiserror::Error)]
@@ -70,14 +88,11 @@ pub struct Home {
 }
 
 impl Home {
-    const CONFIG: &'static str = "config.toml";
-    const KEY: &'static str = "identity.key";
-
     /// Creates a home in `dir` (which may exist, but not as a home) with a new identity.
     pub fn init(dir: &Path, organisation: Option<String>) -> Result<Home, HomeError> {
         for (file, found) in [
-            (Home::CONFIG, "a config.toml"),
-            (Home::KEY, "an identity.key"),
+            (CONFIG_FILE, "a config.toml"),
+            (IDENTITY_FILE, "an identity.key"),
         ] {
             if dir.join(file).exists() {
                 return Err(HomeError::AlreadyInitialised {
@@ -86,17 +101,17 @@ impl Home {
                 });
             }
         }
-        fs::create_dir_all(dir.join("data")).map_err(io(dir))?;
+        fs::create_dir_all(dir.join(DATA_DIR)).map_err(io(dir))?;
         // The store exists from the start: later opens refuse a missing one (a disk that did
         // not mount) instead of silently starting an empty directory.
-        crate::Store::open(&dir.join("data").join(crate::STORE_FILE)).map_err(|error| {
+        crate::Store::open(&dir.join(DATA_DIR).join(STORE_FILE)).map_err(|error| {
             HomeError::Io {
-                path: dir.join("data"),
+                path: dir.join(DATA_DIR),
                 source: std::io::Error::other(error.to_string()),
             }
         })?;
         let identity = Identity::generate().map_err(|e| HomeError::Random(e.to_string()))?;
-        let key_path = dir.join(Home::KEY);
+        let key_path = dir.join(IDENTITY_FILE);
         write_new(
             &key_path,
             format!("{}\n", hex(&identity.secret())).as_bytes(),
@@ -106,7 +121,7 @@ impl Home {
             organisation,
             node: NodeSettings::default(),
         };
-        let config_path = dir.join(Home::CONFIG);
+        let config_path = dir.join(CONFIG_FILE);
         write_new(&config_path, render_config(&config).as_bytes(), false)?;
         Ok(Home {
             dir: dir.to_path_buf(),
@@ -116,8 +131,8 @@ impl Home {
 
     /// Opens an existing home.
     pub fn open(dir: &Path) -> Result<Home, HomeError> {
-        let config_path = dir.join(Home::CONFIG);
-        if !config_path.exists() || !dir.join(Home::KEY).exists() {
+        let config_path = dir.join(CONFIG_FILE);
+        if !config_path.exists() || !dir.join(IDENTITY_FILE).exists() {
             return Err(HomeError::NotInitialised {
                 path: dir.to_path_buf(),
             });
@@ -138,7 +153,7 @@ impl Home {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.dir.join(DATA_DIR)
     }
 
     pub fn config(&self) -> &Config {
@@ -147,7 +162,7 @@ impl Home {
 
     /// Reads the signing identity from `identity.key`.
     pub fn identity(&self) -> Result<Identity, HomeError> {
-        let path = self.dir.join(Home::KEY);
+        let path = self.dir.join(IDENTITY_FILE);
         let text = fs::read_to_string(&path).map_err(io(&path))?;
         let bytes = data_encoding::HEXLOWER_PERMISSIVE
             .decode(text.trim().as_bytes())
@@ -188,17 +203,10 @@ fn render_config(config: &Config) -> String {
 
 /// Writes a file that must not exist yet, durably; `secret` files are readable by the owner only.
 pub(crate) fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), HomeError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(path).map_err(io(path))?;
-    file.write_all(contents).map_err(io(path))?;
-    file.sync_all().map_err(io(path))?;
-    Ok(())
+    let access = if secret {
+        Access::Secret
+    } else {
+        Access::Public
+    };
+    fsutil::write_file(path, contents, access, Existing::Refuse).map_err(io(path))
 }

@@ -13,12 +13,14 @@ mod client;
 pub mod daemon;
 mod directory;
 mod draft;
+mod fsutil;
 mod home;
 pub mod limits;
 mod people;
 mod progress;
 mod publish;
 pub mod recover;
+mod settings;
 mod store;
 mod tables;
 mod transfer;
@@ -28,14 +30,16 @@ use std::path::Path;
 use convene_protocol::{Address, AuthorKey, Content, Date, Kind, Record, RecordError};
 use convene_search::{Hit, Index, IndexError, Query, SimilarityThreshold};
 
-pub use crate::directory::{Directory, Local, open_directory};
 pub use crate::admission::{Policy, Source};
 pub use crate::client::Client;
+pub use crate::directory::{Directory, Local, open_directory};
 pub use crate::draft::{Draft, DraftError, DraftFormat};
-pub use crate::home::{Config, Home, HomeError};
+pub use crate::home::layout::{INDEX_DIR, STORE_FILE};
+pub use crate::home::{Config, Home, HomeError, layout};
 pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::publish::{PublishOutcome, Published, Publisher, SimilarCheck, next_seq};
+pub use crate::settings::NodeSettings;
 pub use crate::store::{LatestEntry, Outcome, Store, StoreCounts, StoreError};
 pub use crate::transfer::{
     Admitted, CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection,
@@ -98,11 +102,6 @@ pub enum NodeError {
 /// Below this many free bytes a disk counts as full: write failures are put down to it, and a
 /// degraded node waits for more before it reopens its store.
 const NEARLY_FULL: u64 = 1024 * 1024;
-
-/// The store file in a data directory.
-pub const STORE_FILE: &str = "store.redb";
-/// The index folder in a data directory.
-pub const INDEX_DIR: &str = "index";
 
 /// A store and its index.
 #[derive(Debug)]

@@ -176,7 +176,10 @@ impl Node {
 
     /// Admits a record signed here; anything but storing it is an error for the caller.
     fn admit_own(&mut self, record: &Record) -> Result<(), NodeError> {
-        match self.admit(std::slice::from_ref(record), Source::Own)?.remove(0) {
+        match self
+            .admit(std::slice::from_ref(record), Source::Own)?
+            .remove(0)
+        {
             Outcome::Stored { .. } | Outcome::Duplicate => Ok(()),
             Outcome::Stale { stored, .. } => Err(NodeError::Stale {
                 address: record.address(),

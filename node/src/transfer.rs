@@ -15,8 +15,8 @@ use convene_protocol::{Kind, Record, RecordId};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::limits::IMPORT_LINE_BYTES;
 use crate::admission::Source;
+use crate::limits::IMPORT_LINE_BYTES;
 use crate::{Draft, Node, NodeError, Outcome, Pending, Progress, Publisher};
 
 /// Lines verified together (in parallel) and stored in one transaction.
@@ -405,9 +405,14 @@ impl Node {
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
         let author = job.publisher.author();
-        let report = import_csv_into(input, job.mapping, &author, job.dry_run, progress, &mut |rows| {
-            self.publish_rows(job.publisher, rows, job.now, job.dry_run)
-        })?;
+        let report = import_csv_into(
+            input,
+            job.mapping,
+            &author,
+            job.dry_run,
+            progress,
+            &mut |rows| self.publish_rows(job.publisher, rows, job.now, job.dry_run),
+        )?;
         if !job.dry_run {
             self.commit_index()?;
         }

@@ -247,7 +247,10 @@ fn the_index_catches_up_with_records_stored_while_it_was_behind() {
     let dir = tempfile::tempdir().unwrap();
     let empty_index = tempfile::tempdir().unwrap();
     Node::create(dir.path()).unwrap().close().unwrap();
-    copy_dir(&dir.path().join(convene_node::INDEX_DIR), empty_index.path());
+    copy_dir(
+        &dir.path().join(convene_node::INDEX_DIR),
+        empty_index.path(),
+    );
     {
         let mut node = Node::create(dir.path()).unwrap();
         node.ingest(&[signed(1, "late", 1, "bikes for staff")])

@@ -796,9 +796,7 @@ impl Actor {
         records: &[Record],
         runs: &[(Source, usize)],
     ) -> Result<Vec<Outcome>, String> {
-        let stored = catch_unwind(AssertUnwindSafe(|| {
-            self.node.store_runs(records, runs)
-        }));
+        let stored = catch_unwind(AssertUnwindSafe(|| self.node.store_runs(records, runs)));
         let (outcomes, stored) = match stored {
             Ok(Ok(done)) => done,
             Ok(Err(error)) => {

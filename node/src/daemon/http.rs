@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::actor::{ActorError, Reply, Request as StoreRequest, StoreHandle};
 use super::net::{BookPeer, NetCommand};
 use super::peers::{PeerEntry, PeerError};
-use super::{Status, status_of};
+use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
     API_VERSION, AddressQuery, ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerRequest,
@@ -62,8 +62,8 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.0)).into_response()
     }
 }
@@ -367,7 +367,7 @@ pub(crate) async fn serve(
 
 /// Answers at once, without waiting for the store: commands use it to tell a busy node from
 /// one that does not answer.
-async fn health(AxumState(state): AxumState<State>) -> Json<super::Health> {
+async fn health(AxumState(state): AxumState<State>) -> Json<super::actor::Health> {
     Json(state.store.health())
 }
 

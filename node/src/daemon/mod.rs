@@ -11,11 +11,11 @@
 //! need; commands use them instead of opening the store (see [`crate::Directory`]).
 
 pub mod actor;
-pub(crate) mod http;
 mod codec;
-mod config;
+pub(crate) mod http;
 pub mod net;
 pub mod peers;
+mod status;
 pub mod sync;
 
 use std::net::SocketAddr;
@@ -25,20 +25,17 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-pub use crate::recover::Recovery;
-use crate::{Home, HomeError, Node, NodeError, StoreCounts};
-pub use actor::{ActorError, Degraded, Health, StoreHandle, Verdict};
 pub use crate::api::API_VERSION;
-pub use config::NodeSettings;
+pub use crate::home::layout::{API_FILE, TOKEN_FILE};
+pub use crate::recover::Recovery;
+pub use crate::settings::NodeSettings;
+use crate::{Home, HomeError, Node, NodeError};
+pub use actor::{ActorError, Degraded, Health, StoreHandle, Verdict};
 pub use net::{BookPeer, NetStatus, PeerStatus};
 pub use peers::{PeerBook, PeerEntry, PeerError};
+pub use status::Status;
+use status::status_of;
 pub use sync::SyncReport;
-
-/// The file holding the running node's API address.
-pub const API_FILE: &str = "node.api";
-/// The file holding the API token.
-pub const TOKEN_FILE: &str = "api.token";
-const NODE_KEY_FILE: &str = "node.key";
 
 /// Errors starting or running the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -92,18 +89,6 @@ pub struct RunOptions {
     pub policy: crate::Policy,
 }
 
-/// Everything `convene node status` shows.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Status {
-    pub api: String,
-    /// `None` when the store could not count (see `health`).
-    pub counts: Option<StoreCounts>,
-    /// Whether the store can write; a degraded store says why.
-    pub health: Health,
-    #[serde(flatten)]
-    pub net: NetStatus,
-}
-
 /// A running node. Drop it only after [`Daemon::shutdown`].
 #[derive(Debug)]
 pub struct Daemon {
@@ -135,7 +120,11 @@ impl Daemon {
             settings.mdns = mdns;
         }
         settings.check().map_err(|reason| DaemonError::Setting {
-            what: home.dir().join("config.toml").display().to_string(),
+            what: home
+                .dir()
+                .join(crate::layout::CONFIG_FILE)
+                .display()
+                .to_string(),
             reason,
         })?;
         let listen: Vec<Multiaddr> = settings
@@ -381,30 +370,6 @@ impl Daemon {
     }
 }
 
-async fn status_of(
-    net: &mpsc::Sender<NetCommand>,
-    store: &StoreHandle,
-    api: SocketAddr,
-) -> Option<Status> {
-    let (reply, result) = oneshot::channel();
-    net.send(NetCommand::Status(reply)).await.ok()?;
-    let net = result.await.ok()?;
-    let counts = match store
-        .ask(|reply| actor::Request::Counts { reply })
-        .await
-    {
-        Ok(Ok(counts)) => Some(counts),
-        Ok(Err(_)) | Err(actor::ActorError::Failed(_)) => None,
-        Err(actor::ActorError::Closed) => return None,
-    };
-    Some(Status {
-        api: api.to_string(),
-        counts,
-        health: store.health(),
-        net,
-    })
-}
-
 /// Runs a node in the foreground until SIGINT or SIGTERM, then shuts it down cleanly.
 pub fn run_until_signal(home: &Home, options: RunOptions) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -548,7 +513,7 @@ async fn wait_for_signal() {
 /// The node's network key, made on first use and kept in `HOME/node.key` (not the
 /// organisation's signing key: a node can be rebuilt or moved without touching that).
 fn node_key(home_dir: &Path) -> Result<libp2p::identity::Keypair, DaemonError> {
-    let path = home_dir.join(NODE_KEY_FILE);
+    let path = home_dir.join(crate::layout::NODE_KEY_FILE);
     let secret = match std::fs::read_to_string(&path) {
         Ok(text) => data_encoding::HEXLOWER_PERMISSIVE
             .decode(text.trim().as_bytes())
@@ -598,7 +563,6 @@ fn write_secret(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
 }
 
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, contents).map_err(io_error(&temporary))?;
-    std::fs::rename(&temporary, path).map_err(io_error(path))
+    use crate::fsutil::{Access, Existing, write_file};
+    write_file(path, contents, Access::Public, Existing::Replace).map_err(io_error(path))
 }

@@ -24,12 +24,12 @@ use libp2p::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use super::NodeSettings;
 use super::actor::{StoreHandle, Verdict};
-use crate::admission::Source;
 use super::codec::SyncCodec;
 use super::peers::{PeerBook, PeerEntry, PeerError};
 use super::sync::{self, Responder, SyncBudget, SyncReport};
+use crate::admission::Source;
+use crate::settings::NodeSettings;
 
 /// How long a peer that sent too many invalid records stays refused.
 const BLOCK_FOR: Duration = Duration::from_secs(3600);
@@ -988,4 +988,22 @@ fn is_dialable(addr: &Multiaddr) -> bool {
         libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_unspecified(),
         _ => false,
     })
+}
+
+impl sync::Link for mpsc::Sender<NetCommand> {
+    async fn request(&self, peer: PeerId, request: Request) -> Option<Result<Response, String>> {
+        let (reply, response) = oneshot::channel();
+        self.send(NetCommand::Request {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .ok()?;
+        response.await.ok()
+    }
+
+    async fn penalise(&self, peer: PeerId, invalid: u32) {
+        let _ = self.send(NetCommand::Penalise { peer, invalid }).await;
+    }
 }

@@ -138,11 +138,9 @@ pub struct PeerBook {
 }
 
 impl PeerBook {
-    pub const FILE: &'static str = "peers.json";
-
     /// Loads the book in `home_dir` (empty if there is none yet).
     pub fn load(home_dir: &Path) -> Result<PeerBook, PeerError> {
-        let path = home_dir.join(PeerBook::FILE);
+        let path = home_dir.join(crate::layout::PEERS_FILE);
         let entries = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PeerError::Book {
                 path: path.clone(),
@@ -214,12 +212,8 @@ impl PeerBook {
             reason: e.to_string(),
         };
         let text = serde_json::to_vec_pretty(&self.entries).expect("plain data");
-        let temporary = self.path.with_extension("json.tmp");
-        std::fs::write(&temporary, text).map_err(fail)?;
-        std::fs::File::open(&temporary)
-            .and_then(|f| f.sync_all())
-            .map_err(fail)?;
-        std::fs::rename(&temporary, &self.path).map_err(fail)
+        use crate::fsutil::{Access, Existing, write_file};
+        write_file(&self.path, &text, Access::Public, Existing::Replace).map_err(fail)
     }
 }
 

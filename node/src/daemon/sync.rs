@@ -18,12 +18,10 @@ use convene_protocol::sync::{Reconciler, SyncItem};
 use convene_protocol::wire::{MAX_FETCH_IDS, RECORDS_BUDGET, Request, Response};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
 
-use super::NodeSettings;
 use super::actor::{self, StoreHandle, Verdict};
-use super::net::NetCommand;
 use crate::admission::Source;
+use crate::settings::NodeSettings;
 
 /// What one sync may cost, either side: from the `[node]` settings.
 #[derive(Clone, Copy, Debug)]
@@ -96,20 +94,27 @@ pub enum SyncFailure {
     Store(String),
 }
 
-async fn request(
-    net: &mpsc::Sender<NetCommand>,
-    peer: PeerId,
-    request: Request,
-) -> Result<Response, SyncFailure> {
-    let (reply, response) = oneshot::channel();
-    net.send(NetCommand::Request {
-        peer,
-        request,
-        reply,
-    })
-    .await
-    .map_err(|_| SyncFailure::Closed)?;
-    match response.await.map_err(|_| SyncFailure::Closed)? {
+/// What a sync needs of the network: to ask the peer, and to report one that sent invalid
+/// records. The network loop implements it; a test can too.
+pub trait Link: Send + Sync {
+    /// Sends `request` to `peer`: `None` if the network stopped, else the answer or why the
+    /// request failed.
+    fn request(
+        &self,
+        peer: PeerId,
+        request: Request,
+    ) -> impl Future<Output = Option<Result<Response, String>>> + Send;
+
+    /// Counts `invalid` records against `peer`.
+    fn penalise(&self, peer: PeerId, invalid: u32) -> impl Future<Output = ()> + Send;
+}
+
+async fn request(net: &impl Link, peer: PeerId, request: Request) -> Result<Response, SyncFailure> {
+    match net
+        .request(peer, request)
+        .await
+        .ok_or(SyncFailure::Closed)?
+    {
         Ok(Response::Refused { reason }) => Err(SyncFailure::Refused(reason)),
         Ok(response) => Ok(response),
         Err(error) => Err(SyncFailure::Request(error)),
@@ -120,7 +125,7 @@ async fn request(
 pub async fn run(
     peer: PeerId,
     store: StoreHandle,
-    net: mpsc::Sender<NetCommand>,
+    net: impl Link,
     budget: SyncBudget,
 ) -> Result<SyncReport, SyncFailure> {
     let started = Instant::now();
@@ -194,12 +199,7 @@ pub async fn run(
         report.invalid += invalid as u64;
         if let Some(reason) = reasons.first() {
             tracing::warn!(%peer, invalid, reason, "peer sent invalid records during sync");
-            let _ = net
-                .send(NetCommand::Penalise {
-                    peer,
-                    invalid: invalid as u32,
-                })
-                .await;
+            net.penalise(peer, invalid as u32).await;
         }
     }
     report.millis = started.elapsed().as_millis() as u64;

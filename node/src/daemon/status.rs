@@ -1,0 +1,44 @@
+//! What `convene node status` shows, gathered from the network loop and the store actor.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::actor::{self, Health, StoreHandle};
+use super::net::{NetCommand, NetStatus};
+use crate::StoreCounts;
+
+/// Everything `convene node status` shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub api: String,
+    /// `None` when the store could not count (see `health`).
+    pub counts: Option<StoreCounts>,
+    /// Whether the store can write; a degraded store says why.
+    pub health: Health,
+    #[serde(flatten)]
+    pub net: NetStatus,
+}
+
+/// The status now, or `None` once the network loop or the store has stopped.
+pub(crate) async fn status_of(
+    net: &mpsc::Sender<NetCommand>,
+    store: &StoreHandle,
+    api: SocketAddr,
+) -> Option<Status> {
+    let (reply, result) = oneshot::channel();
+    net.send(NetCommand::Status(reply)).await.ok()?;
+    let net = result.await.ok()?;
+    let counts = match store.ask(|reply| actor::Request::Counts { reply }).await {
+        Ok(Ok(counts)) => Some(counts),
+        Ok(Err(_)) | Err(actor::ActorError::Failed(_)) => None,
+        Err(actor::ActorError::Closed) => return None,
+    };
+    Some(Status {
+        api: api.to_string(),
+        counts,
+        health: store.health(),
+        net,
+    })
+}
