@@ -7,20 +7,37 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The `convene` binary built by `cargo test --workspace` next to this test binary.
+/// The `convene` binary, freshly built: the first call runs `cargo build -p convene` for this
+/// test binary's profile (a no-op when nothing changed), so `cargo test -p convene-tests` after
+/// a change to the command never runs a stale binary.
 pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/..");
-    let binary = dir.join(format!("convene{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        binary.display()
-    );
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps/..");
+            let target_dir = profile_dir.parent().expect("target/<profile>");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .current_dir(repo())
+                .args(["build", "--quiet", "--locked", "-p", "convene", "--bin", "convene"])
+                .arg("--target-dir")
+                .arg(target_dir);
+            let profile = profile_dir.file_name().and_then(|n| n.to_str());
+            if profile == Some("release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("running cargo build for the convene binary");
+            assert!(status.success(), "building the convene binary failed");
+            let binary = profile_dir.join(format!("convene{}", std::env::consts::EXE_SUFFIX));
+            assert!(binary.exists(), "{} is missing after the build", binary.display());
+            binary
+        })
+        .clone()
 }
 
 /// The repository root, for the sample records in `examples/`.

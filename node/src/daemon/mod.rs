@@ -99,6 +99,7 @@ pub struct Daemon {
     api_task: tokio::task::JoinHandle<()>,
     api_stop: oneshot::Sender<()>,
     net_task: tokio::task::JoinHandle<()>,
+    net_stop: Option<oneshot::Sender<()>>,
     store_thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
     store_ended: oneshot::Receiver<()>,
     api_file: PathBuf,
@@ -198,7 +199,8 @@ impl Daemon {
             net_tx.clone(),
         );
         tracing::info!(peer = %net.local_peer_id(), "starting the node");
-        let net_task = tokio::spawn(net.run());
+        let (net_stop, net_stopped) = oneshot::channel();
+        let net_task = tokio::spawn(net.run(net_stopped));
 
         let listener = tokio::net::TcpListener::bind(api_addr)
             .await
@@ -236,6 +238,7 @@ impl Daemon {
             api_task,
             api_stop,
             net_task,
+            net_stop: Some(net_stop),
             store_thread: Some(actor_thread.thread),
             store_ended: actor_thread.ended,
             api_file,
@@ -348,9 +351,8 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.api_file);
         let _ = self.api_stop.send(());
         let _ = (&mut self.api_task).await;
-        let (done, finished) = oneshot::channel();
-        if self.net.send(NetCommand::Shutdown(done)).await.is_ok() {
-            let _ = finished.await;
+        if let Some(stop) = self.net_stop.take() {
+            let _ = stop.send(());
         }
         if !self.net_task.is_finished() {
             let _ = (&mut self.net_task).await;

@@ -22,11 +22,11 @@ use libp2p::{
     mdns, memory_connection_limits, noise, ping, tcp, yamux,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{StoreHandle, Verdict};
 use super::codec::SyncCodec;
-use super::peers::{PeerBook, PeerEntry, PeerError};
+use super::peers::{BookSnapshot, PeerBook, PeerEntry, PeerError};
 use super::sync::{self, Responder, SyncBudget, SyncReport};
 use crate::admission::Source;
 use crate::settings::NodeSettings;
@@ -86,8 +86,6 @@ pub enum NetCommand {
     /// Subscribe to a gossip topic by name. Only for tests that play a misbehaving peer.
     #[doc(hidden)]
     SubscribeUnchecked(String),
-    /// Disconnect from everyone and stop.
-    Shutdown(oneshot::Sender<()>),
 }
 
 /// Reports from tasks the loop spawned.
@@ -305,6 +303,8 @@ pub struct Net {
     blocked: HashMap<PeerId, Instant>,
     last_sync: Option<SyncReport>,
     last_kad_bootstrap: Option<Instant>,
+    /// Where changes to the peer book go to be saved, off this loop; set while it runs.
+    book_saves: Option<watch::Sender<Option<BookSnapshot>>>,
 }
 
 impl Net {
@@ -351,6 +351,7 @@ impl Net {
             blocked: HashMap::new(),
             last_sync: None,
             last_kad_bootstrap: None,
+            book_saves: None,
         }
     }
 
@@ -358,28 +359,41 @@ impl Net {
         *self.swarm.local_peer_id()
     }
 
-    /// Runs until a [`NetCommand::Shutdown`] (or until every command sender is gone).
-    pub async fn run(mut self) {
+    /// Runs until `stop` fires (or is dropped), or every command sender is gone. The stop
+    /// signal is looked at first on every turn, so a busy network cannot delay a shutdown.
+    pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (book_saves, saves) = watch::channel(None);
+        self.book_saves = Some(book_saves);
+        let saver = tokio::spawn(save_books(saves));
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                Some(internal) = self.internal.recv() => self.on_internal(internal),
+                biased;
+                _ = &mut stop => break,
                 command = self.commands.recv() => match command {
-                    Some(NetCommand::Shutdown(done)) => {
-                        self.shut_down().await;
-                        let _ = done.send(());
-                        return;
-                    }
                     Some(command) => self.on_command(command),
-                    None => {
-                        self.shut_down().await;
-                        return;
-                    }
+                    None => break,
                 },
+                Some(internal) = self.internal.recv() => self.on_internal(internal),
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
             }
+        }
+        self.shut_down().await;
+        // The saver finishes what it has; then the book is saved once more, as it is now.
+        self.book_saves = None;
+        let _ = saver.await;
+        let last = self.book.snapshot();
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || last.save()).await {
+            tracing::warn!(%error, "could not save the peer book");
+        }
+    }
+
+    /// Has the peer book saved in the background (the newest state wins).
+    fn save_book(&self) {
+        if let Some(saves) = &self.book_saves {
+            let _ = saves.send(Some(self.book.snapshot()));
         }
     }
 
@@ -424,20 +438,20 @@ impl Net {
             NetCommand::Penalise { peer, invalid } => self.penalise(peer, invalid),
             NetCommand::Announce => self.announce(None),
             NetCommand::AddPeer(entry, reply) => {
-                let result = self.book.add(entry.clone());
-                if result.is_ok() {
-                    self.redials.push(Redial {
-                        entry,
-                        backoff: Duration::from_secs(1),
-                        next: Instant::now(),
-                    });
-                    self.on_tick();
-                }
-                let _ = reply.send(result);
+                self.book.add_unsaved(entry.clone());
+                self.save_book();
+                self.redials.push(Redial {
+                    entry,
+                    backoff: Duration::from_secs(1),
+                    next: Instant::now(),
+                });
+                self.on_tick();
+                let _ = reply.send(Ok(()));
             }
             NetCommand::RemovePeer(key, reply) => {
-                let result = self.book.remove(&key);
+                let result = self.book.remove_unsaved(&key);
                 if let Ok(gone) = &result {
+                    self.save_book();
                     self.redials.retain(|r| !gone.contains(&r.entry));
                     for peer in gone.iter().filter_map(|e| e.peer) {
                         let _ = self.swarm.disconnect_peer_id(peer);
@@ -468,7 +482,6 @@ impl Net {
                     .gossipsub
                     .subscribe(&IdentTopic::new(name));
             }
-            NetCommand::Shutdown(_) => unreachable!("handled by the loop"),
         }
     }
 
@@ -788,8 +801,8 @@ impl Net {
                             redial.entry.peer = Some(peer_id);
                         }
                     }
-                    if let Err(error) = self.book.learn_peer_id(&bare, peer_id) {
-                        tracing::warn!(%error, "could not update the peer book");
+                    if self.book.learn_peer_id(&bare, peer_id) {
+                        self.save_book();
                     }
                 }
                 for redial in &mut self.redials {
@@ -988,6 +1001,18 @@ fn is_dialable(addr: &Multiaddr) -> bool {
         libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_unspecified(),
         _ => false,
     })
+}
+
+/// Saves each new state of the peer book as it comes, on a blocking thread.
+async fn save_books(mut saves: watch::Receiver<Option<BookSnapshot>>) {
+    while saves.changed().await.is_ok() {
+        let Some(snapshot) = saves.borrow_and_update().clone() else {
+            continue;
+        };
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || snapshot.save()).await {
+            tracing::warn!(%error, "could not save the peer book");
+        }
+    }
 }
 
 impl sync::Link for mpsc::Sender<NetCommand> {

@@ -163,6 +163,19 @@ impl PeerBook {
 
     /// Adds a peer, merging addresses into an entry for the same peer id. Saves the book.
     pub fn add(&mut self, entry: PeerEntry) -> Result<(), PeerError> {
+        self.add_unsaved(entry);
+        self.snapshot().save()
+    }
+
+    /// Forgets the entries named by `key` (a peer id or an address). Saves the book.
+    pub fn remove(&mut self, key: &str) -> Result<Vec<PeerEntry>, PeerError> {
+        let gone = self.remove_unsaved(key)?;
+        self.snapshot().save()?;
+        Ok(gone)
+    }
+
+    /// [`PeerBook::add`] in memory only; save a [`PeerBook::snapshot`] later.
+    pub fn add_unsaved(&mut self, entry: PeerEntry) {
         let existing = self.entries.iter_mut().find(|e| {
             (entry.peer.is_some() && e.peer == entry.peer)
                 || (e.peer.is_none() && e.addrs == entry.addrs)
@@ -178,11 +191,10 @@ impl PeerBook {
             }
             None => self.entries.push(entry),
         }
-        self.save()
     }
 
-    /// Forgets the entries named by `key` (a peer id or an address). Saves the book.
-    pub fn remove(&mut self, key: &str) -> Result<Vec<PeerEntry>, PeerError> {
+    /// [`PeerBook::remove`] in memory only.
+    pub fn remove_unsaved(&mut self, key: &str) -> Result<Vec<PeerEntry>, PeerError> {
         let (gone, kept) = std::mem::take(&mut self.entries)
             .into_iter()
             .partition::<Vec<_>, _>(|e| e.matches(key));
@@ -190,12 +202,12 @@ impl PeerBook {
         if gone.is_empty() {
             return Err(PeerError::NotFound(key.into()));
         }
-        self.save()?;
         Ok(gone)
     }
 
-    /// Records the peer id learnt by dialling an address-only entry.
-    pub fn learn_peer_id(&mut self, addr: &Multiaddr, peer: PeerId) -> Result<(), PeerError> {
+    /// Records, in memory, the peer id learnt by dialling an address-only entry; whether
+    /// anything changed.
+    pub fn learn_peer_id(&mut self, addr: &Multiaddr, peer: PeerId) -> bool {
         let mut changed = false;
         for entry in &mut self.entries {
             if entry.peer.is_none() && entry.addrs.contains(addr) {
@@ -203,17 +215,35 @@ impl PeerBook {
                 changed = true;
             }
         }
-        if changed { self.save() } else { Ok(()) }
+        changed
     }
 
-    fn save(&self) -> Result<(), PeerError> {
-        let fail = |e: std::io::Error| PeerError::Book {
+    /// The book as it is now, to save (off an async loop: saving is blocking file I/O).
+    pub fn snapshot(&self) -> BookSnapshot {
+        BookSnapshot {
             path: self.path.clone(),
-            reason: e.to_string(),
-        };
-        let text = serde_json::to_vec_pretty(&self.entries).expect("plain data");
+            bytes: serde_json::to_vec_pretty(&self.entries).expect("plain data"),
+        }
+    }
+}
+
+/// The contents of a peer book at one moment.
+#[derive(Clone, Debug)]
+pub struct BookSnapshot {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl BookSnapshot {
+    /// Replaces the book's file, durably.
+    pub fn save(&self) -> Result<(), PeerError> {
         use crate::fsutil::{Access, Existing, write_file};
-        write_file(&self.path, &text, Access::Public, Existing::Replace).map_err(fail)
+        write_file(&self.path, &self.bytes, Access::Public, Existing::Replace).map_err(|e| {
+            PeerError::Book {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        })
     }
 }
 
