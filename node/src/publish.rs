@@ -42,6 +42,8 @@ pub enum SimilarCheck {
 }
 
 /// What a publish did.
+// One per publish, returned at once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum PublishOutcome {
     Published(Published),

@@ -1008,3 +1008,229 @@ mod sync_limits {
         assert!(report.truncated, "{report:?}");
     }
 }
+
+/// Every way a record can enter the store passes the admission step: with a policy that
+/// refuses everything, nothing is stored through any of them.
+mod admission {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use convene_node::admission::Rule;
+    use convene_node::daemon::{Daemon, PeerEntry, RunOptions};
+    use convene_node::{
+        Client, CsvImport, CsvMapping, Draft, ExportLine, Home, NoProgress, Node, NodeError,
+        Policy, SimilarCheck, Source,
+    };
+    use convene_protocol::Record;
+
+    use super::{Ingest, NOW, experiment, publisher, signed};
+
+    /// Refuses every record, and notes where each one came from.
+    #[derive(Debug, Default, Clone)]
+    struct RefuseAll {
+        seen: Arc<Mutex<Vec<Source>>>,
+    }
+
+    impl Rule for RefuseAll {
+        fn check(&self, _: &Record, source: Source) -> Result<(), String> {
+            self.seen.lock().unwrap().push(source);
+            Err("this node takes nothing".into())
+        }
+    }
+
+    impl RefuseAll {
+        fn saw(&self, source: Source) -> bool {
+            self.seen.lock().unwrap().contains(&source)
+        }
+
+        fn policy(&self) -> Policy {
+            Policy::default().with(self.clone())
+        }
+    }
+
+    fn refusing_node() -> (tempfile::TempDir, Node, RefuseAll) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::create(dir.path()).unwrap();
+        let rule = RefuseAll::default();
+        node.set_policy(rule.policy());
+        (dir, node, rule)
+    }
+
+    fn draft(title: &str) -> Draft {
+        Draft {
+            slug: None,
+            content: experiment(title),
+        }
+    }
+
+    #[test]
+    fn publish_is_refused() {
+        let (_dir, mut node, rule) = refusing_node();
+        let error = node
+            .publish(&publisher(1), draft("bike library"), SimilarCheck::Skip, 1)
+            .unwrap_err();
+        assert!(
+            matches!(&error, NodeError::Refused { reason, .. } if reason == "this node takes nothing"),
+            "{error}"
+        );
+        assert!(rule.saw(Source::Own));
+        assert_eq!(node.counts().unwrap().log, 0);
+    }
+
+    #[test]
+    fn retract_is_refused_and_the_record_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::create(dir.path()).unwrap();
+        let record = signed(1, "kept", 1, "a record to keep");
+        node.ingest(std::slice::from_ref(&record)).unwrap();
+        let rule = RefuseAll::default();
+        node.set_policy(rule.policy());
+        let error = node
+            .retract(&publisher(1), &record.address(), 2)
+            .unwrap_err();
+        assert!(matches!(error, NodeError::Refused { .. }), "{error}");
+        assert!(node.get(&record.address()).is_ok(), "still live");
+        assert_eq!(node.counts().unwrap().log, 1);
+    }
+
+    #[test]
+    fn a_jsonl_import_stores_nothing() {
+        let (_dir, mut node, rule) = refusing_node();
+        let lines: String = (0..5)
+            .map(|i| signed(2, &format!("r{i}"), 1, "imported"))
+            .map(|r| serde_json::to_string(&ExportLine::of(&r)).unwrap() + "\n")
+            .collect();
+        let report = node
+            .import_jsonl(&mut lines.as_bytes(), false, NOW, &NoProgress)
+            .unwrap();
+        assert_eq!((report.read, report.stored), (5, 0));
+        assert_eq!(report.rejected.len(), 5);
+        assert!(report.rejected[0].reason.contains("admission policy"));
+        assert!(rule.saw(Source::Import));
+        assert_eq!(node.counts().unwrap().log, 0);
+    }
+
+    #[test]
+    fn a_csv_import_stores_nothing() {
+        let (_dir, mut node, rule) = refusing_node();
+        let mapping =
+            CsvMapping::parse("kind = \"lesson\"\n[columns]\ntitle = \"T\"\nsummary = \"S\"\n")
+                .unwrap();
+        let job = CsvImport {
+            mapping: &mapping,
+            publisher: &publisher(1),
+            dry_run: false,
+            now: 1,
+        };
+        let report = node
+            .import_csv(&mut "T,S\na,b\nc,d\n".as_bytes(), &job, &NoProgress)
+            .unwrap();
+        assert_eq!((report.read, report.stored), (2, 0));
+        assert_eq!(report.rejected.len(), 2, "{:?}", report.rejected);
+        assert!(rule.saw(Source::Own));
+        assert_eq!(node.counts().unwrap().log, 0);
+    }
+
+    fn options(policy: Policy) -> RunOptions {
+        RunOptions {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            api: Some("127.0.0.1:0".into()),
+            mdns: Some(false),
+            policy,
+        }
+    }
+
+    /// Waits for `done` (checked every 50 ms), at most 60 s.
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited 60 s for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gossip_sync_and_the_local_api_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = Home::init(&dir.path().join("open"), None).unwrap();
+        let closed = Home::init(&dir.path().join("closed"), None).unwrap();
+        let source = Daemon::start(&open, options(Policy::default()))
+            .await
+            .unwrap();
+        // A record held before the two meet reaches the refusing node by sync.
+        source
+            .publish(
+                Draft::parse(
+                    "kind = \"lesson\"\ntitle = \"Held before\"\nsummary = \"s\"\n",
+                    convene_node::DraftFormat::Toml,
+                    "t",
+                    &open.identity().unwrap().author(),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let rule = RefuseAll::default();
+        let refusing = Daemon::start(&closed, options(rule.policy()))
+            .await
+            .unwrap();
+        let ticket = source.status().await.unwrap().net.ticket;
+        refusing
+            .add_peer(PeerEntry::parse(&ticket).unwrap())
+            .await
+            .unwrap();
+        until("the sync to offer the record", || rule.saw(Source::Sync)).await;
+
+        // A record published once both are in the gossip mesh reaches it by gossip.
+        let mut round = 0;
+        while !rule.saw(Source::Gossip) {
+            assert!(round < 60, "no gossip arrived in 60 rounds");
+            let text = format!("kind = \"lesson\"\ntitle = \"Gossip {round}\"\nsummary = \"s\"\n");
+            let author = open.identity().unwrap().author();
+            let draft = Draft::parse(&text, convene_node::DraftFormat::Toml, "t", &author).unwrap();
+            source.publish(draft).await.unwrap();
+            round += 1;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+            while !rule.saw(Source::Gossip) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+
+        // The local API's writes go the same way.
+        let client = tokio::task::spawn_blocking({
+            let home = closed.dir().to_path_buf();
+            move || {
+                let client = Client::find(&home).unwrap().expect("the node answers");
+                let published = client.publish(draft("from the api"), SimilarCheck::Skip);
+                let line = serde_json::to_string(&ExportLine::of(&signed(3, "x", 1, "x"))).unwrap();
+                let imported = client
+                    .import_jsonl_chunk(format!("{line}\n").into_bytes(), 1, false)
+                    .unwrap();
+                let csv = client
+                    .import_csv_chunk(
+                        b"T,S\na,b\n".to_vec(),
+                        1,
+                        "kind = \"lesson\"\n[columns]\ntitle = \"T\"\nsummary = \"S\"\n",
+                        false,
+                    )
+                    .unwrap();
+                (published.map(|_| ()), imported, csv)
+            }
+        })
+        .await
+        .unwrap();
+        let (published, imported, csv) = client;
+        let error = published.unwrap_err();
+        assert!(error.to_string().contains("takes nothing"), "{error}");
+        assert_eq!((imported.stored, imported.rejected.len()), (0, 1));
+        assert_eq!((csv.stored, csv.rejected.len()), (0, 1));
+
+        let counts = refusing.status().await.unwrap().counts.unwrap();
+        assert_eq!(counts.log, 0, "nothing entered the refusing node's store");
+        refusing.shutdown().await.unwrap();
+        source.shutdown().await.unwrap();
+    }
+}

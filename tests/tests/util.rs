@@ -24,17 +24,25 @@ pub fn binary() -> PathBuf {
             let mut build = Command::new(cargo);
             build
                 .current_dir(repo())
-                .args(["build", "--quiet", "--locked", "-p", "convene", "--bin", "convene"])
+                .args([
+                    "build", "--quiet", "--locked", "-p", "convene", "--bin", "convene",
+                ])
                 .arg("--target-dir")
                 .arg(target_dir);
             let profile = profile_dir.file_name().and_then(|n| n.to_str());
             if profile == Some("release") {
                 build.arg("--release");
             }
-            let status = build.status().expect("running cargo build for the convene binary");
+            let status = build
+                .status()
+                .expect("running cargo build for the convene binary");
             assert!(status.success(), "building the convene binary failed");
             let binary = profile_dir.join(format!("convene{}", std::env::consts::EXE_SUFFIX));
-            assert!(binary.exists(), "{} is missing after the build", binary.display());
+            assert!(
+                binary.exists(),
+                "{} is missing after the build",
+                binary.display()
+            );
             binary
         })
         .clone()

@@ -174,7 +174,7 @@ enum Job {
         source: Source,
         reply: oneshot::Sender<Verdicts>,
     },
-    Request(Request),
+    Request(Box<Request>),
     /// Nothing to do but a chance to recover, sent now and then while the node is degraded.
     Tick,
     /// Ends the thread with a panic outside any job: only for tests of what the daemon does
@@ -243,7 +243,7 @@ impl StoreHandle {
     ) -> Result<Result<T, NodeError>, ActorError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Request(request(reply)))
+            .send(Job::Request(Box::new(request(reply))))
             .await
             .map_err(|_| ActorError::Closed)?;
         answer.await.map_err(|_| ActorError::Closed)?
@@ -256,7 +256,7 @@ impl StoreHandle {
     ) -> Result<Result<T, NodeError>, ActorError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .blocking_send(Job::Request(request(reply)))
+            .blocking_send(Job::Request(Box::new(request(reply))))
             .map_err(|_| ActorError::Closed)?;
         answer.blocking_recv().map_err(|_| ActorError::Closed)?
     }
@@ -412,7 +412,7 @@ impl Actor {
                 Job::Stop => break,
                 Job::Abort => panic!("the store thread was told to abort"),
                 Job::Tick => {}
-                Job::Request(request) => deferred = Some(request),
+                Job::Request(request) => deferred = Some(*request),
                 Job::Ingest {
                     records,
                     source,
@@ -431,7 +431,7 @@ impl Actor {
                                 batch.push((records, source, reply));
                             }
                             Ok(Job::Request(request)) => {
-                                deferred = Some(request);
+                                deferred = Some(*request);
                                 break;
                             }
                             Ok(Job::Tick) => {}
