@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use convene_node::daemon::{PeerBook, PeerEntry, RunOptions};
-use convene_node::search::{Query, SimilarityThreshold};
+use convene_node::search::{Query, SimilarQuery, SimilarityThreshold};
 use convene_node::{
     Client, Directory, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError,
     PublishOutcome, Publisher, SimilarCheck, now,
@@ -524,8 +524,12 @@ fn command(
                     "{target:?} is neither a record address nor a draft file ({address_error})"
                 ),
             };
-            let similar =
-                node.similar(&content, exclude.as_ref(), SimilarityThreshold::ANY, limit)?;
+            let similar = node.similar(&SimilarQuery {
+                content,
+                exclude,
+                threshold: SimilarityThreshold::ANY,
+                limit,
+            })?;
             out.similar(&similar, json)?;
             Ok(found(!similar.is_empty()))
         }

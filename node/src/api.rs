@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use convene_protocol::{Address, AuthorKey, Content, Kind, Record};
+use convene_protocol::{Address, AuthorKey, Kind, Record};
 use convene_search::Hit;
 use serde::{Deserialize, Serialize};
 
@@ -40,14 +40,6 @@ impl RecordBody {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PeopleRequest {
     pub topic: String,
-    pub limit: usize,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SimilarRequest {
-    pub content: Content,
-    pub exclude: Option<Address>,
-    pub threshold: f32,
     pub limit: usize,
 }
 

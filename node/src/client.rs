@@ -5,14 +5,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use convene_protocol::{Address, Content, Record};
-use convene_search::{Facet, Hit, Query, SimilarityThreshold};
+use convene_protocol::{Address, Record};
+use convene_search::{Facet, Hit, Query, SimilarQuery};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
     API_VERSION, AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest,
-    PublishRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
+    PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::daemon::{BookPeer, PeerEntry, Status};
 use crate::layout::{API_FILE, TOKEN_FILE};
@@ -159,22 +159,8 @@ impl Client {
         )
     }
 
-    pub fn similar(
-        &self,
-        content: &Content,
-        exclude: Option<&Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
-    ) -> Result<Vec<(f32, Hit)>, NodeError> {
-        self.post(
-            "/similar",
-            &SimilarRequest {
-                content: content.clone(),
-                exclude: exclude.cloned(),
-                threshold: threshold.0,
-                limit,
-            },
-        )
+    pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
+        self.post("/similar", query)
     }
 
     pub fn get_record(&self, address: &Address) -> Result<Record, NodeError> {

@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, Write};
 
-use convene_protocol::{Address, Content, Record};
-use convene_search::{Facet, Hit, Query, SimilarityThreshold};
+use convene_protocol::{Address, Record};
+use convene_search::{Facet, Hit, Query, SimilarQuery};
 
 use crate::limits::{IMPORT_CHUNK_BYTES, IMPORT_LINE_BYTES};
 use crate::transfer::{LineRead, read_line_bounded};
@@ -22,13 +22,7 @@ pub trait Directory: std::fmt::Debug {
     fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError>;
     fn facets(&self, query: &Query) -> Result<Vec<Facet>, NodeError>;
     fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError>;
-    fn similar(
-        &self,
-        content: &Content,
-        exclude: Option<&Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
-    ) -> Result<Vec<(f32, Hit)>, NodeError>;
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError>;
     fn get(&self, address: &Address) -> Result<Record, NodeError>;
     fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError>;
     /// Publishes `draft` as the home's identity (see [`Node::publish`]); a running node also
@@ -94,14 +88,8 @@ impl Directory for Local {
         self.node.people(topic, limit)
     }
 
-    fn similar(
-        &self,
-        content: &Content,
-        exclude: Option<&Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
-    ) -> Result<Vec<(f32, Hit)>, NodeError> {
-        self.node.similar(content, exclude, threshold, limit)
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
+        self.node.similar(query)
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {
@@ -175,14 +163,8 @@ impl Directory for Client {
         Client::people(self, topic, limit)
     }
 
-    fn similar(
-        &self,
-        content: &Content,
-        exclude: Option<&Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
-    ) -> Result<Vec<(f32, Hit)>, NodeError> {
-        Client::similar(self, content, exclude, threshold, limit)
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
+        Client::similar(self, query)
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

@@ -28,7 +28,7 @@ mod transfer;
 use std::path::Path;
 
 use convene_protocol::{Address, AuthorKey, Content, Date, Kind, Record, RecordError};
-use convene_search::{Hit, Index, IndexError, Query, SimilarityThreshold};
+use convene_search::{Hit, Index, IndexError, Query, SimilarQuery};
 
 pub use crate::admission::{Policy, Source};
 pub use crate::client::Client;
@@ -494,15 +494,9 @@ impl Node {
         Ok(self.index.search(query)?)
     }
 
-    /// Records like `content`, best first, leaving out `exclude` (the record itself).
-    pub fn similar(
-        &self,
-        content: &Content,
-        exclude: Option<&Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
-    ) -> Result<Vec<(f32, Hit)>, NodeError> {
-        Ok(self.index.similar(content, exclude, threshold, limit)?)
+    /// Records like the query's content, best first.
+    pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
+        Ok(self.index.similar(query)?)
     }
 
     /// Live records, optionally only one author's, one kind, or stale ones (review date passed).

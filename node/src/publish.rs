@@ -8,7 +8,7 @@
 //! anything is signed.
 
 use convene_protocol::{Address, AuthorKey, Identity, Record};
-use convene_search::{Hit, SimilarityThreshold};
+use convene_search::{Hit, SimilarQuery, SimilarityThreshold};
 
 use crate::admission::Source;
 use crate::store::LatestEntry;
@@ -144,12 +144,12 @@ impl Node {
         let address = publisher.address(&draft);
         if let SimilarCheck::Ask { limit } = check {
             draft.content.validate()?;
-            let similar = self.similar(
-                &draft.content,
-                Some(&address),
-                SimilarityThreshold::PUBLISH,
+            let similar = self.similar(&SimilarQuery {
+                content: draft.content.clone(),
+                exclude: Some(address.clone()),
+                threshold: SimilarityThreshold::PUBLISH,
                 limit,
-            )?;
+            })?;
             if !similar.is_empty() {
                 return Ok(PublishOutcome::Similar(similar));
             }

@@ -16,7 +16,7 @@ mod similar;
 use std::ops::{Bound, Range};
 use std::path::Path;
 
-use convene_protocol::{Address, AuthorKey, Content, Date, Kind, Record, Status};
+use convene_protocol::{Address, AuthorKey, Date, Kind, Record, Status};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery,
@@ -28,7 +28,7 @@ use tantivy::{DocAddress, IndexReader, IndexWriter, ReloadPolicy, TantivyDocumen
 
 pub use crate::facets::{FACET_FIELDS, Facet};
 use crate::schema::Fields;
-pub use crate::similar::SimilarityThreshold;
+pub use crate::similar::{SimilarQuery, SimilarityThreshold};
 
 /// Memory the single index writer may use before it flushes a segment.
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
@@ -341,14 +341,8 @@ impl Index {
 
     /// Records like `content`: same kind, sharing words of their title, summary and tags.
     /// Ranked by similarity (0 to 1); those below `threshold` are left out.
-    pub fn similar(
-        &self,
-        content: &Content,
-        exclude: Option<&Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
-    ) -> Result<Vec<(f32, Hit)>, IndexError> {
-        similar::find(self, content, exclude, threshold, limit)
+    pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, IndexError> {
+        similar::find(self, query)
     }
 
     fn text_query(&self, text: &str) -> Box<dyn TantivyQuery> {

@@ -16,8 +16,19 @@ use tantivy::{TantivyDocument, Term};
 use crate::{Hit, Index, IndexError, schema};
 
 /// How much two records must overlap (0 to 1) to count as similar.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SimilarityThreshold(pub f32);
+
+/// What [`Index::similar`] looks for: records like `content` (leaving out `exclude`, the record
+/// itself), at least `threshold` similar, at most `limit` of them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimilarQuery {
+    pub content: Content,
+    pub exclude: Option<Address>,
+    pub threshold: SimilarityThreshold,
+    pub limit: usize,
+}
 
 impl SimilarityThreshold {
     /// Worth a question before publishing: about a third of the words in common.
@@ -30,13 +41,14 @@ impl SimilarityThreshold {
 /// still looked at.
 const CANDIDATES_PER_RESULT: usize = 5;
 
-pub(crate) fn find(
-    index: &Index,
-    content: &Content,
-    exclude: Option<&Address>,
-    threshold: SimilarityThreshold,
-    limit: usize,
-) -> Result<Vec<(f32, Hit)>, IndexError> {
+pub(crate) fn find(index: &Index, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, IndexError> {
+    let SimilarQuery {
+        content,
+        exclude,
+        threshold,
+        limit,
+    } = query;
+    let (exclude, threshold, limit) = (exclude.as_ref(), *threshold, *limit);
     crate::limits::results(limit)?;
     let fields = index.fields();
     let wanted = words(&profile_of_content(content));

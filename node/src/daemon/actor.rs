@@ -21,8 +21,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use convene_protocol::sync::SyncItem;
-use convene_protocol::{Address, Content, Record, RecordId};
-use convene_search::{Facet, Hit, Query, SimilarityThreshold};
+use convene_protocol::{Address, Record, RecordId};
+use convene_search::{Facet, Hit, Query, SimilarQuery};
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -97,10 +97,7 @@ pub enum Request {
         reply: Reply<Vec<Person>>,
     },
     Similar {
-        content: Content,
-        exclude: Option<Address>,
-        threshold: SimilarityThreshold,
-        limit: usize,
+        query: SimilarQuery,
         reply: Reply<Vec<(f32, Hit)>>,
     },
     Get {
@@ -488,15 +485,9 @@ impl Actor {
                 limit,
                 reply,
             } => self.answer(reply, |a| a.node.people(&topic, limit)),
-            Request::Similar {
-                content,
-                exclude,
-                threshold,
-                limit,
-                reply,
-            } => self.answer(reply, |a| {
-                content.validate()?;
-                a.node.similar(&content, exclude.as_ref(), threshold, limit)
+            Request::Similar { query, reply } => self.answer(reply, |a| {
+                query.content.validate()?;
+                a.node.similar(&query)
             }),
             Request::Get { address, reply } => self.answer(reply, |a| a.node.get(&address)),
             Request::List { filter, reply } => self.answer(reply, |a| a.node.list(&filter)),

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use convene_protocol::Record;
-use convene_search::{Facet, Hit, Query, SimilarityThreshold};
+use convene_search::{Facet, Hit, Query, SimilarQuery};
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{ActorError, Reply, Request as StoreRequest, StoreHandle};
@@ -25,7 +25,7 @@ use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
     API_VERSION, AddressQuery, ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerRequest,
-    PeopleRequest, PublishRequest, PublishResponse, RecordBody, Reindexed, SimilarRequest,
+    PeopleRequest, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
@@ -412,16 +412,10 @@ async fn people(
 
 async fn similar(
     AxumState(state): AxumState<State>,
-    Json(request): Json<SimilarRequest>,
+    Json(query): Json<SimilarQuery>,
 ) -> ApiResult<Vec<(f32, Hit)>> {
     state
-        .on_store(|reply| StoreRequest::Similar {
-            content: request.content,
-            exclude: request.exclude,
-            threshold: SimilarityThreshold(request.threshold),
-            limit: request.limit,
-            reply,
-        })
+        .on_store(|reply| StoreRequest::Similar { query, reply })
         .await
 }
 
