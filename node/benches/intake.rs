@@ -117,17 +117,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let daemon = Daemon::start(
-            &home,
-            RunOptions {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                api: Some("127.0.0.1:0".into()),
-                mdns: Some(false),
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+        let daemon = Daemon::start(&home, RunOptions::loopback()).await.unwrap();
         let api = daemon.api_addr().to_string();
         let token = std::fs::read_to_string(home.dir().join("api.token")).unwrap();
         let token = token.trim().to_string();

@@ -49,17 +49,7 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
             .unwrap();
             home = Home::open(&path).unwrap();
         }
-        let daemon = Daemon::start(
-            &home,
-            RunOptions {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                api: Some("127.0.0.1:0".into()),
-                mdns: Some(false),
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+        let daemon = Daemon::start(&home, RunOptions::loopback()).await.unwrap();
         daemons.push((home, daemon));
     }
     eprintln!("{nodes} nodes started");

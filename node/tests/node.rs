@@ -682,12 +682,7 @@ mod actor {
     use convene_node::{Home, NodeError};
 
     fn options() -> RunOptions {
-        RunOptions {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-            api: Some("127.0.0.1:0".into()),
-            mdns: Some(false),
-            ..RunOptions::default()
-        }
+        RunOptions::loopback()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1133,10 +1128,8 @@ mod admission {
 
     fn options(policy: Policy) -> RunOptions {
         RunOptions {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-            api: Some("127.0.0.1:0".into()),
-            mdns: Some(false),
             policy,
+            ..RunOptions::loopback()
         }
     }
 

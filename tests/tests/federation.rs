@@ -27,12 +27,7 @@ fn attacker_joins(
     let attacker = runtime
         .block_on(convene_node::daemon::Daemon::start(
             &home,
-            convene_node::daemon::RunOptions {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                api: Some("127.0.0.1:0".into()),
-                mdns: Some(false),
-                ..Default::default()
-            },
+            convene_node::daemon::RunOptions::loopback(),
         ))
         .unwrap();
     let status = runtime.block_on(attacker.status()).unwrap();

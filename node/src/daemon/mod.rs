@@ -77,6 +77,19 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
     }
 }
 
+impl RunOptions {
+    /// Listening on 127.0.0.1 only, on ports the system picks, without mDNS: for tests and
+    /// benchmarks that run several nodes on one machine.
+    pub fn loopback() -> RunOptions {
+        RunOptions {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            api: Some("127.0.0.1:0".into()),
+            mdns: Some(false),
+            policy: crate::Policy::default(),
+        }
+    }
+}
+
 /// Overrides of the config file's `[node]` section, from the command line.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
