@@ -66,6 +66,15 @@ fn connected(home: &Home, peer: &str) -> bool {
         .any(|p| p["peer_id"] == peer && p["gossip"] == true)
 }
 
+/// `home` forwards gossip to `peer` at once: the peer is in its mesh.
+fn meshed(home: &Home, peer: &str) -> bool {
+    status(home)["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["peer_id"] == peer && p["mesh"] == true)
+}
+
 /// Every (address, id) a home stores, retractions included.
 fn held(home: &Home) -> BTreeSet<(String, String)> {
     home.run(&["export"])
@@ -125,8 +134,10 @@ fn a_record_published_on_a_reaches_c_through_b_within_five_seconds() {
     wait_until(Duration::from_secs(20), "B and C connect", || {
         connected(&b, &id_a) && connected(&c, &id_b)
     });
-    // Let the gossip mesh form (heartbeats are one second apart).
-    std::thread::sleep(Duration::from_secs(2));
+    let id_c = peer_id(&c);
+    wait_until(Duration::from_secs(20), "the gossip mesh forms", || {
+        meshed(&a, &id_b) && meshed(&b, &id_c)
+    });
 
     let address = a.publish(
         "fridge.toml",
@@ -335,7 +346,10 @@ fn kill_9_during_a_stream_loses_nothing_acknowledged_and_the_index_matches_the_s
     wait_until(Duration::from_secs(20), "organisations settle", || {
         counts(&relay).0 == 3 && counts(&witness).0 == 3
     });
-    std::thread::sleep(Duration::from_secs(2));
+    let id_witness = peer_id(&witness);
+    wait_until(Duration::from_secs(20), "the gossip mesh forms", || {
+        meshed(&source, &id_relay) && meshed(&relay, &id_witness)
+    });
 
     // The source publishes a stream of records through its API as fast as it can.
     let client = convene_node::Client::connect(&source.path).expect("the source runs");
@@ -636,8 +650,10 @@ fn victim_and_honest(victim: &str, honest: &str) -> VictimAndHonest {
     wait_until(Duration::from_secs(20), "the honest peer joins", || {
         connected(&honest, &victim_id)
     });
-    // Let the gossip mesh form (heartbeats are one second apart).
-    std::thread::sleep(Duration::from_secs(2));
+    let honest_id = peer_id(&honest);
+    wait_until(Duration::from_secs(20), "the gossip mesh forms", || {
+        meshed(&honest, &victim_id) && meshed(&victim, &honest_id)
+    });
     VictimAndHonest {
         victim,
         honest,
@@ -665,8 +681,14 @@ fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alon
     let (_attacker_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
     wait_until(Duration::from_secs(20), "the attacker joins gossip", || {
         connected(&victim, &attacker_id)
+            && runtime
+                .block_on(attacker.status())
+                .unwrap()
+                .net
+                .peers
+                .iter()
+                .any(|p| p.peer_id == victim_id && p.gossip)
     });
-    std::thread::sleep(Duration::from_secs(2));
     let identity = Identity::generate().unwrap();
     let now = convene_node::now();
     let records_before = counts(&victim);

@@ -39,8 +39,12 @@ const QUEUE: usize = 256;
 const MAX_BATCH: usize = 2_048;
 /// Batches at least this large are verified on every core.
 const PARALLEL_FROM: usize = 16;
-/// The index is committed when the queue runs dry, or at least this often under a steady stream.
+/// The index is committed before every read, when the queue runs dry (but not more often
+/// than [`INDEX_COMMIT_AFTER`], so that an import's chunks do not each pay for a commit), and at
+/// least this often under a steady stream.
 const INDEX_COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// The least time between two index commits that no read asked for.
+const INDEX_COMMIT_AFTER: Duration = Duration::from_millis(250);
 /// While degraded, the actor tries to reopen what failed at most this often.
 const RECOVER_EVERY: Duration = Duration::from_secs(2);
 /// Most records (or CSV rows) in one import request to the actor.
@@ -172,7 +176,8 @@ enum Job {
         reply: oneshot::Sender<Verdicts>,
     },
     Request(Box<Request>),
-    /// Nothing to do but a chance to recover, sent now and then while the node is degraded.
+    /// Nothing to do but a chance to recover (while degraded) or to commit the index, sent
+    /// every second by the network loop.
     Tick,
     /// Ends the thread with a panic outside any job: only for tests of what the daemon does
     /// when its store thread dies.
@@ -270,7 +275,8 @@ impl StoreHandle {
         let _ = self.jobs.send(Job::Abort).await;
     }
 
-    /// Gives a degraded actor a chance to recover, if its queue has room.
+    /// Gives the actor a turn when idle: a degraded one retries, a dirty index is committed.
+    /// Skipped if its queue is full.
     pub fn tick(&self) {
         let _ = self.jobs.try_send(Job::Tick);
     }
@@ -453,8 +459,10 @@ impl Actor {
             if stop {
                 break;
             }
+            let since = self.last_index_commit.elapsed();
             if self.index_dirty
-                && (queue.is_empty() || self.last_index_commit.elapsed() >= INDEX_COMMIT_EVERY)
+                && (since >= INDEX_COMMIT_EVERY
+                    || (queue.is_empty() && since >= INDEX_COMMIT_AFTER))
             {
                 self.commit_index_if_dirty();
             }

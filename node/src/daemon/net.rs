@@ -128,6 +128,10 @@ pub struct PeerStatus {
     pub invalid_records: u32,
     /// The peer takes part in record gossip (is subscribed to the topic).
     pub gossip: bool,
+    /// The peer is in this node's gossip mesh: records this node forwards go to it at once
+    /// (others learn of them at the next heartbeat).
+    #[serde(default)]
+    pub mesh: bool,
     pub last_sync: Option<SyncReport>,
 }
 
@@ -493,6 +497,7 @@ impl Net {
             .filter(|(_, topics)| topics.contains(&&topic))
             .map(|(peer, _)| *peer)
             .collect();
+        let mesh: HashSet<PeerId> = gossipsub.mesh_peers(&topic).copied().collect();
         let mut peers: Vec<PeerStatus> = self
             .peers
             .iter()
@@ -506,6 +511,7 @@ impl Net {
                 score: gossipsub.peer_score(peer),
                 invalid_records: self.invalid.get(peer).map_or(0, |(count, _)| *count),
                 gossip: gossiping.contains(peer),
+                mesh: mesh.contains(peer),
                 last_sync: state.last_sync.clone(),
             })
             .collect();
@@ -535,10 +541,9 @@ impl Net {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        // A degraded store retries when jobs come; an idle one gets a chance every second.
-        if self.store.health().degraded.is_some() {
-            self.store.tick();
-        }
+        // Every second the store gets a turn even when idle: a degraded one retries, and an
+        // index left uncommitted after a burst is committed.
+        self.store.tick();
         // Redial remembered peers that are not connected, backing off.
         for index in 0..self.redials.len() {
             let redial = &self.redials[index];
