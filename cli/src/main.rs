@@ -680,7 +680,7 @@ fn recover(home: &Home, from_peers: bool, wait: u64) -> Result<ExitCode> {
 fn reindex(home: &Home) -> Result<ExitCode> {
     let progress = progress::Bar::new("records");
     let indexed = match Client::find(home.dir())? {
-        Some(client) => client.reindex()?,
+        Some(mut client) => client.reindex(&progress)?,
         None => {
             let data = home.data_dir();
             let store = data.join(convene_node::STORE_FILE);

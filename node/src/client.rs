@@ -1,6 +1,6 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
@@ -15,10 +15,30 @@ use crate::api::{
     PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::daemon::{BookPeer, PeerEntry, Status};
+use crate::directory::{Directory, Local};
 use crate::layout::{API_FILE, TOKEN_FILE};
+use crate::limits::{IMPORT_CHUNK_BYTES, IMPORT_LINE_BYTES};
+use crate::transfer::{LineRead, read_line_bounded};
 use crate::{
-    Draft, ImportReport, ListFilter, NodeError, Person, PublishOutcome, Published, SimilarCheck,
+    CsvMapping, Draft, Home, ImportReport, ListFilter, Node, NodeError, Person, Progress,
+    PublishOutcome, Published, Publisher, Rejection, SimilarCheck,
 };
+
+/// Uses the home's running node if there is one, else opens the store (rebuilding a damaged
+/// index, with `progress`).
+pub fn open_directory(
+    home: &Home,
+    progress: &dyn Progress,
+) -> Result<Box<dyn Directory>, NodeError> {
+    if let Some(client) = Client::find(home.dir())? {
+        tracing::debug!(api = client.address(), "using the running node");
+        return Ok(Box::new(client));
+    }
+    Ok(Box::new(Local {
+        node: Node::open_with(&home.data_dir(), false, progress)?,
+        publisher: Publisher::of(home)?,
+    }))
+}
 
 /// A connection to the node running on a home directory.
 #[derive(Debug)]
@@ -27,6 +47,9 @@ pub struct Client {
     token: Option<String>,
     agent: ureq::Agent,
 }
+
+/// Lines sent to a running node per import request (fewer if they reach the byte limit).
+const IMPORT_LINES_PER_REQUEST: usize = 2_000;
 
 /// How long a command waits for a running node to answer a quick health check.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -141,103 +164,6 @@ impl Client {
         self.get("/status")
     }
 
-    pub fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
-        self.post("/search", query)
-    }
-
-    pub fn facets(&self, query: &Query) -> Result<Vec<Facet>, NodeError> {
-        self.post("/facets", query)
-    }
-
-    pub fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError> {
-        self.post(
-            "/people",
-            &PeopleRequest {
-                topic: topic.into(),
-                limit,
-            },
-        )
-    }
-
-    pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
-        self.post("/similar", query)
-    }
-
-    pub fn get_record(&self, address: &Address) -> Result<Record, NodeError> {
-        let response = self
-            .agent
-            .get(format!("{}/record", self.base))
-            .query("address", address.to_string())
-            .call()
-            .map_err(|e| self.failed(e))?;
-        let body: RecordBody = self.read(response)?;
-        body.decode()
-    }
-
-    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError> {
-        let bodies: Vec<RecordBody> = self.post(
-            "/list",
-            &ListRequest {
-                author: filter.author,
-                kind: filter.kind,
-                stale: filter.stale,
-                now: filter.now,
-            },
-        )?;
-        bodies.iter().map(RecordBody::decode).collect()
-    }
-
-    /// Copies the node's export to `out`; returns the number of records.
-    pub fn export(&self, out: &mut dyn Write) -> Result<u64, NodeError> {
-        let response = self
-            .agent
-            .get(format!("{}/export", self.base))
-            .call()
-            .map_err(|e| self.failed(e))?;
-        let response = self.check(response)?;
-        let mut reader = response.into_body().into_reader();
-        let mut buffer = vec![0; 64 * 1024];
-        let mut lines = 0;
-        let io = |source| NodeError::Io {
-            path: "export output".into(),
-            source,
-        };
-        loop {
-            let n = reader.read(&mut buffer).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            out.write_all(&buffer[..n]).map_err(io)?;
-        }
-        out.flush().map_err(io)?;
-        Ok(lines)
-    }
-
-    pub fn publish(&self, draft: Draft, check: SimilarCheck) -> Result<PublishOutcome, NodeError> {
-        let response: PublishResponse = self.post("/publish", &PublishRequest { draft, check })?;
-        Ok(match response {
-            PublishResponse::Published {
-                record,
-                previous_seq,
-            } => PublishOutcome::Published(Published {
-                record: record.decode()?,
-                previous_seq,
-            }),
-            PublishResponse::Similar { similar } => PublishOutcome::Similar(similar),
-        })
-    }
-
-    pub fn retract(&self, address: &Address) -> Result<Record, NodeError> {
-        let body: RecordBody = self.post(
-            "/retract",
-            &AddressQuery {
-                address: address.clone(),
-            },
-        )?;
-        body.decode()
-    }
-
     /// Imports whole lines of a JSON Lines export; `first_line` numbers the first of them.
     pub fn import_jsonl_chunk(
         &self,
@@ -284,12 +210,6 @@ impl Client {
         self.read(response)
     }
 
-    /// Rebuilds the node's index; returns the number of records indexed.
-    pub fn reindex(&self) -> Result<u64, NodeError> {
-        let done: Reindexed = self.post("/reindex", &())?;
-        Ok(done.indexed)
-    }
-
     pub fn peers(&self) -> Result<Vec<BookPeer>, NodeError> {
         self.get("/peers")
     }
@@ -330,4 +250,202 @@ pub(crate) fn percent_encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Every operation through the running node's API.
+impl Directory for Client {
+    fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
+        self.post("/search", query)
+    }
+
+    fn facets(&self, query: &Query) -> Result<Vec<Facet>, NodeError> {
+        self.post("/facets", query)
+    }
+
+    fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError> {
+        self.post(
+            "/people",
+            &PeopleRequest {
+                topic: topic.into(),
+                limit,
+            },
+        )
+    }
+
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
+        self.post("/similar", query)
+    }
+
+    fn get(&self, address: &Address) -> Result<Record, NodeError> {
+        let response = self
+            .agent
+            .get(format!("{}/record", self.base))
+            .query("address", address.to_string())
+            .call()
+            .map_err(|e| self.failed(e))?;
+        let body: RecordBody = self.read(response)?;
+        body.decode()
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError> {
+        let bodies: Vec<RecordBody> = self.post(
+            "/list",
+            &ListRequest {
+                author: filter.author,
+                kind: filter.kind,
+                stale: filter.stale,
+                now: filter.now,
+            },
+        )?;
+        bodies.iter().map(RecordBody::decode).collect()
+    }
+
+    /// Copies the node's export to `out`; returns the number of records.
+    fn export(&self, out: &mut dyn Write) -> Result<u64, NodeError> {
+        let response = self
+            .agent
+            .get(format!("{}/export", self.base))
+            .call()
+            .map_err(|e| self.failed(e))?;
+        let response = self.check(response)?;
+        let mut reader = response.into_body().into_reader();
+        let mut buffer = vec![0; 64 * 1024];
+        let mut lines = 0;
+        let io = |source| NodeError::Io {
+            path: "export output".into(),
+            source,
+        };
+        loop {
+            let n = reader.read(&mut buffer).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            out.write_all(&buffer[..n]).map_err(io)?;
+        }
+        out.flush().map_err(io)?;
+        Ok(lines)
+    }
+
+    fn publish(&mut self, draft: Draft, check: SimilarCheck) -> Result<PublishOutcome, NodeError> {
+        let response: PublishResponse = self.post("/publish", &PublishRequest { draft, check })?;
+        Ok(match response {
+            PublishResponse::Published {
+                record,
+                previous_seq,
+            } => PublishOutcome::Published(Published {
+                record: record.decode()?,
+                previous_seq,
+            }),
+            PublishResponse::Similar { similar } => PublishOutcome::Similar(similar),
+        })
+    }
+
+    fn retract(&mut self, address: &Address) -> Result<Record, NodeError> {
+        let body: RecordBody = self.post(
+            "/retract",
+            &AddressQuery {
+                address: address.clone(),
+            },
+        )?;
+        body.decode()
+    }
+
+    /// The lines go in requests of at most [`IMPORT_CHUNK_BYTES`]; a line over the limit is
+    /// reported here and not sent.
+    fn import_jsonl(
+        &mut self,
+        input: &mut (dyn BufRead + Send),
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport, NodeError> {
+        let mut total = ImportReport {
+            dry_run,
+            ..ImportReport::default()
+        };
+        let mut number = 0u64;
+        let mut line = Vec::new();
+        let mut ended = false;
+        while !ended {
+            let first_line = number + 1;
+            let mut chunk = Vec::new();
+            let mut lines = 0;
+            let mut bytes = 0;
+            while lines < IMPORT_LINES_PER_REQUEST && chunk.len() < IMPORT_CHUNK_BYTES {
+                let read =
+                    read_line_bounded(input, &mut line, IMPORT_LINE_BYTES).map_err(|source| {
+                        NodeError::Io {
+                            path: format!("import input, line {}", number + 1),
+                            source,
+                        }
+                    })?;
+                number += 1;
+                lines += 1;
+                match read {
+                    LineRead::End => {
+                        number -= 1;
+                        lines -= 1;
+                        ended = true;
+                        break;
+                    }
+                    LineRead::Line(n) => {
+                        bytes += n;
+                        chunk.extend_from_slice(&line);
+                    }
+                    LineRead::TooLong(n) => {
+                        bytes += n;
+                        total.read += 1;
+                        total.rejected.push(Rejection {
+                            line: number,
+                            reason: format!(
+                                "the line is {n} bytes long, over the limit of \
+                                 {IMPORT_LINE_BYTES} bytes"
+                            ),
+                        });
+                    }
+                }
+                // An empty line keeps the numbering of the lines after a skipped one.
+                chunk.push(b'\n');
+            }
+            if lines == 0 {
+                break;
+            }
+            let report = self.import_jsonl_chunk(chunk, first_line, dry_run)?;
+            total.add(report);
+            progress.advance(bytes);
+        }
+        total.rejected.sort_by_key(|r| r.line);
+        Ok(total)
+    }
+
+    /// The rows go in requests of at most [`IMPORT_CHUNK_BYTES`], each with the header.
+    fn import_csv(
+        &mut self,
+        input: &mut dyn std::io::Read,
+        _mapping: &CsvMapping,
+        mapping_text: &str,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport, NodeError> {
+        let mut total = ImportReport {
+            dry_run,
+            ..ImportReport::default()
+        };
+        for chunk in crate::transfer::csv_chunks(input, IMPORT_CHUNK_BYTES)? {
+            let report =
+                self.import_csv_chunk(chunk.bytes, chunk.first_line, mapping_text, dry_run)?;
+            total.add(report);
+            progress.advance(chunk.rows_bytes);
+        }
+        Ok(total)
+    }
+
+    fn reindex(&mut self, _progress: &dyn Progress) -> Result<u64, NodeError> {
+        let done: Reindexed = self.post("/reindex", &())?;
+        Ok(done.indexed)
+    }
+
+    fn close(self: Box<Self>) -> Result<(), NodeError> {
+        Ok(())
+    }
 }

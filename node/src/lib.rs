@@ -32,7 +32,8 @@ use convene_search::{Hit, Index, IndexError, Query, SimilarQuery};
 
 pub use crate::admission::{Policy, Source};
 pub use crate::client::Client;
-pub use crate::directory::{Directory, Local, open_directory};
+pub use crate::client::open_directory;
+pub use crate::directory::{Directory, Local};
 pub use crate::draft::{Draft, DraftError, DraftFormat};
 pub use crate::home::layout::{INDEX_DIR, STORE_FILE};
 pub use crate::home::{Config, Home, HomeError, layout};

@@ -1013,8 +1013,8 @@ mod admission {
     use convene_node::admission::Rule;
     use convene_node::daemon::{Daemon, PeerEntry, RunOptions};
     use convene_node::{
-        Client, CsvImport, CsvMapping, Draft, ExportLine, Home, NoProgress, Node, NodeError,
-        Policy, SimilarCheck, Source,
+        Client, CsvImport, CsvMapping, Directory, Draft, ExportLine, Home, NoProgress, Node,
+        NodeError, Policy, SimilarCheck, Source,
     };
     use convene_protocol::Record;
 
@@ -1196,7 +1196,7 @@ mod admission {
         let client = tokio::task::spawn_blocking({
             let home = closed.dir().to_path_buf();
             move || {
-                let client = Client::find(&home).unwrap().expect("the node answers");
+                let mut client = Client::find(&home).unwrap().expect("the node answers");
                 let published = client.publish(draft("from the api"), SimilarCheck::Skip);
                 let line = serde_json::to_string(&ExportLine::of(&signed(3, "x", 1, "x"))).unwrap();
                 let imported = client

@@ -352,8 +352,9 @@ fn kill_9_during_a_stream_loses_nothing_acknowledged_and_the_index_matches_the_s
     });
 
     // The source publishes a stream of records through its API as fast as it can.
-    let client = convene_node::Client::connect(&source.path).expect("the source runs");
+    let mut client = convene_node::Client::connect(&source.path).expect("the source runs");
     let stream = std::thread::spawn(move || {
+        use convene_node::Directory;
         let author = convene_protocol::Identity::generate().unwrap().author();
         for i in 0..1_500 {
             let text = format!(
