@@ -59,20 +59,21 @@ fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> D
 }
 
 fn connected(home: &Home, peer: &str) -> bool {
+    peer_says(home, peer, "gossip")
+}
+
+/// `home`'s status shows `peer` with `flag` true.
+fn peer_says(home: &Home, peer: &str, flag: &str) -> bool {
     status(home)["peers"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["peer_id"] == peer && p["gossip"] == true)
+        .any(|p| p["peer_id"] == peer && p[flag] == true)
 }
 
 /// `home` forwards gossip to `peer` at once: the peer is in its mesh.
 fn meshed(home: &Home, peer: &str) -> bool {
-    status(home)["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["peer_id"] == peer && p["mesh"] == true)
+    peer_says(home, peer, "mesh")
 }
 
 /// Every (address, id) a home stores, retractions included.
