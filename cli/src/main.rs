@@ -15,7 +15,7 @@ use convene_node::{
     Client, Directory, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError,
     PublishOutcome, Publisher, SimilarCheck, now,
 };
-use convene_protocol::{Address, Date, Kind, Status};
+use convene_protocol::{Address, AuthorKey, Date, Kind, Status};
 
 use crate::output::Out;
 
@@ -133,6 +133,22 @@ enum Command {
     },
     /// Retract one of your records: a signed tombstone replaces it.
     Retract { address: Address },
+    /// Say who an organisation's key is, on your own word ("pin" it); shown on every record it
+    /// signed. Without --as: how this node knows the key; without KEY: every pin.
+    Trust {
+        /// The organisation's key, as in its addresses: convene://KEY/…
+        key: Option<AuthorKey>,
+        /// The name to know the key by.
+        #[arg(long = "as", value_name = "NAME", requires = "key")]
+        name: Option<String>,
+        /// How you know (e.g. "checked by phone with their digital lead").
+        #[arg(long, requires = "name")]
+        note: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take back a pin made with `trust`.
+    Distrust { key: AuthorKey },
     /// Write every record (with its signed bytes) as JSON Lines.
     Export {
         /// Output file (default: stdout).
@@ -535,7 +551,46 @@ fn command(
         }
         Command::Show { address, json } => {
             let record = node.get(&address)?;
-            out.record(&record, json)?;
+            let trust = node.trust(&address.author)?;
+            out.record(&record, &trust, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trust {
+            key,
+            name,
+            note,
+            json,
+        } => {
+            let Some(key) = key else {
+                let pins = node.pins()?;
+                out.pins(&pins, json)?;
+                return Ok(found(!pins.is_empty()));
+            };
+            let Some(name) = name else {
+                let trust = node.trust(&key)?;
+                out.trust(&trust, json)?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let pin = convene_node::trust::Pin {
+                name,
+                note,
+                at: now(),
+            };
+            let had = node.set_pin(&key, Some(pin))?;
+            let trust = node.trust(&key)?;
+            say!(
+                "{} {key}: {}",
+                if had { "re-pinned" } else { "pinned" },
+                trust.path
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Distrust { key } => {
+            if !node.set_pin(&key, None)? {
+                say!("{key} was not pinned");
+                return Err(Exit(1).into());
+            }
+            say!("{key}: {}", node.trust(&key)?.path);
             Ok(ExitCode::SUCCESS)
         }
         Command::List {

@@ -4,9 +4,10 @@
 use std::io::{self, IsTerminal, Write};
 
 use convene_node::daemon::{BookPeer, Status, SyncReport};
-use convene_node::search::{Facet, Hit};
-use convene_node::{Person, Published, Snippet};
-use convene_protocol::{Content, Record};
+use convene_node::search::Facet;
+use convene_node::trust::{Basis, Pin};
+use convene_node::{Found, Person, Published, Snippet, Trust};
+use convene_protocol::{AuthorKey, Content, Record};
 use serde_json::{Value, json};
 
 pub struct Out {
@@ -69,12 +70,12 @@ impl Out {
         text.replace('\n', " ")
     }
 
-    pub fn hits(&mut self, hits: &[Hit], json: bool) -> io::Result<()> {
+    pub fn hits(&mut self, found: &[Found], json: bool) -> io::Result<()> {
         if json {
-            return self.json(&Value::Array(hits.iter().map(hit_json).collect()));
+            return self.json(&Value::Array(found.iter().map(hit_json).collect()));
         }
         if !self.terminal {
-            for hit in hits {
+            for Found { hit, .. } in found {
                 self.line(&format!(
                     "{:.3}\t{}\t{}\t{}",
                     hit.score,
@@ -85,11 +86,12 @@ impl Out {
             }
             return Ok(());
         }
-        for (rank, hit) in hits.iter().enumerate() {
+        for (rank, Found { hit, trust }) in found.iter().enumerate() {
+            let by = by_line(trust);
             let facts: Vec<&str> = [
                 Some(hit.kind.as_str()),
                 hit.status.as_deref(),
-                hit.organisation.as_deref(),
+                Some(by.as_str()),
                 hit.region.as_deref(),
             ]
             .into_iter()
@@ -106,6 +108,9 @@ impl Out {
                 self.line(&format!("     {snippet}"))?;
             }
             self.line(&format!("     {}", self.dim(&hit.address.to_string())))?;
+            if !trust.conflicts.is_empty() {
+                self.line(&format!("     {}", trust.path))?;
+            }
         }
         Ok(())
     }
@@ -151,19 +156,19 @@ impl Out {
         Ok(())
     }
 
-    pub fn similar(&mut self, similar: &[(f32, Hit)], json: bool) -> io::Result<()> {
+    pub fn similar(&mut self, similar: &[(f32, Found)], json: bool) -> io::Result<()> {
         if json {
             let items = similar
                 .iter()
-                .map(|(similarity, hit)| {
-                    let mut value = hit_json(hit);
+                .map(|(similarity, found)| {
+                    let mut value = hit_json(found);
                     value["similarity"] = json!(similarity);
                     value
                 })
                 .collect();
             return self.json(&Value::Array(items));
         }
-        for (similarity, hit) in similar {
+        for (similarity, Found { hit, .. }) in similar {
             let percent = format!("{:.0}%", similarity * 100.0);
             if self.terminal {
                 self.line(&format!(
@@ -192,7 +197,8 @@ impl Out {
                         "address": person.address.to_string(),
                         "name": person.practitioner.name,
                         "role": person.practitioner.role,
-                        "organisation": person.practitioner.organisation,
+                        "organisation": person.trust.name,
+                        "trust": person.trust,
                         "region": person.practitioner.region,
                         "contact": person.practitioner.contact,
                         "expertise": person.practitioner.expertise,
@@ -217,14 +223,11 @@ impl Out {
                 ))?;
                 continue;
             }
-            let about: Vec<&str> = [
-                p.role.as_deref(),
-                p.organisation.as_deref(),
-                p.region.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            let by = by_line(&person.trust);
+            let about: Vec<&str> = [p.role.as_deref(), Some(by.as_str()), p.region.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
             self.line(&format!(
                 "{}  {}",
                 self.bold(&p.name),
@@ -368,9 +371,57 @@ impl Out {
         Ok(())
     }
 
-    pub fn record(&mut self, record: &Record, json: bool) -> io::Result<()> {
+    /// How this node knows who an author is.
+    pub fn trust(&mut self, trust: &Trust, json: bool) -> io::Result<()> {
         if json {
-            return self.json(&record_json(record));
+            return self.json(&json!(trust));
+        }
+        self.line(&trust.path)
+    }
+
+    /// The operator's pins: key, name, note.
+    pub fn pins(&mut self, pins: &[(AuthorKey, Pin)], json: bool) -> io::Result<()> {
+        if json {
+            let items = pins
+                .iter()
+                .map(|(key, pin)| json!({ "key": key.to_string(), "name": pin.name, "note": pin.note, "at": pin.at }))
+                .collect();
+            return self.json(&Value::Array(items));
+        }
+        for (key, pin) in pins {
+            let note = pin.note.as_deref().unwrap_or("");
+            if self.terminal {
+                self.line(&format!(
+                    "{}  {}",
+                    self.bold(&pin.name),
+                    self.dim(&key.to_string())
+                ))?;
+                if !note.is_empty() {
+                    self.line(&format!("    {note}"))?;
+                }
+            } else {
+                self.line(&format!(
+                    "{key}\t{}\t{}",
+                    one_line(&pin.name),
+                    one_line(note)
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A record, and who published it as this node knows it.
+    pub fn record(&mut self, record: &Record, trust: &Trust, json: bool) -> io::Result<()> {
+        if json {
+            let mut value = record_json(record);
+            if let Some(Value::String(claim)) = value.get("organisation").cloned()
+                && trust.name.as_deref() != Some(claim.as_str())
+            {
+                value["organisation_claimed"] = json!(claim);
+            }
+            value["organisation"] = json!(trust.name);
+            value["trust"] = json!(trust);
+            return self.json(&value);
         }
         let Some(content) = record.content() else {
             return self.line(&format!("{} (retracted)", record.address()));
@@ -384,6 +435,7 @@ impl Out {
             convene_protocol::Date::from_unix(header.created_at)
         ))?;
         self.line(&record.address().to_string())?;
+        self.line(&format!("by: {}", trust.path))?;
         self.line("")?;
         let value = serde_json::to_value(content).expect("plain data");
         if let Value::Object(fields) = value {
@@ -426,7 +478,27 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn hit_json(hit: &Hit) -> Value {
+/// An author as a result line shows it: the name and how it is known, briefly.
+fn by_line(trust: &Trust) -> String {
+    let name = trust
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("key {}…", &trust.author.to_base32()[..12]));
+    let how = match trust.basis {
+        Basis::Own => "",
+        Basis::Pinned { .. } => " ✓",
+        Basis::Unverified => " (unverified)",
+        Basis::Unknown => " (no profile)",
+    };
+    let conflict = if trust.conflicts.is_empty() {
+        ""
+    } else {
+        " ⚠ name conflict"
+    };
+    format!("{name}{how}{conflict}")
+}
+
+fn hit_json(Found { hit, trust }: &Found) -> Value {
     json!({
         "address": hit.address.to_string(),
         "kind": hit.kind.as_str(),
@@ -440,6 +512,7 @@ fn hit_json(hit: &Hit) -> Value {
         "sector": hit.sector,
         "region": hit.region,
         "organisation": hit.organisation,
+        "trust": trust,
     })
 }
 

@@ -91,6 +91,24 @@ pub struct ImportQuery {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+pub struct AuthorQuery {
+    pub author: AuthorKey,
+}
+
+/// `POST /pins`: pin `author` as `pin`, or with `pin: null` remove its pin.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PinRequest {
+    pub author: AuthorKey,
+    pub pin: Option<crate::trust::Pin>,
+}
+
+/// Whether the author had a pin before.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PinResponse {
+    pub had: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PeerRequest {
     pub peer: String,
 }
@@ -184,6 +202,7 @@ impl ErrorBody {
             NodeError::Draft(_)
             | NodeError::Record(_)
             | NodeError::Import(_)
+            | NodeError::Invalid(_)
             | NodeError::Index(convene_search::IndexError::OverLimit(_)) => {
                 (ErrorCode::Invalid, None)
             }

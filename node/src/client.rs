@@ -5,20 +5,21 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use convene_protocol::{Address, Record};
-use convene_search::{Facet, Hit, Query, SimilarQuery};
+use convene_protocol::{Address, AuthorKey, Record};
+use convene_search::{Facet, Query, SimilarQuery};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
     API_VERSION, AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest,
-    PublishRequest, PublishResponse, RecordBody, Reindexed,
+    PinRequest, PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::daemon::{BookPeer, PeerEntry, Status};
 use crate::directory::{Directory, Local};
 use crate::layout::{API_FILE, TOKEN_FILE};
 use crate::limits::{IMPORT_CHUNK_BYTES, IMPORT_LINE_BYTES};
 use crate::transfer::{LineRead, read_line_bounded};
+use crate::trust::{Found, Pin, Trust};
 use crate::{
     CsvMapping, Draft, Home, ImportReport, ListFilter, Node, NodeError, Person, Progress,
     PublishOutcome, Published, Publisher, Rejection, SimilarCheck,
@@ -34,10 +35,10 @@ pub fn open_directory(
         tracing::debug!(api = client.address(), "using the running node");
         return Ok(Box::new(client));
     }
-    Ok(Box::new(Local {
-        node: Node::open_with(&home.data_dir(), false, progress)?,
-        publisher: Publisher::of(home)?,
-    }))
+    let publisher = Publisher::of(home)?;
+    let mut node = Node::open_with(&home.data_dir(), false, progress)?;
+    node.set_owner(publisher.author());
+    Ok(Box::new(Local { node, publisher }))
 }
 
 /// A connection to the node running on a home directory.
@@ -254,7 +255,7 @@ pub(crate) fn percent_encode(text: &str) -> String {
 
 /// Every operation through the running node's API.
 impl Directory for Client {
-    fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
+    fn search(&self, query: &Query) -> Result<Vec<Found>, NodeError> {
         self.post("/search", query)
     }
 
@@ -272,8 +273,31 @@ impl Directory for Client {
         )
     }
 
-    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Found)>, NodeError> {
         self.post("/similar", query)
+    }
+
+    fn trust(&self, author: &AuthorKey) -> Result<Trust, NodeError> {
+        let response = self
+            .agent
+            .get(format!("{}/trust", self.base))
+            .query("author", author.to_base32())
+            .call()
+            .map_err(|e| self.failed(e))?;
+        self.read(response)
+    }
+
+    fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError> {
+        self.get("/pins")
+    }
+
+    fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError> {
+        let request = PinRequest {
+            author: *author,
+            pin,
+        };
+        let done: PinResponse = self.post("/pins", &request)?;
+        Ok(done.had)
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

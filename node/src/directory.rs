@@ -5,8 +5,10 @@
 
 use std::io::{BufRead, Write};
 
-use convene_protocol::{Address, Record};
-use convene_search::{Facet, Hit, Query, SimilarQuery};
+use convene_protocol::{Address, AuthorKey, Record};
+use convene_search::{Facet, Query, SimilarQuery};
+
+use crate::trust::{Found, Pin, Trust};
 
 use crate::{
     CsvImport, CsvMapping, Draft, ImportReport, ListFilter, Node, NodeError, Person, Progress,
@@ -15,10 +17,17 @@ use crate::{
 
 /// The operations on one home's records that commands offer.
 pub trait Directory: std::fmt::Debug {
-    fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError>;
+    /// Matching records, each with its author's trust path.
+    fn search(&self, query: &Query) -> Result<Vec<Found>, NodeError>;
     fn facets(&self, query: &Query) -> Result<Vec<Facet>, NodeError>;
     fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError>;
-    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError>;
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Found)>, NodeError>;
+    /// How this node knows who `author` is.
+    fn trust(&self, author: &AuthorKey) -> Result<Trust, NodeError>;
+    /// The operator's pins.
+    fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError>;
+    /// Pins `author` (`None`: removes the pin); whether it had one.
+    fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError>;
     fn get(&self, address: &Address) -> Result<Record, NodeError>;
     fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError>;
     /// Publishes `draft` as the home's identity (see [`Node::publish`]); a running node also
@@ -56,8 +65,8 @@ pub struct Local {
 }
 
 impl Directory for Local {
-    fn search(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
-        self.node.search(query)
+    fn search(&self, query: &Query) -> Result<Vec<Found>, NodeError> {
+        self.node.find(query)
     }
 
     fn facets(&self, query: &Query) -> Result<Vec<Facet>, NodeError> {
@@ -68,8 +77,20 @@ impl Directory for Local {
         self.node.people(topic, limit)
     }
 
-    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
-        self.node.similar(query)
+    fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Found)>, NodeError> {
+        self.node.find_similar(query)
+    }
+
+    fn trust(&self, author: &AuthorKey) -> Result<Trust, NodeError> {
+        self.node.trust(author)
+    }
+
+    fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError> {
+        self.node.pins()
+    }
+
+    fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError> {
+        self.node.set_pin(author, pin.as_ref())
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

@@ -24,6 +24,7 @@ mod settings;
 mod store;
 mod tables;
 mod transfer;
+pub mod trust;
 
 use std::path::Path;
 
@@ -46,6 +47,7 @@ pub use crate::transfer::{
     Admitted, CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection,
     RowResult, csv_chunks, export_store, read_line_bounded,
 };
+pub use crate::trust::{Found, Trust};
 pub use convene_search::{self as search, Snippet};
 
 /// Records applied to the index per store read while catching up or rebuilding.
@@ -85,6 +87,9 @@ pub enum NodeError {
     },
     #[error("{0}")]
     Import(String),
+    /// A value given is not acceptable; the message says which and why.
+    #[error("{0}")]
+    Invalid(String),
     /// Writing to the store failed (a full disk, an I/O error); nothing was stored.
     #[error("{0}")]
     Write(String),
@@ -113,6 +118,11 @@ pub struct Node {
     write_failure: Option<String>,
     /// The local rules of the admission step.
     policy: Policy,
+    /// This node's own identity, if it has one: its records are trusted as its own.
+    owner: Option<AuthorKey>,
+    /// Authors' names as this node knows them; rebuilt from the store after an organisation
+    /// profile or a pin changes.
+    names: std::sync::Mutex<Option<std::sync::Arc<trust::Names>>>,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -227,6 +237,8 @@ impl Node {
             data_dir: data_dir.to_path_buf(),
             write_failure: None,
             policy: Policy::default(),
+            owner: None,
+            names: std::sync::Mutex::new(None),
         };
         if let Err(error) = node.catch_up(progress) {
             if let NodeError::Store(_) = error {
@@ -253,6 +265,85 @@ impl Node {
     /// The store, for reading: writes go through [`Node::admit`].
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Names this node's own identity (its records' trust path says "own").
+    pub fn set_owner(&mut self, author: AuthorKey) {
+        self.owner = Some(author);
+    }
+
+    /// What this node knows of authors' names (profiles and pins), built once until one changes.
+    fn names(&self) -> Result<std::sync::Arc<trust::Names>, NodeError> {
+        let mut cached = self.names.lock().expect("not poisoned");
+        if let Some(names) = &*cached {
+            return Ok(names.clone());
+        }
+        let names = std::sync::Arc::new(trust::Names::new(
+            self.store.profile_names()?,
+            self.store.pins()?,
+        ));
+        *cached = Some(names.clone());
+        Ok(names)
+    }
+
+    fn forget_names(&self) {
+        *self.names.lock().expect("not poisoned") = None;
+    }
+
+    /// How this node knows who `author` is: the trust path.
+    pub fn trust(&self, author: &AuthorKey) -> Result<trust::Trust, NodeError> {
+        Ok(self.names()?.assess(author, self.owner.as_ref()))
+    }
+
+    /// The trust paths of several authors at once (one look at the names).
+    pub fn trust_all(
+        &self,
+        authors: impl IntoIterator<Item = AuthorKey>,
+    ) -> Result<std::collections::HashMap<AuthorKey, trust::Trust>, NodeError> {
+        let names = self.names()?;
+        Ok(authors
+            .into_iter()
+            .map(|author| (author, names.assess(&author, self.owner.as_ref())))
+            .collect())
+    }
+
+    /// The operator's pins.
+    pub fn pins(&self) -> Result<Vec<(AuthorKey, trust::Pin)>, NodeError> {
+        Ok(self.store.pins()?)
+    }
+
+    /// Pins `author` as `pin.name` (`None`: removes the pin; whether there was one), then
+    /// re-indexes the author's records under the name this node now knows it by.
+    pub fn set_pin(
+        &mut self,
+        author: &AuthorKey,
+        pin: Option<&trust::Pin>,
+    ) -> Result<bool, NodeError> {
+        if let Some(pin) = pin {
+            limits::check_pin(pin).map_err(NodeError::Invalid)?;
+        }
+        let had = self
+            .store
+            .set_pin(author, pin)
+            .map_err(|e| self.write_failed(e.into()))?;
+        self.forget_names();
+        self.reindex_author(author)?;
+        self.commit_index()?;
+        Ok(had)
+    }
+
+    /// Hands every record of `author` to the index writer again (its name changed).
+    fn reindex_author(&mut self, author: &AuthorKey) -> Result<(), NodeError> {
+        let mut records = Vec::new();
+        self.store.for_each(Some(author), |record| {
+            records.push(record);
+            true
+        })?;
+        let name = self.names()?.name_of(author).map(str::to_string);
+        for record in &records {
+            self.index.apply(record, name.as_deref())?;
+        }
+        Ok(())
     }
 
     /// Replaces the local rules the admission step applies to every record from now on.
@@ -467,10 +558,27 @@ impl Node {
         self.write_failure.take()
     }
 
-    /// Hands stored records to the index writer, without committing the index.
+    /// Hands stored records to the index writer, without committing the index, each under
+    /// the name this node knows its author by. A new or changed organisation profile renames
+    /// its author: the author's other records are re-indexed too.
     pub(crate) fn index_records(&mut self, stored: &[Record]) -> Result<(), NodeError> {
+        let profiles: Vec<AuthorKey> = stored
+            .iter()
+            .filter(|record| record.header().kind == Kind::Organisation)
+            .map(|record| record.header().author)
+            .collect();
+        if !profiles.is_empty() {
+            self.forget_names();
+        }
+        let names = self.names()?;
         for record in stored {
-            self.index.apply(record)?;
+            let author = record.header().author;
+            if !profiles.contains(&author) {
+                self.index.apply(record, names.name_of(&author))?;
+            }
+        }
+        for author in dedup(profiles) {
+            self.reindex_author(&author)?;
         }
         Ok(())
     }
@@ -498,6 +606,32 @@ impl Node {
     /// Records like the query's content, best first.
     pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
         Ok(self.index.similar(query)?)
+    }
+
+    /// [`Node::search`], each hit with its author's trust path.
+    pub fn find(&self, query: &Query) -> Result<Vec<trust::Found>, NodeError> {
+        let hits = self.search(query)?;
+        self.with_trust(hits)
+    }
+
+    /// [`Node::similar`], each hit with its author's trust path.
+    pub fn find_similar(
+        &self,
+        query: &SimilarQuery,
+    ) -> Result<Vec<(f32, trust::Found)>, NodeError> {
+        let (scores, hits): (Vec<f32>, Vec<Hit>) = self.similar(query)?.into_iter().unzip();
+        Ok(scores.into_iter().zip(self.with_trust(hits)?).collect())
+    }
+
+    fn with_trust(&self, hits: Vec<Hit>) -> Result<Vec<trust::Found>, NodeError> {
+        let trust = self.trust_all(hits.iter().map(|hit| hit.address.author))?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| trust::Found {
+                trust: trust[&hit.address.author].clone(),
+                hit,
+            })
+            .collect())
     }
 
     /// Live records, optionally only one author's, one kind, or stale ones (review date passed).
@@ -560,6 +694,12 @@ impl Pending {
     pub(crate) fn held(&self, address: &Address) -> Result<Option<Record>, NodeError> {
         Ok(self.batch.get(address)?)
     }
+}
+
+fn dedup(mut authors: Vec<AuthorKey>) -> Vec<AuthorKey> {
+    authors.sort();
+    authors.dedup();
+    authors
 }
 
 /// What `list` shows.

@@ -37,6 +37,34 @@ pub const CSV_ROW_BYTES: usize = 256 * 1024;
 pub const CSV_MAPPING_BYTES: usize = 16 * 1024;
 /// Characters of a value quoted back in an error message.
 pub const QUOTED_CHARS: usize = 120;
+/// Characters in the name a pin gives an author (`convene trust KEY --as NAME`).
+pub const PIN_NAME_CHARS: usize = 200;
+/// Characters in a pin's note.
+pub const PIN_NOTE_CHARS: usize = 500;
+
+/// A pin's name and note: not blank, within their limits, no control characters.
+pub fn check_pin(pin: &crate::trust::Pin) -> Result<(), String> {
+    let check = |what: &str, text: &str, max: usize| {
+        let chars = text.chars().count();
+        if chars > max {
+            return Err(format!(
+                "the {what} is {chars} characters, over the limit of {max}"
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(format!("the {what} has a control character"));
+        }
+        Ok(())
+    };
+    if pin.name.trim().is_empty() {
+        return Err("the name is empty".into());
+    }
+    check("name", &pin.name, PIN_NAME_CHARS)?;
+    if let Some(note) = &pin.note {
+        check("note", note, PIN_NOTE_CHARS)?;
+    }
+    Ok(())
+}
 
 /// Cuts `text` for quoting in an error message: at most [`QUOTED_CHARS`] characters, with an
 /// ellipsis and the full length when it was longer.

@@ -47,6 +47,8 @@ pub struct Person {
     pub practitioner: Practitioner,
     pub score: f32,
     pub reasons: Vec<Reason>,
+    /// Who published the profile, as this node knows it.
+    pub trust: crate::trust::Trust,
 }
 
 impl Node {
@@ -118,6 +120,7 @@ impl Node {
             };
             if let Some(Content::Practitioner(practitioner)) = record.content() {
                 people.push(Person {
+                    trust: self.trust(&address.author)?,
                     address,
                     practitioner: practitioner.clone(),
                     score,

@@ -15,7 +15,8 @@ use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Versio
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
-use crate::tables::{LATEST, LOG, RECORDS};
+use crate::tables::{LATEST, LOG, PINS, RECORDS};
+use crate::trust::Pin;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -337,6 +338,81 @@ impl Store {
         Ok((served, records))
     }
 
+    /// Each author's organisation profile name: from its newest live organisation record.
+    pub fn profile_names(&self) -> Result<Vec<(AuthorKey, String)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let records = txn.open_table(RECORDS)?;
+        let mut newest: std::collections::HashMap<AuthorKey, (i64, String)> =
+            std::collections::HashMap::new();
+        for entry in latest.iter()? {
+            let (key, value) = entry?;
+            let key = key.value();
+            if key.get(32) != Some(&(convene_protocol::Kind::Organisation as u8)) {
+                continue;
+            }
+            let entry = LatestEntry::from_bytes(value.value());
+            if entry.retracted {
+                continue;
+            }
+            let Some(bytes) = records.get(entry.version.id.0)? else {
+                continue;
+            };
+            let record = decode(entry.version.id, bytes.value())?;
+            let Some(convene_protocol::Content::Organisation(profile)) = record.content() else {
+                continue;
+            };
+            let author = record.header().author;
+            let newer = newest
+                .get(&author)
+                .is_none_or(|(at, _)| entry.created_at > *at);
+            if newer {
+                newest.insert(author, (entry.created_at, profile.name.clone()));
+            }
+        }
+        Ok(newest
+            .into_iter()
+            .map(|(author, (_, name))| (author, name))
+            .collect())
+    }
+
+    /// The operator's pins.
+    pub fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(PINS)?;
+        let mut pins = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            // A pin that does not parse (written by a newer version) is left out, not fatal.
+            if let Ok(pin) = serde_json::from_slice::<Pin>(value.value()) {
+                pins.push((AuthorKey(key.value()), pin));
+            }
+        }
+        Ok(pins)
+    }
+
+    /// Pins `author` (or, with `None`, removes its pin; whether there was one). Durable on
+    /// return. Pins are local decisions, not records: they do not pass the admission step.
+    pub(crate) fn set_pin(
+        &self,
+        author: &AuthorKey,
+        pin: Option<&Pin>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db()?.begin_write()?;
+        let had = {
+            let mut table = txn.open_table(PINS)?;
+            match pin {
+                Some(pin) => {
+                    let bytes = serde_json::to_vec(pin).expect("plain data");
+                    table.insert(author.0, bytes.as_slice())?.is_some()
+                }
+                None => table.remove(author.0)?.is_some(),
+            }
+        };
+        txn.commit()?;
+        Ok(had)
+    }
+
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
         let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
@@ -382,6 +458,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(RECORDS)?;
         txn.open_table(LATEST)?;
         txn.open_table(LOG)?;
+        txn.open_table(PINS)?;
         txn.commit()?;
         Ok(db)
     });

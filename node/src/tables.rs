@@ -23,3 +23,7 @@ pub(crate) const LATEST: TableDefinition<'_, &[u8], [u8; 49]> = TableDefinition:
 /// rest after a restart. An entry whose record has since been superseded points at an id that is
 /// no longer in `RECORDS`; readers skip it, since its successor arrived later in the log.
 pub(crate) const LOG: TableDefinition<'_, u64, [u8; 32]> = TableDefinition::new("log_v1");
+
+/// Author key → a pin (JSON: `trust::Pin`): this node's operator's word about who the key is.
+/// Local decisions, never sent to peers.
+pub(crate) const PINS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("pins_v1");

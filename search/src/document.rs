@@ -5,8 +5,18 @@ use tantivy::TantivyDocument;
 
 use crate::schema::Fields;
 
-pub(crate) fn build(f: &Fields, record: &Record, content: &Content) -> TantivyDocument {
+/// `author` is the organisation the node knows the record's author as (see `Index::apply`); a
+/// record's own `organisation` text is a claim, not an identity, and is not indexed as one.
+pub(crate) fn build(
+    f: &Fields,
+    record: &Record,
+    content: &Content,
+    author: Option<&str>,
+) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
+    if let Some(name) = author {
+        doc.add_text(f.organisation, name);
+    }
     let header = record.header();
     doc.add_text(f.address, record.address().to_string());
     doc.add_text(f.kind, header.kind.as_str());
@@ -19,7 +29,6 @@ pub(crate) fn build(f: &Fields, record: &Record, content: &Content) -> TantivyDo
             add_opt(&mut doc, f.body, &e.outcomes);
             add_opt(&mut doc, f.sector, &e.sector);
             add_opt(&mut doc, f.region, &e.region);
-            add_opt(&mut doc, f.organisation, &e.organisation);
             doc.add_text(f.summary, &e.summary);
             doc.add_text(f.status, e.status.as_str());
             for (key, value) in &e.context {
@@ -35,7 +44,6 @@ pub(crate) fn build(f: &Fields, record: &Record, content: &Content) -> TantivyDo
             add_opt(&mut doc, f.summary, &p.role);
             add_opt(&mut doc, f.body, &p.bio);
             add_opt(&mut doc, f.region, &p.region);
-            add_opt(&mut doc, f.organisation, &p.organisation);
             add_tags(&mut doc, f, &p.expertise);
             for topic in &p.expertise {
                 doc.add_text(f.expertise, topic);
@@ -59,7 +67,6 @@ pub(crate) fn build(f: &Fields, record: &Record, content: &Content) -> TantivyDo
             add_opt(&mut doc, f.summary, &o.org_type);
             add_opt(&mut doc, f.body, &o.description);
             add_opt(&mut doc, f.region, &o.region);
-            doc.add_text(f.organisation, &o.name);
         }
     }
     doc

@@ -242,11 +242,13 @@ impl Index {
 
     /// Makes the index show `record` as the latest version at its address: replaces whatever
     /// was there, or, for a retraction, removes it. Visible after the next [`Index::commit`].
-    pub fn apply(&mut self, record: &Record) -> Result<(), IndexError> {
+    /// `author` is the name of the organisation the node knows the author as: what results show
+    /// as the record's organisation, and what organisation filters and facets match.
+    pub fn apply(&mut self, record: &Record, author: Option<&str>) -> Result<(), IndexError> {
         let address = record.address().to_string();
         let doc = record
             .content()
-            .map(|content| document::build(&self.fields, record, content));
+            .map(|content| document::build(&self.fields, record, content, author));
         let term = Term::from_field_text(self.fields.address, &address);
         let writer = self.writer()?;
         writer.delete_term(term);
@@ -614,7 +616,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut index = Index::open(dir.path()).unwrap();
         for record in records {
-            index.apply(record).unwrap();
+            index.apply(record, None).unwrap();
         }
         index.commit(records.len() as u64).unwrap();
         (dir, index)
@@ -785,7 +787,7 @@ mod tests {
             }),
         )
         .unwrap();
-        index.apply(&second).unwrap();
+        index.apply(&second, None).unwrap();
         index.commit(2).unwrap();
         assert!(
             index
@@ -807,7 +809,7 @@ mod tests {
             1
         );
         let retraction = Record::sign_retraction(&identity, &second.address(), 3, 0).unwrap();
-        index.apply(&retraction).unwrap();
+        index.apply(&retraction, None).unwrap();
         index.commit(3).unwrap();
         assert_eq!(index.num_docs(), 0);
         assert_eq!(index.position().unwrap(), 3);

@@ -3,6 +3,7 @@
 mod federation;
 mod fuzz_seeds;
 mod hardening;
+mod trust;
 mod util;
 
 use util::Home;

@@ -21,13 +21,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use convene_protocol::sync::SyncItem;
-use convene_protocol::{Address, Record, RecordId};
-use convene_search::{Facet, Hit, Query, SimilarQuery};
+use convene_protocol::{Address, AuthorKey, Record, RecordId};
+use convene_search::{Facet, Query, SimilarQuery};
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::admission::Source;
 use crate::transfer::{Admitted, RowResult};
+use crate::trust::{Found, Pin, Trust};
 use crate::{
     Draft, ListFilter, Node, NodeError, Outcome, Person, PublishOutcome, Publisher, SimilarCheck,
     Store, StoreCounts,
@@ -89,7 +90,7 @@ type IngestJob = (Vec<Vec<u8>>, Source, oneshot::Sender<Verdicts>);
 pub enum Request {
     Search {
         query: Query,
-        reply: Reply<Vec<Hit>>,
+        reply: Reply<Vec<Found>>,
     },
     Facets {
         query: Query,
@@ -102,7 +103,19 @@ pub enum Request {
     },
     Similar {
         query: SimilarQuery,
-        reply: Reply<Vec<(f32, Hit)>>,
+        reply: Reply<Vec<(f32, Found)>>,
+    },
+    Trust {
+        author: AuthorKey,
+        reply: Reply<Trust>,
+    },
+    Pins {
+        reply: Reply<Vec<(AuthorKey, Pin)>>,
+    },
+    SetPin {
+        author: AuthorKey,
+        pin: Option<Pin>,
+        reply: Reply<bool>,
     },
     Get {
         address: Address,
@@ -484,7 +497,7 @@ impl Actor {
     /// Carries out one request and answers it.
     fn serve(&mut self, request: Request) {
         match request {
-            Request::Search { query, reply } => self.answer(reply, |a| a.node.search(&query)),
+            Request::Search { query, reply } => self.answer(reply, |a| a.node.find(&query)),
             Request::Facets { query, reply } => {
                 self.answer(reply, |a| Ok(a.node.index().facets(&query)?))
             }
@@ -495,8 +508,13 @@ impl Actor {
             } => self.answer(reply, |a| a.node.people(&topic, limit)),
             Request::Similar { query, reply } => self.answer(reply, |a| {
                 query.content.validate()?;
-                a.node.similar(&query)
+                a.node.find_similar(&query)
             }),
+            Request::Trust { author, reply } => self.answer(reply, |a| a.node.trust(&author)),
+            Request::Pins { reply } => self.answer(reply, |a| a.node.pins()),
+            Request::SetPin { author, pin, reply } => {
+                self.answer(reply, |a| a.node.set_pin(&author, pin.as_ref()))
+            }
             Request::Get { address, reply } => self.answer(reply, |a| a.node.get(&address)),
             Request::List { filter, reply } => self.answer(reply, |a| a.node.list(&filter)),
             Request::Counts { reply } => self.answer(reply, |a| a.node.counts()),

@@ -14,8 +14,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use convene_protocol::Record;
-use convene_search::{Facet, Hit, Query, SimilarQuery};
+use convene_protocol::{AuthorKey, Record};
+use convene_search::{Facet, Query, SimilarQuery};
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{ActorError, Reply, Request as StoreRequest, StoreHandle};
@@ -24,12 +24,14 @@ use super::peers::{PeerEntry, PeerError};
 use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
-    API_VERSION, AddressQuery, ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerRequest,
-    PeopleRequest, PublishRequest, PublishResponse, RecordBody, Reindexed,
+    API_VERSION, AddressQuery, AuthorQuery, ErrorBody, ErrorCode, ImportQuery, ListRequest,
+    PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest, PublishResponse,
+    RecordBody, Reindexed,
 };
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
 };
+use crate::trust::{Found, Pin, Trust};
 use crate::{CsvMapping, ImportReport, ListFilter, NoProgress, NodeError, Person, PublishOutcome};
 
 #[derive(Clone, Debug)]
@@ -262,6 +264,8 @@ fn router(state: State) -> Router {
         .route("/list", post(list))
         .route("/export", get(export))
         .route("/peers", get(peers))
+        .route("/trust", get(trust))
+        .route("/pins", get(pins))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
     let writes = Router::new()
@@ -269,6 +273,7 @@ fn router(state: State) -> Router {
         .route("/retract", post(retract))
         .route("/reindex", post(reindex))
         .route("/peers", post(add_peer))
+        .route("/pins", post(set_pin))
         .route("/peers/{key}", delete(remove_peer))
         .layer(json);
     let imports = Router::new()
@@ -382,7 +387,7 @@ async fn status(AxumState(state): AxumState<State>) -> ApiResult<Status> {
 async fn search(
     AxumState(state): AxumState<State>,
     Json(query): Json<Query>,
-) -> ApiResult<Vec<Hit>> {
+) -> ApiResult<Vec<Found>> {
     state
         .on_store(|reply| StoreRequest::Search { query, reply })
         .await
@@ -413,10 +418,41 @@ async fn people(
 async fn similar(
     AxumState(state): AxumState<State>,
     Json(query): Json<SimilarQuery>,
-) -> ApiResult<Vec<(f32, Hit)>> {
+) -> ApiResult<Vec<(f32, Found)>> {
     state
         .on_store(|reply| StoreRequest::Similar { query, reply })
         .await
+}
+
+async fn trust(
+    AxumState(state): AxumState<State>,
+    UrlQuery(query): UrlQuery<AuthorQuery>,
+) -> ApiResult<Trust> {
+    state
+        .on_store(|reply| StoreRequest::Trust {
+            author: query.author,
+            reply,
+        })
+        .await
+}
+
+async fn pins(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Pin)>> {
+    state.on_store(|reply| StoreRequest::Pins { reply }).await
+}
+
+async fn set_pin(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(request): Json<PinRequest>,
+) -> ApiResult<PinResponse> {
+    let Json(had) = state
+        .on_store(|reply| StoreRequest::SetPin {
+            author: request.author,
+            pin: request.pin,
+            reply,
+        })
+        .await?;
+    Ok(Json(PinResponse { had }))
 }
 
 async fn record(

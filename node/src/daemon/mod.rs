@@ -189,6 +189,7 @@ impl Daemon {
         node.set_policy(options.policy);
         let publisher = crate::Publisher::of(home)?;
         let author = publisher.author();
+        node.set_owner(author);
         let (store, actor_thread) = actor::spawn(node, publisher);
 
         let mut swarm =

@@ -1,0 +1,184 @@
+//! Organisational trust: a record's organisation is its author's, shown with how this node knows
+//! who the author is (the trust path); an impostor's profile is flagged, never merged; the
+//! operator's pin is the strongest word.
+
+use crate::util::{Home, NodeProcess, turn};
+
+const HOUSING: &str = r#"
+kind = "experiment"
+title = "AI housing allocation"
+summary = "Matching applicants to social housing with a scoring model"
+status = "running"
+organisation = "Ashdown Vale District Council"
+"#;
+
+/// The author key of an address (`convene://KEY/kind/slug`).
+fn key_of(address: &str) -> String {
+    address
+        .trim_start_matches("convene://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Copies every record of `from` into `to` (export, then import).
+fn carry(from: &Home, to: &Home) {
+    let export = from.run(&["export"]).ok().stdout;
+    let file = to.file("carried.jsonl", &export);
+    to.run(&["import", file.to_str().unwrap()]).ok();
+}
+
+fn search_json(home: &Home, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["search", "--json"];
+    all.extend_from_slice(args);
+    home.run(&all).ok().json()
+}
+
+#[test]
+fn a_record_claiming_another_organisation_shows_its_real_author_as_unverified() {
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let brackley = Home::init("Brackley Borough Council");
+    let address = brackley.publish("housing.toml", HOUSING);
+    let brackley_key = key_of(&address);
+    carry(&brackley, &ashdown);
+
+    // The bug this pins: the draft's free text showed as the organisation and `--org` matched it.
+    let hits = search_json(&ashdown, &["housing"]);
+    let hit = &hits[0];
+    assert_eq!(hit["address"], address.as_str());
+    assert_eq!(hit["organisation"], "Brackley Borough Council", "{hit}");
+    assert_eq!(hit["trust"]["basis"], "unverified");
+    assert_eq!(
+        hit["trust"]["path"],
+        "unverified: calls itself Brackley Borough Council"
+    );
+    ashdown
+        .run(&[
+            "search",
+            "housing",
+            "--org",
+            "Ashdown Vale District Council",
+        ])
+        .code(1);
+    assert_eq!(
+        ashdown.search_addresses(&["housing", "--org", "Brackley Borough Council"]),
+        std::slice::from_ref(&address)
+    );
+    let shown = ashdown.run(&["show", &address, "--json"]).ok().json();
+    assert_eq!(shown["organisation"], "Brackley Borough Council");
+    assert_eq!(
+        shown["organisation_claimed"],
+        "Ashdown Vale District Council"
+    );
+    ashdown
+        .run(&["show", &address])
+        .ok()
+        .stdout_has("by: unverified: calls itself Brackley Borough Council");
+    // Its own records are its own.
+    let listed = ashdown.run(&["list", "--mine", "--json"]).ok().json();
+    let own_key = key_of(listed[0]["address"].as_str().unwrap());
+    let own = ashdown.run(&["trust", &own_key]).ok();
+    assert!(own.stdout.contains("this node's own identity"), "{own}");
+
+    // The operator's word: pinned, with the note, and taken back.
+    ashdown
+        .run(&[
+            "trust",
+            &brackley_key,
+            "--as",
+            "Brackley Borough Council",
+            "--note",
+            "checked by phone",
+        ])
+        .ok()
+        .stderr_has("pinned by this node (checked by phone)");
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "pinned", "{hit}");
+    let pins = ashdown.run(&["trust", "--json"]).ok().json();
+    assert_eq!(pins[0]["key"], brackley_key.as_str());
+    assert_eq!(pins[0]["note"], "checked by phone");
+    ashdown.run(&["distrust", &brackley_key]).ok();
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "unverified");
+    ashdown.run(&["distrust", &brackley_key]).code(1);
+    ashdown.run(&["trust", "--json"]).code(1);
+}
+
+#[test]
+fn two_organisations_under_one_name_are_flagged_on_both() {
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let impostor = Home::init("Ashdown Vale District Council");
+    let address = impostor.publish("housing.toml", HOUSING);
+    let impostor_key = key_of(&address);
+    carry(&impostor, &ashdown);
+
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert_eq!(hit["organisation"], "Ashdown Vale District Council");
+    assert_eq!(hit["trust"]["basis"], "unverified");
+    let path = hit["trust"]["path"].as_str().unwrap();
+    assert!(path.contains("CONFLICT"), "{path}");
+    assert_eq!(hit["trust"]["conflicts"].as_array().unwrap().len(), 1);
+    // The real one is flagged too: the name is not taken over, it is contested.
+    let own = ashdown
+        .run(&["search", "--json", "--kind", "organisation"])
+        .ok()
+        .json();
+    let flagged = own
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|hit| !hit["trust"]["conflicts"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(flagged, 2, "both profiles carry the flag: {own}");
+    // Pinning the impostor under its own name ends the conflict.
+    ashdown
+        .run(&[
+            "trust",
+            &impostor_key,
+            "--as",
+            "Unknown group using our name",
+        ])
+        .ok();
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert_eq!(hit["organisation"], "Unknown group using our name");
+    assert!(
+        hit["trust"]["conflicts"]
+            .as_array()
+            .is_none_or(|c| c.is_empty()),
+        "{hit}"
+    );
+    ashdown
+        .run(&["search", "housing", "--org", "Unknown group using our name"])
+        .ok();
+}
+
+#[test]
+fn pins_work_through_a_running_node_and_bad_ones_are_refused() {
+    let _turn = turn();
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let brackley = Home::init("Brackley Borough Council");
+    let address = brackley.publish("housing.toml", HOUSING);
+    carry(&brackley, &ashdown);
+    let node = NodeProcess::start(&ashdown);
+    let key = key_of(&address);
+    ashdown
+        .run(&["trust", &key, "--as", "Brackley BC"])
+        .ok()
+        .stderr_has("pinned by this node");
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert_eq!(hit["organisation"], "Brackley BC");
+    assert_eq!(hit["trust"]["basis"], "pinned");
+    ashdown
+        .run(&["trust", &key, "--as", "   "])
+        .code(2)
+        .stderr_has("the name is empty");
+    ashdown
+        .run(&["trust", &key, "--as", &"x".repeat(201)])
+        .code(2)
+        .stderr_has("over the limit of 200");
+    node.stop();
+    // The pin is the store's: it holds after the node is gone.
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "pinned");
+}
