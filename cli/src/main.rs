@@ -39,7 +39,8 @@ macro_rules! say_inline {
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  nothing found (search, facets, people, similar, list, show)
+  1  nothing found (search, facets, people, similar, list, show, trust, block), or nothing
+     to undo (distrust, unblock)
   2  error: bad input or usage, missing home, store in use
   3  import finished, but some lines were rejected
   4  not published: similar records exist (answer the question, or pass --yes)";
@@ -149,6 +150,19 @@ enum Command {
     },
     /// Take back a pin made with `trust`.
     Distrust { key: AuthorKey },
+    /// Refuse an author: every record it signed is purged from this node and refused from
+    /// then on, whoever offers it (peers, imports). Without KEY: every block.
+    Block {
+        /// The author's key, as in its addresses: convene://KEY/…
+        key: Option<AuthorKey>,
+        /// Why (kept with the block, shown by `block`).
+        #[arg(long, requires = "key")]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a block; the author's records come back when a peer or an import offers them.
+    Unblock { key: AuthorKey },
     /// Write every record (with its signed bytes) as JSON Lines.
     Export {
         /// Output file (default: stdout).
@@ -583,6 +597,31 @@ fn command(
                 if had { "re-pinned" } else { "pinned" },
                 trust.path
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Block { key, reason, json } => {
+            let Some(key) = key else {
+                let blocks = node.blocks()?;
+                out.blocks(&blocks, json)?;
+                return Ok(found(!blocks.is_empty()));
+            };
+            let reason = reason.context("say why with --reason (it is kept with the block)")?;
+            let block = convene_node::trust::Block { reason, at: now() };
+            let (had, purged) = node.set_block(&key, Some(block))?;
+            say!(
+                "{} {key}: {purged} record{} purged; its records are refused from now on",
+                if had { "blocked again" } else { "blocked" },
+                if purged == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unblock { key } => {
+            let (had, _) = node.set_block(&key, None)?;
+            if !had {
+                say!("{key} was not blocked");
+                return Err(Exit(1).into());
+            }
+            say!("unblocked {key}: its records are taken again when offered");
             Ok(ExitCode::SUCCESS)
         }
         Command::Distrust { key } => {

@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal, Write};
 
 use convene_node::daemon::{BookPeer, Status, SyncReport};
 use convene_node::search::Facet;
-use convene_node::trust::{Basis, Pin};
+use convene_node::trust::{Basis, Block, Pin};
 use convene_node::{Found, Person, Published, Snippet, Trust};
 use convene_protocol::{AuthorKey, Content, Record};
 use serde_json::{Value, json};
@@ -410,6 +410,21 @@ impl Out {
         Ok(())
     }
 
+    /// The operator's blocks: key, reason.
+    pub fn blocks(&mut self, blocks: &[(AuthorKey, Block)], json: bool) -> io::Result<()> {
+        if json {
+            let items = blocks
+                .iter()
+                .map(|(key, block)| json!({ "key": key.to_string(), "reason": block.reason, "at": block.at }))
+                .collect();
+            return self.json(&Value::Array(items));
+        }
+        for (key, block) in blocks {
+            self.line(&format!("{key}\t{}", one_line(&block.reason)))?;
+        }
+        Ok(())
+    }
+
     /// A record, and who published it as this node knows it.
     pub fn record(&mut self, record: &Record, trust: &Trust, json: bool) -> io::Result<()> {
         if json {
@@ -548,7 +563,13 @@ fn sync_summary(report: &SyncReport) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{when} with {}: {} round trips, {} missing, {} stored, {} invalid, {} ms",
-        report.peer, report.rounds, report.needed, report.stored, report.invalid, report.millis
+        "{when} with {}: {} round trips, {} missing, {} stored, {} invalid, {} refused, {} ms",
+        report.peer,
+        report.rounds,
+        report.needed,
+        report.stored,
+        report.invalid,
+        report.refused,
+        report.millis
     )
 }

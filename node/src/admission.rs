@@ -13,13 +13,17 @@
 //!    tombstone: an older version arriving after it is stale by rule 1, so retracted content
 //!    never comes back (the outcome says the held version is a retraction).
 //!
-//! Then the node's [`Policy`] — the local rules (trust, networks) — may *reject* what the
-//! version rule would store. To add a rule, implement [`Rule`] and add it to the policy the node
-//! runs with ([`crate::Node::set_policy`], [`crate::daemon::RunOptions::policy`]).
+//! Before them, a record whose author this node's operator blocked is *rejected*
+//! (`convene block`). After them, the node's [`Policy`] — the local rules (trust, networks) —
+//! may *reject* what the version rule would store. To add a rule, implement [`Rule`] and add it
+//! to the policy the node runs with ([`crate::Node::set_policy`],
+//! [`crate::daemon::RunOptions::policy`]).
+
+use std::collections::HashSet;
 
 use std::sync::Arc;
 
-use convene_protocol::{Record, Version};
+use convene_protocol::{AuthorKey, Record, Version};
 
 /// Where a record came from on its way to the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,9 +87,17 @@ pub trait Rule: std::fmt::Debug + Send + Sync {
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     rules: Vec<Arc<dyn Rule>>,
+    /// Authors whose records are refused, whatever they are.
+    blocked: Arc<HashSet<AuthorKey>>,
 }
 
 impl Policy {
+    /// This policy, refusing every record of `blocked` authors as well.
+    pub fn blocking(mut self, blocked: Arc<HashSet<AuthorKey>>) -> Policy {
+        self.blocked = blocked;
+        self
+    }
+
     /// A policy with `rule` added after the existing ones.
     pub fn with(mut self, rule: impl Rule + 'static) -> Policy {
         self.rules.push(Arc::new(rule));
@@ -96,6 +108,9 @@ impl Policy {
 /// Decides whether `record`, offered from `source`, enters a store that holds `held` at its
 /// address.
 pub fn admit(record: &Record, held: Option<Held>, source: Source, policy: &Policy) -> Admission {
+    if policy.blocked.contains(&record.header().author) {
+        return Admission::Reject("its author is blocked on this node".into());
+    }
     let version = record.version();
     if let Some(held) = held {
         if held.version.id == version.id {
@@ -178,6 +193,19 @@ mod tests {
             admit(&v2, held(&v2), Source::Sync, &open),
             Admission::Ignore(Ignored::Duplicate)
         );
+    }
+
+    #[test]
+    fn a_blocked_author_is_refused_whatever_the_record() {
+        let (v1, v2) = (lesson(1, "a"), lesson(2, "b"));
+        let author = v1.header().author;
+        let policy = Policy::default().blocking(Arc::new([author].into_iter().collect()));
+        for source in [Source::Own, Source::Import, Source::Gossip, Source::Sync] {
+            assert!(matches!(
+                admit(&v2, held(&v1), source, &policy),
+                Admission::Reject(reason) if reason.contains("blocked")
+            ));
+        }
     }
 
     #[test]

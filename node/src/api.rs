@@ -108,6 +108,20 @@ pub struct PinResponse {
     pub had: bool,
 }
 
+/// `POST /blocks`: block `author` (purging its records), or with `block: null` lift the block.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockRequest {
+    pub author: AuthorKey,
+    pub block: Option<crate::trust::Block>,
+}
+
+/// Whether the author was blocked before, and how many records were purged.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockResponse {
+    pub had: bool,
+    pub purged: usize,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PeerRequest {
     pub peer: String,

@@ -11,15 +11,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    API_VERSION, AddressQuery, ErrorBody, ImportQuery, ListRequest, PeerRequest, PeopleRequest,
-    PinRequest, PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
+    API_VERSION, AddressQuery, BlockRequest, BlockResponse, ErrorBody, ImportQuery, ListRequest,
+    PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest, PublishResponse,
+    RecordBody, Reindexed,
 };
 use crate::daemon::{BookPeer, PeerEntry, Status};
 use crate::directory::{Directory, Local};
 use crate::layout::{API_FILE, TOKEN_FILE};
 use crate::limits::{IMPORT_CHUNK_BYTES, IMPORT_LINE_BYTES};
 use crate::transfer::{LineRead, read_line_bounded};
-use crate::trust::{Found, Pin, Trust};
+use crate::trust::{Block, Found, Pin, Trust};
 use crate::{
     CsvMapping, Draft, Home, ImportReport, ListFilter, Node, NodeError, Person, Progress,
     PublishOutcome, Published, Publisher, Rejection, SimilarCheck,
@@ -298,6 +299,23 @@ impl Directory for Client {
         };
         let done: PinResponse = self.post("/pins", &request)?;
         Ok(done.had)
+    }
+
+    fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, NodeError> {
+        self.get("/blocks")
+    }
+
+    fn set_block(
+        &mut self,
+        author: &AuthorKey,
+        block: Option<Block>,
+    ) -> Result<(bool, usize), NodeError> {
+        let request = BlockRequest {
+            author: *author,
+            block,
+        };
+        let done: BlockResponse = self.post("/blocks", &request)?;
+        Ok((done.had, done.purged))
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

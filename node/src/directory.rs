@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 use convene_protocol::{Address, AuthorKey, Record};
 use convene_search::{Facet, Query, SimilarQuery};
 
-use crate::trust::{Found, Pin, Trust};
+use crate::trust::{Block, Found, Pin, Trust};
 
 use crate::{
     CsvImport, CsvMapping, Draft, ImportReport, ListFilter, Node, NodeError, Person, Progress,
@@ -28,6 +28,15 @@ pub trait Directory: std::fmt::Debug {
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError>;
     /// Pins `author` (`None`: removes the pin); whether it had one.
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError>;
+    /// The operator's blocks.
+    fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, NodeError>;
+    /// Blocks `author` and purges its records (`None`: lifts the block): whether it was
+    /// blocked, and how many records were purged.
+    fn set_block(
+        &mut self,
+        author: &AuthorKey,
+        block: Option<Block>,
+    ) -> Result<(bool, usize), NodeError>;
     fn get(&self, address: &Address) -> Result<Record, NodeError>;
     fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError>;
     /// Publishes `draft` as the home's identity (see [`Node::publish`]); a running node also
@@ -91,6 +100,18 @@ impl Directory for Local {
 
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError> {
         self.node.set_pin(author, pin.as_ref())
+    }
+
+    fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, NodeError> {
+        self.node.blocks()
+    }
+
+    fn set_block(
+        &mut self,
+        author: &AuthorKey,
+        block: Option<Block>,
+    ) -> Result<(bool, usize), NodeError> {
+        self.node.set_block(author, block.as_ref())
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

@@ -123,6 +123,8 @@ pub struct Node {
     /// Authors' names as this node knows them; rebuilt from the store after an organisation
     /// profile or a pin changes.
     names: std::sync::Mutex<Option<std::sync::Arc<trust::Names>>>,
+    /// Authors the operator blocked: the admission step refuses their records.
+    blocked: std::sync::Arc<std::collections::HashSet<AuthorKey>>,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -239,7 +241,9 @@ impl Node {
             policy: Policy::default(),
             owner: None,
             names: std::sync::Mutex::new(None),
+            blocked: Default::default(),
         };
+        node.load_blocks()?;
         if let Err(error) = node.catch_up(progress) {
             if let NodeError::Store(_) = error {
                 return Err(error);
@@ -330,6 +334,42 @@ impl Node {
         self.reindex_author(author)?;
         self.commit_index()?;
         Ok(had)
+    }
+
+    /// The operator's blocks.
+    pub fn blocks(&self) -> Result<Vec<(AuthorKey, trust::Block)>, NodeError> {
+        Ok(self.store.blocks()?)
+    }
+
+    /// Blocks `author`: purges every record of it from the store and the index, and refuses
+    /// its records from every source from now on (`None`: lifts the block; what was purged
+    /// comes back only if offered again). Whether it was blocked before, and how many records
+    /// were purged.
+    pub fn set_block(
+        &mut self,
+        author: &AuthorKey,
+        block: Option<&trust::Block>,
+    ) -> Result<(bool, usize), NodeError> {
+        if let Some(block) = block {
+            limits::check_block(block).map_err(NodeError::Invalid)?;
+        }
+        let (had, purged) = self
+            .store
+            .set_block(author, block)
+            .map_err(|e| self.write_failed(e.into()))?;
+        self.load_blocks()?;
+        for address in &purged {
+            self.index.remove(address)?;
+        }
+        self.forget_names();
+        self.commit_index()?;
+        Ok((had, purged.len()))
+    }
+
+    fn load_blocks(&mut self) -> Result<(), NodeError> {
+        let blocked = self.store.blocks()?.into_iter().map(|(author, _)| author);
+        self.blocked = std::sync::Arc::new(blocked.collect());
+        Ok(())
     }
 
     /// Hands every record of `author` to the index writer again (its name changed).
@@ -494,7 +534,7 @@ impl Node {
     pub(crate) fn begin(&self) -> Result<Pending, NodeError> {
         Ok(Pending {
             batch: self.store.batch()?,
-            policy: self.policy.clone(),
+            policy: self.policy.clone().blocking(self.blocked.clone()),
             stored: Vec::new(),
         })
     }

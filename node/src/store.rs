@@ -15,8 +15,8 @@ use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Versio
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
-use crate::tables::{LATEST, LOG, PINS, RECORDS};
-use crate::trust::Pin;
+use crate::tables::{BLOCKS, LATEST, LOG, PINS, RECORDS};
+use crate::trust::{Block, Pin};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -378,17 +378,7 @@ impl Store {
 
     /// The operator's pins.
     pub fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, StoreError> {
-        let txn = self.db()?.begin_read()?;
-        let table = txn.open_table(PINS)?;
-        let mut pins = Vec::new();
-        for entry in table.iter()? {
-            let (key, value) = entry?;
-            // A pin that does not parse (written by a newer version) is left out, not fatal.
-            if let Ok(pin) = serde_json::from_slice::<Pin>(value.value()) {
-                pins.push((AuthorKey(key.value()), pin));
-            }
-        }
-        Ok(pins)
+        self.decisions(PINS)
     }
 
     /// Pins `author` (or, with `None`, removes its pin; whether there was one). Durable on
@@ -398,18 +388,91 @@ impl Store {
         author: &AuthorKey,
         pin: Option<&Pin>,
     ) -> Result<bool, StoreError> {
+        self.decide(PINS, author, pin)
+    }
+
+    /// The operator's blocks.
+    pub fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, StoreError> {
+        self.decisions(BLOCKS)
+    }
+
+    /// Blocks `author` and purges every record of it (or, with `None`, lifts the block);
+    /// whether it was blocked before. Returns the addresses purged. Durable on return.
+    pub(crate) fn set_block(
+        &self,
+        author: &AuthorKey,
+        block: Option<&Block>,
+    ) -> Result<(bool, Vec<Address>), StoreError> {
         let txn = self.db()?.begin_write()?;
-        let had = {
-            let mut table = txn.open_table(PINS)?;
-            match pin {
-                Some(pin) => {
-                    let bytes = serde_json::to_vec(pin).expect("plain data");
-                    table.insert(author.0, bytes.as_slice())?.is_some()
+        let had = Store::decide_in(&txn, BLOCKS, author, block)?;
+        let mut purged = Vec::new();
+        if block.is_some() {
+            let mut latest = txn.open_table(LATEST)?;
+            let mut records = txn.open_table(RECORDS)?;
+            let mut keys = Vec::new();
+            for entry in latest.range(author.as_bytes().as_slice()..)? {
+                let (key, value) = entry?;
+                if !key.value().starts_with(author.as_bytes()) {
+                    break;
                 }
-                None => table.remove(author.0)?.is_some(),
+                keys.push((key.value().to_vec(), LatestEntry::from_bytes(value.value())));
             }
-        };
+            for (key, entry) in keys {
+                if let Some(bytes) = records.remove(entry.version.id.0)? {
+                    purged.push(decode(entry.version.id, bytes.value())?.address());
+                }
+                latest.remove(key.as_slice())?;
+            }
+        }
         txn.commit()?;
+        Ok((had, purged))
+    }
+
+    /// Every entry of a table of local decisions (author → JSON). An entry that does not parse
+    /// (written by a newer version) is left out, not fatal.
+    fn decisions<T: serde::de::DeserializeOwned>(
+        &self,
+        table: redb::TableDefinition<'_, [u8; 32], &[u8]>,
+    ) -> Result<Vec<(AuthorKey, T)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(table)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            if let Ok(decision) = serde_json::from_slice::<T>(value.value()) {
+                out.push((AuthorKey(key.value()), decision));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets or (with `None`) removes one local decision; whether there was one. Durable.
+    fn decide<T: serde::Serialize>(
+        &self,
+        table: redb::TableDefinition<'_, [u8; 32], &[u8]>,
+        author: &AuthorKey,
+        decision: Option<&T>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db()?.begin_write()?;
+        let had = Store::decide_in(&txn, table, author, decision)?;
+        txn.commit()?;
+        Ok(had)
+    }
+
+    fn decide_in<T: serde::Serialize>(
+        txn: &redb::WriteTransaction,
+        table: redb::TableDefinition<'_, [u8; 32], &[u8]>,
+        author: &AuthorKey,
+        decision: Option<&T>,
+    ) -> Result<bool, StoreError> {
+        let mut table = txn.open_table(table)?;
+        let had = match decision {
+            Some(decision) => {
+                let bytes = serde_json::to_vec(decision).expect("plain data");
+                table.insert(author.0, bytes.as_slice())?.is_some()
+            }
+            None => table.remove(author.0)?.is_some(),
+        };
         Ok(had)
     }
 
@@ -459,6 +522,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(LATEST)?;
         txn.open_table(LOG)?;
         txn.open_table(PINS)?;
+        txn.open_table(BLOCKS)?;
         txn.commit()?;
         Ok(db)
     });

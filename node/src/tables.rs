@@ -27,3 +27,7 @@ pub(crate) const LOG: TableDefinition<'_, u64, [u8; 32]> = TableDefinition::new(
 /// Author key → a pin (JSON: `trust::Pin`): this node's operator's word about who the key is.
 /// Local decisions, never sent to peers.
 pub(crate) const PINS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("pins_v1");
+
+/// Author key → a block (JSON: `trust::Block`): the operator refuses every record of this
+/// author, and those held were purged. Local decisions, never sent to peers.
+pub(crate) const BLOCKS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("blocks_v1");

@@ -30,6 +30,14 @@ pub struct Pin {
     pub at: i64,
 }
 
+/// The operator's refusal of an author: its records are purged and refused from then on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub reason: String,
+    /// Unix seconds when the block was made.
+    pub at: i64,
+}
+
 /// Why this node calls an author what it does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]

@@ -258,6 +258,13 @@ impl Index {
         Ok(())
     }
 
+    /// Removes the document at `address`, if there is one. Visible after the next commit.
+    pub fn remove(&mut self, address: &Address) -> Result<(), IndexError> {
+        let term = Term::from_field_text(self.fields.address, &address.to_string());
+        self.writer()?.delete_term(term);
+        Ok(())
+    }
+
     /// Removes every document (for a rebuild). Visible after the next commit.
     pub fn clear(&mut self) -> Result<(), IndexError> {
         self.writer()?.delete_all_documents()?;

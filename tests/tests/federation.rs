@@ -926,3 +926,91 @@ fn a_flood_of_topic_subscriptions_leaves_memory_and_honest_gossip_alone() {
     honest_node.stop();
     node.stop();
 }
+
+fn lesson(title: &str) -> String {
+    format!("kind = \"lesson\"\ntitle = \"{title}\"\nsummary = \"{title}, in short\"\n")
+}
+
+/// The identity key of a home, as in its addresses.
+fn own_key(home: &Home) -> String {
+    let listed = home.run(&["list", "--mine", "--json"]).ok().json();
+    let address = listed[0]["address"].as_str().unwrap();
+    address
+        .trim_start_matches("convene://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_block_purges_an_author_and_keeps_it_out_across_restart_and_sync() {
+    let _turn = turn();
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let spammer = Home::init("Widgets Unlimited");
+    spammer.publish("one.toml", &lesson("Buy our widgets"));
+    spammer.publish("two.toml", &lesson("Widgets for councils"));
+    let key = own_key(&spammer);
+    let node_a = NodeProcess::start(&ashdown);
+    let node_s = NodeProcess::start(&spammer);
+    ashdown.run(&["peers", "add", &ticket(&spammer)]).ok();
+    wait_until(
+        Duration::from_secs(30),
+        "the spammer's records arrive",
+        || counts(&ashdown).0 == 4,
+    );
+
+    ashdown
+        .run(&["block", &key, "--reason", "unsolicited advertising"])
+        .ok()
+        .stderr_has("3 records purged");
+    assert_eq!(counts(&ashdown).0, 1, "only Ashdown's own profile is left");
+    ashdown.run(&["search", "widgets"]).code(1);
+    // Gossip of a new record is refused too (the spammer keeps publishing).
+    spammer.publish("three.toml", &lesson("Widgets, third time"));
+
+    // After a restart the block holds; the catch-up sync on connecting offers every record of
+    // the spammer again, and each is refused.
+    node_a.stop();
+    let node_a = NodeProcess::start(&ashdown);
+    wait_until(
+        Duration::from_secs(30),
+        "a sync with the spammer refuses its records",
+        || status(&ashdown)["last_sync"]["refused"].as_u64() >= Some(4),
+    );
+    assert_eq!(counts(&ashdown).0, 1);
+    let blocks = ashdown.run(&["block", "--json"]).ok().json();
+    assert_eq!(blocks[0]["key"], key.as_str());
+    assert_eq!(blocks[0]["reason"], "unsolicited advertising");
+    ashdown.run(&["block", &key]).code(2).stderr_has("--reason");
+
+    // Lifting the block: the next sync brings everything back.
+    ashdown.run(&["unblock", &key]).ok();
+    node_a.stop();
+    let node_a = NodeProcess::start(&ashdown);
+    wait_until(Duration::from_secs(30), "the records come back", || {
+        counts(&ashdown).0 == 5
+    });
+    ashdown.run(&["unblock", &key]).code(1);
+    node_a.stop();
+    node_s.stop();
+}
+
+#[test]
+fn an_import_of_a_blocked_authors_records_stores_none_of_them() {
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let spammer = Home::init("Widgets Unlimited");
+    spammer.publish("one.toml", &lesson("Buy our widgets"));
+    let key = own_key(&spammer);
+    ashdown
+        .run(&["block", &key, "--reason", "spam"])
+        .ok()
+        .stderr_has("0 records purged");
+    let export = spammer.run(&["export"]).ok().stdout;
+    let file = ashdown.file("spam.jsonl", &export);
+    ashdown
+        .run(&["import", file.to_str().unwrap()])
+        .code(3)
+        .stderr_has("its author is blocked on this node");
+    ashdown.run(&["search", "widgets"]).code(1);
+}

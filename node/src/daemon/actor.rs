@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::admission::Source;
 use crate::transfer::{Admitted, RowResult};
-use crate::trust::{Found, Pin, Trust};
+use crate::trust::{Block, Found, Pin, Trust};
 use crate::{
     Draft, ListFilter, Node, NodeError, Outcome, Person, PublishOutcome, Publisher, SimilarCheck,
     Store, StoreCounts,
@@ -116,6 +116,14 @@ pub enum Request {
         author: AuthorKey,
         pin: Option<Pin>,
         reply: Reply<bool>,
+    },
+    Blocks {
+        reply: Reply<Vec<(AuthorKey, Block)>>,
+    },
+    SetBlock {
+        author: AuthorKey,
+        block: Option<Block>,
+        reply: Reply<(bool, usize)>,
     },
     Get {
         address: Address,
@@ -515,6 +523,12 @@ impl Actor {
             Request::SetPin { author, pin, reply } => {
                 self.answer(reply, |a| a.node.set_pin(&author, pin.as_ref()))
             }
+            Request::Blocks { reply } => self.answer(reply, |a| a.node.blocks()),
+            Request::SetBlock {
+                author,
+                block,
+                reply,
+            } => self.answer(reply, |a| a.node.set_block(&author, block.as_ref())),
             Request::Get { address, reply } => self.answer(reply, |a| a.node.get(&address)),
             Request::List { filter, reply } => self.answer(reply, |a| a.node.list(&filter)),
             Request::Counts { reply } => self.answer(reply, |a| a.node.counts()),

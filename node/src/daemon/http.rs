@@ -24,14 +24,14 @@ use super::peers::{PeerEntry, PeerError};
 use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
-    API_VERSION, AddressQuery, AuthorQuery, ErrorBody, ErrorCode, ImportQuery, ListRequest,
-    PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest, PublishResponse,
-    RecordBody, Reindexed,
+    API_VERSION, AddressQuery, AuthorQuery, BlockRequest, BlockResponse, ErrorBody, ErrorCode,
+    ImportQuery, ListRequest, PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest,
+    PublishResponse, RecordBody, Reindexed,
 };
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
 };
-use crate::trust::{Found, Pin, Trust};
+use crate::trust::{Block, Found, Pin, Trust};
 use crate::{CsvMapping, ImportReport, ListFilter, NoProgress, NodeError, Person, PublishOutcome};
 
 #[derive(Clone, Debug)]
@@ -266,6 +266,7 @@ fn router(state: State) -> Router {
         .route("/peers", get(peers))
         .route("/trust", get(trust))
         .route("/pins", get(pins))
+        .route("/blocks", get(blocks))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
     let writes = Router::new()
@@ -274,6 +275,7 @@ fn router(state: State) -> Router {
         .route("/reindex", post(reindex))
         .route("/peers", post(add_peer))
         .route("/pins", post(set_pin))
+        .route("/blocks", post(set_block))
         .route("/peers/{key}", delete(remove_peer))
         .layer(json);
     let imports = Router::new()
@@ -434,6 +436,25 @@ async fn trust(
             reply,
         })
         .await
+}
+
+async fn blocks(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Block)>> {
+    state.on_store(|reply| StoreRequest::Blocks { reply }).await
+}
+
+async fn set_block(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(request): Json<BlockRequest>,
+) -> ApiResult<BlockResponse> {
+    let Json((had, purged)) = state
+        .on_store(|reply| StoreRequest::SetBlock {
+            author: request.author,
+            block: request.block,
+            reply,
+        })
+        .await?;
+    Ok(Json(BlockResponse { had, purged }))
 }
 
 async fn pins(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Pin)>> {

@@ -70,6 +70,9 @@ pub struct SyncReport {
     pub stored: u64,
     /// Records that failed verification.
     pub invalid: u64,
+    /// Valid records this node's admission policy refused (a blocked author, a local rule).
+    #[serde(default)]
+    pub refused: u64,
     /// The sync stopped at its budget (rounds or records); the next one goes on.
     #[serde(default)]
     pub truncated: bool,
@@ -196,6 +199,10 @@ pub async fn run(
             .collect();
         let invalid = reasons.len();
         report.stored += verdicts.iter().filter(|v| **v == Verdict::Stored).count() as u64;
+        report.refused += verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Refused(_)))
+            .count() as u64;
         report.invalid += invalid as u64;
         if let Some(reason) = reasons.first() {
             tracing::warn!(%peer, invalid, reason, "peer sent invalid records during sync");
