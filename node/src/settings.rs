@@ -38,6 +38,12 @@ pub struct NodeSettings {
     pub sync_requests_per_minute: u32,
     /// Seconds between syncs a peer's `Announce` may start with it.
     pub announce_min_interval_secs: u64,
+    /// Gossip: records accepted from one peer per minute; more are dropped unpunished (sync
+    /// brings them later).
+    pub gossip_records_per_peer_per_minute: u32,
+    /// Gossip: verified records accepted from one author per minute, whoever forwards them;
+    /// more are refused (sync brings them later).
+    pub gossip_records_per_author_per_minute: u32,
     /// Local API: connections served at once (more are closed on arrival), 1 to 1,024.
     pub api_max_connections: u32,
     /// Local API: seconds a client has to send a request's headers (and an idle connection
@@ -63,6 +69,8 @@ impl Default for NodeSettings {
             sync_sessions_per_minute: 6,
             sync_requests_per_minute: 1_200,
             announce_min_interval_secs: 10,
+            gossip_records_per_peer_per_minute: 600,
+            gossip_records_per_author_per_minute: 120,
             api_max_connections: crate::limits::API_CONNECTIONS as u32,
             api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
         }
@@ -102,6 +110,10 @@ impl NodeSettings {
 # sync_sessions_per_minute = 6
 # sync_requests_per_minute = 1200
 # announce_min_interval_secs = 10
+# Gossip: records taken per minute from one peer, and from one author whoever forwards them;
+# the rest wait for the next catch-up sync.
+# gossip_records_per_peer_per_minute = 600
+# gossip_records_per_author_per_minute = 120
 # Local API: connections served at once; more are closed on arrival.
 # api_max_connections = 64
 # Local API: seconds a client has to send a request's headers; also how long an idle
@@ -111,7 +123,19 @@ impl NodeSettings {
 
     /// Checks every number against its bounds, naming the setting that is out of range.
     pub fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, u64, u64, u64); 12] = [
+        let ranges: [(&str, u64, u64, u64); 14] = [
+            (
+                "gossip_records_per_peer_per_minute",
+                self.gossip_records_per_peer_per_minute.into(),
+                1,
+                1_000_000,
+            ),
+            (
+                "gossip_records_per_author_per_minute",
+                self.gossip_records_per_author_per_minute.into(),
+                1,
+                1_000_000,
+            ),
             ("sync_max_rounds", self.sync_max_rounds.into(), 1, 100_000),
             ("sync_max_records", self.sync_max_records, 1, 100_000_000),
             (

@@ -26,7 +26,9 @@ use convene_search::{Facet, Query, SimilarQuery};
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::rate::Buckets;
 use crate::admission::Source;
+use crate::settings::NodeSettings;
 use crate::transfer::{Admitted, RowResult};
 use crate::trust::{Block, Found, Pin, Trust};
 use crate::{
@@ -345,7 +347,12 @@ pub struct ActorThread {
 
 /// Starts the actor on its own thread. It runs until [`StoreHandle::stop`] (or until every
 /// handle is dropped), then commits the index and closes the node.
-pub fn spawn(node: Node, publisher: Publisher) -> (StoreHandle, ActorThread) {
+pub fn spawn(
+    node: Node,
+    publisher: Publisher,
+    settings: &NodeSettings,
+) -> (StoreHandle, ActorThread) {
+    let author_rates = Buckets::new(settings.gossip_records_per_author_per_minute);
     let (jobs, queue) = mpsc::channel(QUEUE);
     let (stored, _) = broadcast::channel(4_096);
     let (health_tx, health) = watch::channel(Health::default());
@@ -356,7 +363,7 @@ pub fn spawn(node: Node, publisher: Publisher) -> (StoreHandle, ActorThread) {
         .spawn(move || {
             // Dropped however the thread ends, which is what `ended` waits for.
             let _alive = alive;
-            Actor::new(node, publisher, announce, health_tx).run(queue)
+            Actor::new(node, publisher, announce, health_tx, author_rates).run(queue)
         })
         .expect("spawning the store thread");
     (
@@ -380,6 +387,8 @@ struct Actor {
     last_recovery: Option<Instant>,
     /// A reindex under way.
     reindex: Option<Reindexing>,
+    /// Gossiped records taken per author per minute (the rest wait for sync).
+    author_rates: Buckets<AuthorKey>,
 }
 
 /// A reindex under way: the next log position to index, and who waits for the end.
@@ -403,6 +412,7 @@ impl Actor {
         publisher: Publisher,
         stored: broadcast::Sender<RecordId>,
         health: watch::Sender<Health>,
+        author_rates: Buckets<AuthorKey>,
     ) -> Actor {
         Actor {
             node,
@@ -413,6 +423,7 @@ impl Actor {
             last_index_commit: Instant::now(),
             last_recovery: None,
             reindex: None,
+            author_rates,
         }
     }
 
@@ -772,6 +783,15 @@ impl Actor {
             let mut verdicts = Vec::with_capacity(checked.len());
             for result in checked {
                 match result {
+                    Ok(record)
+                        if source == Source::Gossip
+                            && !self.author_rates.take(&record.header().author) =>
+                    {
+                        verdicts.push(Some(Verdict::Refused(
+                            "its author is over its gossip rate; it comes with the next sync"
+                                .into(),
+                        )));
+                    }
                     Ok(record) => {
                         verdicts.push(None);
                         valid.push(record);

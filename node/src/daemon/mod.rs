@@ -15,6 +15,7 @@ mod codec;
 pub(crate) mod http;
 pub mod net;
 pub mod peers;
+mod rate;
 mod status;
 pub mod sync;
 
@@ -190,7 +191,7 @@ impl Daemon {
         let publisher = crate::Publisher::of(home)?;
         let author = publisher.author();
         node.set_owner(author);
-        let (store, actor_thread) = actor::spawn(node, publisher);
+        let (store, actor_thread) = actor::spawn(node, publisher, &settings);
 
         let mut swarm =
             net::build_swarm(keypair, &settings, settings.mdns).map_err(DaemonError::Network)?;

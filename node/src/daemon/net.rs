@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::actor::{StoreHandle, Verdict};
 use super::codec::SyncCodec;
 use super::peers::{BookSnapshot, PeerBook, PeerEntry, PeerError};
+use super::rate::Buckets;
 use super::sync::{self, Responder, SyncBudget, SyncReport};
 use crate::admission::Source;
 use crate::settings::NodeSettings;
@@ -116,6 +117,12 @@ pub struct NetStatus {
     pub blocked: Vec<String>,
     /// Invalid records received, from anyone, since start.
     pub invalid_records: u64,
+    /// Gossiped records left to sync since start: refused by this node's admission policy or
+    /// over an author's gossip rate (`refused`), or over a peer's (`over_peer_rate`).
+    #[serde(default)]
+    pub gossip_refused: u64,
+    #[serde(default)]
+    pub gossip_over_peer_rate: u64,
     pub last_sync: Option<SyncReport>,
 }
 
@@ -304,11 +311,15 @@ pub struct Net {
     /// Invalid records per peer, and when the last came; forgotten an hour after the last.
     invalid: HashMap<PeerId, (u32, Instant)>,
     invalid_total: u64,
+    gossip_refused: u64,
+    gossip_over_peer_rate: u64,
     blocked: HashMap<PeerId, Instant>,
     last_sync: Option<SyncReport>,
     last_kad_bootstrap: Option<Instant>,
     /// Where changes to the peer book go to be saved, off this loop; set while it runs.
     book_saves: Option<watch::Sender<Option<BookSnapshot>>>,
+    /// Gossiped records taken per peer per minute.
+    gossip_rates: Buckets<PeerId>,
 }
 
 impl Net {
@@ -324,6 +335,7 @@ impl Net {
     ) -> Net {
         let (internal_tx, internal) = mpsc::channel(COMMAND_QUEUE);
         let responder = Responder::new(SyncBudget::from(&settings));
+        let gossip_rates = Buckets::new(settings.gossip_records_per_peer_per_minute);
         let now = Instant::now();
         let redials = book
             .entries()
@@ -352,10 +364,13 @@ impl Net {
             redials,
             invalid: HashMap::new(),
             invalid_total: 0,
+            gossip_refused: 0,
+            gossip_over_peer_rate: 0,
             blocked: HashMap::new(),
             last_sync: None,
             last_kad_bootstrap: None,
             book_saves: None,
+            gossip_rates,
         }
     }
 
@@ -523,6 +538,8 @@ impl Net {
             peers,
             blocked: self.blocked.keys().map(|p| p.to_string()).collect(),
             invalid_records: self.invalid_total,
+            gossip_refused: self.gossip_refused,
+            gossip_over_peer_rate: self.gossip_over_peer_rate,
             last_sync: self.last_sync.clone(),
         }
     }
@@ -741,8 +758,10 @@ impl Net {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &source, acceptance);
-                if matches!(verdict, Verdict::Invalid(_)) {
-                    self.penalise(source, 1);
+                match verdict {
+                    Verdict::Invalid(_) => self.penalise(source, 1),
+                    Verdict::Refused(_) => self.gossip_refused += 1,
+                    _ => {}
                 }
             }
             Internal::Respond { channel, response } => {
@@ -928,6 +947,16 @@ impl Net {
 
     fn on_gossip(&mut self, source: PeerId, message_id: MessageId, message: gossipsub::Message) {
         if message.topic != self.topic.hash() {
+            return;
+        }
+        if !self.gossip_rates.take(&source) {
+            // Over the peer's share of this minute: dropped unpunished, sync brings it later.
+            tracing::debug!(peer = %source, "gossip over the per-peer rate; left to sync");
+            self.gossip_over_peer_rate += 1;
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&message_id, &source, MessageAcceptance::Ignore);
             return;
         }
         match self.store.try_ingest(vec![message.data], Source::Gossip) {

@@ -20,6 +20,7 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use super::actor::{self, StoreHandle, Verdict};
+use super::rate::Bucket;
 use crate::admission::Source;
 use crate::settings::NodeSettings;
 
@@ -244,37 +245,6 @@ struct Session {
     id: u64,
     reconciler: Reconciler,
     rounds: u32,
-}
-
-/// A token bucket: `capacity` tokens, refilled evenly over a minute.
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    capacity: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn new(per_minute: u32) -> Bucket {
-        Bucket {
-            tokens: f64::from(per_minute),
-            capacity: f64::from(per_minute),
-            last: Instant::now(),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.capacity / 60.0;
-        self.tokens = (self.tokens + refill).min(self.capacity);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 #[derive(Debug)]
