@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use convene_node::daemon::{PeerBook, PeerEntry, RunOptions};
+use convene_node::daemon::{PeerBans, PeerBook, PeerEntry, RunOptions};
 use convene_node::search::{Query, SimilarQuery, SimilarityThreshold};
+use convene_node::trust::Block;
 use convene_node::{
     Client, Directory, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError,
     PublishOutcome, Publisher, SimilarCheck, now,
@@ -151,18 +152,19 @@ enum Command {
     /// Take back a pin made with `trust`.
     Distrust { key: AuthorKey },
     /// Refuse an author: every record it signed is purged from this node and refused from
-    /// then on, whoever offers it (peers, imports). Without KEY: every block.
+    /// then on, whoever offers it (peers, imports); or refuse a peer: disconnected, never
+    /// connected to again. Without KEY: every block.
     Block {
-        /// The author's key, as in its addresses: convene://KEY/…
-        key: Option<AuthorKey>,
+        /// An author's key, as in its addresses (convene://KEY/…), or a peer id (12D3KooW…).
+        key: Option<String>,
         /// Why (kept with the block, shown by `block`).
         #[arg(long, requires = "key")]
         reason: Option<String>,
         #[arg(long)]
         json: bool,
     },
-    /// Lift a block; the author's records come back when a peer or an import offers them.
-    Unblock { key: AuthorKey },
+    /// Lift a block; an author's records come back when a peer or an import offers them.
+    Unblock { key: String },
     /// Write every record (with its signed bytes) as JSON Lines.
     Export {
         /// Output file (default: stdout).
@@ -446,6 +448,42 @@ fn node_command(command: NodeCommand, home: &Home, out: &mut Out) -> Result<Exit
     }
 }
 
+/// What `block` names: an author or a peer.
+enum Blocked {
+    Author(AuthorKey),
+    Peer(String),
+}
+
+fn blocked(text: &str) -> Result<Blocked> {
+    let text = text.trim();
+    if let Ok(key) = text.parse::<AuthorKey>() {
+        return Ok(Blocked::Author(key));
+    }
+    if convene_node::daemon::parse_peer_id(text).is_ok() {
+        return Ok(Blocked::Peer(text.to_string()));
+    }
+    bail!("{text:?} is neither an author's key (as in convene://KEY/…) nor a peer id (12D3KooW…)")
+}
+
+/// Blocks a peer (`None`: lifts it) through the running node, or in the home's file.
+fn block_peer(home: &Home, peer: &str, block: Option<Block>) -> Result<bool> {
+    Ok(match Client::connect(home.dir()) {
+        Some(client) => client.block_peer(peer, block)?,
+        None => PeerBans::load(home.dir())?.set(peer, block)?,
+    })
+}
+
+fn peer_blocks(home: &Home) -> Result<Vec<(String, Block)>> {
+    Ok(match Client::connect(home.dir()) {
+        Some(client) => client.peer_blocks()?,
+        None => PeerBans::load(home.dir())?
+            .entries()
+            .into_iter()
+            .map(|(peer, block)| (peer.to_string(), block))
+            .collect(),
+    })
+}
+
 fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<ExitCode> {
     let client = Client::connect(home.dir());
     match command {
@@ -601,12 +639,28 @@ fn command(
         }
         Command::Block { key, reason, json } => {
             let Some(key) = key else {
-                let blocks = node.blocks()?;
-                out.blocks(&blocks, json)?;
-                return Ok(found(!blocks.is_empty()));
+                let authors: Vec<(String, Block)> = node
+                    .blocks()?
+                    .into_iter()
+                    .map(|(key, block)| (key.to_string(), block))
+                    .collect();
+                let peers = peer_blocks(home)?;
+                out.blocks(&authors, &peers, json)?;
+                return Ok(found(!authors.is_empty() || !peers.is_empty()));
             };
             let reason = reason.context("say why with --reason (it is kept with the block)")?;
-            let block = convene_node::trust::Block { reason, at: now() };
+            let block = Block { reason, at: now() };
+            let key = match blocked(&key)? {
+                Blocked::Peer(peer) => {
+                    let had = block_peer(home, &peer, Some(block))?;
+                    say!(
+                        "{} peer {peer}: disconnected, and never connected to again",
+                        if had { "blocked again" } else { "blocked" }
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Blocked::Author(key) => key,
+            };
             let (had, purged) = node.set_block(&key, Some(block))?;
             say!(
                 "{} {key}: {purged} record{} purged; its records are refused from now on",
@@ -616,7 +670,10 @@ fn command(
             Ok(ExitCode::SUCCESS)
         }
         Command::Unblock { key } => {
-            let (had, _) = node.set_block(&key, None)?;
+            let (had, _) = match blocked(&key)? {
+                Blocked::Peer(peer) => (block_peer(home, &peer, None)?, 0),
+                Blocked::Author(key) => node.set_block(&key, None)?,
+            };
             if !had {
                 say!("{key} was not blocked");
                 return Err(Exit(1).into());

@@ -410,17 +410,27 @@ impl Out {
         Ok(())
     }
 
-    /// The operator's blocks: key, reason.
-    pub fn blocks(&mut self, blocks: &[(AuthorKey, Block)], json: bool) -> io::Result<()> {
+    /// The operator's blocks, authors then peers: what, key, reason.
+    pub fn blocks(
+        &mut self,
+        authors: &[(String, Block)],
+        peers: &[(String, Block)],
+        json: bool,
+    ) -> io::Result<()> {
+        let all = authors
+            .iter()
+            .map(|entry| ("author", entry))
+            .chain(peers.iter().map(|entry| ("peer", entry)));
         if json {
-            let items = blocks
-                .iter()
-                .map(|(key, block)| json!({ "key": key.to_string(), "reason": block.reason, "at": block.at }))
+            let items = all
+                .map(|(what, (key, block))| {
+                    json!({ "what": what, "key": key, "reason": block.reason, "at": block.at })
+                })
                 .collect();
             return self.json(&Value::Array(items));
         }
-        for (key, block) in blocks {
-            self.line(&format!("{key}\t{}", one_line(&block.reason)))?;
+        for (what, (key, block)) in all {
+            self.line(&format!("{what}\t{key}\t{}", one_line(&block.reason)))?;
         }
         Ok(())
     }

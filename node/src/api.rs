@@ -115,6 +115,15 @@ pub struct BlockRequest {
     pub block: Option<crate::trust::Block>,
 }
 
+/// `POST /peer-blocks`: block a peer for good (`block: null` lifts it). Answers a
+/// [`PinResponse`]-like `{"had": bool}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeerBlockRequest {
+    /// A libp2p peer id (`12D3KooW…`).
+    pub peer: String,
+    pub block: Option<crate::trust::Block>,
+}
+
 /// Whether the author was blocked before, and how many records were purged.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BlockResponse {

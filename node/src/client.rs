@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     API_VERSION, AddressQuery, BlockRequest, BlockResponse, ErrorBody, ImportQuery, ListRequest,
-    PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest, PublishResponse,
-    RecordBody, Reindexed,
+    PeerBlockRequest, PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest,
+    PublishResponse, RecordBody, Reindexed,
 };
 use crate::daemon::{BookPeer, PeerEntry, Status};
 use crate::directory::{Directory, Local};
@@ -210,6 +210,21 @@ impl Client {
         }
         let response = request.send(&body[..]).map_err(|e| self.failed(e))?;
         self.read(response)
+    }
+
+    /// Blocks a peer for good (`None`: lifts the block); whether it was blocked.
+    pub fn block_peer(&self, peer: &str, block: Option<Block>) -> Result<bool, NodeError> {
+        let request = PeerBlockRequest {
+            peer: peer.to_string(),
+            block,
+        };
+        let done: PinResponse = self.post("/peer-blocks", &request)?;
+        Ok(done.had)
+    }
+
+    /// The operator's peer blocks.
+    pub fn peer_blocks(&self) -> Result<Vec<(String, Block)>, NodeError> {
+        self.get("/peer-blocks")
     }
 
     pub fn peers(&self) -> Result<Vec<BookPeer>, NodeError> {

@@ -18,6 +18,7 @@ use crate::settings::NodeSettings;
 ///   identity.key    the organisation's ed25519 secret key, hex, mode 0600
 ///   node.key        the node's network (libp2p) key, written by the first `convene node run`
 ///   peers.json      peers added with `convene peers add`, redialled after restarts
+///   blocked-peers.json  peers blocked with `convene block PEER`, never connected to
 ///   node.api        while a node runs: the address of its local API
 ///   api.token       the token the local API wants for writes, mode 0600
 ///   data/store.redb the record store (source of truth)
@@ -28,6 +29,7 @@ pub mod layout {
     pub const IDENTITY_FILE: &str = "identity.key";
     pub const NODE_KEY_FILE: &str = "node.key";
     pub const PEERS_FILE: &str = "peers.json";
+    pub const BLOCKED_PEERS_FILE: &str = "blocked-peers.json";
     pub const API_FILE: &str = "node.api";
     pub const TOKEN_FILE: &str = "api.token";
     pub const DATA_DIR: &str = "data";

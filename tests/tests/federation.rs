@@ -1014,3 +1014,55 @@ fn an_import_of_a_blocked_authors_records_stores_none_of_them() {
         .stderr_has("its author is blocked on this node");
     ashdown.run(&["search", "widgets"]).code(1);
 }
+
+#[test]
+fn a_blocked_peer_is_disconnected_and_kept_away_across_restarts() {
+    let _turn = turn();
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let pest = Home::init("Persistent Pest");
+    let node_a = NodeProcess::start(&ashdown);
+    let node_p = NodeProcess::start(&pest);
+    // Both know each other, so both keep dialling.
+    ashdown.run(&["peers", "add", &ticket(&pest)]).ok();
+    pest.run(&["peers", "add", &ticket(&ashdown)]).ok();
+    let pest_id = peer_id(&pest);
+    wait_until(Duration::from_secs(20), "the two connect", || {
+        connected(&ashdown, &pest_id)
+    });
+
+    ashdown
+        .run(&["block", &pest_id, "--reason", "keeps flooding us"])
+        .ok()
+        .stderr_has("never connected to again");
+    wait_until(Duration::from_secs(20), "the pest is disconnected", || {
+        !peer_listed(&ashdown, &pest_id)
+    });
+    let blocks = ashdown.run(&["block", "--json"]).ok().json();
+    assert_eq!(blocks[0]["what"], "peer");
+    assert_eq!(blocks[0]["key"], pest_id.as_str());
+
+    // After a restart the block holds, though both still have each other in their books.
+    node_a.stop();
+    let node_a = NodeProcess::start(&ashdown);
+    // (Absence cannot be waited for: give both several redial rounds.)
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!peer_listed(&ashdown, &pest_id), "{}", status(&ashdown));
+
+    // Lifted: they connect again.
+    ashdown.run(&["unblock", &pest_id]).ok();
+    wait_until(Duration::from_secs(30), "the two connect again", || {
+        connected(&ashdown, &pest_id)
+    });
+    ashdown.run(&["unblock", &pest_id]).code(1);
+    node_a.stop();
+    node_p.stop();
+}
+
+/// `home`'s status lists `peer` as connected, gossiping or not.
+fn peer_listed(home: &Home, peer: &str) -> bool {
+    status(home)["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["peer_id"] == peer)
+}

@@ -25,8 +25,8 @@ use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
     API_VERSION, AddressQuery, AuthorQuery, BlockRequest, BlockResponse, ErrorBody, ErrorCode,
-    ImportQuery, ListRequest, PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest,
-    PublishResponse, RecordBody, Reindexed,
+    ImportQuery, ListRequest, PeerBlockRequest, PeerRequest, PeopleRequest, PinRequest,
+    PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
@@ -267,6 +267,7 @@ fn router(state: State) -> Router {
         .route("/trust", get(trust))
         .route("/pins", get(pins))
         .route("/blocks", get(blocks))
+        .route("/peer-blocks", get(peer_blocks))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
     let writes = Router::new()
@@ -276,6 +277,7 @@ fn router(state: State) -> Router {
         .route("/peers", post(add_peer))
         .route("/pins", post(set_pin))
         .route("/blocks", post(set_block))
+        .route("/peer-blocks", post(set_peer_block))
         .route("/peers/{key}", delete(remove_peer))
         .layer(json);
     let imports = Router::new()
@@ -700,6 +702,31 @@ async fn reindex(_: Authorised, AxumState(state): AxumState<State>) -> ApiResult
         .on_store(|reply| StoreRequest::Reindex { reply })
         .await?;
     Ok(Json(Reindexed { indexed }))
+}
+
+async fn peer_blocks(AxumState(state): AxumState<State>) -> ApiResult<Vec<(String, Block)>> {
+    let bans = state.ask_net(NetCommand::Bans).await?;
+    Ok(Json(
+        bans.into_iter()
+            .map(|(peer, block)| (peer.to_string(), block))
+            .collect(),
+    ))
+}
+
+async fn set_peer_block(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(request): Json<PeerBlockRequest>,
+) -> ApiResult<PinResponse> {
+    let peer = super::peers::parse_peer_id(&request.peer)?;
+    if let Some(block) = &request.block {
+        crate::limits::check_block(block)
+            .map_err(|reason| ApiError::new(ErrorCode::Invalid, reason))?;
+    }
+    let had = state
+        .ask_net(|reply| NetCommand::BanPeer(peer, request.block, reply))
+        .await?;
+    Ok(Json(PinResponse { had }))
 }
 
 async fn peers(AxumState(state): AxumState<State>) -> ApiResult<Vec<BookPeer>> {

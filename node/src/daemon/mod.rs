@@ -33,7 +33,7 @@ pub use crate::settings::NodeSettings;
 use crate::{Home, HomeError, Node, NodeError};
 pub use actor::{ActorError, Degraded, Health, StoreHandle, Verdict};
 pub use net::{BookPeer, NetStatus, PeerStatus};
-pub use peers::{PeerBook, PeerEntry, PeerError};
+pub use peers::{PeerBans, PeerBook, PeerEntry, PeerError, parse_peer_id};
 pub use status::Status;
 use status::status_of;
 pub use sync::SyncReport;
@@ -209,6 +209,7 @@ impl Daemon {
             store.clone(),
             settings.clone(),
             book,
+            PeerBans::load(home.dir())?,
             bootstrap,
             net_rx,
             net_tx.clone(),

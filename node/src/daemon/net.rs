@@ -26,11 +26,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{StoreHandle, Verdict};
 use super::codec::SyncCodec;
-use super::peers::{BookSnapshot, PeerBook, PeerEntry, PeerError};
+use super::peers::{BookSnapshot, PeerBans, PeerBook, PeerEntry, PeerError};
 use super::rate::Buckets;
 use super::sync::{self, Responder, SyncBudget, SyncReport};
 use crate::admission::Source;
 use crate::settings::NodeSettings;
+use crate::trust::Block;
 
 /// How long a peer that sent too many invalid records stays refused.
 const BLOCK_FOR: Duration = Duration::from_secs(3600);
@@ -83,6 +84,10 @@ pub enum NetCommand {
     AddPeer(PeerEntry, oneshot::Sender<Result<(), PeerError>>),
     RemovePeer(String, oneshot::Sender<Result<Vec<PeerEntry>, PeerError>>),
     Peers(oneshot::Sender<Vec<BookPeer>>),
+    /// Blocks a peer for good (`None`: lifts the block); answers whether it was blocked.
+    BanPeer(PeerId, Option<Block>, oneshot::Sender<bool>),
+    /// The operator's peer blocks.
+    Bans(oneshot::Sender<Vec<(PeerId, Block)>>),
     Status(oneshot::Sender<NetStatus>),
     /// Subscribe to a gossip topic by name. Only for tests that play a misbehaving peer.
     #[doc(hidden)]
@@ -320,6 +325,10 @@ pub struct Net {
     book_saves: Option<watch::Sender<Option<BookSnapshot>>>,
     /// Gossiped records taken per peer per minute.
     gossip_rates: Buckets<PeerId>,
+    /// Peers the operator blocked for good.
+    bans: PeerBans,
+    /// Where changes to the bans go to be saved, off this loop; set while it runs.
+    ban_saves: Option<watch::Sender<Option<BookSnapshot>>>,
 }
 
 impl Net {
@@ -329,6 +338,7 @@ impl Net {
         store: StoreHandle,
         settings: NodeSettings,
         book: PeerBook,
+        bans: PeerBans,
         bootstrap: Vec<PeerEntry>,
         commands: mpsc::Receiver<NetCommand>,
         commands_tx: mpsc::Sender<NetCommand>,
@@ -371,6 +381,8 @@ impl Net {
             last_kad_bootstrap: None,
             book_saves: None,
             gossip_rates,
+            bans,
+            ban_saves: None,
         }
     }
 
@@ -386,6 +398,12 @@ impl Net {
         let (book_saves, saves) = watch::channel(None);
         self.book_saves = Some(book_saves);
         let saver = tokio::spawn(save_books(saves));
+        let (ban_saves, saves) = watch::channel(None);
+        self.ban_saves = Some(ban_saves);
+        let ban_saver = tokio::spawn(save_books(saves));
+        for (peer, _) in self.bans.entries() {
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+        }
         loop {
             tokio::select! {
                 biased;
@@ -402,10 +420,13 @@ impl Net {
         self.shut_down().await;
         // The saver finishes what it has; then the book is saved once more, as it is now.
         self.book_saves = None;
+        self.ban_saves = None;
         let _ = saver.await;
-        let last = self.book.snapshot();
-        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || last.save()).await {
-            tracing::warn!(%error, "could not save the peer book");
+        let _ = ban_saver.await;
+        for last in [self.book.snapshot(), self.bans.snapshot()] {
+            if let Ok(Err(error)) = tokio::task::spawn_blocking(move || last.save()).await {
+                tracing::warn!(%error, "could not save the peer book");
+            }
         }
     }
 
@@ -477,6 +498,24 @@ impl Net {
                     }
                 }
                 let _ = reply.send(result);
+            }
+            NetCommand::BanPeer(peer, block, reply) => {
+                let banning = block.is_some();
+                let had = self.bans.set_unsaved(&peer, block);
+                if let Some(saves) = &self.ban_saves {
+                    let _ = saves.send(Some(self.bans.snapshot()));
+                }
+                if banning {
+                    tracing::warn!(%peer, "blocked by the operator");
+                    self.swarm.behaviour_mut().blocked.block_peer(peer);
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                } else if !self.blocked.contains_key(&peer) {
+                    self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+                }
+                let _ = reply.send(had);
+            }
+            NetCommand::Bans(reply) => {
+                let _ = reply.send(self.bans.entries());
             }
             NetCommand::Peers(reply) => {
                 let peers = self
@@ -568,7 +607,8 @@ impl Net {
                 .entry
                 .peer
                 .is_some_and(|p| self.swarm.is_connected(&p));
-            if connected || redial.next > now {
+            let banned = redial.entry.peer.is_some_and(|p| self.bans.contains(&p));
+            if connected || banned || redial.next > now {
                 continue;
             }
             let opts = match redial.entry.peer {
@@ -628,7 +668,9 @@ impl Net {
         for peer in expired {
             self.blocked.remove(&peer);
             self.invalid.remove(&peer);
-            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            if !self.bans.contains(&peer) {
+                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            }
         }
         // Forget old offences, so the map holds only recent offenders.
         let blocked = &self.blocked;

@@ -22,6 +22,13 @@ pub struct PeerEntry {
     pub addrs: Vec<Multiaddr>,
 }
 
+/// Reads a libp2p peer id (`12D3KooW…`).
+pub fn parse_peer_id(text: &str) -> Result<PeerId, PeerError> {
+    text.trim()
+        .parse()
+        .map_err(|_| PeerError::NotAPeerId(crate::limits::quote(text)))
+}
+
 /// A ticket or multiaddr that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -35,6 +42,8 @@ pub enum PeerError {
     Book { path: PathBuf, reason: String },
     #[error("no peer {0} in the peer book")]
     NotFound(String),
+    #[error("{0:?} is not a peer id (12D3KooW…)")]
+    NotAPeerId(String),
 }
 
 impl PeerEntry {
@@ -223,6 +232,71 @@ impl PeerBook {
         BookSnapshot {
             path: self.path.clone(),
             bytes: serde_json::to_vec_pretty(&self.entries).expect("plain data"),
+        }
+    }
+}
+
+/// Peers the operator blocked (`HOME/blocked-peers.json`): never connected to, in or out, and
+/// not redialled, until unblocked.
+#[derive(Debug)]
+pub struct PeerBans {
+    path: PathBuf,
+    bans: std::collections::BTreeMap<String, crate::trust::Block>,
+}
+
+impl PeerBans {
+    /// Loads the bans in `home_dir` (none if there is no file yet).
+    pub fn load(home_dir: &Path) -> Result<PeerBans, PeerError> {
+        let path = home_dir.join(crate::layout::BLOCKED_PEERS_FILE);
+        let fail = |reason: String| PeerError::Book {
+            path: path.clone(),
+            reason,
+        };
+        let bans = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        Ok(PeerBans { path, bans })
+    }
+
+    /// Every ban whose peer id reads.
+    pub fn entries(&self) -> Vec<(PeerId, crate::trust::Block)> {
+        self.bans
+            .iter()
+            .filter_map(|(peer, block)| Some((peer.parse().ok()?, block.clone())))
+            .collect()
+    }
+
+    pub fn contains(&self, peer: &PeerId) -> bool {
+        self.bans.contains_key(&peer.to_string())
+    }
+
+    /// Bans `peer` (`None`: lifts its ban) in memory; whether it was banned.
+    pub fn set_unsaved(&mut self, peer: &PeerId, block: Option<crate::trust::Block>) -> bool {
+        match block {
+            Some(block) => self.bans.insert(peer.to_string(), block).is_some(),
+            None => self.bans.remove(&peer.to_string()).is_some(),
+        }
+    }
+
+    /// [`PeerBans::set_unsaved`] for a peer id given as text, then saves the file.
+    pub fn set(
+        &mut self,
+        peer: &str,
+        block: Option<crate::trust::Block>,
+    ) -> Result<bool, PeerError> {
+        let peer = parse_peer_id(peer)?;
+        let had = self.set_unsaved(&peer, block);
+        self.snapshot().save()?;
+        Ok(had)
+    }
+
+    /// The bans as they are now, to save off an async loop.
+    pub fn snapshot(&self) -> BookSnapshot {
+        BookSnapshot {
+            path: self.path.clone(),
+            bytes: serde_json::to_vec_pretty(&self.bans).expect("plain data"),
         }
     }
 }
