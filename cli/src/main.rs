@@ -151,6 +151,24 @@ enum Command {
     },
     /// Take back a pin made with `trust`.
     Distrust { key: AuthorKey },
+    /// Vouch, as your organisation, for another organisation's key: a signed statement that
+    /// travels with your records. Nodes that trust you show the key under this name.
+    Vouch {
+        /// The organisation's key, as in its addresses: convene://KEY/…
+        key: AuthorKey,
+        /// Who they are, in your words.
+        #[arg(long = "as", value_name = "NAME", required_unless_present = "revoke")]
+        name: Option<String>,
+        /// The last day the vouch holds (YYYY-MM-DD; default: a year from today).
+        #[arg(long, value_name = "DATE", conflicts_with = "revoke")]
+        until: Option<Date>,
+        /// How you know them.
+        #[arg(long, conflicts_with = "revoke")]
+        note: Option<String>,
+        /// Take your vouch for KEY back (a signed retraction).
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Refuse an author: every record it signed is purged from this node and refused from
     /// then on, whoever offers it (peers, imports); or refuse a peer: disconnected, never
     /// connected to again. Without KEY: every block.
@@ -679,6 +697,46 @@ fn command(
                 return Err(Exit(1).into());
             }
             say!("unblocked {key}: its records are taken again when offered");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vouch {
+            key,
+            name,
+            until,
+            note,
+            revoke,
+        } => {
+            let slug = convene_protocol::Vouch::slug_for(&key);
+            if revoke {
+                let me = home.identity()?.author();
+                let address = Address {
+                    author: me,
+                    kind: Kind::Vouch,
+                    slug,
+                };
+                let record = node.retract(&address)?;
+                say!(
+                    "took back the vouch for {key} (tombstone seq {})",
+                    record.header().seq
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let expires = until.unwrap_or_else(|| Date::from_unix(now() + 365 * 24 * 3600));
+            let draft = Draft {
+                slug: Some(slug),
+                content: convene_protocol::Content::Vouch(convene_protocol::Vouch {
+                    subject: key,
+                    name: name.unwrap_or_default(),
+                    expires,
+                    note,
+                }),
+            };
+            let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)?
+            else {
+                unreachable!("no similarity check was asked")
+            };
+            out.line(&published.record.address().to_string())?;
+            say!("vouched for {key} until {expires}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Distrust { key } => {

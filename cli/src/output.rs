@@ -512,6 +512,7 @@ fn by_line(trust: &Trust) -> String {
     let how = match trust.basis {
         Basis::Own => "",
         Basis::Pinned { .. } => " ✓",
+        Basis::Vouched { .. } => " ✓ (vouched)",
         Basis::Unverified => " (unverified)",
         Basis::Unknown => " (no profile)",
     };

@@ -159,7 +159,7 @@ impl Draft {
         let field = match &mut self.content {
             Content::Experiment(e) => &mut e.organisation,
             Content::Practitioner(p) => &mut p.organisation,
-            Content::Lesson(_) | Content::Organisation(_) => return,
+            Content::Lesson(_) | Content::Organisation(_) | Content::Vouch(_) => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

@@ -122,7 +122,7 @@ pub struct Node {
     owner: Option<AuthorKey>,
     /// Authors' names as this node knows them; rebuilt from the store after an organisation
     /// profile or a pin changes.
-    names: std::sync::Mutex<Option<std::sync::Arc<trust::Names>>>,
+    names: std::sync::Mutex<Option<(Date, std::sync::Arc<trust::Names>)>>,
     /// Authors the operator blocked: the admission step refuses their records.
     blocked: std::sync::Arc<std::collections::HashSet<AuthorKey>>,
 }
@@ -271,22 +271,30 @@ impl Node {
         &self.store
     }
 
-    /// Names this node's own identity (its records' trust path says "own").
+    /// Names this node's own identity (its records' trust path says "own"; its vouches count).
     pub fn set_owner(&mut self, author: AuthorKey) {
         self.owner = Some(author);
+        self.forget_names();
     }
 
-    /// What this node knows of authors' names (profiles and pins), built once until one changes.
+    /// What this node knows of authors' names (profiles, pins, vouches), built once until one
+    /// changes or the day does (vouches expire).
     fn names(&self) -> Result<std::sync::Arc<trust::Names>, NodeError> {
+        let today = Date::from_unix(now());
         let mut cached = self.names.lock().expect("not poisoned");
-        if let Some(names) = &*cached {
+        if let Some((day, names)) = &*cached
+            && *day == today
+        {
             return Ok(names.clone());
         }
-        let names = std::sync::Arc::new(trust::Names::new(
-            self.store.profile_names()?,
-            self.store.pins()?,
-        ));
-        *cached = Some(names.clone());
+        let names = std::sync::Arc::new(trust::Names::from_evidence(trust::Evidence {
+            profiles: self.store.profile_names()?,
+            pins: self.store.pins()?,
+            vouches: self.store.vouches()?,
+            owner: self.owner,
+            today: Some(today),
+        }));
+        *cached = Some((today, names.clone()));
         Ok(names)
     }
 
@@ -330,8 +338,14 @@ impl Node {
             .store
             .set_pin(author, pin)
             .map_err(|e| self.write_failed(e.into()))?;
+        // The author's name changes, and so may the names its vouches give.
+        let before = self.names()?.vouched_by(author);
         self.forget_names();
+        let after = self.names()?.vouched_by(author);
         self.reindex_author(author)?;
+        for subject in dedup([before, after].concat()) {
+            self.reindex_author(&subject)?;
+        }
         self.commit_index()?;
         Ok(had)
     }
@@ -602,10 +616,20 @@ impl Node {
     /// the name this node knows its author by. A new or changed organisation profile renames
     /// its author: the author's other records are re-indexed too.
     pub(crate) fn index_records(&mut self, stored: &[Record]) -> Result<(), NodeError> {
+        // Authors whose name may change: those with a new profile, and the subjects of new or
+        // retracted vouches (a vouch's slug names its subject).
         let profiles: Vec<AuthorKey> = stored
             .iter()
-            .filter(|record| record.header().kind == Kind::Organisation)
-            .map(|record| record.header().author)
+            .filter_map(|record| match record.header().kind {
+                Kind::Organisation => Some(record.header().author),
+                Kind::Vouch => record
+                    .header()
+                    .slug
+                    .as_str()
+                    .strip_prefix("for-")
+                    .and_then(AuthorKey::from_base32),
+                _ => None,
+            })
             .collect();
         if !profiles.is_empty() {
             self.forget_names();

@@ -77,9 +77,13 @@ impl Publisher {
         self.identity.author()
     }
 
-    /// The draft as it will be published: the organisation filled in where it names none.
+    /// The draft as it will be published: the organisation filled in where it names none, and
+    /// a vouch at the one slug for its subject (so a newer vouch replaces the older).
     pub fn complete(&self, mut draft: Draft) -> Draft {
         draft.fill_organisation(self.organisation.as_deref());
+        if let convene_protocol::Content::Vouch(vouch) = &draft.content {
+            draft.slug = Some(convene_protocol::Vouch::slug_for(&vouch.subject));
+        }
         draft
     }
 
@@ -141,6 +145,13 @@ impl Node {
         now: i64,
     ) -> Result<PublishOutcome, NodeError> {
         let draft = publisher.complete(draft);
+        if let convene_protocol::Content::Vouch(vouch) = &draft.content
+            && vouch.subject == publisher.author()
+        {
+            return Err(NodeError::Invalid(
+                "an organisation cannot vouch for itself".into(),
+            ));
+        }
         let address = publisher.address(&draft);
         if let SimilarCheck::Ask { limit } = check {
             draft.content.validate()?;

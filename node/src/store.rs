@@ -338,6 +338,32 @@ impl Store {
         Ok((served, records))
     }
 
+    /// Every live vouch: who vouched, and what it says.
+    pub fn vouches(&self) -> Result<Vec<(AuthorKey, convene_protocol::Vouch)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let records = txn.open_table(RECORDS)?;
+        let mut out = Vec::new();
+        for entry in latest.iter()? {
+            let (key, value) = entry?;
+            if key.value().get(32) != Some(&(convene_protocol::Kind::Vouch as u8)) {
+                continue;
+            }
+            let entry = LatestEntry::from_bytes(value.value());
+            if entry.retracted {
+                continue;
+            }
+            let Some(bytes) = records.get(entry.version.id.0)? else {
+                continue;
+            };
+            let record = decode(entry.version.id, bytes.value())?;
+            if let Some(convene_protocol::Content::Vouch(vouch)) = record.content() {
+                out.push((record.header().author, vouch.clone()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Each author's organisation profile name: from its newest live organisation record.
     pub fn profile_names(&self) -> Result<Vec<(AuthorKey, String)>, StoreError> {
         let txn = self.db()?.begin_read()?;

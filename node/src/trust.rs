@@ -7,8 +7,11 @@
 //! 1. **own** — the author is this node's own identity;
 //! 2. **pinned** — the node's operator said who this key is (`convene trust KEY --as NAME`), the
 //!    strongest link there is;
-//! 3. **unverified** — the author's own organisation profile names it: a claim, shown as one;
-//! 4. **unknown** — no profile has arrived: only the key is known.
+//! 3. **vouched** — an organisation this node trusts (its own identity, or one it pinned) signed
+//!    a vouch for the key that has not expired: one hop, never more, so trust does not spread
+//!    through chains of strangers;
+//! 4. **unverified** — the author's own organisation profile names it: a claim, shown as one;
+//! 5. **unknown** — no profile has arrived: only the key is known.
 //!
 //! Two authors known under the same name (case and spacing aside) are flagged as a conflict on
 //! both, never merged: an impostor's profile cannot take a name over, it can only get itself
@@ -16,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use convene_protocol::AuthorKey;
+use convene_protocol::{AuthorKey, Date, Vouch};
 use serde::{Deserialize, Serialize};
 
 /// The operator's word about who a key is.
@@ -49,6 +52,8 @@ pub enum Basis {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// Organisations this node trusts vouch for it.
+    Vouched { by: Vec<AuthorKey> },
     /// Only the author's own profile says so.
     Unverified,
     /// No organisation profile from this author has arrived.
@@ -99,25 +104,81 @@ pub fn fold(name: &str) -> String {
 pub struct Names {
     profiles: HashMap<AuthorKey, String>,
     pins: HashMap<AuthorKey, Pin>,
+    /// Subject → the vouches for it that count: from trusted vouchers, not expired; the
+    /// voucher and the name it gives, own vouches first, then by voucher key.
+    vouched: HashMap<AuthorKey, Vec<(AuthorKey, String)>>,
+    /// Voucher → every subject its live vouches name, counted or not.
+    subjects: HashMap<AuthorKey, Vec<AuthorKey>>,
+    owner: Option<AuthorKey>,
     /// Folded name → the authors known under it.
     holders: HashMap<String, Vec<AuthorKey>>,
 }
 
+/// What the node holds that decides names: profiles, pins and vouches, and who it is.
+#[derive(Clone, Debug, Default)]
+pub struct Evidence {
+    pub profiles: Vec<(AuthorKey, String)>,
+    pub pins: Vec<(AuthorKey, Pin)>,
+    /// (voucher, vouch), live ones.
+    pub vouches: Vec<(AuthorKey, Vouch)>,
+    /// This node's own identity.
+    pub owner: Option<AuthorKey>,
+    /// Vouches that expired before this day do not count.
+    pub today: Option<Date>,
+}
+
 impl Names {
-    /// From each author's profile name and the pins.
+    /// From each author's profile name and the pins (no vouches, no owner).
     pub fn new(
         profiles: impl IntoIterator<Item = (AuthorKey, String)>,
         pins: impl IntoIterator<Item = (AuthorKey, Pin)>,
     ) -> Names {
-        let mut names = Names {
+        Names::from_evidence(Evidence {
             profiles: profiles.into_iter().collect(),
             pins: pins.into_iter().collect(),
+            ..Evidence::default()
+        })
+    }
+
+    /// The names everything the node holds gives. A pure function of the evidence: the same
+    /// profiles, pins and vouches, in any order, give the same names.
+    pub fn from_evidence(evidence: Evidence) -> Names {
+        let mut names = Names {
+            profiles: evidence.profiles.into_iter().collect(),
+            pins: evidence.pins.into_iter().collect(),
+            vouched: HashMap::new(),
+            subjects: HashMap::new(),
+            owner: evidence.owner,
             holders: HashMap::new(),
         };
+        for (voucher, vouch) in evidence.vouches {
+            names
+                .subjects
+                .entry(voucher)
+                .or_default()
+                .push(vouch.subject);
+            let trusted = names.owner == Some(voucher) || names.pins.contains_key(&voucher);
+            let current = evidence.today.is_none_or(|today| vouch.expires >= today);
+            if trusted && current && vouch.subject != voucher {
+                names
+                    .vouched
+                    .entry(vouch.subject)
+                    .or_default()
+                    .push((voucher, vouch.name));
+            }
+        }
+        let owner = names.owner;
+        for vouches in names.vouched.values_mut() {
+            vouches.sort_by(|a, b| {
+                (owner != Some(a.0), a.0, &a.1).cmp(&(owner != Some(b.0), b.0, &b.1))
+            });
+            vouches.dedup_by_key(|(voucher, _)| *voucher);
+        }
         let authors: Vec<AuthorKey> = names
             .profiles
             .keys()
             .chain(names.pins.keys())
+            .chain(names.vouched.keys())
             .copied()
             .collect();
         for author in authors {
@@ -135,22 +196,38 @@ impl Names {
         names
     }
 
-    /// What this node calls `author`: the pinned name, else the profile's.
+    /// What this node calls `author`: the pinned name, else the name a trusted voucher gives,
+    /// else the profile's.
     pub fn name_of(&self, author: &AuthorKey) -> Option<&str> {
         self.pins
             .get(author)
             .map(|pin| pin.name.as_str())
+            .or_else(|| {
+                self.vouched
+                    .get(author)
+                    .and_then(|vouches| vouches.first())
+                    .map(|(_, name)| name.as_str())
+            })
             .or_else(|| self.profiles.get(author).map(String::as_str))
+    }
+
+    /// The subjects of `voucher`'s live vouches, whether they count or not.
+    pub fn vouched_by(&self, voucher: &AuthorKey) -> Vec<AuthorKey> {
+        self.subjects.get(voucher).cloned().unwrap_or_default()
     }
 
     /// The trust path of `author`; `owner` is this node's own identity.
     pub fn assess(&self, author: &AuthorKey, owner: Option<&AuthorKey>) -> Trust {
         let name = self.name_of(author).map(str::to_string);
-        let basis = if owner == Some(author) {
+        let basis = if owner == Some(author) || self.owner.as_ref() == Some(author) {
             Basis::Own
         } else if let Some(pin) = self.pins.get(author) {
             Basis::Pinned {
                 note: pin.note.clone(),
+            }
+        } else if let Some(vouches) = self.vouched.get(author) {
+            Basis::Vouched {
+                by: vouches.iter().map(|(voucher, _)| *voucher).collect(),
             }
         } else if name.is_some() {
             Basis::Unverified
@@ -191,6 +268,23 @@ fn path(
             format!("{name_or_key} — pinned by this node ({note})")
         }
         Basis::Pinned { note: None } => format!("{name_or_key} — pinned by this node"),
+        Basis::Vouched { by } => {
+            let vouchers: Vec<String> = by
+                .iter()
+                .map(|voucher| {
+                    let who = names
+                        .name_of(voucher)
+                        .map_or_else(|| format!("key {}…", short(voucher)), str::to_string);
+                    let how = if names.owner == Some(*voucher) {
+                        "this node"
+                    } else {
+                        "pinned"
+                    };
+                    format!("{who} ({how})")
+                })
+                .collect();
+            format!("{name_or_key} — vouched for by {}", vouchers.join(", "))
+        }
         Basis::Unverified => format!("unverified: calls itself {name_or_key}"),
         Basis::Unknown => format!("unknown: {name_or_key}, no organisation profile"),
     };
@@ -280,5 +374,88 @@ mod tests {
         );
         assert!(names.assess(&key(2), None).conflicts.is_empty());
         assert_eq!(names.name_of(&key(1)), Some("New Name"));
+    }
+}
+
+#[cfg(test)]
+mod vouch_tests {
+    use super::*;
+
+    fn key(n: u8) -> AuthorKey {
+        AuthorKey([n; 32])
+    }
+
+    fn vouch(subject: u8, name: &str, expires: &str) -> Vouch {
+        Vouch {
+            subject: key(subject),
+            name: name.into(),
+            expires: expires.parse().unwrap(),
+            note: None,
+        }
+    }
+
+    fn evidence(vouches: Vec<(AuthorKey, Vouch)>) -> Evidence {
+        Evidence {
+            profiles: vec![(key(3), "Calls Itself Three".into())],
+            pins: vec![(
+                key(1),
+                Pin {
+                    name: "One".into(),
+                    note: None,
+                    at: 0,
+                },
+            )],
+            vouches,
+            owner: Some(key(9)),
+            today: Some("2026-11-26".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn only_current_vouches_from_trusted_vouchers_count_and_only_one_hop() {
+        let names = Names::from_evidence(evidence(vec![
+            (key(1), vouch(3, "Three, as One knows it", "2027-01-01")),
+            // Expired.
+            (key(1), vouch(4, "Four", "2026-11-25")),
+            // From a stranger.
+            (key(5), vouch(6, "Six", "2027-01-01")),
+            // From someone only vouched for: no second hop.
+            (key(3), vouch(7, "Seven", "2027-01-01")),
+            // Own word.
+            (key(9), vouch(8, "Eight", "2027-01-01")),
+        ]));
+        let three = names.assess(&key(3), None);
+        assert_eq!(three.basis, Basis::Vouched { by: vec![key(1)] });
+        assert_eq!(three.name.as_deref(), Some("Three, as One knows it"));
+        for unvouched in [4, 6, 7] {
+            assert!(
+                !matches!(
+                    names.assess(&key(unvouched), None).basis,
+                    Basis::Vouched { .. }
+                ),
+                "{unvouched}"
+            );
+        }
+        assert!(names.assess(&key(8), None).path.ends_with("(this node)"));
+    }
+
+    #[test]
+    fn the_same_statements_in_any_order_give_the_same_verdicts() {
+        let statements = vec![
+            (key(1), vouch(3, "By One", "2027-01-01")),
+            (key(9), vouch(3, "By Us", "2027-01-01")),
+            (key(1), vouch(8, "Eight", "2027-01-01")),
+        ];
+        let mut reversed = statements.clone();
+        reversed.reverse();
+        let (a, b) = (
+            Names::from_evidence(evidence(statements)),
+            Names::from_evidence(evidence(reversed)),
+        );
+        for subject in [1, 3, 8, 9] {
+            assert_eq!(a.assess(&key(subject), None), b.assess(&key(subject), None));
+        }
+        // Own word first among several vouchers.
+        assert_eq!(a.name_of(&key(3)), Some("By Us"));
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::{
     Address, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner, RecordError,
+    Vouch,
 };
 
 /// Appends fields to a body, in the order the caller writes them.
@@ -124,6 +125,14 @@ mod field {
         pub const LISTS: &[u16] = &[];
         pub const LAST: u16 = DESCRIPTION;
     }
+    pub mod vouch {
+        pub const SUBJECT: u16 = 1;
+        pub const NAME: u16 = 2;
+        pub const EXPIRES: u16 = 3;
+        pub const NOTE: u16 = 4;
+        pub const LISTS: &[u16] = &[];
+        pub const LAST: u16 = NOTE;
+    }
 }
 
 /// Encodes content into its body bytes. Deterministic: equal content gives equal bytes.
@@ -185,6 +194,13 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.opt(REGION, &o.region);
             w.opt(WEBSITE, &o.website);
             w.opt(DESCRIPTION, &o.description);
+        }
+        Content::Vouch(v) => {
+            use field::vouch::*;
+            w.field(SUBJECT, v.subject.as_bytes());
+            w.text(NAME, &v.name);
+            w.date(EXPIRES, Some(v.expires));
+            w.opt(NOTE, &v.note);
         }
     }
     w.buf
@@ -361,6 +377,31 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
             }
             o.name = required(name, "name")?;
             Content::Organisation(o)
+        }
+        Kind::Vouch => {
+            use field::vouch::*;
+            let (mut subject, mut name, mut expires, mut note) = (None, None, None, None);
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    SUBJECT => {
+                        let key: [u8; 32] = value.try_into().map_err(|_| RecordError::Invalid {
+                            field: "subject",
+                            reason: format!("a key is 32 bytes, not {}", value.len()),
+                        })?;
+                        subject = Some(crate::AuthorKey(key));
+                    }
+                    NAME => name = Some(text("name", value)?),
+                    EXPIRES => expires = Some(parsed::<Date>("expires", value)?),
+                    NOTE => note = Some(text("note", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::Vouch(Vouch {
+                subject: subject.ok_or(RecordError::Missing("subject"))?,
+                name: required(name, "name")?,
+                expires: expires.ok_or(RecordError::Missing("expires"))?,
+                note,
+            })
         }
     };
     Ok((content, unknown))

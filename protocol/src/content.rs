@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Address, Kind, RecordError};
+use crate::{Address, AuthorKey, Kind, RecordError, Slug};
 
 /// Limits that validation enforces on every record, local or received.
 pub mod limits {
@@ -44,6 +44,7 @@ pub enum Content {
     Lesson(Lesson),
     #[serde(alias = "organization")]
     Organisation(Organisation),
+    Vouch(Vouch),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -161,6 +162,30 @@ pub struct Organisation {
     pub website: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// An organisation's signed word about another key: "this key is NAME; we work with them",
+/// until `expires`. A reader's node counts it only if it trusts the voucher (see the trust
+/// rules in `docs/trust.md`). Published at the slug `for-<subject key>`, so a newer vouch about
+/// the same key replaces the older, and a retraction takes it back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vouch {
+    /// The key vouched for, as in its addresses.
+    pub subject: AuthorKey,
+    /// Who the subject is, in the voucher's words.
+    pub name: String,
+    /// The last day the vouch holds.
+    pub expires: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Vouch {
+    /// The slug a vouch about `subject` is published at.
+    pub fn slug_for(subject: &AuthorKey) -> Slug {
+        Slug::new(&format!("for-{}", subject.to_base32())).expect("base32 is slug-safe")
+    }
 }
 
 /// Where an experiment stands.
@@ -318,6 +343,7 @@ impl Content {
             Content::Practitioner(_) => Kind::Practitioner,
             Content::Lesson(_) => Kind::Lesson,
             Content::Organisation(_) => Kind::Organisation,
+            Content::Vouch(_) => Kind::Vouch,
         }
     }
 
@@ -328,6 +354,7 @@ impl Content {
             Content::Practitioner(p) => &p.name,
             Content::Lesson(l) => &l.title,
             Content::Organisation(o) => &o.name,
+            Content::Vouch(v) => &v.name,
         }
     }
 
@@ -418,6 +445,10 @@ impl Content {
                     opt(field);
                 }
             }
+            Content::Vouch(v) => {
+                text(&mut v.name);
+                opt(&mut v.note);
+            }
         }
     }
 
@@ -489,6 +520,10 @@ impl Content {
                 check::short_opt("region", &o.region)?;
                 check::short_opt("website", &o.website)?;
                 check::long_opt("description", &o.description)?;
+            }
+            Content::Vouch(v) => {
+                check::required("name", &v.name, TITLE)?;
+                check::long_opt("note", &v.note)?;
             }
         }
         Ok(())

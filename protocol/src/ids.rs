@@ -86,14 +86,17 @@ pub enum Kind {
     Practitioner = 2,
     Lesson = 3,
     Organisation = 4,
+    /// An organisation's signed word about another key (see [`crate::Vouch`]).
+    Vouch = 5,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
         Kind::Organisation,
+        Kind::Vouch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +105,7 @@ impl Kind {
             Kind::Practitioner => "practitioner",
             Kind::Lesson => "lesson",
             Kind::Organisation => "organisation",
+            Kind::Vouch => "vouch",
         }
     }
 
@@ -125,7 +129,11 @@ impl FromStr for Kind {
     /// Accepts the kind's name in either number, and the American spelling of organisation.
     fn from_str(text: &str) -> Result<Kind, String> {
         let lower = text.trim().to_ascii_lowercase();
-        let singular = lower.strip_suffix('s').unwrap_or(&lower);
+        let singular = lower
+            .strip_suffix("es")
+            .filter(|stem| *stem == "vouch")
+            .or_else(|| lower.strip_suffix('s'))
+            .unwrap_or(&lower);
         let singular = if singular == "organization" {
             "organisation"
         } else {
@@ -136,7 +144,7 @@ impl FromStr for Kind {
             .find(|kind| kind.as_str() == singular)
             .ok_or_else(|| {
                 format!(
-                    "unknown kind {text:?}: expected experiment, practitioner, lesson or organisation"
+                    "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation or vouch"
                 )
             })
     }

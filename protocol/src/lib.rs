@@ -14,7 +14,9 @@ pub mod sync;
 mod text;
 pub mod wire;
 
-pub use content::{Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, limits};
+pub use content::{
+    Content, Date, Experiment, Lesson, Organisation, Practitioner, Status, Vouch, limits,
+};
 pub use error::RecordError;
 pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
 pub use record::{Header, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES, Record, Version};

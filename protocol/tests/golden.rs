@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use convene_protocol::{
-    Content, Experiment, Identity, Lesson, Organisation, Practitioner, Record, Slug, Status,
+    Content, Experiment, Identity, Lesson, Organisation, Practitioner, Record, Slug, Status, Vouch,
 };
 use serde_json::{Value, json};
 
@@ -87,6 +87,14 @@ fn fresh_vectors() -> Value {
         website: Some("https://example.org".into()),
         description: Some("A metropolitan borough council.".into()),
     });
+    let subject = Identity::from_secret([43; 32]).author();
+    let vouch_slug = Vouch::slug_for(&subject);
+    let vouch = Content::Vouch(Vouch {
+        subject,
+        name: "Neighbouring District Council".into(),
+        expires: "2027-01-01".parse().unwrap(),
+        note: Some("Partners on the housing pilot since 2024.".into()),
+    });
     let mut vectors = Vec::new();
     for (name, slug, seq, content) in [
         (
@@ -103,6 +111,7 @@ fn fresh_vectors() -> Value {
             1,
             organisation,
         ),
+        ("vouch", vouch_slug.as_str(), 1, vouch),
     ] {
         let record = Record::sign(
             &identity,
@@ -169,7 +178,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 6);
+    assert_eq!(vectors.len(), 7);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

@@ -68,6 +68,14 @@ pub(crate) fn build(
             add_opt(&mut doc, f.body, &o.description);
             add_opt(&mut doc, f.region, &o.region);
         }
+        Content::Vouch(v) => {
+            // Findable as a statement about its subject: the name given and the subject's key.
+            add_opt(&mut doc, f.body, &v.note);
+            doc.add_text(
+                f.summary,
+                format!("vouches for key {}", v.subject.to_base32()),
+            );
+        }
     }
     doc
 }

@@ -109,6 +109,7 @@ fn profile_of_content(content: &Content) -> String {
         Content::Practitioner(p) => (p.role.as_deref(), &p.expertise),
         Content::Lesson(l) => (Some(&l.summary), &l.tags),
         Content::Organisation(o) => (o.org_type.as_deref(), &[]),
+        Content::Vouch(v) => (v.note.as_deref(), &[]),
     };
     let mut text = content.title().to_string();
     for part in summary.into_iter().chain(tags.iter().map(String::as_str)) {

@@ -182,3 +182,83 @@ fn pins_work_through_a_running_node_and_bad_ones_are_refused() {
     let hit = &search_json(&ashdown, &["housing"])[0];
     assert_eq!(hit["trust"]["basis"], "pinned");
 }
+
+#[test]
+fn a_vouch_from_an_organisation_this_node_trusts_names_the_subject() {
+    let reader = Home::init("Reader Council");
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let brackley = Home::init("Brackley Borough Council");
+    let address = brackley.publish("housing.toml", HOUSING);
+    let brackley_key = key_of(&address);
+    let ashdown_listed = ashdown.run(&["list", "--mine", "--json"]).ok().json();
+    let ashdown_key = key_of(ashdown_listed[0]["address"].as_str().unwrap());
+    ashdown
+        .run(&[
+            "vouch",
+            &brackley_key,
+            "--as",
+            "Brackley Borough Council",
+            "--note",
+            "partners on the housing pilot",
+        ])
+        .ok()
+        .stderr_has("vouched for");
+    ashdown
+        .run(&["vouch", &ashdown_key, "--as", "Ourselves"])
+        .code(2)
+        .stderr_has("cannot vouch for itself");
+    carry(&brackley, &reader);
+    carry(&ashdown, &reader);
+
+    // A vouch from an organisation the reader does not trust counts for nothing.
+    let hit = &search_json(&reader, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "unverified", "{hit}");
+
+    // Once the reader pins Ashdown, Ashdown's word carries: one hop.
+    reader
+        .run(&[
+            "trust",
+            &ashdown_key,
+            "--as",
+            "Ashdown Vale District Council",
+        ])
+        .ok();
+    let hit = &search_json(&reader, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "vouched", "{hit}");
+    assert_eq!(hit["trust"]["by"][0], ashdown_key.as_str());
+    assert_eq!(
+        hit["trust"]["path"],
+        "Brackley Borough Council — vouched for by Ashdown Vale District Council (pinned)"
+    );
+    // On Ashdown's own node its vouch counts as its own word.
+    carry(&brackley, &ashdown);
+    let hit = &search_json(&ashdown, &["housing"])[0];
+    assert!(
+        hit["trust"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("(this node)"),
+        "{hit}"
+    );
+
+    // Taken back: the retraction travels like any record, and the vouch stops counting.
+    ashdown.run(&["vouch", &brackley_key, "--revoke"]).ok();
+    carry(&ashdown, &reader);
+    let hit = &search_json(&reader, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "unverified", "{hit}");
+
+    // A vouch that has expired counts for nothing either.
+    ashdown
+        .run(&[
+            "vouch",
+            &brackley_key,
+            "--as",
+            "Brackley Borough Council",
+            "--until",
+            "2020-01-01",
+        ])
+        .ok();
+    carry(&ashdown, &reader);
+    let hit = &search_json(&reader, &["housing"])[0];
+    assert_eq!(hit["trust"]["basis"], "unverified", "{hit}");
+}
