@@ -124,7 +124,8 @@ impl Draft {
         expand_local_references(object, author);
         if !object.contains_key("kind") {
             return Err(fields(
-                "missing field `kind` (experiment, practitioner, lesson or organisation)".into(),
+                "missing field `kind` (experiment, practitioner, lesson, organisation or vouch)"
+                    .into(),
             ));
         }
         let mut content: Content =

@@ -1344,3 +1344,118 @@ mod gossip_rates {
         source.shutdown().await.unwrap();
     }
 }
+
+/// The trust rules as pure functions: whatever order a node learns the same statements in, it
+/// reaches the same verdicts, and the verdicts keep the rules.
+mod trust_rules {
+    use std::collections::BTreeMap;
+
+    use convene_node::trust::{Basis, Evidence, Names, Pin};
+    use convene_protocol::{AuthorKey, Vouch};
+    use proptest::prelude::*;
+
+    fn key(n: u8) -> AuthorKey {
+        AuthorKey([n; 32])
+    }
+
+    const NAMES: [&str; 4] = ["Ashdown Vale", "ashdown  vale", "Brackley", "Coldwater"];
+
+    /// Unique per author, as the store holds them: one profile, one pin each; one vouch per
+    /// (voucher, subject).
+    fn evidence() -> impl Strategy<Value = Evidence> {
+        let profiles = proptest::collection::btree_map(0u8..8, 0usize..4, 0..8);
+        let pins = proptest::collection::btree_map(0u8..8, 0usize..4, 0..4);
+        let vouches =
+            proptest::collection::btree_map((0u8..8, 0u8..8), (0usize..4, -3i64..3), 0..12);
+        (profiles, pins, vouches, proptest::option::of(0u8..8)).prop_map(
+            |(profiles, pins, vouches, owner): (
+                BTreeMap<u8, usize>,
+                BTreeMap<u8, usize>,
+                BTreeMap<(u8, u8), (usize, i64)>,
+                Option<u8>,
+            )| {
+                let today: convene_protocol::Date = "2026-11-26".parse().unwrap();
+                Evidence {
+                    profiles: profiles
+                        .into_iter()
+                        .map(|(a, n)| (key(a), NAMES[n].to_string()))
+                        .collect(),
+                    pins: pins
+                        .into_iter()
+                        .map(|(a, n)| {
+                            let pin = Pin {
+                                name: NAMES[n].into(),
+                                note: None,
+                                at: 0,
+                            };
+                            (key(a), pin)
+                        })
+                        .collect(),
+                    vouches: vouches
+                        .into_iter()
+                        .map(|((voucher, subject), (n, days))| {
+                            let expires = convene_protocol::Date::from_unix(
+                                1_795_651_200 + days * 86_400, // today ± days
+                            );
+                            let vouch = Vouch {
+                                subject: key(subject),
+                                name: NAMES[n].into(),
+                                expires,
+                                note: None,
+                            };
+                            (key(voucher), vouch)
+                        })
+                        .collect(),
+                    owner: owner.map(key),
+                    today: Some(today),
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn the_same_statements_in_any_order_give_the_same_verdicts_and_keep_the_rules(
+            evidence in evidence(),
+            seed in any::<u64>(),
+        ) {
+            let mut shuffled = evidence.clone();
+            // A deterministic shuffle from the seed.
+            let mut state = seed | 1;
+            let mut next = move || { state ^= state << 13; state ^= state >> 7; state ^= state << 17; state };
+            for i in (1..shuffled.profiles.len()).rev() { let j = (next() % (i as u64 + 1)) as usize; shuffled.profiles.swap(i, j); }
+            for i in (1..shuffled.pins.len()).rev() { let j = (next() % (i as u64 + 1)) as usize; shuffled.pins.swap(i, j); }
+            for i in (1..shuffled.vouches.len()).rev() { let j = (next() % (i as u64 + 1)) as usize; shuffled.vouches.swap(i, j); }
+            let owner = evidence.owner;
+            let trusted: Vec<AuthorKey> = evidence.pins.iter().map(|(a, _)| *a).chain(owner).collect();
+            let today = evidence.today.unwrap();
+            let vouches = evidence.vouches.clone();
+            let pinned: Vec<AuthorKey> = evidence.pins.iter().map(|(a, _)| *a).collect();
+            let (a, b) = (Names::from_evidence(evidence), Names::from_evidence(shuffled));
+            for n in 0u8..8 {
+                let author = key(n);
+                let verdict = a.assess(&author, owner.as_ref());
+                prop_assert_eq!(&verdict, &b.assess(&author, owner.as_ref()));
+                match &verdict.basis {
+                    Basis::Own => prop_assert_eq!(Some(author), owner),
+                    Basis::Pinned { .. } => prop_assert!(pinned.contains(&author)),
+                    Basis::Vouched { by } => {
+                        prop_assert!(!pinned.contains(&author) && Some(author) != owner);
+                        for voucher in by {
+                            // Only directly trusted vouchers, only current vouches, one hop.
+                            prop_assert!(trusted.contains(voucher));
+                            prop_assert!(vouches.iter().any(|(v, vouch)| v == voucher
+                                && vouch.subject == author
+                                && vouch.expires >= today));
+                        }
+                    }
+                    Basis::Unverified | Basis::Unknown => {}
+                }
+                // A conflict is flagged on both sides.
+                for other in &verdict.conflicts {
+                    prop_assert!(a.assess(other, owner.as_ref()).conflicts.contains(&author));
+                }
+            }
+        }
+    }
+}
