@@ -1360,6 +1360,15 @@ mod trust_rules {
 
     const NAMES: [&str; 4] = ["Ashdown Vale", "ashdown  vale", "Brackley", "Coldwater"];
 
+    /// Drawn: author → profile name, author → pin name, (voucher, subject) → (name, days from
+    /// today it expires), the owner.
+    type Drawn = (
+        BTreeMap<u8, usize>,
+        BTreeMap<u8, usize>,
+        BTreeMap<(u8, u8), (usize, i64)>,
+        Option<u8>,
+    );
+
     /// Unique per author, as the store holds them: one profile, one pin each; one vouch per
     /// (voucher, subject).
     fn evidence() -> impl Strategy<Value = Evidence> {
@@ -1368,12 +1377,7 @@ mod trust_rules {
         let vouches =
             proptest::collection::btree_map((0u8..8, 0u8..8), (0usize..4, -3i64..3), 0..12);
         (profiles, pins, vouches, proptest::option::of(0u8..8)).prop_map(
-            |(profiles, pins, vouches, owner): (
-                BTreeMap<u8, usize>,
-                BTreeMap<u8, usize>,
-                BTreeMap<(u8, u8), (usize, i64)>,
-                Option<u8>,
-            )| {
+            |(profiles, pins, vouches, owner): Drawn| {
                 let today: convene_protocol::Date = "2026-11-26".parse().unwrap();
                 Evidence {
                     profiles: profiles
