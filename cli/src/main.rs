@@ -1057,11 +1057,19 @@ fn publish(
     };
     let kind = draft.content.kind();
     let many = if similar.len() == 1 { "" } else { "s" };
-    say!(
-        "{} similar {kind}{many} already exist{}:",
-        similar.len(),
-        if many.is_empty() { "s" } else { "" }
-    );
+    let exist = if many.is_empty() { "s" } else { "" };
+    let person = kind == Kind::Practitioner;
+    if person {
+        say!(
+            "{} {kind}{many} with the same name already exist{exist}:",
+            similar.len()
+        );
+    } else {
+        say!(
+            "{} similar {kind}{many} already exist{exist}:",
+            similar.len()
+        );
+    }
     for (similarity, hit) in &similar {
         say!(
             "  {:>3.0}%  {}  {}",
@@ -1070,7 +1078,11 @@ fn publish(
             hit.address
         );
     }
-    say!("Consider joining or updating one of them instead.");
+    if person {
+        say!("If this is the same person, update that record instead.");
+    } else {
+        say!("Consider joining or updating one of them instead.");
+    }
     let interactive =
         file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
     if !interactive {

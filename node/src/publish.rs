@@ -7,7 +7,7 @@
 //! is validated when it is signed, and a check for similar records can stop a publish before
 //! anything is signed.
 
-use convene_protocol::{Address, AuthorKey, Identity, Record};
+use convene_protocol::{Address, AuthorKey, Identity, Kind, Record};
 use convene_search::{Hit, SimilarQuery, SimilarityThreshold};
 
 use crate::admission::Source;
@@ -36,8 +36,10 @@ pub struct Published {
 pub enum SimilarCheck {
     /// Publish whatever exists.
     Skip,
-    /// Publish only if no other record is at least [`SimilarityThreshold::PUBLISH`] similar;
-    /// otherwise answer with at most `limit` of them, most similar first.
+    /// Publish only if nothing like it exists; otherwise answer with at most `limit` of what
+    /// does, most similar first. For experiments and lessons, records at least
+    /// [`SimilarityThreshold::PUBLISH`] similar (the same idea elsewhere); for practitioners,
+    /// people of the same name; never for a new version of one's own record (an update).
     Ask { limit: usize },
 }
 
@@ -153,25 +155,61 @@ impl Node {
             ));
         }
         let address = publisher.address(&draft);
-        if let SimilarCheck::Ask { limit } = check {
+        let held = self.store().latest(&address)?;
+        // A new version of a record of one's own is an update, never a duplicate.
+        let updating = held.is_some_and(|held| !held.retracted);
+        if let SimilarCheck::Ask { limit } = check
+            && !updating
+        {
             draft.content.validate()?;
-            let similar = self.similar(&SimilarQuery {
-                content: draft.content.clone(),
-                exclude: Some(address.clone()),
-                threshold: SimilarityThreshold::PUBLISH,
-                limit,
-            })?;
+            let similar = self.similar_before_publishing(&draft, &address, limit)?;
             if !similar.is_empty() {
                 return Ok(PublishOutcome::Similar(similar));
             }
         }
-        let previous_seq = self.store().latest(&address)?.map(|held| held.version.seq);
+        let previous_seq = held.map(|held| held.version.seq);
         let record = publisher.sign(&draft, previous_seq, now)?;
         self.admit_own(&record)?;
         Ok(PublishOutcome::Published(Published {
             record,
             previous_seq,
         }))
+    }
+
+    /// What to show before publishing `draft` at `address`: for experiments and lessons,
+    /// records about the same idea (join them rather than repeat them); for a practitioner,
+    /// only people of the same name (is this the same person?); nothing for the rest.
+    fn similar_before_publishing(
+        &self,
+        draft: &Draft,
+        address: &Address,
+        limit: usize,
+    ) -> Result<Vec<(f32, Hit)>, NodeError> {
+        let kind = draft.content.kind();
+        match kind {
+            Kind::Experiment | Kind::Lesson => self.similar(&SimilarQuery {
+                content: draft.content.clone(),
+                exclude: Some(address.clone()),
+                threshold: SimilarityThreshold::PUBLISH,
+                limit,
+            }),
+            Kind::Practitioner => {
+                let name = crate::trust::fold(draft.content.title());
+                let hits = self.search(&convene_search::Query {
+                    text: format!("\"{}\"", draft.content.title().replace('"', " ")),
+                    kind: Some(Kind::Practitioner),
+                    limit: limit.max(1) * 5,
+                    ..convene_search::Query::default()
+                })?;
+                Ok(hits
+                    .into_iter()
+                    .filter(|hit| hit.address != *address && crate::trust::fold(&hit.title) == name)
+                    .take(limit)
+                    .map(|hit| (1.0, hit))
+                    .collect())
+            }
+            Kind::Organisation | Kind::Vouch => Ok(Vec::new()),
+        }
     }
 
     /// Retracts one of `publisher`'s records: a signed tombstone replaces it everywhere.

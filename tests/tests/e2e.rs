@@ -610,3 +610,39 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[test]
+fn updating_your_own_record_or_adding_another_person_is_never_a_duplicate() {
+    // Regression (issue 11, frictions 1 and 2): an edited practitioner record was refused as
+    // "30% similar" to someone else, and so was an unrelated person with shared expertise.
+    let home = Home::init("Example Council");
+    let sam = "kind = \"practitioner\"\nslug = \"sam-patel\"\nname = \"Sam Patel\"\nrole = \"Digital lead\"\nexpertise = [\"digital inclusion\", \"device lending\"]\n";
+    home.publish("sam.toml", sam);
+    let josh = home.file(
+        "josh.toml",
+        "kind = \"practitioner\"\nname = \"Josh Reed\"\nrole = \"Digital lead\"\nexpertise = [\"digital inclusion\", \"device lending\"]\n",
+    );
+    home.run(&["publish", josh.to_str().unwrap()]).ok();
+    let edited = home.file("sam2.toml", &sam.replace("Digital lead", "Head of digital"));
+    home.run(&["publish", edited.to_str().unwrap()])
+        .ok()
+        .stderr_has("published version 2");
+    // The same name under another slug is the one question worth asking.
+    let twin = home.file(
+        "twin.toml",
+        "kind = \"practitioner\"\nslug = \"s-patel\"\nname = \"Sam  Patel\"\n",
+    );
+    home.run(&["publish", twin.to_str().unwrap()])
+        .code(4)
+        .stderr_has("1 practitioner with the same name already exists")
+        .stderr_has("same person");
+    // Experiments are still checked, updates of one's own excepted.
+    let address = home.publish("fridge.toml", EXPERIMENT);
+    let revised = home.file(
+        "fridge2.toml",
+        &EXPERIMENT.replace("status = \"running\"", "status = \"completed\""),
+    );
+    home.run(&["publish", revised.to_str().unwrap()]).ok();
+    let shown = home.run(&["show", &address, "--json"]).ok().json();
+    assert_eq!(shown["seq"], 2);
+}
