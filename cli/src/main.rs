@@ -228,6 +228,26 @@ node first."
         #[command(subcommand)]
         command: PeersCommand,
     },
+    /// Your organisation's web domain, and the domains other organisations claim.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Name DOMAIN in your organisation's profile, and print the document to serve at
+    /// https://DOMAIN/.well-known/convene.json, which proves the domain is yours.
+    Domain { domain: String },
+    /// Check the domains organisations' profiles name: those not checked for a day, or every
+    /// one with --all. A running node also checks them by itself.
+    Check {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -466,6 +486,60 @@ fn node_command(command: NodeCommand, home: &Home, out: &mut Out) -> Result<Exit
     }
 }
 
+fn org_command(
+    command: OrgCommand,
+    home: &Home,
+    node: &mut dyn Directory,
+    out: &mut Out,
+) -> Result<ExitCode> {
+    match command {
+        OrgCommand::Domain { domain } => {
+            let domain = convene_protocol::domain::normalize_domain(&domain);
+            let identity = home.identity()?;
+            let profiles = node.list(&ListFilter {
+                author: Some(identity.author()),
+                kind: Some(Kind::Organisation),
+                stale: false,
+                now: now(),
+            })?;
+            let Some(profile) = profiles.first() else {
+                bail!(
+                    "this home has no organisation profile to name the domain in: publish one \
+                     first (a draft with kind = \"organisation\")"
+                );
+            };
+            let Some(convene_protocol::Content::Organisation(organisation)) = profile.content()
+            else {
+                unreachable!("listed as an organisation")
+            };
+            let mut organisation = organisation.clone();
+            organisation.domain = Some(domain.clone());
+            let draft = Draft {
+                slug: Some(profile.header().slug.clone()),
+                content: convene_protocol::Content::Organisation(organisation),
+            };
+            node.publish(draft, SimilarCheck::Skip)?;
+            let nodes = convene_node::daemon::local_peer_id(home.dir())
+                .into_iter()
+                .collect();
+            let proof = convene_protocol::domain::DomainProof::sign(&domain, &[&identity], nodes);
+            out.line(&serde_json::to_string_pretty(&proof)?)?;
+            say!(
+                "your profile now names {domain}. Serve the document above at \
+                 https://{domain}{} (as application/json); nodes that hold your profile then \
+                 show your records as verified: {domain}",
+                convene_protocol::domain::WELL_KNOWN_PATH
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OrgCommand::Check { all, json } => {
+            let checks = node.check_domains(all)?;
+            out.domain_checks(&checks, json)?;
+            Ok(found(!checks.is_empty()))
+        }
+    }
+}
+
 /// What `block` names: an author or a peer.
 enum Blocked {
     Author(AuthorKey),
@@ -566,6 +640,7 @@ fn command(
         Command::Init { .. } | Command::Node { .. } | Command::Peers { .. } => {
             unreachable!("handled above")
         }
+        Command::Org { command } => org_command(command, home, node, out),
         Command::Publish { file, yes, json } => publish(home, node, &file, yes, json, out),
         Command::Search {
             search,

@@ -4,6 +4,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use convene_node::daemon::{BookPeer, Status, SyncReport};
+use convene_node::domains::DomainCheck;
 use convene_node::search::Facet;
 use convene_node::trust::{Basis, Block, Pin};
 use convene_node::{Found, Person, Published, Snippet, Trust};
@@ -410,6 +411,42 @@ impl Out {
         Ok(())
     }
 
+    /// Domain checks: domain, verified or not, key, why not.
+    pub fn domain_checks(
+        &mut self,
+        checks: &[(AuthorKey, DomainCheck)],
+        json: bool,
+    ) -> io::Result<()> {
+        if json {
+            let items = checks
+                .iter()
+                .map(|(key, check)| {
+                    json!({
+                        "key": key.to_string(),
+                        "domain": check.domain,
+                        "verified": check.verified,
+                        "reason": check.reason,
+                        "at": check.at,
+                    })
+                })
+                .collect();
+            return self.json(&Value::Array(items));
+        }
+        for (key, check) in checks {
+            let verdict = if check.verified {
+                "verified"
+            } else {
+                "not verified"
+            };
+            self.line(&format!(
+                "{}\t{verdict}\t{key}\t{}",
+                check.domain,
+                one_line(check.reason.as_deref().unwrap_or(""))
+            ))?;
+        }
+        Ok(())
+    }
+
     /// The operator's blocks, authors then peers: what, key, reason.
     pub fn blocks(
         &mut self,
@@ -512,6 +549,7 @@ fn by_line(trust: &Trust) -> String {
     let how = match trust.basis {
         Basis::Own => "",
         Basis::Pinned { .. } => " ✓",
+        Basis::Verified { .. } => " ✓ (verified domain)",
         Basis::Vouched { .. } => " ✓ (vouched)",
         Basis::Unverified => " (unverified)",
         Basis::Unknown => " (no profile)",

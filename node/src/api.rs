@@ -124,6 +124,14 @@ pub struct PeerBlockRequest {
     pub block: Option<crate::trust::Block>,
 }
 
+/// `POST /domains/check`: check the domains organisation profiles name — those due (not
+/// checked for a day), or with `all`, every one. Answers `[[author, check], …]`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DomainCheckRequest {
+    #[serde(default)]
+    pub all: bool,
+}
+
 /// Whether the author was blocked before, and how many records were purged.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BlockResponse {

@@ -11,12 +11,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    API_VERSION, AddressQuery, BlockRequest, BlockResponse, ErrorBody, ImportQuery, ListRequest,
-    PeerBlockRequest, PeerRequest, PeopleRequest, PinRequest, PinResponse, PublishRequest,
-    PublishResponse, RecordBody, Reindexed,
+    API_VERSION, AddressQuery, BlockRequest, BlockResponse, DomainCheckRequest, ErrorBody,
+    ImportQuery, ListRequest, PeerBlockRequest, PeerRequest, PeopleRequest, PinRequest,
+    PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::daemon::{BookPeer, PeerEntry, Status};
 use crate::directory::{Directory, Local};
+use crate::domains::DomainCheck;
 use crate::layout::{API_FILE, TOKEN_FILE};
 use crate::limits::{IMPORT_CHUNK_BYTES, IMPORT_LINE_BYTES};
 use crate::transfer::{LineRead, read_line_bounded};
@@ -39,7 +40,17 @@ pub fn open_directory(
     let publisher = Publisher::of(home)?;
     let mut node = Node::open_with(&home.data_dir(), false, progress)?;
     node.set_owner(publisher.author());
-    Ok(Box::new(Local { node, publisher }))
+    let ca_file = home
+        .config()
+        .node
+        .https_ca_file
+        .as_ref()
+        .map(|path| home.dir().join(path));
+    Ok(Box::new(Local {
+        node,
+        publisher,
+        ca_file,
+    }))
 }
 
 /// A connection to the node running on a home directory.
@@ -314,6 +325,10 @@ impl Directory for Client {
         };
         let done: PinResponse = self.post("/pins", &request)?;
         Ok(done.had)
+    }
+
+    fn check_domains(&mut self, all: bool) -> Result<Vec<(AuthorKey, DomainCheck)>, NodeError> {
+        self.post("/domains/check", &DomainCheckRequest { all })
     }
 
     fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, NodeError> {

@@ -8,6 +8,7 @@ use std::io::{BufRead, Write};
 use convene_protocol::{Address, AuthorKey, Record};
 use convene_search::{Facet, Query, SimilarQuery};
 
+use crate::domains::DomainCheck;
 use crate::trust::{Block, Found, Pin, Trust};
 
 use crate::{
@@ -28,6 +29,9 @@ pub trait Directory: std::fmt::Debug {
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError>;
     /// Pins `author` (`None`: removes the pin); whether it had one.
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError>;
+    /// Checks the domains organisation profiles name (those due, or with `all` every one) and
+    /// records the results.
+    fn check_domains(&mut self, all: bool) -> Result<Vec<(AuthorKey, DomainCheck)>, NodeError>;
     /// The operator's blocks.
     fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, NodeError>;
     /// Blocks `author` and purges its records (`None`: lifts the block): whether it was
@@ -71,6 +75,8 @@ pub trait Directory: std::fmt::Debug {
 pub struct Local {
     pub node: Node,
     pub publisher: Publisher,
+    /// The certificate authorities domain proofs are fetched with (`[node] https_ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Directory for Local {
@@ -100,6 +106,18 @@ impl Directory for Local {
 
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError> {
         self.node.set_pin(author, pin.as_ref())
+    }
+
+    fn check_domains(&mut self, all: bool) -> Result<Vec<(AuthorKey, DomainCheck)>, NodeError> {
+        let recheck = if all { 0 } else { crate::domains::RECHECK_SECS };
+        let mut done = Vec::new();
+        for (author, domain) in self.node.domains_due(recheck)? {
+            let check =
+                crate::domains::check(&author, &domain, self.ca_file.as_deref(), crate::now());
+            self.node.record_domain_check(&author, &check)?;
+            done.push((author, check));
+        }
+        Ok(done)
     }
 
     fn blocks(&self) -> Result<Vec<(AuthorKey, Block)>, NodeError> {

@@ -12,6 +12,7 @@ pub mod api;
 mod client;
 pub mod daemon;
 mod directory;
+pub mod domains;
 mod draft;
 mod fsutil;
 mod home;
@@ -287,12 +288,23 @@ impl Node {
         {
             return Ok(names.clone());
         }
+        let profiles = self.store.profiles()?;
+        let profile_domains = profiles
+            .iter()
+            .filter_map(|(author, profile)| Some((*author, profile.domain.clone()?)))
+            .collect();
         let names = std::sync::Arc::new(trust::Names::from_evidence(trust::Evidence {
-            profiles: self.store.profile_names()?,
+            profiles: profiles
+                .into_iter()
+                .map(|(author, profile)| (author, profile.name))
+                .collect(),
             pins: self.store.pins()?,
             vouches: self.store.vouches()?,
             owner: self.owner,
             today: Some(today),
+            profile_domains,
+            domain_checks: self.store.domain_checks()?,
+            now: Some(now()),
         }));
         *cached = Some((today, names.clone()));
         Ok(names)
@@ -348,6 +360,28 @@ impl Node {
         }
         self.commit_index()?;
         Ok(had)
+    }
+
+    /// Authors whose profile names a domain due for a check: never checked, or not for
+    /// `recheck_secs` (0: all of them), or under another domain.
+    pub fn domains_due(&self, recheck_secs: i64) -> Result<Vec<(AuthorKey, String)>, NodeError> {
+        Ok(self.names()?.domains_due(now(), recheck_secs))
+    }
+
+    /// Records a check of `author`'s domain (made off this thread: it is network I/O), and
+    /// re-indexes the author under the name it now has.
+    pub fn record_domain_check(
+        &mut self,
+        author: &AuthorKey,
+        check: &domains::DomainCheck,
+    ) -> Result<(), NodeError> {
+        self.store
+            .set_domain_check(author, check)
+            .map_err(|e| self.write_failed(e.into()))?;
+        self.forget_names();
+        self.reindex_author(author)?;
+        self.commit_index()?;
+        Ok(())
     }
 
     /// The operator's blocks.

@@ -44,6 +44,9 @@ pub struct NodeSettings {
     /// Gossip: verified records accepted from one author per minute, whoever forwards them;
     /// more are refused (sync brings them later).
     pub gossip_records_per_author_per_minute: u32,
+    /// Domain proofs: a PEM file of the certificate authorities to trust instead of the public
+    /// web roots when fetching `https://DOMAIN/.well-known/convene.json` (a private CA).
+    pub https_ca_file: Option<String>,
     /// Local API: connections served at once (more are closed on arrival), 1 to 1,024.
     pub api_max_connections: u32,
     /// Local API: seconds a client has to send a request's headers (and an idle connection
@@ -71,6 +74,7 @@ impl Default for NodeSettings {
             announce_min_interval_secs: 10,
             gossip_records_per_peer_per_minute: 600,
             gossip_records_per_author_per_minute: 120,
+            https_ca_file: None,
             api_max_connections: crate::limits::API_CONNECTIONS as u32,
             api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
         }
@@ -114,6 +118,9 @@ impl NodeSettings {
 # the rest wait for the next catch-up sync.
 # gossip_records_per_peer_per_minute = 600
 # gossip_records_per_author_per_minute = 120
+# Domain proofs: trust only the certificate authorities in this PEM file (a private CA)
+# instead of the public web roots.
+# https_ca_file = \"/etc/convene/ca.pem\"
 # Local API: connections served at once; more are closed on arrival.
 # api_max_connections = 64
 # Local API: seconds a client has to send a request's headers; also how long an idle

@@ -15,7 +15,8 @@ use convene_protocol::{Address, AuthorKey, Record, RecordError, RecordId, Versio
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
-use crate::tables::{BLOCKS, LATEST, LOG, PINS, RECORDS};
+use crate::domains::DomainCheck;
+use crate::tables::{BLOCKS, DOMAINS, LATEST, LOG, PINS, RECORDS};
 use crate::trust::{Block, Pin};
 
 /// Errors from the store.
@@ -364,13 +365,38 @@ impl Store {
         Ok(out)
     }
 
+    /// The last domain checks.
+    pub fn domain_checks(&self) -> Result<Vec<(AuthorKey, DomainCheck)>, StoreError> {
+        self.decisions(DOMAINS)
+    }
+
+    /// Records the check of `author`'s domain. Durable on return.
+    pub(crate) fn set_domain_check(
+        &self,
+        author: &AuthorKey,
+        check: &DomainCheck,
+    ) -> Result<(), StoreError> {
+        self.decide(DOMAINS, author, Some(check)).map(|_| ())
+    }
+
     /// Each author's organisation profile name: from its newest live organisation record.
     pub fn profile_names(&self) -> Result<Vec<(AuthorKey, String)>, StoreError> {
+        Ok(self
+            .profiles()?
+            .into_iter()
+            .map(|(author, profile)| (author, profile.name))
+            .collect())
+    }
+
+    /// Each author's organisation profile: its newest live organisation record.
+    pub fn profiles(&self) -> Result<Vec<(AuthorKey, convene_protocol::Organisation)>, StoreError> {
         let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         let records = txn.open_table(RECORDS)?;
-        let mut newest: std::collections::HashMap<AuthorKey, (i64, String)> =
-            std::collections::HashMap::new();
+        let mut newest: std::collections::HashMap<
+            AuthorKey,
+            (i64, convene_protocol::Organisation),
+        > = std::collections::HashMap::new();
         for entry in latest.iter()? {
             let (key, value) = entry?;
             let key = key.value();
@@ -393,12 +419,12 @@ impl Store {
                 .get(&author)
                 .is_none_or(|(at, _)| entry.created_at > *at);
             if newer {
-                newest.insert(author, (entry.created_at, profile.name.clone()));
+                newest.insert(author, (entry.created_at, profile.clone()));
             }
         }
         Ok(newest
             .into_iter()
-            .map(|(author, (_, name))| (author, name))
+            .map(|(author, (_, profile))| (author, profile))
             .collect())
     }
 
@@ -549,6 +575,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(LOG)?;
         txn.open_table(PINS)?;
         txn.open_table(BLOCKS)?;
+        txn.open_table(DOMAINS)?;
         txn.commit()?;
         Ok(db)
     });

@@ -31,3 +31,7 @@ pub(crate) const PINS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::n
 /// Author key → a block (JSON: `trust::Block`): the operator refuses every record of this
 /// author, and those held were purged. Local decisions, never sent to peers.
 pub(crate) const BLOCKS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("blocks_v1");
+
+/// Author key → the last check of the domain its profile names (JSON: `domains::DomainCheck`).
+/// Local observations, never sent to peers; re-checked by the node.
+pub(crate) const DOMAINS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("domains_v1");

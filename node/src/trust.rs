@@ -7,11 +7,14 @@
 //! 1. **own** — the author is this node's own identity;
 //! 2. **pinned** — the node's operator said who this key is (`convene trust KEY --as NAME`), the
 //!    strongest link there is;
-//! 3. **vouched** — an organisation this node trusts (its own identity, or one it pinned) signed
+//! 3. **verified** — the author's profile names a web domain, and the domain serves a proof
+//!    listing the key (checked by this node itself, within the last 30 days);
+//! 4. **vouched** — an organisation this node trusts (its own identity, or one it pinned) signed
 //!    a vouch for the key that has not expired: one hop, never more, so trust does not spread
 //!    through chains of strangers;
-//! 4. **unverified** — the author's own organisation profile names it: a claim, shown as one;
-//! 5. **unknown** — no profile has arrived: only the key is known.
+//! 5. **unverified** — the author's own organisation profile names it: a claim, shown as one
+//!    (with why its domain, if it names one, did not verify);
+//! 6. **unknown** — no profile has arrived: only the key is known.
 //!
 //! Two authors known under the same name (case and spacing aside) are flagged as a conflict on
 //! both, never merged: an impostor's profile cannot take a name over, it can only get itself
@@ -20,6 +23,8 @@
 use std::collections::HashMap;
 
 use convene_protocol::{AuthorKey, Date, Vouch};
+
+use crate::domains::{CHECK_VALID_SECS, DomainCheck};
 use serde::{Deserialize, Serialize};
 
 /// The operator's word about who a key is.
@@ -52,6 +57,8 @@ pub enum Basis {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// Its profile's domain serves a proof of the key, as this node checked.
+    Verified { domain: String },
     /// Organisations this node trusts vouch for it.
     Vouched { by: Vec<AuthorKey> },
     /// Only the author's own profile says so.
@@ -109,6 +116,10 @@ pub struct Names {
     vouched: HashMap<AuthorKey, Vec<(AuthorKey, String)>>,
     /// Voucher → every subject its live vouches name, counted or not.
     subjects: HashMap<AuthorKey, Vec<AuthorKey>>,
+    /// Author → the domain its profile names, and this node's last check of it, if any.
+    domains: HashMap<AuthorKey, (String, Option<DomainCheck>)>,
+    /// Unix seconds the names were built at (whether a check is recent enough).
+    now: Option<i64>,
     owner: Option<AuthorKey>,
     /// Folded name → the authors known under it.
     holders: HashMap<String, Vec<AuthorKey>>,
@@ -125,6 +136,12 @@ pub struct Evidence {
     pub owner: Option<AuthorKey>,
     /// Vouches that expired before this day do not count.
     pub today: Option<Date>,
+    /// Author → the domain its profile names.
+    pub profile_domains: Vec<(AuthorKey, String)>,
+    /// This node's last check of each author's domain.
+    pub domain_checks: Vec<(AuthorKey, DomainCheck)>,
+    /// Unix seconds now: a check older than `domains::CHECK_VALID_SECS` does not count.
+    pub now: Option<i64>,
 }
 
 impl Names {
@@ -148,9 +165,17 @@ impl Names {
             pins: evidence.pins.into_iter().collect(),
             vouched: HashMap::new(),
             subjects: HashMap::new(),
+            domains: HashMap::new(),
+            now: evidence.now,
             owner: evidence.owner,
             holders: HashMap::new(),
         };
+        let mut checks: HashMap<AuthorKey, DomainCheck> =
+            evidence.domain_checks.into_iter().collect();
+        for (author, domain) in evidence.profile_domains {
+            let check = checks.remove(&author);
+            names.domains.insert(author, (domain, check));
+        }
         for (voucher, vouch) in evidence.vouches {
             names
                 .subjects
@@ -196,12 +221,16 @@ impl Names {
         names
     }
 
-    /// What this node calls `author`: the pinned name, else the name a trusted voucher gives,
-    /// else the profile's.
+    /// What this node calls `author`: the pinned name, else (for a verified domain) the
+    /// profile's, else the name a trusted voucher gives, else the profile's.
     pub fn name_of(&self, author: &AuthorKey) -> Option<&str> {
         self.pins
             .get(author)
             .map(|pin| pin.name.as_str())
+            .or_else(|| {
+                self.verified_domain(author)
+                    .and(self.profiles.get(author).map(String::as_str))
+            })
             .or_else(|| {
                 self.vouched
                     .get(author)
@@ -209,6 +238,48 @@ impl Names {
                     .map(|(_, name)| name.as_str())
             })
             .or_else(|| self.profiles.get(author).map(String::as_str))
+    }
+
+    /// The domain `author` is verified for: its profile names it, and this node's check of it
+    /// succeeded within [`CHECK_VALID_SECS`].
+    pub fn verified_domain(&self, author: &AuthorKey) -> Option<&str> {
+        let (domain, check) = self.domains.get(author)?;
+        let check = check.as_ref()?;
+        let recent = self
+            .now
+            .is_none_or(|now| now - check.at <= CHECK_VALID_SECS);
+        (check.verified && check.domain == *domain && recent).then_some(domain.as_str())
+    }
+
+    /// Why `author`'s domain is not verified, if its profile names one.
+    fn unverified_domain(&self, author: &AuthorKey) -> Option<String> {
+        let (domain, check) = self.domains.get(author)?;
+        if self.verified_domain(author).is_some() {
+            return None;
+        }
+        Some(match check {
+            Some(check) if check.domain != *domain => format!("{domain} not checked yet"),
+            Some(check) if check.verified => format!("{domain} last verified too long ago"),
+            Some(check) => format!(
+                "{domain} did not verify: {}",
+                check.reason.as_deref().unwrap_or("no reason given")
+            ),
+            None => format!("{domain} not checked yet"),
+        })
+    }
+
+    /// Authors whose profile names a domain that was never checked, or not since
+    /// `recheck_secs`, or was checked under another domain.
+    pub fn domains_due(&self, now: i64, recheck_secs: i64) -> Vec<(AuthorKey, String)> {
+        self.domains
+            .iter()
+            .filter(|(_, (domain, check))| {
+                check
+                    .as_ref()
+                    .is_none_or(|c| c.domain != *domain || now - c.at >= recheck_secs)
+            })
+            .map(|(author, (domain, _))| (*author, domain.clone()))
+            .collect()
     }
 
     /// The subjects of `voucher`'s live vouches, whether they count or not.
@@ -224,6 +295,10 @@ impl Names {
         } else if let Some(pin) = self.pins.get(author) {
             Basis::Pinned {
                 note: pin.note.clone(),
+            }
+        } else if let Some(domain) = self.verified_domain(author) {
+            Basis::Verified {
+                domain: domain.to_string(),
             }
         } else if let Some(vouches) = self.vouched.get(author) {
             Basis::Vouched {
@@ -285,7 +360,11 @@ fn path(
                 .collect();
             format!("{name_or_key} — vouched for by {}", vouchers.join(", "))
         }
-        Basis::Unverified => format!("unverified: calls itself {name_or_key}"),
+        Basis::Verified { domain } => format!("{name_or_key} — verified: {domain}"),
+        Basis::Unverified => match names.unverified_domain(author) {
+            Some(why) => format!("unverified: calls itself {name_or_key} ({why})"),
+            None => format!("unverified: calls itself {name_or_key}"),
+        },
         Basis::Unknown => format!("unknown: {name_or_key}, no organisation profile"),
     };
     if !conflicts.is_empty() {
@@ -408,6 +487,7 @@ mod vouch_tests {
             vouches,
             owner: Some(key(9)),
             today: Some("2026-11-26".parse().unwrap()),
+            ..Evidence::default()
         }
     }
 
@@ -438,6 +518,70 @@ mod vouch_tests {
         }
         assert!(names.assess(&key(8), None).path.ends_with("(this node)"));
     }
+
+    #[test]
+    fn a_domain_counts_while_its_check_is_recent_and_for_the_profiles_domain() {
+        let check = |domain: &str, at: i64, verified: bool| DomainCheck {
+            domain: domain.into(),
+            at,
+            verified,
+            reason: (!verified).then(|| "no".into()),
+        };
+        let names = Names::from_evidence(Evidence {
+            profiles: vec![
+                (key(1), "One".into()),
+                (key(2), "Two".into()),
+                (key(3), "Three".into()),
+                (key(4), "Four".into()),
+            ],
+            profile_domains: vec![
+                (key(1), "one.gov.uk".into()),
+                (key(2), "two.gov.uk".into()),
+                (key(3), "three.gov.uk".into()),
+                (key(4), "four.gov.uk".into()),
+            ],
+            domain_checks: vec![
+                (key(1), check("one.gov.uk", 1_000, true)),
+                // Verified long ago.
+                (
+                    key(2),
+                    check("two.gov.uk", 1_000 - CHECK_VALID_SECS - 1, true),
+                ),
+                // Verified, but for the domain the profile named before.
+                (key(3), check("old.gov.uk", 1_000, true)),
+                (key(4), check("four.gov.uk", 1_000, false)),
+            ],
+            now: Some(1_000),
+            ..Evidence::default()
+        });
+        assert_eq!(
+            names.assess(&key(1), None).basis,
+            Basis::Verified {
+                domain: "one.gov.uk".into()
+            }
+        );
+        for (n, why) in [
+            (2, "last verified too long ago"),
+            (3, "not checked yet"),
+            (4, "did not verify: no"),
+        ] {
+            let trust = names.assess(&key(n), None);
+            assert_eq!(trust.basis, Basis::Unverified);
+            assert!(trust.path.contains(why), "{}", trust.path);
+        }
+        // Due again: the one checked long ago, and the one whose profile names a new domain.
+        let mut due = names.domains_due(1_000, RECHECK);
+        due.sort();
+        assert_eq!(
+            due,
+            vec![
+                (key(2), "two.gov.uk".into()),
+                (key(3), "three.gov.uk".into())
+            ]
+        );
+    }
+
+    const RECHECK: i64 = crate::domains::RECHECK_SECS;
 
     #[test]
     fn the_same_statements_in_any_order_give_the_same_verdicts() {

@@ -122,8 +122,9 @@ mod field {
         pub const REGION: u16 = 3;
         pub const WEBSITE: u16 = 4;
         pub const DESCRIPTION: u16 = 5;
+        pub const DOMAIN: u16 = 6;
         pub const LISTS: &[u16] = &[];
-        pub const LAST: u16 = DESCRIPTION;
+        pub const LAST: u16 = DOMAIN;
     }
     pub mod vouch {
         pub const SUBJECT: u16 = 1;
@@ -194,6 +195,7 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.opt(REGION, &o.region);
             w.opt(WEBSITE, &o.website);
             w.opt(DESCRIPTION, &o.description);
+            w.opt(DOMAIN, &o.domain);
         }
         Content::Vouch(v) => {
             use field::vouch::*;
@@ -372,6 +374,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     REGION => o.region = Some(text("region", value)?),
                     WEBSITE => o.website = Some(text("website", value)?),
                     DESCRIPTION => o.description = Some(text("description", value)?),
+                    DOMAIN => o.domain = Some(text("domain", value)?),
                     other => unknown.push(other),
                 }
             }

@@ -162,6 +162,10 @@ pub struct Organisation {
     pub website: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A web domain the organisation controls (`example.gov.uk`), proven by the document it
+    /// serves at `https://DOMAIN/.well-known/convene.json` (see [`crate::domain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 /// An organisation's signed word about another key: "this key is NAME; we work with them",
@@ -444,6 +448,10 @@ impl Content {
                 ] {
                     opt(field);
                 }
+                opt(&mut o.domain);
+                if let Some(domain) = &mut o.domain {
+                    *domain = crate::domain::normalize_domain(domain);
+                }
             }
             Content::Vouch(v) => {
                 text(&mut v.name);
@@ -520,6 +528,9 @@ impl Content {
                 check::short_opt("region", &o.region)?;
                 check::short_opt("website", &o.website)?;
                 check::long_opt("description", &o.description)?;
+                if let Some(domain) = &o.domain {
+                    check::domain(domain)?;
+                }
             }
             Content::Vouch(v) => {
                 check::required("name", &v.name, TITLE)?;
@@ -533,6 +544,37 @@ impl Content {
 /// Validation checks, each naming the field it checks.
 mod check {
     use super::*;
+
+    /// A host name (letters, digits, `-` and `.`), with an optional `:port`, at most 253
+    /// characters, in lower case.
+    pub fn domain(domain: &str) -> Result<(), RecordError> {
+        let invalid = |reason: &str| RecordError::Invalid {
+            field: "domain",
+            reason: reason.to_string(),
+        };
+        let (host, port) = domain.split_once(':').unwrap_or((domain, ""));
+        if host.is_empty() || host.len() > 253 {
+            return Err(invalid(
+                "a domain is 1 to 253 characters, like example.gov.uk",
+            ));
+        }
+        let host_ok = host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+        if !host_ok {
+            return Err(invalid(
+                "a domain is lower-case letters, digits and hyphens between dots, like example.gov.uk",
+            ));
+        }
+        if !port.is_empty() && port.parse::<u16>().is_err() {
+            return Err(invalid("the port after ':' must be a number"));
+        }
+        Ok(())
+    }
 
     pub(super) fn line(field: &'static str, value: &str, max: usize) -> Result<(), RecordError> {
         let len = value.chars().count();

@@ -7,6 +7,7 @@
 
 mod codec;
 mod content;
+pub mod domain;
 mod error;
 mod ids;
 mod record;

@@ -86,6 +86,7 @@ fn fresh_vectors() -> Value {
         region: Some("Yorkshire".into()),
         website: Some("https://example.org".into()),
         description: Some("A metropolitan borough council.".into()),
+        domain: None,
     });
     let subject = Identity::from_secret([43; 32]).author();
     let vouch_slug = Vouch::slug_for(&subject);

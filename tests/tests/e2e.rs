@@ -3,6 +3,7 @@
 mod federation;
 mod fuzz_seeds;
 mod hardening;
+mod https;
 mod trust;
 mod util;
 

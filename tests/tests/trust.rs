@@ -2,6 +2,7 @@
 //! who the author is (the trust path); an impostor's profile is flagged, never merged; the
 //! operator's pin is the strongest word.
 
+use crate::https;
 use crate::util::{Home, NodeProcess, turn};
 
 const HOUSING: &str = r#"
@@ -261,4 +262,116 @@ fn a_vouch_from_an_organisation_this_node_trusts_names_the_subject() {
     carry(&ashdown, &reader);
     let hit = &search_json(&reader, &["housing"])[0];
     assert_eq!(hit["trust"]["basis"], "unverified", "{hit}");
+}
+
+/// The trust path of the organisation profile `home` holds for `key`.
+fn profile_trust(home: &Home, key: &str) -> serde_json::Value {
+    let hits = search_json(home, &["--kind", "organisation"]);
+    hits.as_array()
+        .unwrap()
+        .iter()
+        .find(|hit| key_of(hit["address"].as_str().unwrap()) == key)
+        .unwrap_or_else(|| panic!("no profile of {key}: {hits}"))["trust"]
+        .clone()
+}
+
+#[test]
+fn a_domain_proof_is_checked_by_each_node_itself() {
+    let _turn = turn();
+    let ca = https::TestCa::new();
+    let server = https::Server::start(&ca, false);
+    let domain = server.domain();
+    let ashdown = Home::init("Ashdown Vale District Council");
+    let ashdown_key = key_of(
+        ashdown.run(&["list", "--mine", "--json"]).ok().json()[0]["address"]
+            .as_str()
+            .unwrap(),
+    );
+    let reader = Home::init("Reader Council");
+    reader.set_node_config(&format!(
+        "https_ca_file = {:?}",
+        ca.pem_path.display().to_string()
+    ));
+    let proof = ashdown
+        .run(&["org", "domain", &domain])
+        .ok()
+        .stderr_has("/.well-known/convene.json");
+    server.serve(&proof.stdout);
+    carry(&ashdown, &reader);
+    assert_eq!(
+        profile_trust(&reader, &ashdown_key)["path"],
+        format!(
+            "unverified: calls itself Ashdown Vale District Council ({domain} not checked yet)"
+        )
+    );
+
+    // Valid: a running node checks by itself, soon after it starts.
+    let node = NodeProcess::start(&reader);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while profile_trust(&reader, &ashdown_key)["basis"] != "verified" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not verify {domain}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        profile_trust(&reader, &ashdown_key)["path"],
+        format!("Ashdown Vale District Council — verified: {domain}")
+    );
+    node.stop();
+
+    // Wrong key: the domain serves a proof for another organisation's key.
+    let other = Home::init("Other Council");
+    let wrong = other.run(&["org", "domain", &domain]).ok().stdout;
+    server.serve(&wrong);
+    let checks = reader.run(&["org", "check", "--all", "--json"]).ok().json();
+    let ours = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["key"] == ashdown_key.as_str())
+        .unwrap();
+    assert_eq!(ours["verified"], false);
+    assert!(
+        ours["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not list key"),
+        "{ours}"
+    );
+    assert_eq!(profile_trust(&reader, &ashdown_key)["basis"], "unverified");
+
+    // An expired certificate proves nothing.
+    let expired = https::Server::start(&ca, true);
+    let expired_domain = expired.domain();
+    let proof = ashdown.run(&["org", "domain", &expired_domain]).ok().stdout;
+    expired.serve(&proof);
+    carry(&ashdown, &reader);
+    let checks = reader.run(&["org", "check", "--json"]).ok().json();
+    let reason = checks[0]["reason"].as_str().unwrap().to_lowercase();
+    assert!(
+        reason.contains("expired") || reason.contains("certificate"),
+        "{reason}"
+    );
+    assert_eq!(profile_trust(&reader, &ashdown_key)["basis"], "unverified");
+
+    // Unreachable: nothing answers.
+    drop(expired);
+    ashdown.run(&["org", "domain", &expired_domain]).ok();
+    carry(&ashdown, &reader);
+    let checks = reader.run(&["org", "check", "--all", "--json"]).ok().json();
+    let ours = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["key"] == ashdown_key.as_str())
+        .unwrap();
+    assert_eq!(ours["verified"], false);
+    assert!(
+        profile_trust(&reader, &ashdown_key)["path"]
+            .as_str()
+            .unwrap()
+            .contains("did not verify"),
+    );
 }

@@ -28,6 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rate::Buckets;
 use crate::admission::Source;
+use crate::domains::DomainCheck;
 use crate::settings::NodeSettings;
 use crate::transfer::{Admitted, RowResult};
 use crate::trust::{Block, Found, Pin, Trust};
@@ -121,6 +122,16 @@ pub enum Request {
     },
     Blocks {
         reply: Reply<Vec<(AuthorKey, Block)>>,
+    },
+    /// Authors whose profile's domain is due for a check.
+    DomainsDue {
+        recheck_secs: i64,
+        reply: Reply<Vec<(AuthorKey, String)>>,
+    },
+    RecordDomainCheck {
+        author: AuthorKey,
+        check: DomainCheck,
+        reply: Reply<()>,
     },
     SetBlock {
         author: AuthorKey,
@@ -535,6 +546,15 @@ impl Actor {
                 self.answer(reply, |a| a.node.set_pin(&author, pin.as_ref()))
             }
             Request::Blocks { reply } => self.answer(reply, |a| a.node.blocks()),
+            Request::DomainsDue {
+                recheck_secs,
+                reply,
+            } => self.answer(reply, |a| a.node.domains_due(recheck_secs)),
+            Request::RecordDomainCheck {
+                author,
+                check,
+                reply,
+            } => self.answer(reply, |a| a.node.record_domain_check(&author, &check)),
             Request::SetBlock {
                 author,
                 block,

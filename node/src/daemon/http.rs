@@ -24,10 +24,11 @@ use super::peers::{PeerEntry, PeerError};
 use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
-    API_VERSION, AddressQuery, AuthorQuery, BlockRequest, BlockResponse, ErrorBody, ErrorCode,
-    ImportQuery, ListRequest, PeerBlockRequest, PeerRequest, PeopleRequest, PinRequest,
-    PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
+    API_VERSION, AddressQuery, AuthorQuery, BlockRequest, BlockResponse, DomainCheckRequest,
+    ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerBlockRequest, PeerRequest, PeopleRequest,
+    PinRequest, PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
+use crate::domains::DomainCheck;
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
 };
@@ -42,6 +43,8 @@ pub(crate) struct State {
     pub api: String,
     /// The node's identity, which CSV rows' bare references point to.
     pub author: convene_protocol::AuthorKey,
+    /// The certificate authorities domain proofs are fetched with (`[node] https_ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A failed API call: its body, sent with the status its code goes with.
@@ -277,6 +280,7 @@ fn router(state: State) -> Router {
         .route("/peers", post(add_peer))
         .route("/pins", post(set_pin))
         .route("/blocks", post(set_block))
+        .route("/domains/check", post(check_domains))
         .route("/peer-blocks", post(set_peer_block))
         .route("/peers/{key}", delete(remove_peer))
         .layer(json);
@@ -438,6 +442,21 @@ async fn trust(
             reply,
         })
         .await
+}
+
+async fn check_domains(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(request): Json<DomainCheckRequest>,
+) -> ApiResult<Vec<(AuthorKey, DomainCheck)>> {
+    let recheck = if request.all {
+        0
+    } else {
+        crate::domains::RECHECK_SECS
+    };
+    Ok(Json(
+        super::domain_checks::check_due(&state.store, state.ca_file.clone(), recheck).await?,
+    ))
 }
 
 async fn blocks(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Block)>> {

@@ -12,6 +12,7 @@
 
 pub mod actor;
 mod codec;
+mod domain_checks;
 pub(crate) mod http;
 pub mod net;
 pub mod peers;
@@ -111,6 +112,8 @@ pub struct Daemon {
     store: StoreHandle,
     api_addr: SocketAddr,
     api_task: tokio::task::JoinHandle<()>,
+    /// The periodic domain checks.
+    domain_task: tokio::task::JoinHandle<()>,
     api_stop: oneshot::Sender<()>,
     net_task: tokio::task::JoinHandle<()>,
     net_stop: Option<oneshot::Sender<()>>,
@@ -222,12 +225,17 @@ impl Daemon {
             .await
             .map_err(io_error(Path::new(&settings.api)))?;
         let api_addr = listener.local_addr().map_err(io_error(home.dir()))?;
+        let ca_file = settings
+            .https_ca_file
+            .as_ref()
+            .map(|path| home.dir().join(path));
         let state = http::State {
             store: store.clone(),
             net: net_tx.clone(),
             token,
             api: api_addr.to_string(),
             author,
+            ca_file: ca_file.clone(),
         };
         let (api_stop, stopped) = oneshot::channel();
         let limits = http::ServeLimits {
@@ -235,6 +243,7 @@ impl Daemon {
             header_timeout: std::time::Duration::from_secs(settings.api_header_timeout_secs),
         };
         let api_task = tokio::spawn(http::serve(listener, state.clone(), limits, stopped));
+        let domain_task = tokio::spawn(domain_checks::run(store.clone(), ca_file));
         let api_file = home.dir().join(API_FILE);
         write_atomically(&api_file, format!("{api_addr}\n").as_bytes())?;
         tracing::info!(api = %api_addr, "local API listening");
@@ -252,6 +261,7 @@ impl Daemon {
             store,
             api_addr,
             api_task,
+            domain_task,
             api_stop,
             net_task,
             net_stop: Some(net_stop),
@@ -367,6 +377,8 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.api_file);
         let _ = self.api_stop.send(());
         let _ = (&mut self.api_task).await;
+        self.domain_task.abort();
+        let _ = (&mut self.domain_task).await;
         if let Some(stop) = self.net_stop.take() {
             let _ = stop.send(());
         }
@@ -554,6 +566,16 @@ fn node_key(home_dir: &Path) -> Result<libp2p::identity::Keypair, DaemonError> {
         what: path.display().to_string(),
         reason: e.to_string(),
     })
+}
+
+/// The node's peer id, if it has run before (its network key exists); nothing is created.
+pub fn local_peer_id(home_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(home_dir.join(crate::layout::NODE_KEY_FILE)).ok()?;
+    let secret = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(text.trim().as_bytes())
+        .ok()?;
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(secret).ok()?;
+    Some(keypair.public().to_peer_id().to_string())
 }
 
 /// The API token from `HOME/api.token`, made on first use.
