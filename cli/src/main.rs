@@ -134,7 +134,12 @@ enum Command {
         json: bool,
     },
     /// Retract one of your records: a signed tombstone replaces it.
-    Retract { address: Address },
+    Retract {
+        address: Address,
+        /// Print the tombstone's address, id and seq as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Say who an organisation's key is, on your own word ("pin" it); shown on every record it
     /// signed. Without --as: how this node knows the key; without KEY: every pin.
     Trust {
@@ -199,6 +204,9 @@ enum Command {
         /// Check every line and report, but store nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the report (counts and every rejected line) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Rebuild the search index from the store.
     Reindex,
@@ -580,6 +588,17 @@ fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<Ex
     let client = Client::connect(home.dir());
     match command {
         PeersCommand::Add { peer } => {
+            // Regression (issue 11, friction 10): a node's own ticket was accepted.
+            let parsed = PeerEntry::parse(&peer)?;
+            if let (Some(theirs), Some(ours)) =
+                (parsed.peer, convene_node::daemon::local_peer_id(home.dir()))
+                && theirs.to_string() == ours
+            {
+                bail!(
+                    "{peer:?} is this node's own ticket: give it to other nodes, and add theirs \
+                     here"
+                );
+            }
             let entry = match &client {
                 Some(client) => client.add_peer(&peer)?,
                 None => {
@@ -842,9 +861,18 @@ fn command(
             out.list(&records, json)?;
             Ok(found(!records.is_empty()))
         }
-        Command::Retract { address } => {
+        Command::Retract { address, json } => {
             let record = node.retract(&address)?;
-            out.line(&record.address().to_string())?;
+            if json {
+                out.line(&serde_json::to_string(&serde_json::json!({
+                    "address": record.address().to_string(),
+                    "id": record.id().to_hex(),
+                    "seq": record.header().seq,
+                    "retracted": true,
+                }))?)?;
+            } else {
+                out.line(&record.address().to_string())?;
+            }
             say!(
                 "retracted {} (tombstone seq {})",
                 record.address(),
@@ -852,7 +880,12 @@ fn command(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { file, map, dry_run } => import(node, &file, map.as_deref(), dry_run),
+        Command::Import {
+            file,
+            map,
+            dry_run,
+            json,
+        } => import(node, &file, map.as_deref(), dry_run, json, out),
         Command::Export { .. } | Command::Reindex | Command::Recover { .. } => {
             unreachable!("handled above")
         }
@@ -1162,6 +1195,7 @@ fn publish(
         file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
     if !interactive {
         say!("Not published. Re-run with --yes to publish anyway.");
+        not_published(out, &similar, json)?;
         return Err(Exit(4).into());
     }
     say_inline!("Publish anyway? [y/N] ");
@@ -1173,6 +1207,7 @@ fn publish(
         .context("reading the answer")?;
     if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
         say!("Not published.");
+        not_published(out, &similar, json)?;
         return Err(Exit(4).into());
     }
     let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)? else {
@@ -1182,11 +1217,38 @@ fn publish(
     Ok(ExitCode::SUCCESS)
 }
 
+/// With `--json`, what a publish held up by similar records prints (regression: issue 11,
+/// friction 12 — it printed nothing).
+fn not_published(
+    out: &mut Out,
+    similar: &[(f32, convene_node::search::Hit)],
+    json: bool,
+) -> Result<()> {
+    if json {
+        let similar: Vec<serde_json::Value> = similar
+            .iter()
+            .map(|(similarity, hit)| {
+                serde_json::json!({
+                    "similarity": similarity,
+                    "title": hit.title,
+                    "address": hit.address.to_string(),
+                })
+            })
+            .collect();
+        out.line(&serde_json::to_string(
+            &serde_json::json!({ "published": false, "similar": similar }),
+        )?)?;
+    }
+    Ok(())
+}
+
 fn import(
     node: &mut dyn Directory,
     file: &Path,
     map: Option<&Path>,
     dry_run: bool,
+    json: bool,
+    out: &mut Out,
 ) -> Result<ExitCode> {
     let is_csv = file
         .extension()
@@ -1217,6 +1279,9 @@ fn import(
         None => node.import_jsonl(&mut input, dry_run, &progress)?,
     };
     convene_node::Progress::finish(&progress);
+    if json {
+        out.line(&serde_json::to_string(&report)?)?;
+    }
     for rejection in &report.rejected {
         say!("line {}: rejected: {}", rejection.line, rejection.reason);
     }

@@ -647,3 +647,39 @@ fn updating_your_own_record_or_adding_another_person_is_never_a_duplicate() {
     let shown = home.run(&["show", &address, "--json"]).ok().json();
     assert_eq!(shown["seq"], 2);
 }
+
+#[test]
+fn json_output_for_retract_import_and_a_held_up_publish() {
+    // Regression (issue 11, friction 12): retract and import had no --json, and publish --json
+    // printed nothing when similar records held it up.
+    let home = Home::init("Example Council");
+    let address = home.publish("fridge.toml", EXPERIMENT);
+    let copy = home.file(
+        "copy.toml",
+        &EXPERIMENT.replace(
+            "Community fridge network",
+            "Community fridges network pilot",
+        ),
+    );
+    let held = home
+        .run(&["publish", "--json", copy.to_str().unwrap()])
+        .code(4)
+        .json();
+    assert_eq!(held["published"], false);
+    assert_eq!(held["similar"][0]["address"], address.as_str());
+
+    let export = home.run(&["export"]).ok().stdout;
+    let other = Home::init("Other Council");
+    let file = other.file("in.jsonl", &format!("{export}not json\n"));
+    let report = other
+        .run(&["import", "--json", file.to_str().unwrap()])
+        .code(3)
+        .json();
+    assert_eq!(report["stored"], 2, "{report}");
+    assert_eq!(report["rejected"][0]["line"], 3);
+
+    let retracted = home.run(&["retract", "--json", &address]).ok().json();
+    assert_eq!(retracted["address"], address.as_str());
+    assert_eq!(retracted["seq"], 2);
+    assert_eq!(retracted["retracted"], true);
+}

@@ -1066,3 +1066,20 @@ fn peer_listed(home: &Home, peer: &str) -> bool {
         .iter()
         .any(|p| p["peer_id"] == peer)
 }
+
+#[test]
+fn a_node_refuses_its_own_ticket_as_a_peer() {
+    // Regression (issue 11, friction 10).
+    let _turn = turn();
+    let home = Home::init("Example Council");
+    let node = NodeProcess::start(&home);
+    let own = ticket(&home);
+    home.run(&["peers", "add", &own])
+        .code(2)
+        .stderr_has("this node's own ticket");
+    node.stop();
+    // Offline too, once the node has a network key.
+    home.run(&["peers", "add", &own])
+        .code(2)
+        .stderr_has("this node's own ticket");
+}
