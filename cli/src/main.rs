@@ -236,6 +236,10 @@ node first."
         #[command(subcommand)]
         command: PeersCommand,
     },
+    /// Print a completion script for a shell: `convene completions bash > /etc/bash_completion.d/convene`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff): `convene man > convene.1`.
+    Man,
     /// Your organisation's web domain, and the domains other organisations claim.
     Org {
         #[command(subcommand)]
@@ -433,8 +437,27 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let home_dir = resolve_home(cli.home)?;
     let mut out = Out::stdout();
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "convene", &mut script);
+            out.line(String::from_utf8_lossy(&script).trim_end())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .context("rendering the manual page")?;
+            out.line(String::from_utf8_lossy(&page).trim_end())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let home_dir = resolve_home(cli.home)?;
     if let Command::Init { name } = &cli.command {
         return init(&home_dir, name.clone(), &mut out);
     }
@@ -656,7 +679,11 @@ fn command(
     out: &mut Out,
 ) -> Result<ExitCode> {
     match command {
-        Command::Init { .. } | Command::Node { .. } | Command::Peers { .. } => {
+        Command::Init { .. }
+        | Command::Node { .. }
+        | Command::Peers { .. }
+        | Command::Completions { .. }
+        | Command::Man => {
             unreachable!("handled above")
         }
         Command::Org { command } => org_command(command, home, node, out),

@@ -40,3 +40,21 @@ fn a_malformed_address_is_refused_with_the_expected_form() {
     let text = String::from_utf8(output.stderr).unwrap();
     assert!(text.contains("convene://<author>/<kind>/<slug>"), "{text}");
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = convene(&["completions", shell]);
+        assert!(output.status.success(), "{shell}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains("publish") && text.contains("vouch"), "{shell}:\n{text}");
+    }
+    let output = convene(&["man"]);
+    assert!(output.status.success());
+    let page = String::from_utf8(output.stdout).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH convene 1"), "{page}");
+    assert!(page.contains("publish"), "{page}");
+    // Unknown shells are a usage error naming the choices.
+    let output = convene(&["completions", "cmd"]);
+    assert_eq!(output.status.code(), Some(2));
+}
