@@ -16,7 +16,7 @@ use convene_node::{
     Client, Directory, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError,
     PublishOutcome, Publisher, SimilarCheck, now,
 };
-use convene_protocol::{Address, AuthorKey, Date, Kind, Status};
+use convene_protocol::{Address, AuthorKey, Date, Kind, Record, Status};
 
 use crate::output::Out;
 
@@ -116,7 +116,9 @@ enum Command {
     },
     /// Show one record.
     Show {
-        address: Address,
+        /// An address, or a slug (or the start of one) of your own records, then of any.
+        #[arg(value_parser = address_or_slug)]
+        address: String,
         #[arg(long)]
         json: bool,
     },
@@ -571,6 +573,81 @@ fn org_command(
     }
 }
 
+/// An address, or something a slug could start with; anything else is refused at once.
+fn address_or_slug(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.starts_with(Address::SCHEME) {
+        return text
+            .parse::<Address>()
+            .map(|_| text.to_string())
+            .map_err(|e| e.to_string());
+    }
+    let slug_like = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if slug_like {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is neither an address (convene://<author>/<kind>/<slug>) nor a slug \
+             (a-z, 0-9 and -)"
+        ))
+    }
+}
+
+/// A record's address from what was typed: an address, else a slug or the start of one among
+/// your own records, else among all (regression: issue 11, friction 8 — `show` needed the full
+/// 70-character address).
+fn resolve_address(node: &dyn Directory, home: &Home, text: &str) -> Result<Address> {
+    let text = text.trim();
+    if let Ok(address) = text.parse::<Address>() {
+        return Ok(address);
+    }
+    if text.starts_with(Address::SCHEME) {
+        // Malformed: report it as such, not as a slug that matches nothing.
+        text.parse::<Address>()?;
+    }
+    let me = home.identity()?.author();
+    let all = node.list(&ListFilter {
+        now: now(),
+        ..ListFilter::default()
+    })?;
+    let mine = |record: &Record| record.header().author == me;
+    let exact: Vec<&Record> = all
+        .iter()
+        .filter(|r| r.header().slug.as_str() == text)
+        .collect();
+    let prefix: Vec<&Record> = all
+        .iter()
+        .filter(|r| r.header().slug.as_str().starts_with(text))
+        .collect();
+    for candidates in [
+        exact
+            .iter()
+            .copied()
+            .filter(|r| mine(r))
+            .collect::<Vec<_>>(),
+        prefix.iter().copied().filter(|r| mine(r)).collect(),
+        exact,
+        prefix,
+    ] {
+        match candidates.as_slice() {
+            [] => continue,
+            [one] => return Ok(one.address()),
+            many => bail!(
+                "{text:?} could be any of: {}; give more of the slug, or the address",
+                many.iter()
+                    .take(10)
+                    .map(|r| r.address().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    bail!("no record's slug is or starts with {text:?}; `convene list` shows them")
+}
+
 /// What `block` names: an author or a peer.
 enum Blocked {
     Author(AuthorKey),
@@ -741,9 +818,33 @@ fn command(
             Ok(found(!similar.is_empty()))
         }
         Command::Show { address, json } => {
+            let address = resolve_address(node, home, &address)?;
             let record = node.get(&address)?;
             let trust = node.trust(&address.author)?;
-            out.record(&record, &trust, json)?;
+            // References shown by name: who the contacts are, what a lesson is about.
+            let mut names = std::collections::BTreeMap::new();
+            if let Some(content) = record.content() {
+                let value = serde_json::to_value(content)?;
+                for field in ["contacts", "about", "adopted_from"] {
+                    let referenced: Vec<String> = match &value[field] {
+                        serde_json::Value::String(text) => vec![text.clone()],
+                        serde_json::Value::Array(items) => items
+                            .iter()
+                            .filter_map(|item| item.as_str().map(str::to_string))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    for text in referenced {
+                        let name = text
+                            .parse::<Address>()
+                            .ok()
+                            .and_then(|a| node.get(&a).ok())
+                            .and_then(|r| r.content().map(|c| c.title().to_string()));
+                        names.insert(text, name);
+                    }
+                }
+            }
+            out.record(&record, &trust, &names, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Trust {

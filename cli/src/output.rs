@@ -473,7 +473,14 @@ impl Out {
     }
 
     /// A record, and who published it as this node knows it.
-    pub fn record(&mut self, record: &Record, trust: &Trust, json: bool) -> io::Result<()> {
+    /// `names`: the titles of the records it refers to (`None`: not held here), by address.
+    pub fn record(
+        &mut self,
+        record: &Record,
+        trust: &Trust,
+        names: &std::collections::BTreeMap<String, Option<String>>,
+        json: bool,
+    ) -> io::Result<()> {
         if json {
             let mut value = record_json(record);
             if let Some(Value::String(claim)) = value.get("organisation").cloned()
@@ -505,14 +512,16 @@ impl Out {
                 if name == "kind" || name == "title" || name == "name" {
                     continue;
                 }
+                let named = |text: &str| match names.get(text) {
+                    Some(Some(title)) => format!("{title} ({text})"),
+                    Some(None) => format!("{text} (not held here)"),
+                    None => text.to_string(),
+                };
                 let text = match value {
-                    Value::String(text) => text,
+                    Value::String(text) => named(&text),
                     Value::Array(items) => items
                         .iter()
-                        .map(|item| {
-                            item.as_str()
-                                .map_or_else(|| item.to_string(), str::to_string)
-                        })
+                        .map(|item| item.as_str().map_or_else(|| item.to_string(), named))
                         .collect::<Vec<_>>()
                         .join(", "),
                     Value::Object(map) => map

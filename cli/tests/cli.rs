@@ -35,10 +35,12 @@ fn an_unknown_kind_is_a_usage_error_that_lists_the_kinds() {
 
 #[test]
 fn a_malformed_address_is_refused_with_the_expected_form() {
-    let output = convene(&["--home", "/nonexistent", "show", "not-an-address"]);
-    assert_eq!(output.status.code(), Some(2));
-    let text = String::from_utf8(output.stderr).unwrap();
-    assert!(text.contains("convene://<author>/<kind>/<slug>"), "{text}");
+    for malformed in ["convene://not-an-address", "Not An Address!"] {
+        let output = convene(&["--home", "/nonexistent", "show", malformed]);
+        assert_eq!(output.status.code(), Some(2));
+        let text = String::from_utf8(output.stderr).unwrap();
+        assert!(text.contains("convene://<author>/<kind>/<slug>"), "{text}");
+    }
 }
 
 #[test]
@@ -47,12 +49,18 @@ fn completions_and_the_manual_page_come_from_the_command_definitions() {
         let output = convene(&["completions", shell]);
         assert!(output.status.success(), "{shell}");
         let text = String::from_utf8(output.stdout).unwrap();
-        assert!(text.contains("publish") && text.contains("vouch"), "{shell}:\n{text}");
+        assert!(
+            text.contains("publish") && text.contains("vouch"),
+            "{shell}:\n{text}"
+        );
     }
     let output = convene(&["man"]);
     assert!(output.status.success());
     let page = String::from_utf8(output.stdout).unwrap();
-    assert!(page.starts_with(".ie") || page.contains(".TH convene 1"), "{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH convene 1"),
+        "{page}"
+    );
     assert!(page.contains("publish"), "{page}");
     // Unknown shells are a usage error naming the choices.
     let output = convene(&["completions", "cmd"]);

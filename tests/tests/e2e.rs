@@ -683,3 +683,40 @@ fn json_output_for_retract_import_and_a_held_up_publish() {
     assert_eq!(retracted["seq"], 2);
     assert_eq!(retracted["retracted"], true);
 }
+
+#[test]
+fn show_takes_a_slug_and_names_the_records_it_refers_to() {
+    // Regression (issue 11, friction 8): show needed the full 70-character address, and showed
+    // contacts as addresses.
+    let home = Home::init("Example Council");
+    let priya = home.publish(
+        "priya.toml",
+        "kind = \"practitioner\"\nname = \"Priya Shah\"\nrole = \"Digital inclusion lead\"\n",
+    );
+    home.publish(
+        "lesson.toml",
+        "kind = \"lesson\"\ntitle = \"Pilot with one ward first\"\nsummary = \"Fewer moving parts.\"\ncontacts = [\"priya-shah\", \"nobody-here\"]\n",
+    );
+    let shown = home.run(&["show", "priya"]).ok();
+    assert!(shown.stdout.contains("Priya Shah"), "{shown}");
+    let lesson = home.run(&["show", "pilot-with-one-ward-first"]).ok();
+    assert!(
+        lesson.stdout.contains(&format!("Priya Shah ({priya})")),
+        "{lesson}"
+    );
+    assert!(
+        lesson.stdout.contains("nobody-here (not held here)"),
+        "{lesson}"
+    );
+    // A prefix that fits two records asks for more.
+    home.publish(
+        "lesson2.toml",
+        "kind = \"lesson\"\ntitle = \"Pilot with two wards\"\nsummary = \"More parts.\"\n",
+    );
+    home.run(&["show", "pilot-with"])
+        .code(2)
+        .stderr_has("could be any of");
+    home.run(&["show", "zeppelin"])
+        .code(2)
+        .stderr_has("no record's slug");
+}
