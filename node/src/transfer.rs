@@ -229,7 +229,13 @@ pub fn export_store(store: &crate::Store, out: &mut dyn Write) -> Result<u64, No
 /// "context.budget" = "Budget band"
 /// [defaults]                   # fixed values for fields the CSV lacks
 /// region = "Greater Manchester"
+/// [values.status]              # the spreadsheet's words for a field's values (any case)
+/// Live = "running"
+/// "On hold" = "paused"
 /// ```
+///
+/// Values of enumerations (`status`) are matched whatever their case: `Completed` is
+/// `completed`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvMapping {
@@ -239,7 +245,13 @@ pub struct CsvMapping {
     pub columns: BTreeMap<String, String>,
     #[serde(default)]
     pub defaults: BTreeMap<String, toml::Value>,
+    /// Field → the spreadsheet's word (matched whatever its case) → the value to store.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
 }
+
+/// Fields whose values are a fixed set of lower-case words.
+const ENUMERATION_FIELDS: &[&str] = &["status"];
 
 fn default_separator() -> String {
     ";".to_string()
@@ -306,10 +318,32 @@ impl CsvMapping {
         if mapping.list_separator.is_empty() {
             return Err("list_separator may not be empty".into());
         }
-        for field in mapping.columns.keys().chain(mapping.defaults.keys()) {
+        for field in mapping
+            .columns
+            .keys()
+            .chain(mapping.defaults.keys())
+            .chain(mapping.values.keys())
+        {
             check_field(kind, field)?;
         }
         Ok(mapping)
+    }
+
+    /// A cell's value for `field`: mapped by `[values.FIELD]` (the word matched whatever its
+    /// case), and in lower case for an enumeration.
+    fn value_of(&self, field: &str, cell: &str) -> String {
+        let mapped = self.values.get(field).and_then(|words| {
+            words
+                .iter()
+                .find(|(word, _)| word.trim().eq_ignore_ascii_case(cell))
+                .map(|(_, value)| value.clone())
+        });
+        let value = mapped.unwrap_or_else(|| cell.to_string());
+        if ENUMERATION_FIELDS.contains(&field) {
+            value.to_lowercase()
+        } else {
+            value
+        }
     }
 
     fn row_to_json(
@@ -347,10 +381,10 @@ impl CsvMapping {
                 cell.split(self.list_separator.as_str())
                     .map(str::trim)
                     .filter(|item| !item.is_empty())
-                    .map(|item| serde_json::Value::from(item.to_string()))
+                    .map(|item| serde_json::Value::from(self.value_of(field, item)))
                     .collect()
             } else {
-                serde_json::Value::from(cell.to_string())
+                serde_json::Value::from(self.value_of(field, cell))
             };
             put(field, value);
         }

@@ -1466,3 +1466,48 @@ mod trust_rules {
         }
     }
 }
+
+#[test]
+fn csv_values_are_mapped_and_enumerations_read_whatever_their_case() {
+    // Regression (issue 11, friction 3): `Completed` was rejected on every row, and there was no
+    // way to say that the spreadsheet's `Live` means `running`.
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
+    let mapping = CsvMapping::parse(
+        "kind = \"experiment\"\n[columns]\ntitle = \"Project\"\nsummary = \"What\"\nstatus = \"State\"\n[values.status]\nLive = \"running\"\n\"On hold\" = \"paused\"\n",
+    )
+    .unwrap();
+    let csv = "Project,What,State\nFridges,Shared fridges,Completed\nParklets,Seating,live\nBikes,Staff bikes,ON HOLD\n";
+    let me = publisher(1);
+    let job = CsvImport {
+        mapping: &mapping,
+        publisher: &me,
+        dry_run: false,
+        now: NOW,
+    };
+    let report = node
+        .import_csv(&mut csv.as_bytes(), &job, &NoProgress)
+        .unwrap();
+    assert_eq!((report.stored, report.rejected.len()), (3, 0), "{report:?}");
+    let statuses: Vec<String> = ["fridges", "parklets", "bikes"]
+        .iter()
+        .map(|slug| {
+            let address = Address {
+                author: identity(1).author(),
+                kind: Kind::Experiment,
+                slug: Slug::new(slug).unwrap(),
+            };
+            match node.get(&address).unwrap().content() {
+                Some(Content::Experiment(e)) => e.status.as_str().to_string(),
+                _ => panic!("an experiment"),
+            }
+        })
+        .collect();
+    assert_eq!(statuses, ["completed", "running", "paused"]);
+    // A mapping for a field the kind does not have is refused by name.
+    let error = CsvMapping::parse(
+        "kind = \"lesson\"\n[columns]\ntitle = \"T\"\n[values.status]\nLive = \"running\"\n",
+    )
+    .unwrap_err();
+    assert!(error.contains("status"), "{error}");
+}
