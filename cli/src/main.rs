@@ -822,28 +822,22 @@ fn command(
             let record = node.get(&address)?;
             let trust = node.trust(&address.author)?;
             // References shown by name: who the contacts are, what a lesson is about.
-            let mut names = std::collections::BTreeMap::new();
-            if let Some(content) = record.content() {
-                let value = serde_json::to_value(content)?;
-                for field in ["contacts", "about", "adopted_from"] {
-                    let referenced: Vec<String> = match &value[field] {
-                        serde_json::Value::String(text) => vec![text.clone()],
-                        serde_json::Value::Array(items) => items
-                            .iter()
-                            .filter_map(|item| item.as_str().map(str::to_string))
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    for text in referenced {
-                        let name = text
-                            .parse::<Address>()
-                            .ok()
-                            .and_then(|a| node.get(&a).ok())
-                            .and_then(|r| r.content().map(|c| c.title().to_string()));
-                        names.insert(text, name);
-                    }
-                }
-            }
+            let names = record
+                .content()
+                .map(|content| {
+                    content
+                        .references()
+                        .into_iter()
+                        .map(|(_, referenced)| {
+                            let title = node
+                                .get(referenced)
+                                .ok()
+                                .and_then(|r| r.content().map(|c| c.title().to_string()));
+                            (referenced.to_string(), title)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             out.record(&record, &trust, &names, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -1287,6 +1281,7 @@ fn publish(
     let similar = match node.publish(draft.clone(), check)? {
         PublishOutcome::Published(published) => {
             out.published(&published, json)?;
+            warn_unresolved(node, &published);
             return Ok(ExitCode::SUCCESS);
         }
         PublishOutcome::Similar(similar) => similar,
@@ -1342,7 +1337,22 @@ fn publish(
         unreachable!("no similarity check was asked")
     };
     out.published(&published, json)?;
+    warn_unresolved(node, &published);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns about references to records this node does not hold (regression: issue 11,
+/// friction 6 — a contact that does not exist was taken silently, and the person then never
+/// showed in `people`).
+fn warn_unresolved(node: &dyn Directory, published: &convene_node::Published) {
+    let Some(content) = published.record.content() else {
+        return;
+    };
+    for (field, referenced) in content.references() {
+        if node.get(referenced).is_err() {
+            say!("warning: {field}: {referenced} is not a record this node holds (yet)");
+        }
+    }
 }
 
 /// With `--json`, what a publish held up by similar records prints (regression: issue 11,

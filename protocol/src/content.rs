@@ -351,6 +351,23 @@ impl Content {
         }
     }
 
+    /// The records this content refers to, with the field that names each.
+    pub fn references(&self) -> Vec<(&'static str, &Address)> {
+        let mut out = Vec::new();
+        match self {
+            Content::Experiment(e) => {
+                out.extend(e.contacts.iter().map(|a| ("contacts", a)));
+                out.extend(e.adopted_from.iter().map(|a| ("adopted_from", a)));
+            }
+            Content::Lesson(l) => {
+                out.extend(l.about.iter().map(|a| ("about", a)));
+                out.extend(l.contacts.iter().map(|a| ("contacts", a)));
+            }
+            Content::Practitioner(_) | Content::Organisation(_) | Content::Vouch(_) => {}
+        }
+        out
+    }
+
     /// The title of an experiment or lesson, the name of a practitioner or organisation.
     pub fn title(&self) -> &str {
         match self {

@@ -693,10 +693,15 @@ fn show_takes_a_slug_and_names_the_records_it_refers_to() {
         "priya.toml",
         "kind = \"practitioner\"\nname = \"Priya Shah\"\nrole = \"Digital inclusion lead\"\n",
     );
-    home.publish(
+    let lesson = home.file(
         "lesson.toml",
         "kind = \"lesson\"\ntitle = \"Pilot with one ward first\"\nsummary = \"Fewer moving parts.\"\ncontacts = [\"priya-shah\", \"nobody-here\"]\n",
     );
+    // Regression (friction 6): a contact that does not exist was taken silently.
+    home.run(&["publish", lesson.to_str().unwrap()])
+        .ok()
+        .stderr_has("warning: contacts:")
+        .stderr_has("nobody-here is not a record this node holds");
     let shown = home.run(&["show", "priya"]).ok();
     assert!(shown.stdout.contains("Priya Shah"), "{shown}");
     let lesson = home.run(&["show", "pilot-with-one-ward-first"]).ok();
