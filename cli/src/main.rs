@@ -980,7 +980,7 @@ fn command(
                 stale,
                 now: now(),
             })?;
-            out.list(&records, json)?;
+            out.list(&records, stale, json)?;
             Ok(found(!records.is_empty()))
         }
         Command::Retract { address, json } => {

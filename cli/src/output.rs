@@ -247,7 +247,9 @@ impl Out {
         Ok(())
     }
 
-    pub fn list(&mut self, records: &[Record], json: bool) -> io::Result<()> {
+    /// `stale`: the list of records past their review date, which shows that date (regression:
+    /// issue 11, friction 12 — it showed the update date).
+    pub fn list(&mut self, records: &[Record], stale: bool, json: bool) -> io::Result<()> {
         if json {
             return self.json(&Value::Array(records.iter().map(record_json).collect()));
         }
@@ -255,13 +257,23 @@ impl Out {
             let Some(content) = record.content() else {
                 continue;
             };
-            let date = convene_protocol::Date::from_unix(record.header().created_at);
+            let review_by = match content {
+                Content::Experiment(e) if stale => e.review_by,
+                _ => None,
+            };
+            let (label, date) = match review_by {
+                Some(date) => ("review was due", date),
+                None => (
+                    "updated",
+                    convene_protocol::Date::from_unix(record.header().created_at),
+                ),
+            };
             if self.terminal {
                 self.line(&format!(
                     "{:<12} {}  {}  {}",
                     content.kind().as_str(),
                     self.bold(&one_line(content.title())),
-                    self.dim(&format!("updated {date}")),
+                    self.dim(&format!("{label} {date}")),
                     self.dim(&record.address().to_string())
                 ))?;
             } else {

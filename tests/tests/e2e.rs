@@ -406,6 +406,12 @@ fn list_filters_by_owner_kind_and_staleness() {
     let stale = home.run(&["list", "--stale"]).ok();
     assert_eq!(stale.stdout.lines().count(), 1, "{stale}");
     assert!(stale.stdout.contains("device-lending-library"));
+    // Regression (issue 11, friction 12): the date shown was the update's, not the review's.
+    assert_eq!(
+        stale.stdout.split('\t').nth(2),
+        Some("2025-01-31"),
+        "{stale}"
+    );
     let other = Home::init("Other Council");
     other.run(&["list", "--kind", "lesson"]).code(1);
 }
