@@ -341,25 +341,39 @@ impl Store {
 
     /// Every live vouch: who vouched, and what it says.
     pub fn vouches(&self) -> Result<Vec<(AuthorKey, convene_protocol::Vouch)>, StoreError> {
+        Ok(self
+            .live_of_kind(convene_protocol::Kind::Vouch)?
+            .into_iter()
+            .filter_map(|(record, _)| match record.content() {
+                Some(convene_protocol::Content::Vouch(vouch)) => {
+                    Some((record.header().author, vouch.clone()))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every live record of `kind`, with its entry. A full scan of the latest table: for the
+    /// few kinds of statements about authors (profiles, vouches), not for the directory.
+    fn live_of_kind(
+        &self,
+        kind: convene_protocol::Kind,
+    ) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
         let txn = self.db()?.begin_read()?;
         let latest = txn.open_table(LATEST)?;
         let records = txn.open_table(RECORDS)?;
         let mut out = Vec::new();
         for entry in latest.iter()? {
             let (key, value) = entry?;
-            if key.value().get(32) != Some(&(convene_protocol::Kind::Vouch as u8)) {
+            if key.value().get(32) != Some(&(kind as u8)) {
                 continue;
             }
             let entry = LatestEntry::from_bytes(value.value());
             if entry.retracted {
                 continue;
             }
-            let Some(bytes) = records.get(entry.version.id.0)? else {
-                continue;
-            };
-            let record = decode(entry.version.id, bytes.value())?;
-            if let Some(convene_protocol::Content::Vouch(vouch)) = record.content() {
-                out.push((record.header().author, vouch.clone()));
+            if let Some(bytes) = records.get(entry.version.id.0)? {
+                out.push((decode(entry.version.id, bytes.value())?, entry));
             }
         }
         Ok(out)
@@ -390,35 +404,19 @@ impl Store {
 
     /// Each author's organisation profile: its newest live organisation record.
     pub fn profiles(&self) -> Result<Vec<(AuthorKey, convene_protocol::Organisation)>, StoreError> {
-        let txn = self.db()?.begin_read()?;
-        let latest = txn.open_table(LATEST)?;
-        let records = txn.open_table(RECORDS)?;
         let mut newest: std::collections::HashMap<
             AuthorKey,
             (i64, convene_protocol::Organisation),
         > = std::collections::HashMap::new();
-        for entry in latest.iter()? {
-            let (key, value) = entry?;
-            let key = key.value();
-            if key.get(32) != Some(&(convene_protocol::Kind::Organisation as u8)) {
-                continue;
-            }
-            let entry = LatestEntry::from_bytes(value.value());
-            if entry.retracted {
-                continue;
-            }
-            let Some(bytes) = records.get(entry.version.id.0)? else {
-                continue;
-            };
-            let record = decode(entry.version.id, bytes.value())?;
+        for (record, entry) in self.live_of_kind(convene_protocol::Kind::Organisation)? {
             let Some(convene_protocol::Content::Organisation(profile)) = record.content() else {
                 continue;
             };
             let author = record.header().author;
-            let newer = newest
+            if newest
                 .get(&author)
-                .is_none_or(|(at, _)| entry.created_at > *at);
-            if newer {
+                .is_none_or(|(at, _)| entry.created_at > *at)
+            {
                 newest.insert(author, (entry.created_at, profile.clone()));
             }
         }

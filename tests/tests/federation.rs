@@ -931,18 +931,6 @@ fn lesson(title: &str) -> String {
     format!("kind = \"lesson\"\ntitle = \"{title}\"\nsummary = \"{title}, in short\"\n")
 }
 
-/// The identity key of a home, as in its addresses.
-fn own_key(home: &Home) -> String {
-    let listed = home.run(&["list", "--mine", "--json"]).ok().json();
-    let address = listed[0]["address"].as_str().unwrap();
-    address
-        .trim_start_matches("convene://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn a_block_purges_an_author_and_keeps_it_out_across_restart_and_sync() {
     let _turn = turn();
@@ -950,7 +938,7 @@ fn a_block_purges_an_author_and_keeps_it_out_across_restart_and_sync() {
     let spammer = Home::init("Widgets Unlimited");
     spammer.publish("one.toml", &lesson("Buy our widgets"));
     spammer.publish("two.toml", &lesson("Widgets for councils"));
-    let key = own_key(&spammer);
+    let key = spammer.own_key();
     let node_a = NodeProcess::start(&ashdown);
     let node_s = NodeProcess::start(&spammer);
     ashdown.run(&["peers", "add", &ticket(&spammer)]).ok();
@@ -1001,7 +989,7 @@ fn an_import_of_a_blocked_authors_records_stores_none_of_them() {
     let ashdown = Home::init("Ashdown Vale District Council");
     let spammer = Home::init("Widgets Unlimited");
     spammer.publish("one.toml", &lesson("Buy our widgets"));
-    let key = own_key(&spammer);
+    let key = spammer.own_key();
     ashdown
         .run(&["block", &key, "--reason", "spam"])
         .ok()

@@ -3,7 +3,7 @@
 //! operator's pin is the strongest word.
 
 use crate::https;
-use crate::util::{Home, NodeProcess, turn};
+use crate::util::{Home, NodeProcess, key_of, turn};
 
 const HOUSING: &str = r#"
 kind = "experiment"
@@ -12,16 +12,6 @@ summary = "Matching applicants to social housing with a scoring model"
 status = "running"
 organisation = "Ashdown Vale District Council"
 "#;
-
-/// The author key of an address (`convene://KEY/kind/slug`).
-fn key_of(address: &str) -> String {
-    address
-        .trim_start_matches("convene://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string()
-}
 
 /// Copies every record of `from` into `to` (export, then import).
 fn carry(from: &Home, to: &Home) {
@@ -77,8 +67,7 @@ fn a_record_claiming_another_organisation_shows_its_real_author_as_unverified() 
         .ok()
         .stdout_has("by: unverified: calls itself Brackley Borough Council");
     // Its own records are its own.
-    let listed = ashdown.run(&["list", "--mine", "--json"]).ok().json();
-    let own_key = key_of(listed[0]["address"].as_str().unwrap());
+    let own_key = ashdown.own_key();
     let own = ashdown.run(&["trust", &own_key]).ok();
     assert!(own.stdout.contains("this node's own identity"), "{own}");
 
@@ -191,8 +180,7 @@ fn a_vouch_from_an_organisation_this_node_trusts_names_the_subject() {
     let brackley = Home::init("Brackley Borough Council");
     let address = brackley.publish("housing.toml", HOUSING);
     let brackley_key = key_of(&address);
-    let ashdown_listed = ashdown.run(&["list", "--mine", "--json"]).ok().json();
-    let ashdown_key = key_of(ashdown_listed[0]["address"].as_str().unwrap());
+    let ashdown_key = ashdown.own_key();
     ashdown
         .run(&[
             "vouch",
@@ -282,11 +270,7 @@ fn a_domain_proof_is_checked_by_each_node_itself() {
     let server = https::Server::start(&ca, false);
     let domain = server.domain();
     let ashdown = Home::init("Ashdown Vale District Council");
-    let ashdown_key = key_of(
-        ashdown.run(&["list", "--mine", "--json"]).ok().json()[0]["address"]
-            .as_str()
-            .unwrap(),
-    );
+    let ashdown_key = ashdown.own_key();
     let reader = Home::init("Reader Council");
     reader.set_node_config(&format!(
         "https_ca_file = {:?}",

@@ -399,3 +399,21 @@ impl Home {
         std::fs::write(path, config).unwrap();
     }
 }
+
+/// The author key of an address (`convene://KEY/kind/slug`), as the commands take it.
+pub fn key_of(address: &str) -> String {
+    address
+        .trim_start_matches("convene://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+impl Home {
+    /// This home's identity key, as in its addresses (from its own profile record).
+    pub fn own_key(&self) -> String {
+        let listed = self.run(&["list", "--mine", "--json"]).ok().json();
+        key_of(listed[0]["address"].as_str().unwrap())
+    }
+}
