@@ -86,6 +86,7 @@ impl Record {
         content: Content,
     ) -> Result<Record, RecordError> {
         content.validate()?;
+        check_slug(&slug, &content)?;
         let header = Header {
             author: identity.author(),
             kind: content.kind(),
@@ -178,6 +179,7 @@ impl Record {
         }
         if let Some(content) = &record.content {
             content.validate()?;
+            check_slug(&record.header.slug, content)?;
         }
         Ok(record)
     }
@@ -335,4 +337,19 @@ impl<'a> Reader<'a> {
             .try_into()
             .expect("take returns N bytes"))
     }
+}
+
+/// A vouch lives at the one slug for its subject (`for-<key>`), so that a newer vouch about the
+/// same key is a newer version of the same record and a retraction takes it back.
+fn check_slug(slug: &Slug, content: &Content) -> Result<(), RecordError> {
+    if let Content::Vouch(vouch) = content {
+        let expected = crate::Vouch::slug_for(&vouch.subject);
+        if *slug != expected {
+            return Err(RecordError::Invalid {
+                field: "slug",
+                reason: format!("a vouch for this key is published at {}", expected.as_str()),
+            });
+        }
+    }
+    Ok(())
 }

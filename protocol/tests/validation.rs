@@ -206,3 +206,20 @@ fn a_small_order_key_cannot_sign_anything() {
         Err(RecordError::BadSignature)
     ));
 }
+
+#[test]
+fn a_vouch_is_only_valid_at_the_slug_for_its_subject() {
+    let identity = convene_protocol::Identity::from_secret([3; 32]);
+    let subject = convene_protocol::Identity::from_secret([4; 32]).author();
+    let vouch = convene_protocol::Content::Vouch(convene_protocol::Vouch {
+        subject,
+        name: "Neighbouring Council".into(),
+        expires: "2027-01-01".parse().unwrap(),
+        note: None,
+    });
+    let wrong = convene_protocol::Slug::new("neighbours").unwrap();
+    let error = convene_protocol::Record::sign(&identity, wrong, 1, 0, vouch.clone()).unwrap_err();
+    assert!(error.to_string().contains("slug"), "{error}");
+    let right = convene_protocol::Vouch::slug_for(&subject);
+    convene_protocol::Record::sign(&identity, right, 1, 0, vouch).unwrap();
+}
