@@ -344,7 +344,7 @@ impl Node {
         pin: Option<&trust::Pin>,
     ) -> Result<bool, NodeError> {
         if let Some(pin) = pin {
-            limits::check_pin(pin).map_err(NodeError::Invalid)?;
+            trust::check_pin(pin).map_err(NodeError::Invalid)?;
         }
         let had = self
             .store
@@ -399,7 +399,7 @@ impl Node {
         block: Option<&trust::Block>,
     ) -> Result<(bool, usize), NodeError> {
         if let Some(block) = block {
-            limits::check_block(block).map_err(NodeError::Invalid)?;
+            trust::check_block(block).map_err(NodeError::Invalid)?;
         }
         let (had, purged) = self
             .store

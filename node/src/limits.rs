@@ -42,41 +42,8 @@ pub const PIN_NAME_CHARS: usize = 200;
 /// Characters in a pin's note.
 pub const PIN_NOTE_CHARS: usize = 500;
 
-/// A pin's name and note: not blank, within their limits, no control characters.
-pub fn check_pin(pin: &crate::trust::Pin) -> Result<(), String> {
-    if pin.name.trim().is_empty() {
-        return Err("the name is empty".into());
-    }
-    check_text("name", &pin.name, PIN_NAME_CHARS)?;
-    if let Some(note) = &pin.note {
-        check_text("note", note, PIN_NOTE_CHARS)?;
-    }
-    Ok(())
-}
-
 /// Characters in the reason given for a block.
 pub const BLOCK_REASON_CHARS: usize = 500;
-
-/// A block's reason: given, within its limit, no control characters.
-pub fn check_block(block: &crate::trust::Block) -> Result<(), String> {
-    if block.reason.trim().is_empty() {
-        return Err("give a reason for the block (--reason)".into());
-    }
-    check_text("reason", &block.reason, BLOCK_REASON_CHARS)
-}
-
-fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
-    let chars = text.chars().count();
-    if chars > max {
-        return Err(format!(
-            "the {what} is {chars} characters, over the limit of {max}"
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(format!("the {what} has a control character"));
-    }
-    Ok(())
-}
 
 /// Cuts `text` for quoting in an error message: at most [`QUOTED_CHARS`] characters, with an
 /// ellipsis and the full length when it was longer.

@@ -46,6 +46,39 @@ pub struct Block {
     pub at: i64,
 }
 
+/// A pin's name and note: not blank, within their limits, no control characters.
+pub fn check_pin(pin: &Pin) -> Result<(), String> {
+    if pin.name.trim().is_empty() {
+        return Err("the name is empty".into());
+    }
+    check_text("name", &pin.name, crate::limits::PIN_NAME_CHARS)?;
+    if let Some(note) = &pin.note {
+        check_text("note", note, crate::limits::PIN_NOTE_CHARS)?;
+    }
+    Ok(())
+}
+
+/// A block's reason: given, within its limit, no control characters.
+pub fn check_block(block: &Block) -> Result<(), String> {
+    if block.reason.trim().is_empty() {
+        return Err("give a reason for the block (--reason)".into());
+    }
+    check_text("reason", &block.reason, crate::limits::BLOCK_REASON_CHARS)
+}
+
+fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(format!(
+            "the {what} is {chars} characters, over the limit of {max}"
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(format!("the {what} has a control character"));
+    }
+    Ok(())
+}
+
 /// Why this node calls an author what it does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]

@@ -739,7 +739,7 @@ async fn set_peer_block(
 ) -> ApiResult<PinResponse> {
     let peer = super::peers::parse_peer_id(&request.peer)?;
     if let Some(block) = &request.block {
-        crate::limits::check_block(block)
+        crate::trust::check_block(block)
             .map_err(|reason| ApiError::new(ErrorCode::Invalid, reason))?;
     }
     let had = state
