@@ -1284,36 +1284,15 @@ fn publish(
             warn_unresolved(node, &published);
             return Ok(ExitCode::SUCCESS);
         }
-        PublishOutcome::Similar(similar) => similar,
+        PublishOutcome::Similar(similar) => {
+            explain_similar(draft.content.kind(), &similar);
+            similar
+        }
+        PublishOutcome::Retracted(address) => {
+            say!("{address} was retracted: publishing it again brings it back for everyone.");
+            Vec::new()
+        }
     };
-    let kind = draft.content.kind();
-    let many = if similar.len() == 1 { "" } else { "s" };
-    let exist = if many.is_empty() { "s" } else { "" };
-    let person = kind == Kind::Practitioner;
-    if person {
-        say!(
-            "{} {kind}{many} with the same name already exist{exist}:",
-            similar.len()
-        );
-    } else {
-        say!(
-            "{} similar {kind}{many} already exist{exist}:",
-            similar.len()
-        );
-    }
-    for (similarity, hit) in &similar {
-        say!(
-            "  {:>3.0}%  {}  {}",
-            similarity * 100.0,
-            hit.title,
-            hit.address
-        );
-    }
-    if person {
-        say!("If this is the same person, update that record instead.");
-    } else {
-        say!("Consider joining or updating one of them instead.");
-    }
     let interactive =
         file != Path::new("-") && io::stdin().is_terminal() && io::stderr().is_terminal();
     if !interactive {
@@ -1334,11 +1313,42 @@ fn publish(
         return Err(Exit(4).into());
     }
     let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)? else {
-        unreachable!("no similarity check was asked")
+        unreachable!("no check was asked")
     };
     out.published(&published, json)?;
     warn_unresolved(node, &published);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says which records a publish is held up by, and what to do instead.
+fn explain_similar(kind: Kind, similar: &[(f32, convene_node::search::Hit)]) {
+    let many = if similar.len() == 1 { "" } else { "s" };
+    let exist = if many.is_empty() { "s" } else { "" };
+    let person = kind == Kind::Practitioner;
+    if person {
+        say!(
+            "{} {kind}{many} with the same name already exist{exist}:",
+            similar.len()
+        );
+    } else {
+        say!(
+            "{} similar {kind}{many} already exist{exist}:",
+            similar.len()
+        );
+    }
+    for (similarity, hit) in similar {
+        say!(
+            "  {:>3.0}%  {}  {}",
+            similarity * 100.0,
+            hit.title,
+            hit.address
+        );
+    }
+    if person {
+        say!("If this is the same person, update that record instead.");
+    } else {
+        say!("Consider joining or updating one of them instead.");
+    }
 }
 
 /// Warns about references to records this node does not hold (regression: issue 11,

@@ -74,6 +74,9 @@ pub enum PublishResponse {
     },
     /// Nothing was published: these records are similar.
     Similar { similar: Vec<(f32, Hit)> },
+    /// Nothing was published: the address holds a retraction (publish with `"check": "skip"`
+    /// to bring the record back).
+    Retracted { address: Address },
 }
 
 /// The URL query of an import request; the body is the chunk of the file itself (whole lines

@@ -410,6 +410,7 @@ impl Directory for Client {
                 previous_seq,
             }),
             PublishResponse::Similar { similar } => PublishOutcome::Similar(similar),
+            PublishResponse::Retracted { address } => PublishOutcome::Retracted(address),
         })
     }
 

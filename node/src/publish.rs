@@ -52,6 +52,9 @@ pub enum PublishOutcome {
     /// Nothing was signed: these records are similar (the draft's own address excluded). The
     /// caller shows them and may publish again with [`SimilarCheck::Skip`].
     Similar(Vec<(f32, Hit)>),
+    /// Nothing was signed: the address holds a retraction, and publishing would bring the
+    /// record back. The caller asks, and may publish again with [`SimilarCheck::Skip`].
+    Retracted(Address),
 }
 
 /// The `seq` of the next version after `held` (1 for a new address).
@@ -156,6 +159,11 @@ impl Node {
         }
         let address = publisher.address(&draft);
         let held = self.store().latest(&address)?;
+        // Bringing a retracted record back is never done silently (regression: issue 11,
+        // friction 12).
+        if matches!(check, SimilarCheck::Ask { .. }) && held.is_some_and(|held| held.retracted) {
+            return Ok(PublishOutcome::Retracted(address));
+        }
         // A new version of a record of one's own is an update, never a duplicate.
         let updating = held.is_some_and(|held| !held.retracted);
         if let SimilarCheck::Ask { limit } = check

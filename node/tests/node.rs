@@ -42,7 +42,9 @@ fn publish(node: &mut Node, publisher: &Publisher, draft: convene_node::Draft) -
         .unwrap()
     {
         PublishOutcome::Published(published) => published,
-        PublishOutcome::Similar(_) => unreachable!("no check was asked"),
+        PublishOutcome::Similar(_) | PublishOutcome::Retracted(_) => {
+            unreachable!("no check was asked")
+        }
     }
 }
 

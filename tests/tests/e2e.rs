@@ -731,3 +731,26 @@ fn show_takes_a_slug_and_names_the_records_it_refers_to() {
         .code(2)
         .stderr_has("no record's slug");
 }
+
+#[test]
+fn a_retracted_record_comes_back_only_when_asked_to() {
+    // Regression (issue 11, friction 12): republishing a retracted slug silently brought it back.
+    let home = Home::init("Example Council");
+    let path = home.file("fridge.toml", EXPERIMENT);
+    let address = home
+        .run(&["publish", "--yes", path.to_str().unwrap()])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    home.run(&["retract", &address]).ok();
+    home.run(&["publish", path.to_str().unwrap()])
+        .code(4)
+        .stderr_has("was retracted")
+        .stderr_has("--yes");
+    home.run(&["show", &address]).code(1);
+    home.run(&["publish", "--yes", path.to_str().unwrap()])
+        .ok()
+        .stderr_has("published version 3");
+    home.run(&["show", &address]).ok();
+}

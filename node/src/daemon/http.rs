@@ -613,6 +613,7 @@ async fn publish(
             previous_seq: published.previous_seq,
         },
         PublishOutcome::Similar(similar) => PublishResponse::Similar { similar },
+        PublishOutcome::Retracted(address) => PublishResponse::Retracted { address },
     }))
 }
 

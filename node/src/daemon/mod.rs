@@ -292,7 +292,9 @@ impl Daemon {
         };
         match self.api.publish(request).await? {
             crate::PublishOutcome::Published(published) => Ok(published),
-            crate::PublishOutcome::Similar(_) => unreachable!("no similarity check was asked"),
+            crate::PublishOutcome::Similar(_) | crate::PublishOutcome::Retracted(_) => {
+                unreachable!("no check was asked")
+            }
         }
     }
 
