@@ -1433,6 +1433,16 @@ fn import(
     for rejection in &report.rejected {
         say!("line {}: rejected: {}", rejection.line, rejection.reason);
     }
+    // Regression (issue 11, friction 7): a renamed project silently became a second record.
+    for row in &report.similar {
+        say!(
+            "line {}: new, but {:.0}% like {:?} ({}): renamed? If so, retract the old one",
+            row.line,
+            row.similarity * 100.0,
+            row.title,
+            row.like
+        );
+    }
     let verb = if dry_run { "would store" } else { "stored" };
     say!(
         "{} lines read: {verb} {}, {} already present, {} rejected",

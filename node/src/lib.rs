@@ -46,7 +46,7 @@ pub use crate::settings::NodeSettings;
 pub use crate::store::{LatestEntry, Outcome, Store, StoreCounts, StoreError};
 pub use crate::transfer::{
     Admitted, CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection,
-    RowResult, csv_chunks, export_store, read_line_bounded,
+    RowResult, SimilarRow, csv_chunks, export_store, read_line_bounded,
 };
 pub use crate::trust::{Found, Trust};
 pub use convene_search::{self as search, Snippet};

@@ -68,6 +68,22 @@ pub struct ImportReport {
     pub unchanged: u64,
     pub rejected: Vec<Rejection>,
     pub dry_run: bool,
+    /// CSV rows that made a new record much like one already held: a renamed project in the
+    /// spreadsheet, perhaps (the old record stays; retract it if so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub similar: Vec<SimilarRow>,
+}
+
+/// A CSV row whose new record is like one already held.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimilarRow {
+    pub line: u64,
+    /// The record the row made.
+    pub address: convene_protocol::Address,
+    /// The record it is like, its title, and how alike (0 to 1).
+    pub like: convene_protocol::Address,
+    pub title: String,
+    pub similarity: f32,
 }
 
 impl ImportReport {
@@ -77,8 +93,13 @@ impl ImportReport {
         self.stored += part.stored;
         self.unchanged += part.unchanged;
         self.rejected.extend(part.rejected);
+        self.similar.extend(part.similar);
     }
 }
+
+/// New CSV records compared with what is held, at most, per import chunk: the check is a
+/// search per row, and a first import of a big sheet has nothing to be renamed from.
+const SIMILAR_CHECKS_PER_CHUNK: usize = 200;
 
 /// The line (1-based) of a CSV row whose position the csv crate gives as `byte`, from the
 /// offsets of every `\n` before it. (The crate's own line numbers are one short in CRLF files:
@@ -464,11 +485,21 @@ impl Node {
     ) -> Result<Vec<RowResult>, NodeError> {
         let mut pending = self.begin()?;
         let mut results = Vec::with_capacity(rows.len());
+        let mut checks = 0;
         for draft in rows {
             let result = match row_record(&pending, publisher, draft, now) {
                 Ok(Some(record)) => {
                     let outcome = pending.admit(std::slice::from_ref(&record), Source::Own)?;
-                    RowResult::Admitted(Admitted::of(&record, outcome.into_iter().next()))
+                    let admitted = Admitted::of(&record, outcome.into_iter().next());
+                    // A new address (not a new version) may be a renamed row.
+                    let new = admitted.outcome == Outcome::Stored { replaced: None };
+                    let like = if new && checks < SIMILAR_CHECKS_PER_CHUNK {
+                        checks += 1;
+                        self.like_held(&record)?
+                    } else {
+                        None
+                    };
+                    RowResult::Admitted(admitted, like)
                 }
                 Ok(None) => RowResult::Unchanged,
                 Err(reason) => RowResult::Invalid(reason),
@@ -480,6 +511,32 @@ impl Node {
             self.index_records(&stored)?;
         }
         Ok(results)
+    }
+}
+
+impl Node {
+    /// The held experiment or lesson most like `record`'s content, if one is at least
+    /// [`convene_search::SimilarityThreshold::PUBLISH`] similar.
+    fn like_held(
+        &self,
+        record: &Record,
+    ) -> Result<Option<(f32, convene_protocol::Address, String)>, NodeError> {
+        let Some(content) = record.content() else {
+            return Ok(None);
+        };
+        if !matches!(content.kind(), Kind::Experiment | Kind::Lesson) {
+            return Ok(None);
+        }
+        let similar = self.similar(&convene_search::SimilarQuery {
+            content: content.clone(),
+            exclude: Some(record.address()),
+            threshold: convene_search::SimilarityThreshold::PUBLISH,
+            limit: 1,
+        })?;
+        Ok(similar
+            .into_iter()
+            .next()
+            .map(|(similarity, hit)| (similarity, hit.address, hit.title)))
     }
 }
 
@@ -537,7 +594,9 @@ impl Admitted {
 pub enum RowResult {
     /// Its record is held with this content already.
     Unchanged,
-    Admitted(Admitted),
+    /// What the write path did with its record; for a new record much like one already held,
+    /// that one (similarity, address, title).
+    Admitted(Admitted, Option<(f32, convene_protocol::Address, String)>),
     /// It does not make a valid record.
     Invalid(String),
 }
@@ -638,7 +697,18 @@ pub(crate) fn import_csv_into(
         for (result, line) in publish(std::mem::take(drafts))?.iter().zip(lines.drain(..)) {
             match result {
                 RowResult::Unchanged => report.unchanged += 1,
-                RowResult::Admitted(admitted) => tally(report, admitted, line),
+                RowResult::Admitted(admitted, like) => {
+                    tally(report, admitted, line);
+                    if let Some((similarity, address, title)) = like {
+                        report.similar.push(SimilarRow {
+                            line,
+                            address: admitted.address.clone(),
+                            like: address.clone(),
+                            title: title.clone(),
+                            similarity: *similarity,
+                        });
+                    }
+                }
                 RowResult::Invalid(reason) => report.rejected.push(Rejection {
                     line,
                     reason: reason.clone(),

@@ -1513,3 +1513,39 @@ fn csv_values_are_mapped_and_enumerations_read_whatever_their_case() {
     .unwrap_err();
     assert!(error.contains("status"), "{error}");
 }
+
+#[test]
+fn a_renamed_spreadsheet_row_is_reported_as_like_the_record_it_was() {
+    // Regression (issue 11, friction 7): renaming a project in the sheet made a second record
+    // without a word.
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
+    let mapping = CsvMapping::parse(
+        "kind = \"experiment\"\n[columns]\ntitle = \"Project\"\nsummary = \"What\"\n",
+    )
+    .unwrap();
+    let me = publisher(1);
+    let job = CsvImport {
+        mapping: &mapping,
+        publisher: &me,
+        dry_run: false,
+        now: NOW,
+    };
+    let first = "Project,What\nCommunity fridges,Shared fridges in libraries for surplus food\nParklets,Parking spaces as seating\n";
+    let report = node
+        .import_csv(&mut first.as_bytes(), &job, &NoProgress)
+        .unwrap();
+    assert_eq!((report.stored, report.similar.len()), (2, 0), "{report:?}");
+    let renamed = "Project,What\nCommunity fridge network,Shared fridges in libraries for surplus food\nParklets,Parking spaces as seating\n";
+    let report = node
+        .import_csv(&mut renamed.as_bytes(), &job, &NoProgress)
+        .unwrap();
+    assert_eq!((report.stored, report.unchanged), (1, 1), "{report:?}");
+    assert_eq!(report.similar.len(), 1, "{report:?}");
+    assert_eq!(report.similar[0].line, 2);
+    assert_eq!(report.similar[0].title, "Community fridges");
+    assert_eq!(
+        report.similar[0].address.slug.as_str(),
+        "community-fridge-network"
+    );
+}
