@@ -316,7 +316,7 @@ impl Node {
 
     /// How this node knows who `author` is: the trust path.
     pub fn trust(&self, author: &AuthorKey) -> Result<trust::Trust, NodeError> {
-        Ok(self.names()?.assess(author, self.owner.as_ref()))
+        Ok(self.names()?.assess(author))
     }
 
     /// The trust paths of several authors at once (one look at the names).
@@ -327,7 +327,7 @@ impl Node {
         let names = self.names()?;
         Ok(authors
             .into_iter()
-            .map(|author| (author, names.assess(&author, self.owner.as_ref())))
+            .map(|author| (author, names.assess(&author)))
             .collect())
     }
 

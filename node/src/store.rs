@@ -393,15 +393,6 @@ impl Store {
         self.decide(DOMAINS, author, Some(check)).map(|_| ())
     }
 
-    /// Each author's organisation profile name: from its newest live organisation record.
-    pub fn profile_names(&self) -> Result<Vec<(AuthorKey, String)>, StoreError> {
-        Ok(self
-            .profiles()?
-            .into_iter()
-            .map(|(author, profile)| (author, profile.name))
-            .collect())
-    }
-
     /// Each author's organisation profile: its newest live organisation record.
     pub fn profiles(&self) -> Result<Vec<(AuthorKey, convene_protocol::Organisation)>, StoreError> {
         let mut newest: std::collections::HashMap<

@@ -320,10 +320,10 @@ impl Names {
         self.subjects.get(voucher).cloned().unwrap_or_default()
     }
 
-    /// The trust path of `author`; `owner` is this node's own identity.
-    pub fn assess(&self, author: &AuthorKey, owner: Option<&AuthorKey>) -> Trust {
+    /// The trust path of `author`.
+    pub fn assess(&self, author: &AuthorKey) -> Trust {
         let name = self.name_of(author).map(str::to_string);
-        let basis = if owner == Some(author) || self.owner.as_ref() == Some(author) {
+        let basis = if self.owner.as_ref() == Some(author) {
             Basis::Own
         } else if let Some(pin) = self.pins.get(author) {
             Basis::Pinned {
@@ -442,21 +442,25 @@ mod tests {
             [(key(1), "Leicestershire Police".to_string())],
             [(key(2), pin("Ashdown Vale District Council"))],
         );
-        let claimed = names.assess(&key(1), None);
+        let claimed = names.assess(&key(1));
         assert_eq!(claimed.basis, Basis::Unverified);
         assert_eq!(
             claimed.path,
             "unverified: calls itself Leicestershire Police"
         );
-        let pinned = names.assess(&key(2), None);
+        let pinned = names.assess(&key(2));
         assert!(matches!(pinned.basis, Basis::Pinned { .. }));
         assert!(
             pinned
                 .path
                 .contains("pinned by this node (checked by phone)")
         );
-        assert_eq!(names.assess(&key(3), None).basis, Basis::Unknown);
-        assert_eq!(names.assess(&key(1), Some(&key(1))).basis, Basis::Own);
+        assert_eq!(names.assess(&key(3)).basis, Basis::Unknown);
+        let own = Names::from_evidence(Evidence {
+            owner: Some(key(1)),
+            ..Evidence::default()
+        });
+        assert_eq!(own.assess(&key(1)).basis, Basis::Own);
     }
 
     #[test]
@@ -465,12 +469,12 @@ mod tests {
             [(key(9), "ashdown vale  district COUNCIL.".to_string())],
             [(key(2), pin("Ashdown Vale District Council"))],
         );
-        let impostor = names.assess(&key(9), None);
+        let impostor = names.assess(&key(9));
         assert_eq!(impostor.conflicts, vec![key(2)]);
         assert!(impostor.path.starts_with("unverified: calls itself"));
         assert!(impostor.path.contains("CONFLICT"), "{}", impostor.path);
         assert!(impostor.path.contains("(pinned)"), "{}", impostor.path);
-        let real = names.assess(&key(2), None);
+        let real = names.assess(&key(2));
         assert_eq!(real.conflicts, vec![key(9)]);
         assert_eq!(real.name.as_deref(), Some("Ashdown Vale District Council"));
     }
@@ -484,7 +488,7 @@ mod tests {
             ],
             [(key(1), pin("New Name"))],
         );
-        assert!(names.assess(&key(2), None).conflicts.is_empty());
+        assert!(names.assess(&key(2)).conflicts.is_empty());
         assert_eq!(names.name_of(&key(1)), Some("New Name"));
     }
 }
@@ -537,19 +541,16 @@ mod vouch_tests {
             // Own word.
             (key(9), vouch(8, "Eight", "2027-01-01")),
         ]));
-        let three = names.assess(&key(3), None);
+        let three = names.assess(&key(3));
         assert_eq!(three.basis, Basis::Vouched { by: vec![key(1)] });
         assert_eq!(three.name.as_deref(), Some("Three, as One knows it"));
         for unvouched in [4, 6, 7] {
             assert!(
-                !matches!(
-                    names.assess(&key(unvouched), None).basis,
-                    Basis::Vouched { .. }
-                ),
+                !matches!(names.assess(&key(unvouched)).basis, Basis::Vouched { .. }),
                 "{unvouched}"
             );
         }
-        assert!(names.assess(&key(8), None).path.ends_with("(this node)"));
+        assert!(names.assess(&key(8)).path.ends_with("(this node)"));
     }
 
     #[test]
@@ -588,7 +589,7 @@ mod vouch_tests {
             ..Evidence::default()
         });
         assert_eq!(
-            names.assess(&key(1), None).basis,
+            names.assess(&key(1)).basis,
             Basis::Verified {
                 domain: "one.gov.uk".into()
             }
@@ -598,7 +599,7 @@ mod vouch_tests {
             (3, "not checked yet"),
             (4, "did not verify: no"),
         ] {
-            let trust = names.assess(&key(n), None);
+            let trust = names.assess(&key(n));
             assert_eq!(trust.basis, Basis::Unverified);
             assert!(trust.path.contains(why), "{}", trust.path);
         }
@@ -630,7 +631,7 @@ mod vouch_tests {
             Names::from_evidence(evidence(reversed)),
         );
         for subject in [1, 3, 8, 9] {
-            assert_eq!(a.assess(&key(subject), None), b.assess(&key(subject), None));
+            assert_eq!(a.assess(&key(subject)), b.assess(&key(subject)));
         }
         // Own word first among several vouchers.
         assert_eq!(a.name_of(&key(3)), Some("By Us"));

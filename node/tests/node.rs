@@ -1441,8 +1441,8 @@ mod trust_rules {
             let (a, b) = (Names::from_evidence(evidence), Names::from_evidence(shuffled));
             for n in 0u8..8 {
                 let author = key(n);
-                let verdict = a.assess(&author, owner.as_ref());
-                prop_assert_eq!(&verdict, &b.assess(&author, owner.as_ref()));
+                let verdict = a.assess(&author);
+                prop_assert_eq!(&verdict, &b.assess(&author));
                 match &verdict.basis {
                     Basis::Own => prop_assert_eq!(Some(author), owner),
                     Basis::Pinned { .. } => prop_assert!(pinned.contains(&author)),
@@ -1462,7 +1462,7 @@ mod trust_rules {
                 }
                 // A conflict is flagged on both sides.
                 for other in &verdict.conflicts {
-                    prop_assert!(a.assess(other, owner.as_ref()).conflicts.contains(&author));
+                    prop_assert!(a.assess(other).conflicts.contains(&author));
                 }
             }
         }
