@@ -329,6 +329,10 @@ struct SearchArgs {
     /// Only experiments started on or before this day (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     started_before: Option<Date>,
+    /// Only records published into this network (`commons`, a network's address, or the
+    /// name of a network this node joined).
+    #[arg(long, value_name = "NETWORK")]
+    network: Option<String>,
 }
 
 impl SearchArgs {
@@ -345,6 +349,7 @@ impl SearchArgs {
             since: self.since,
             started_after: self.started_after,
             started_before: self.started_before,
+            network: None,
             limit,
         }
     }

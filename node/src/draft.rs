@@ -160,7 +160,11 @@ impl Draft {
         let field = match &mut self.content {
             Content::Experiment(e) => &mut e.organisation,
             Content::Practitioner(p) => &mut p.organisation,
-            Content::Lesson(_) | Content::Organisation(_) | Content::Vouch(_) => return,
+            Content::Lesson(_)
+            | Content::Organisation(_)
+            | Content::Vouch(_)
+            | Content::Charter(_)
+            | Content::Binding(_) => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

@@ -216,7 +216,7 @@ impl Node {
                     .map(|hit| (1.0, hit))
                     .collect())
             }
-            Kind::Organisation | Kind::Vouch => Ok(Vec::new()),
+            Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding => Ok(Vec::new()),
         }
     }
 

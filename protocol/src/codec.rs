@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::network::{Binding, Charter, NetworkId, NetworkPolicy};
 use crate::{
-    Address, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner, RecordError,
-    Vouch,
+    Address, AuthorKey, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner,
+    RecordError, RecordId, Slug, Vouch,
 };
 
 /// Appends fields to a body, in the order the caller writes them.
@@ -55,6 +56,18 @@ impl Writer {
         }
     }
 
+    fn networks(&mut self, number: u16, networks: &[NetworkId]) {
+        for network in networks {
+            self.field(number, &network.to_key());
+        }
+    }
+
+    fn keys(&mut self, number: u16, keys: &[AuthorKey]) {
+        for key in keys {
+            self.field(number, key.as_bytes());
+        }
+    }
+
     fn entries(&mut self, number: u16, map: &BTreeMap<String, String>) {
         for (key, value) in map {
             let mut entry = Vec::with_capacity(2 + key.len() + value.len());
@@ -86,8 +99,9 @@ mod field {
         pub const LINKS: u16 = 14;
         pub const ADOPTED_FROM: u16 = 15;
         pub const REVIEW_BY: u16 = 16;
-        pub const LISTS: &[u16] = &[CONTACTS, TAGS, CONTEXT, LINKS];
-        pub const LAST: u16 = REVIEW_BY;
+        pub const NETWORKS: u16 = 17;
+        pub const LISTS: &[u16] = &[CONTACTS, TAGS, CONTEXT, LINKS, NETWORKS];
+        pub const LAST: u16 = NETWORKS;
     }
     pub mod practitioner {
         pub const NAME: u16 = 1;
@@ -99,8 +113,9 @@ mod field {
         pub const OPEN_TO: u16 = 7;
         pub const CONTACT: u16 = 8;
         pub const REGION: u16 = 9;
-        pub const LISTS: &[u16] = &[EXPERTISE, INTERESTS, OPEN_TO];
-        pub const LAST: u16 = REGION;
+        pub const NETWORKS: u16 = 10;
+        pub const LISTS: &[u16] = &[EXPERTISE, INTERESTS, OPEN_TO, NETWORKS];
+        pub const LAST: u16 = NETWORKS;
     }
     pub mod lesson {
         pub const TITLE: u16 = 1;
@@ -113,8 +128,9 @@ mod field {
         pub const TAGS: u16 = 8;
         pub const LINKS: u16 = 9;
         pub const CONTACTS: u16 = 10;
-        pub const LISTS: &[u16] = &[TAGS, LINKS, CONTACTS];
-        pub const LAST: u16 = CONTACTS;
+        pub const NETWORKS: u16 = 11;
+        pub const LISTS: &[u16] = &[TAGS, LINKS, CONTACTS, NETWORKS];
+        pub const LAST: u16 = NETWORKS;
     }
     pub mod organisation {
         pub const NAME: u16 = 1;
@@ -133,6 +149,25 @@ mod field {
         pub const NOTE: u16 = 4;
         pub const LISTS: &[u16] = &[];
         pub const LAST: u16 = NOTE;
+    }
+    pub mod charter {
+        pub const FOUNDER: u16 = 1;
+        pub const NETWORK: u16 = 2;
+        pub const VERSION: u16 = 3;
+        pub const PREVIOUS: u16 = 4;
+        pub const NAME: u16 = 5;
+        pub const PURPOSE: u16 = 6;
+        pub const POLICY: u16 = 7;
+        pub const CONVENORS: u16 = 8;
+        pub const MEMBERS: u16 = 9;
+        pub const FEDERATES: u16 = 10;
+        pub const LISTS: &[u16] = &[CONVENORS, MEMBERS, FEDERATES];
+        pub const LAST: u16 = FEDERATES;
+    }
+    pub mod binding {
+        pub const NODES: u16 = 1;
+        pub const LISTS: &[u16] = &[NODES];
+        pub const LAST: u16 = NODES;
     }
 }
 
@@ -160,6 +195,7 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
                 w.address(ADOPTED_FROM, from);
             }
             w.date(REVIEW_BY, e.review_by);
+            w.networks(NETWORKS, &e.networks);
         }
         Content::Practitioner(p) => {
             use field::practitioner::*;
@@ -172,6 +208,7 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.list(OPEN_TO, &p.open_to);
             w.opt(CONTACT, &p.contact);
             w.opt(REGION, &p.region);
+            w.networks(NETWORKS, &p.networks);
         }
         Content::Lesson(l) => {
             use field::lesson::*;
@@ -187,6 +224,7 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.list(TAGS, &l.tags);
             w.list(LINKS, &l.links);
             w.addresses(CONTACTS, &l.contacts);
+            w.networks(NETWORKS, &l.networks);
         }
         Content::Organisation(o) => {
             use field::organisation::*;
@@ -203,6 +241,25 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.text(NAME, &v.name);
             w.date(EXPIRES, Some(v.expires));
             w.opt(NOTE, &v.note);
+        }
+        Content::Charter(c) => {
+            use field::charter::*;
+            w.field(FOUNDER, c.founder.as_bytes());
+            w.text(NETWORK, c.network.as_str());
+            w.field(VERSION, &c.version.to_be_bytes());
+            if let Some(previous) = &c.previous {
+                w.field(PREVIOUS, previous.as_bytes());
+            }
+            w.text(NAME, &c.name);
+            w.opt(PURPOSE, &c.purpose);
+            w.text(POLICY, c.policy.as_str());
+            w.keys(CONVENORS, &c.convenors);
+            w.keys(MEMBERS, &c.members);
+            w.networks(FEDERATES, &c.federates);
+        }
+        Content::Binding(b) => {
+            use field::binding::*;
+            w.list(NODES, &b.nodes);
         }
     }
     w.buf
@@ -260,6 +317,21 @@ fn address(field: &'static str, value: &[u8]) -> Result<Address, RecordError> {
     })
 }
 
+fn network(field: &'static str, value: &[u8]) -> Result<NetworkId, RecordError> {
+    NetworkId::from_key(value).ok_or(RecordError::Invalid {
+        field,
+        reason: "not a valid network id".into(),
+    })
+}
+
+fn key(field: &'static str, value: &[u8]) -> Result<AuthorKey, RecordError> {
+    let key: [u8; 32] = value.try_into().map_err(|_| RecordError::Invalid {
+        field,
+        reason: format!("a key is 32 bytes, not {}", value.len()),
+    })?;
+    Ok(AuthorKey(key))
+}
+
 fn entry(value: &[u8]) -> Result<(String, String), RecordError> {
     const FIELD: &str = "context";
     let (len, rest) = value.split_at_checked(2).ok_or(RecordError::Truncated {
@@ -311,6 +383,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     LINKS => e.links.push(text("links", value)?),
                     ADOPTED_FROM => e.adopted_from = Some(address("adopted_from", value)?),
                     REVIEW_BY => e.review_by = Some(parsed("review_by", value)?),
+                    NETWORKS => e.networks.push(network("networks", value)?),
                     other => unknown.push(other),
                 }
             }
@@ -334,6 +407,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     OPEN_TO => p.open_to.push(text("open_to", value)?),
                     CONTACT => p.contact = Some(text("contact", value)?),
                     REGION => p.region = Some(text("region", value)?),
+                    NETWORKS => p.networks.push(network("networks", value)?),
                     other => unknown.push(other),
                 }
             }
@@ -356,6 +430,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     TAGS => l.tags.push(text("tags", value)?),
                     LINKS => l.links.push(text("links", value)?),
                     CONTACTS => l.contacts.push(address("contacts", value)?),
+                    NETWORKS => l.networks.push(network("networks", value)?),
                     other => unknown.push(other),
                 }
             }
@@ -386,13 +461,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
             let (mut subject, mut name, mut expires, mut note) = (None, None, None, None);
             for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
                 match number {
-                    SUBJECT => {
-                        let key: [u8; 32] = value.try_into().map_err(|_| RecordError::Invalid {
-                            field: "subject",
-                            reason: format!("a key is 32 bytes, not {}", value.len()),
-                        })?;
-                        subject = Some(crate::AuthorKey(key));
-                    }
+                    SUBJECT => subject = Some(key("subject", value)?),
                     NAME => name = Some(text("name", value)?),
                     EXPIRES => expires = Some(parsed::<Date>("expires", value)?),
                     NOTE => note = Some(text("note", value)?),
@@ -405,6 +474,77 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 expires: expires.ok_or(RecordError::Missing("expires"))?,
                 note,
             })
+        }
+        Kind::Charter => {
+            use field::charter::*;
+            let (mut founder, mut network_slug, mut version, mut name, mut policy) =
+                (None, None, None, None, None);
+            let mut c = Charter {
+                founder: AuthorKey([0; 32]),
+                network: Slug::new("x").expect("a valid slug"),
+                version: 0,
+                previous: None,
+                name: String::new(),
+                purpose: None,
+                policy: NetworkPolicy::Open,
+                convenors: Vec::new(),
+                members: Vec::new(),
+                federates: Vec::new(),
+            };
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    FOUNDER => founder = Some(key("founder", value)?),
+                    NETWORK => {
+                        network_slug =
+                            Some(Slug::new(&text("network", value)?).map_err(|error| {
+                                RecordError::Invalid {
+                                    field: "network",
+                                    reason: error.to_string(),
+                                }
+                            })?)
+                    }
+                    VERSION => {
+                        let bytes: [u8; 8] =
+                            value.try_into().map_err(|_| RecordError::Invalid {
+                                field: "version",
+                                reason: format!("a version is 8 bytes, not {}", value.len()),
+                            })?;
+                        version = Some(u64::from_be_bytes(bytes));
+                    }
+                    PREVIOUS => {
+                        let bytes: [u8; 32] =
+                            value.try_into().map_err(|_| RecordError::Invalid {
+                                field: "previous",
+                                reason: format!("a record id is 32 bytes, not {}", value.len()),
+                            })?;
+                        c.previous = Some(RecordId(bytes));
+                    }
+                    NAME => name = Some(text("name", value)?),
+                    PURPOSE => c.purpose = Some(text("purpose", value)?),
+                    POLICY => policy = Some(parsed("policy", value)?),
+                    CONVENORS => c.convenors.push(key("convenors", value)?),
+                    MEMBERS => c.members.push(key("members", value)?),
+                    FEDERATES => c.federates.push(network("federates", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            c.founder = founder.ok_or(RecordError::Missing("founder"))?;
+            c.network = network_slug.ok_or(RecordError::Missing("network"))?;
+            c.version = version.ok_or(RecordError::Missing("version"))?;
+            c.name = required(name, "name")?;
+            c.policy = policy.ok_or(RecordError::Missing("policy"))?;
+            Content::Charter(c)
+        }
+        Kind::Binding => {
+            use field::binding::*;
+            let mut b = Binding::default();
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    NODES => b.nodes.push(text("nodes", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::Binding(b)
         }
     };
     Ok((content, unknown))

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::network::{Binding, Charter, NetworkId, check_networks};
 use crate::{Address, AuthorKey, Kind, RecordError, Slug};
 
 /// Limits that validation enforces on every record, local or received.
@@ -45,6 +46,8 @@ pub enum Content {
     #[serde(alias = "organization")]
     Organisation(Organisation),
     Vouch(Vouch),
+    Charter(Charter),
+    Binding(Binding),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -89,6 +92,9 @@ pub struct Experiment {
     /// After this date the record counts as stale unless updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_by: Option<Date>,
+    /// The networks it is published into; none means the public commons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkId>,
 }
 
 /// A person: what they know, what they want to learn and how to reach them.
@@ -116,6 +122,9 @@ pub struct Practitioner {
     pub contact: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The networks it is published into; none means the public commons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkId>,
 }
 
 /// What was learned, optionally about one experiment.
@@ -141,6 +150,9 @@ pub struct Lesson {
     /// Addresses of practitioner records: who learned this and can talk about it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contacts: Vec<Address>,
+    /// The networks it is published into; none means the public commons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkId>,
 }
 
 /// The publishing organisation's own profile.
@@ -348,6 +360,23 @@ impl Content {
             Content::Lesson(_) => Kind::Lesson,
             Content::Organisation(_) => Kind::Organisation,
             Content::Vouch(_) => Kind::Vouch,
+            Content::Charter(_) => Kind::Charter,
+            Content::Binding(_) => Kind::Binding,
+        }
+    }
+
+    /// The networks an experiment, practitioner or lesson is published into (none: the
+    /// commons). Profiles, vouches, charters and bindings are in no network: every node may
+    /// hold and pass them on.
+    pub fn networks(&self) -> &[NetworkId] {
+        match self {
+            Content::Experiment(e) => &e.networks,
+            Content::Practitioner(p) => &p.networks,
+            Content::Lesson(l) => &l.networks,
+            Content::Organisation(_)
+            | Content::Vouch(_)
+            | Content::Charter(_)
+            | Content::Binding(_) => &[],
         }
     }
 
@@ -363,7 +392,11 @@ impl Content {
                 out.extend(l.about.iter().map(|a| ("about", a)));
                 out.extend(l.contacts.iter().map(|a| ("contacts", a)));
             }
-            Content::Practitioner(_) | Content::Organisation(_) | Content::Vouch(_) => {}
+            Content::Practitioner(_)
+            | Content::Organisation(_)
+            | Content::Vouch(_)
+            | Content::Charter(_)
+            | Content::Binding(_) => {}
         }
         out
     }
@@ -376,6 +409,8 @@ impl Content {
             Content::Lesson(l) => &l.title,
             Content::Organisation(o) => &o.name,
             Content::Vouch(v) => &v.name,
+            Content::Charter(c) => &c.name,
+            Content::Binding(_) => "nodes",
         }
     }
 
@@ -474,6 +509,15 @@ impl Content {
                 text(&mut v.name);
                 opt(&mut v.note);
             }
+            Content::Charter(c) => {
+                text(&mut c.name);
+                opt(&mut c.purpose);
+            }
+            Content::Binding(b) => {
+                for node in &mut b.nodes {
+                    *node = node.trim().to_string();
+                }
+            }
         }
     }
 
@@ -501,6 +545,7 @@ impl Content {
                 if let Some(from) = &e.adopted_from {
                     check::address("adopted_from", from, Some(Kind::Experiment))?;
                 }
+                check_networks("networks", &e.networks)?;
                 if let (Some(started), Some(ended)) = (e.started, e.ended)
                     && ended < started
                 {
@@ -520,6 +565,7 @@ impl Content {
                 check::tags("open_to", &p.open_to)?;
                 check::short_opt("contact", &p.contact)?;
                 check::short_opt("region", &p.region)?;
+                check_networks("networks", &p.networks)?;
             }
             Content::Lesson(l) => {
                 check::required("title", &l.title, TITLE)?;
@@ -538,6 +584,7 @@ impl Content {
                 check::tags("tags", &l.tags)?;
                 check::links("links", &l.links)?;
                 check::addresses("contacts", &l.contacts, Some(Kind::Practitioner))?;
+                check_networks("networks", &l.networks)?;
             }
             Content::Organisation(o) => {
                 check::required("name", &o.name, TITLE)?;
@@ -553,6 +600,12 @@ impl Content {
                 check::required("name", &v.name, TITLE)?;
                 check::long_opt("note", &v.note)?;
             }
+            Content::Charter(c) => {
+                check::required("name", &c.name, TITLE)?;
+                check::long_opt("purpose", &c.purpose)?;
+                c.validate()?;
+            }
+            Content::Binding(b) => b.validate()?,
         }
         Ok(())
     }

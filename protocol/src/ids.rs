@@ -88,15 +88,21 @@ pub enum Kind {
     Organisation = 4,
     /// An organisation's signed word about another key (see [`crate::Vouch`]).
     Vouch = 5,
+    /// One version of a convened network's charter (see [`crate::network::Charter`]).
+    Charter = 6,
+    /// An organisation's list of its nodes' peer ids (see [`crate::network::Binding`]).
+    Binding = 7,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
         Kind::Organisation,
         Kind::Vouch,
+        Kind::Charter,
+        Kind::Binding,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +112,8 @@ impl Kind {
             Kind::Lesson => "lesson",
             Kind::Organisation => "organisation",
             Kind::Vouch => "vouch",
+            Kind::Charter => "charter",
+            Kind::Binding => "binding",
         }
     }
 
@@ -144,7 +152,8 @@ impl FromStr for Kind {
             .find(|kind| kind.as_str() == singular)
             .ok_or_else(|| {
                 format!(
-                    "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation or vouch"
+                    "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation, \
+                     vouch, charter or binding"
                 )
             })
     }

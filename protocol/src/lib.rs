@@ -10,6 +10,7 @@ mod content;
 pub mod domain;
 mod error;
 mod ids;
+pub mod network;
 mod record;
 pub mod sync;
 mod text;
@@ -20,6 +21,7 @@ pub use content::{
 };
 pub use error::RecordError;
 pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
+pub use network::{Binding, Charter, NetworkId, NetworkPolicy};
 pub use record::{Header, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES, Record, Version};
 pub use text::{normalize_tag, slugify};
 

@@ -86,7 +86,7 @@ impl Record {
         content: Content,
     ) -> Result<Record, RecordError> {
         content.validate()?;
-        check_slug(&slug, &content)?;
+        check_header(&identity.author(), &slug, seq, &content)?;
         let header = Header {
             author: identity.author(),
             kind: content.kind(),
@@ -106,6 +106,7 @@ impl Record {
         seq: u64,
         created_at: i64,
     ) -> Result<Record, RecordError> {
+        check_retractable(address.kind)?;
         let header = Header {
             author: identity.author(),
             kind: address.kind,
@@ -179,7 +180,11 @@ impl Record {
         }
         if let Some(content) = &record.content {
             content.validate()?;
-            check_slug(&record.header.slug, content)?;
+            let header = &record.header;
+            check_header(&header.author, &header.slug, header.seq, content)?;
+        }
+        if record.header.retraction {
+            check_retractable(record.header.kind)?;
         }
         Ok(record)
     }
@@ -339,17 +344,41 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A vouch lives at the one slug for its subject (`for-<key>`), so that a newer vouch about the
-/// same key is a newer version of the same record and a retraction takes it back.
-fn check_slug(slug: &Slug, content: &Content) -> Result<(), RecordError> {
-    if let Content::Vouch(vouch) = content {
-        let expected = crate::Vouch::slug_for(&vouch.subject);
-        if *slug != expected {
-            return Err(RecordError::Invalid {
-                field: "slug",
-                reason: format!("a vouch for this key is published at {}", expected.as_str()),
-            });
+/// Where some kinds must live. A vouch lives at the one slug for its subject (`for-<key>`), so
+/// that a newer vouch about the same key is a newer version of the same record and a retraction
+/// takes it back; a binding at `nodes`; a charter version at `<network>-v<version>`, signed
+/// once (see [`crate::network`]).
+fn check_header(
+    author: &AuthorKey,
+    slug: &Slug,
+    seq: u64,
+    content: &Content,
+) -> Result<(), RecordError> {
+    let expected = match content {
+        Content::Vouch(vouch) => crate::Vouch::slug_for(&vouch.subject),
+        Content::Binding(_) => crate::Binding::slug(),
+        Content::Charter(charter) => {
+            return crate::network::check_charter_header(author, slug, seq, charter);
         }
+        _ => return Ok(()),
+    };
+    if *slug != expected {
+        return Err(RecordError::Invalid {
+            field: "slug",
+            reason: format!("a {} is published at {}", content.kind(), expected.as_str()),
+        });
+    }
+    Ok(())
+}
+
+/// A charter version is never retracted: the chain of versions is what every node resolves
+/// the charter from, and a hole in it would roll the charter back. Amend it instead.
+fn check_retractable(kind: Kind) -> Result<(), RecordError> {
+    if kind == Kind::Charter {
+        return Err(RecordError::Invalid {
+            field: "kind",
+            reason: "a charter version cannot be retracted; amend the charter instead".into(),
+        });
     }
     Ok(())
 }

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use convene_protocol::{
-    Content, Experiment, Identity, Lesson, Organisation, Practitioner, Record, Slug, Status, Vouch,
+    Binding, Charter, Content, Experiment, Identity, Lesson, NetworkId, NetworkPolicy,
+    Organisation, Practitioner, Record, Slug, Status, Vouch,
 };
 use serde_json::{Value, json};
 
@@ -52,6 +53,7 @@ fn fresh_vectors() -> Value {
                 .unwrap(),
         ),
         review_by: Some("2027-03-01".parse().unwrap()),
+        networks: Vec::new(),
     });
     let practitioner = Content::Practitioner(Practitioner {
         name: "Priya Shah".into(),
@@ -63,6 +65,7 @@ fn fresh_vectors() -> Value {
         open_to: vec!["mentoring".into(), "talks".into()],
         contact: Some("priya.shah@example.org".into()),
         region: Some("Yorkshire".into()),
+        networks: Vec::new(),
     });
     let lesson = Content::Lesson(Lesson {
         title: "Keep a phone dial-in".into(),
@@ -79,6 +82,7 @@ fn fresh_vectors() -> Value {
         tags: vec!["accessibility".into()],
         links: vec![],
         contacts: vec![person("priya-shah")],
+        networks: Vec::new(),
     });
     let organisation = Content::Organisation(Organisation {
         name: "Example Metropolitan Council".into(),
@@ -137,12 +141,81 @@ fn fresh_vectors() -> Value {
         field(900, b"repeated"),
     ]
     .concat();
+    vectors.extend(network_vectors(&identity));
     let future = raw_record(SEED, 3, 0, 1, CREATED_AT, "from-a-newer-node", &future_body);
     vectors.push(vector(
         "lesson with unknown fields",
         &Record::from_bytes(future, NOW).unwrap(),
     ));
     Value::Array(vectors)
+}
+
+/// Vectors added with convened networks: a founding charter, an amendment by a second
+/// convenor, a binding, and a lesson published into a members-only network and the commons.
+fn network_vectors(founder: &Identity) -> Vec<Value> {
+    let second = Identity::from_secret([44; 32]);
+    let member = Identity::from_secret([45; 32]);
+    let charter = Charter {
+        founder: founder.author(),
+        network: Slug::new("east-midlands").unwrap(),
+        version: 1,
+        previous: None,
+        name: "East Midlands Innovation Network".into(),
+        purpose: Some("Councils and police in the East Midlands sharing what they try.".into()),
+        policy: NetworkPolicy::Members,
+        convenors: vec![founder.author(), second.author()],
+        members: vec![member.author()],
+        federates: vec![],
+    };
+    let sign = |identity: &Identity, charter: &Charter| {
+        Record::sign(
+            identity,
+            charter.slug(),
+            1,
+            CREATED_AT,
+            Content::Charter(charter.clone()),
+        )
+        .unwrap()
+    };
+    let founding = sign(founder, &charter);
+    let mut amended = charter.amend(founding.id());
+    amended
+        .members
+        .push(Identity::from_secret([46; 32]).author());
+    amended.federates = vec![NetworkId::Convened {
+        founder: second.author(),
+        slug: Slug::new("police-digital").unwrap(),
+    }];
+    let amendment = sign(&second, &amended);
+    let binding = Record::sign(
+        &member,
+        Binding::slug(),
+        2,
+        CREATED_AT,
+        Content::Binding(Binding {
+            nodes: vec!["12D3KooWLRPJAA5o6nqPQhvgT36NeLjVCYKTRQxWQLf6bFJUTzsS".into()],
+        }),
+    )
+    .unwrap();
+    let lesson = Record::sign(
+        &member,
+        Slug::new("shared-triage").unwrap(),
+        1,
+        CREATED_AT,
+        Content::Lesson(Lesson {
+            title: "Share the triage rota".into(),
+            summary: "Two forces covering one rota halved the queue.".into(),
+            networks: vec![charter.id(), NetworkId::Commons],
+            ..Lesson::default()
+        }),
+    )
+    .unwrap();
+    vec![
+        vector("charter, founding version", &founding),
+        vector("charter, amended by a second convenor", &amendment),
+        vector("binding", &binding),
+        vector("lesson in a network and the commons", &lesson),
+    ]
 }
 
 fn vector(name: &str, record: &Record) -> Value {
@@ -179,7 +252,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 7);
+    assert_eq!(vectors.len(), 11);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

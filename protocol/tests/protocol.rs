@@ -1,6 +1,7 @@
 //! Protocol tests: the documented byte layout, golden vectors, signing, verification,
 //! validation and version ordering.
 
+mod charters;
 mod golden;
 mod layout;
 mod properties;

@@ -1,6 +1,6 @@
 //! Turning a record into the document the index holds for its address.
 
-use convene_protocol::{Content, Date, Record};
+use convene_protocol::{Content, Date, NetworkId, Record};
 use tantivy::TantivyDocument;
 
 use crate::schema::Fields;
@@ -12,7 +12,11 @@ pub(crate) fn build(
     record: &Record,
     content: &Content,
     author: Option<&str>,
-) -> TantivyDocument {
+) -> Option<TantivyDocument> {
+    if matches!(content, Content::Binding(_)) {
+        // A list of node ids: nothing anyone searches for.
+        return None;
+    }
     let mut doc = TantivyDocument::default();
     if let Some(name) = author {
         doc.add_text(f.organisation, name);
@@ -23,6 +27,19 @@ pub(crate) fn build(
     doc.add_text(f.author, header.author.to_base32());
     doc.add_i64(f.created_at, header.created_at);
     doc.add_text(f.title, content.title());
+    if matches!(
+        content,
+        Content::Experiment(_) | Content::Practitioner(_) | Content::Lesson(_)
+    ) {
+        match content.networks() {
+            [] => doc.add_text(f.network, NetworkId::Commons.to_string()),
+            networks => {
+                for network in networks {
+                    doc.add_text(f.network, network.to_string());
+                }
+            }
+        }
+    }
     match content {
         Content::Experiment(e) => {
             add_opt(&mut doc, f.body, &e.description);
@@ -76,8 +93,13 @@ pub(crate) fn build(
                 format!("vouches for key {}", v.subject.to_base32()),
             );
         }
+        Content::Charter(c) => {
+            add_opt(&mut doc, f.summary, &c.purpose);
+            doc.add_text(f.body, format!("{} network", c.policy));
+        }
+        Content::Binding(_) => {}
     }
-    doc
+    Some(doc)
 }
 
 fn add_opt(doc: &mut TantivyDocument, field: tantivy::schema::Field, value: &Option<String>) {

@@ -106,6 +106,9 @@ pub struct Query {
     pub started_after: Option<Date>,
     /// Only experiments started on or before this day.
     pub started_before: Option<Date>,
+    /// Only records published into this network (the commons: those that name none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<convene_protocol::NetworkId>,
     /// Maximum number of hits; 0 means 10, at most [`limits::RESULTS`].
     pub limit: usize,
 }
@@ -248,7 +251,7 @@ impl Index {
         let address = record.address().to_string();
         let doc = record
             .content()
-            .map(|content| document::build(&self.fields, record, content, author));
+            .and_then(|content| document::build(&self.fields, record, content, author));
         let term = Term::from_field_text(self.fields.address, &address);
         let writer = self.writer()?;
         writer.delete_term(term);
@@ -385,6 +388,9 @@ impl Index {
         }
         if let Some(author) = query.author {
             filters.push((f.author, author.to_base32()));
+        }
+        if let Some(network) = &query.network {
+            filters.push((f.network, network.to_string()));
         }
         let mut ranges: Vec<Box<dyn TantivyQuery>> = Vec::new();
         let i64_term = |field, value| Term::from_field_i64(field, value);

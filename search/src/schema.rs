@@ -45,6 +45,9 @@ pub(crate) struct Fields {
     pub started: Field,
     pub ended: Field,
     pub review_by: Field,
+    /// The networks an experiment, practitioner or lesson is published into, as text
+    /// (`commons` when it names none).
+    pub network: Field,
 }
 
 pub(crate) fn build() -> (Schema, Fields) {
@@ -91,6 +94,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         started: builder.add_i64_field("started", INDEXED | FAST),
         ended: builder.add_i64_field("ended", INDEXED | FAST),
         review_by: builder.add_i64_field("review_by", INDEXED | FAST),
+        network: builder.add_text_field("network", STRING),
     };
     (builder.build(), fields)
 }

@@ -1,0 +1,512 @@
+//! Convened networks: their ids, charters, the bindings of nodes to organisations, and the
+//! charter rules.
+//!
+//! A network is convened by an organisation (its founder) and described by a **charter**: a
+//! chain of signed versions, each naming the version it replaces. Version 1 is signed by the
+//! founder; each later version counts only if signed by a convenor of the version it replaces.
+//! Charter versions are immutable (each is its own record, signed once at `seq` 1, never
+//! retracted), so every node that holds the same versions resolves the same charter, whatever
+//! order they arrived in: see [`resolve`].
+//!
+//! A record names the networks it is published into (its `networks` field, part of the signed
+//! bytes); a record that names none is in the public commons. A *binding* is an organisation's
+//! signed list of the libp2p peer ids of its nodes: a node sends a members-only network's
+//! records only to peers bound to a member organisation.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{AuthorKey, RecordError, RecordId, Slug};
+
+/// Longest network slug: a charter version's slug is `<network>-v<version>` and slugs are at
+/// most 64 bytes.
+pub const MAX_NETWORK_SLUG: usize = 40;
+/// Most networks one record may be published into.
+pub const MAX_NETWORKS: usize = 16;
+/// Most convenors a charter may name.
+pub const MAX_CONVENORS: usize = 32;
+/// Most members a charter may name (a charter stays well under the record size limit).
+pub const MAX_MEMBERS: usize = 1_000;
+/// Most node ids one binding may list.
+pub const MAX_NODES: usize = 16;
+/// Longest node id text (libp2p peer ids in base58 are about 52 characters).
+pub const MAX_NODE_ID: usize = 128;
+
+/// A network a record can be published into: the public commons, or a convened network,
+/// identified by its founder's key and its slug.
+///
+/// Text form: `commons`, or `convene://<founder>/network/<slug>`. As bytes (inside records):
+/// empty for the commons, else founder (32 bytes) ‖ slug.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum NetworkId {
+    Commons,
+    Convened { founder: AuthorKey, slug: Slug },
+}
+
+impl NetworkId {
+    pub const COMMONS: &'static str = "commons";
+
+    pub fn is_commons(&self) -> bool {
+        matches!(self, NetworkId::Commons)
+    }
+
+    /// The byte form used inside records.
+    pub fn to_key(&self) -> Vec<u8> {
+        match self {
+            NetworkId::Commons => Vec::new(),
+            NetworkId::Convened { founder, slug } => {
+                let mut key = Vec::with_capacity(32 + slug.as_str().len());
+                key.extend_from_slice(founder.as_bytes());
+                key.extend_from_slice(slug.as_str().as_bytes());
+                key
+            }
+        }
+    }
+
+    pub fn from_key(key: &[u8]) -> Option<NetworkId> {
+        if key.is_empty() {
+            return Some(NetworkId::Commons);
+        }
+        let (founder, slug) = key.split_at_checked(32)?;
+        let slug = Slug::new(std::str::from_utf8(slug).ok()?).ok()?;
+        if slug.as_str().len() > MAX_NETWORK_SLUG {
+            return None;
+        }
+        Some(NetworkId::Convened {
+            founder: AuthorKey(founder.try_into().ok()?),
+            slug,
+        })
+    }
+}
+
+impl fmt::Display for NetworkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkId::Commons => f.write_str(NetworkId::COMMONS),
+            NetworkId::Convened { founder, slug } => {
+                write!(f, "{}{founder}/network/{slug}", crate::Address::SCHEME)
+            }
+        }
+    }
+}
+
+impl FromStr for NetworkId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<NetworkId, String> {
+        let text = text.trim();
+        if text == NetworkId::COMMONS {
+            return Ok(NetworkId::Commons);
+        }
+        let fail = |reason: &str| {
+            format!(
+                "invalid network {text:?}: {reason} (expected `commons` or \
+                 convene://<founder>/network/<slug>)"
+            )
+        };
+        let rest = text
+            .strip_prefix(crate::Address::SCHEME)
+            .ok_or_else(|| fail("it does not start with convene://"))?;
+        let mut parts = rest.split('/');
+        let (Some(founder), Some("network"), Some(slug), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(fail("it needs the parts <founder>/network/<slug>"));
+        };
+        let founder = AuthorKey::from_base32(founder)
+            .ok_or_else(|| fail("the founder key is not 52 base32 characters"))?;
+        let slug = Slug::new(slug).map_err(|e| fail(&e.to_string()))?;
+        if slug.as_str().len() > MAX_NETWORK_SLUG {
+            return Err(fail(&format!(
+                "a network slug is at most {MAX_NETWORK_SLUG} characters"
+            )));
+        }
+        Ok(NetworkId::Convened { founder, slug })
+    }
+}
+
+impl serde::Serialize for NetworkId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NetworkId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<NetworkId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who may publish into a network, and who receives its records.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkPolicy {
+    /// Anyone may publish into it; its records are open to everyone.
+    #[default]
+    Open,
+    /// Only member organisations publish into it, and its records go only to their nodes.
+    Members,
+}
+
+impl NetworkPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkPolicy::Open => "open",
+            NetworkPolicy::Members => "members",
+        }
+    }
+}
+
+impl FromStr for NetworkPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<NetworkPolicy, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(NetworkPolicy::Open),
+            "members" | "members-only" => Ok(NetworkPolicy::Members),
+            other => Err(format!(
+                "unknown network policy {other:?}: expected open or members"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for NetworkPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One version of a network's charter (kind 6). Published at the slug
+/// `<network>-v<version>` with `seq` 1; never retracted or re-signed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Charter {
+    /// The organisation that convened the network (signed version 1).
+    pub founder: AuthorKey,
+    /// The network's slug; with the founder, the network's id.
+    pub network: Slug,
+    /// 1 for the founding charter, then one more than the version it replaces.
+    pub version: u64,
+    /// The id of the version this one replaces (absent only in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<RecordId>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub policy: NetworkPolicy,
+    /// Organisations that may amend the charter, in order of precedence: when two convenors
+    /// amend the same version at once, the amendment of the one listed first counts.
+    pub convenors: Vec<AuthorKey>,
+    /// Member organisations (convenors are members too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<AuthorKey>,
+    /// Networks this one federates with (shown to members; replication stays per network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federates: Vec<NetworkId>,
+}
+
+impl Charter {
+    /// The network this charter describes.
+    pub fn id(&self) -> NetworkId {
+        NetworkId::Convened {
+            founder: self.founder,
+            slug: self.network.clone(),
+        }
+    }
+
+    /// The slug this version is published at.
+    pub fn slug(&self) -> Slug {
+        Slug::new(&format!("{}-v{}", self.network, self.version))
+            .expect("a network slug of at most 40 bytes and a number make a slug")
+    }
+
+    /// Whether `key` is a member organisation (convenors are members).
+    pub fn is_member(&self, key: &AuthorKey) -> bool {
+        self.convenors.contains(key) || self.members.contains(key)
+    }
+
+    /// Members and convenors, each once, convenors first.
+    pub fn all_members(&self) -> Vec<AuthorKey> {
+        let mut out = self.convenors.clone();
+        for member in &self.members {
+            if !out.contains(member) {
+                out.push(*member);
+            }
+        }
+        out
+    }
+
+    /// The next version, replacing this one (`id` is this version's record id), with the same
+    /// content for the caller to amend.
+    pub fn amend(&self, id: RecordId) -> Charter {
+        Charter {
+            version: self.version + 1,
+            previous: Some(id),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RecordError> {
+        let invalid = |field: &'static str, reason: String| RecordError::Invalid { field, reason };
+        if self.network.as_str().len() > MAX_NETWORK_SLUG {
+            return Err(invalid(
+                "network",
+                format!("a network slug is at most {MAX_NETWORK_SLUG} characters"),
+            ));
+        }
+        if self.version == 0 {
+            return Err(invalid("version", "versions start at 1".into()));
+        }
+        match (self.version, &self.previous) {
+            (1, Some(_)) => {
+                return Err(invalid(
+                    "previous",
+                    "version 1 replaces nothing, so it names no previous version".into(),
+                ));
+            }
+            (2.., None) => {
+                return Err(RecordError::Missing("previous"));
+            }
+            _ => {}
+        }
+        if self.convenors.is_empty() {
+            return Err(RecordError::Missing("convenors"));
+        }
+        for (field, keys, max) in [
+            ("convenors", &self.convenors, MAX_CONVENORS),
+            ("members", &self.members, MAX_MEMBERS),
+        ] {
+            if keys.len() > max {
+                return Err(RecordError::TooMany {
+                    field,
+                    count: keys.len(),
+                    max,
+                });
+            }
+            if has_duplicates(keys) {
+                return Err(invalid(field, "a key is listed twice".into()));
+            }
+        }
+        if self.version == 1 && !self.convenors.contains(&self.founder) {
+            return Err(invalid(
+                "convenors",
+                "the founding charter names its founder as a convenor".into(),
+            ));
+        }
+        check_networks("federates", &self.federates)?;
+        if self.federates.iter().any(NetworkId::is_commons) {
+            return Err(invalid(
+                "federates",
+                "a network federates with other convened networks, not the commons".into(),
+            ));
+        }
+        if self.federates.contains(&self.id()) {
+            return Err(invalid(
+                "federates",
+                "a network does not federate with itself".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An organisation's signed list of the libp2p peer ids of its nodes (kind 7), at the slug
+/// [`Binding::SLUG`]: a newer version replaces the list, a retraction unbinds them all.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    pub nodes: Vec<String>,
+}
+
+impl Binding {
+    pub const SLUG: &'static str = "nodes";
+
+    pub fn slug() -> Slug {
+        Slug::new(Binding::SLUG).expect("a valid slug")
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RecordError> {
+        if self.nodes.is_empty() {
+            return Err(RecordError::Missing("nodes"));
+        }
+        if self.nodes.len() > MAX_NODES {
+            return Err(RecordError::TooMany {
+                field: "nodes",
+                count: self.nodes.len(),
+                max: MAX_NODES,
+            });
+        }
+        for node in &self.nodes {
+            let base58 = |c: char| c.is_ascii_alphanumeric() && !matches!(c, '0' | 'O' | 'I' | 'l');
+            if node.is_empty() || node.len() > MAX_NODE_ID || !node.chars().all(base58) {
+                return Err(RecordError::Invalid {
+                    field: "nodes",
+                    reason: format!("{node:?} is not a node id (a base58 libp2p peer id)"),
+                });
+            }
+        }
+        if has_duplicates(&self.nodes) {
+            return Err(RecordError::Invalid {
+                field: "nodes",
+                reason: "a node is listed twice".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn has_duplicates<T: Ord + Clone>(items: &[T]) -> bool {
+    let mut sorted = items.to_vec();
+    sorted.sort();
+    sorted.windows(2).any(|pair| pair[0] == pair[1])
+}
+
+/// Checks a list of networks: at most [`MAX_NETWORKS`], none twice.
+pub(crate) fn check_networks(
+    field: &'static str,
+    networks: &[NetworkId],
+) -> Result<(), RecordError> {
+    if networks.len() > MAX_NETWORKS {
+        return Err(RecordError::TooMany {
+            field,
+            count: networks.len(),
+            max: MAX_NETWORKS,
+        });
+    }
+    if has_duplicates(networks) {
+        return Err(RecordError::Invalid {
+            field,
+            reason: "a network is listed twice".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks what a charter version's header must say: version 1 is signed by the founder, every
+/// version sits at its own slug with `seq` 1.
+pub(crate) fn check_charter_header(
+    author: &AuthorKey,
+    slug: &Slug,
+    seq: u64,
+    charter: &Charter,
+) -> Result<(), RecordError> {
+    if *slug != charter.slug() {
+        return Err(RecordError::Invalid {
+            field: "slug",
+            reason: format!(
+                "version {} of this charter is published at {}",
+                charter.version,
+                charter.slug()
+            ),
+        });
+    }
+    if seq != 1 {
+        return Err(RecordError::Invalid {
+            field: "seq",
+            reason: "a charter version is signed once, at seq 1; amend it with a new version"
+                .into(),
+        });
+    }
+    if charter.version == 1 && *author != charter.founder {
+        return Err(RecordError::Invalid {
+            field: "founder",
+            reason: "the founding charter is signed by its founder".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A charter version as held: its record id, its signer and its content.
+#[derive(Clone, Copy, Debug)]
+pub struct CharterVersion<'a> {
+    pub id: RecordId,
+    pub author: AuthorKey,
+    pub charter: &'a Charter,
+}
+
+/// A network's charter as resolved from the versions a node holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The record ids of the versions that count, from the founding charter to the current one.
+    pub chain: Vec<RecordId>,
+    /// The signer of each version in `chain`.
+    pub signers: Vec<AuthorKey>,
+    /// The current charter.
+    pub head: Charter,
+}
+
+impl Resolved {
+    pub fn head_id(&self) -> RecordId {
+        *self.chain.last().expect("a chain has its founding version")
+    }
+}
+
+/// **The charter rules.** Resolves `network`'s current charter from the versions held, in any
+/// order: `None` when no valid founding version is held.
+///
+/// 1. Version 1 counts only if signed by the founder.
+/// 2. A later version counts only if it names the version it replaces (`previous`), has the
+///    next version number, and is signed by a convenor of the version it replaces.
+/// 3. When several versions replace the same one (concurrent amendments), the one signed by
+///    the convenor listed first in the replaced version counts, and between two by the same
+///    convenor the one with the lower record id.
+///
+/// The result depends only on the set of versions, never on their order of arrival. A version
+/// arriving late changes the result only if it is a counting successor the node lacked — an
+/// old version that was replaced is already in the chain, or loses to the amendment that
+/// replaced it, so the charter never rolls back.
+pub fn resolve(network: &NetworkId, versions: &[CharterVersion<'_>]) -> Option<Resolved> {
+    let mine: Vec<&CharterVersion<'_>> = versions
+        .iter()
+        .filter(|v| v.charter.id() == *network)
+        .collect();
+    let mut successors: HashMap<RecordId, Vec<&CharterVersion<'_>>> = HashMap::new();
+    for version in &mine {
+        if let Some(previous) = version.charter.previous {
+            successors.entry(previous).or_default().push(version);
+        }
+    }
+    let founding = mine
+        .iter()
+        .filter(|v| {
+            v.charter.version == 1 && v.charter.previous.is_none() && v.author == v.charter.founder
+        })
+        .min_by_key(|v| v.id)?;
+    let mut resolved = Resolved {
+        chain: vec![founding.id],
+        signers: vec![founding.author],
+        head: founding.charter.clone(),
+    };
+    let mut current = *founding;
+    loop {
+        let rank = |author: &AuthorKey| {
+            current
+                .charter
+                .convenors
+                .iter()
+                .position(|convenor| convenor == author)
+        };
+        let next = successors
+            .get(&current.id)
+            .into_iter()
+            .flatten()
+            .filter(|v| v.charter.version == current.charter.version + 1)
+            .filter_map(|v| rank(&v.author).map(|rank| (rank, v.id, *v)))
+            .min_by_key(|(rank, id, _)| (*rank, *id));
+        match next {
+            Some((_, _, version)) => {
+                resolved.chain.push(version.id);
+                resolved.signers.push(version.author);
+                resolved.head = version.charter.clone();
+                current = version;
+            }
+            None => return Some(resolved),
+        }
+    }
+}
