@@ -14,8 +14,10 @@
 //!    never comes back (the outcome says the held version is a retraction).
 //!
 //! Before them, a record whose author this node's operator blocked is *rejected*
-//! (`convene block`). After them, the node's [`Policy`] — the local rules (trust, networks) —
-//! may *reject* what the version rule would store. To add a rule, implement [`Rule`] and add it
+//! (`convene block`). After them, the networks the node replicates place the record (see
+//! [`crate::networks`]): one published into a members-only network by a non-member is
+//! *rejected*, one in no network this node replicates *ignored*. Then the node's [`Policy`] —
+//! its local rules — may *reject* what the version rule would store. To add a rule, implement [`Rule`] and add it
 //! to the policy the node runs with ([`crate::Node::set_policy`],
 //! [`crate::daemon::RunOptions::policy`]).
 
@@ -24,6 +26,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use convene_protocol::{AuthorKey, Record, Version};
+
+use crate::networks::{Networks, Placement};
 
 /// Where a record came from on its way to the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,6 +67,8 @@ pub enum Ignored {
     Duplicate,
     /// The held version wins over this one; `retracted` says the held version is a retraction.
     Stale { held: Version, retracted: bool },
+    /// It is in no network this node replicates (see [`crate::networks`]).
+    Elsewhere(String),
 }
 
 /// The decision about one record.
@@ -89,12 +95,22 @@ pub struct Policy {
     rules: Vec<Arc<dyn Rule>>,
     /// Authors whose records are refused, whatever they are.
     blocked: Arc<HashSet<AuthorKey>>,
+    /// The networks this node replicates and the charters it holds: a record for a
+    /// members-only network by a non-member is refused, one for no network this node
+    /// replicates ignored.
+    networks: Option<Arc<Networks>>,
 }
 
 impl Policy {
     /// This policy, refusing every record of `blocked` authors as well.
     pub fn blocking(mut self, blocked: Arc<HashSet<AuthorKey>>) -> Policy {
         self.blocked = blocked;
+        self
+    }
+
+    /// This policy, placing records by `networks` as well.
+    pub fn placing(mut self, networks: Arc<Networks>) -> Policy {
+        self.networks = Some(networks);
         self
     }
 
@@ -121,6 +137,13 @@ pub fn admit(record: &Record, held: Option<Held>, source: Source, policy: &Polic
                 held: held.version,
                 retracted: held.retracted,
             });
+        }
+    }
+    if let Some(networks) = &policy.networks {
+        match networks.place(record, source == Source::Own) {
+            Placement::Keep => {}
+            Placement::Elsewhere(reason) => return Admission::Ignore(Ignored::Elsewhere(reason)),
+            Placement::Refused(reason) => return Admission::Reject(reason),
         }
     }
     for rule in &policy.rules {

@@ -17,6 +17,7 @@ mod draft;
 mod fsutil;
 mod home;
 pub mod limits;
+pub mod networks;
 mod people;
 mod progress;
 mod publish;
@@ -29,7 +30,7 @@ pub mod trust;
 
 use std::path::Path;
 
-use convene_protocol::{Address, AuthorKey, Content, Date, Kind, Record, RecordError};
+use convene_protocol::{Address, AuthorKey, Content, Date, Kind, NetworkId, Record, RecordError};
 use convene_search::{Hit, Index, IndexError, Query, SimilarQuery};
 
 pub use crate::admission::{Policy, Source};
@@ -126,6 +127,9 @@ pub struct Node {
     names: std::sync::Mutex<Option<(Date, std::sync::Arc<trust::Names>)>>,
     /// Authors the operator blocked: the admission step refuses their records.
     blocked: std::sync::Arc<std::collections::HashSet<AuthorKey>>,
+    /// The networks as this node sees them; rebuilt from the store after a charter, a binding
+    /// or a join changes.
+    networks: std::sync::Mutex<Option<std::sync::Arc<networks::Networks>>>,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -243,6 +247,7 @@ impl Node {
             owner: None,
             names: std::sync::Mutex::new(None),
             blocked: Default::default(),
+            networks: std::sync::Mutex::new(None),
         };
         node.load_blocks()?;
         if let Err(error) = node.catch_up(progress) {
@@ -427,11 +432,161 @@ impl Node {
             records.push(record);
             true
         })?;
-        let name = self.names()?.name_of(author).map(str::to_string);
+        let names = self.names()?;
+        let networks = self.networks()?;
         for record in &records {
-            self.index.apply(record, name.as_deref())?;
+            self.index_one(record, &names, &networks)?;
         }
         Ok(())
+    }
+
+    /// Hands one record to the index writer under its author's name, or removes it from the
+    /// index if it counts in none of the networks it names (a removed member's).
+    fn index_one(
+        &mut self,
+        record: &Record,
+        names: &trust::Names,
+        networks: &networks::Networks,
+    ) -> Result<(), NodeError> {
+        let author = record.header().author;
+        if let Some(named) = networks::named_networks(record)
+            && !networks.visible(&author, named)
+        {
+            self.index.remove(&record.address())?;
+            return Ok(());
+        }
+        self.index.apply(record, names.name_of(&author))?;
+        Ok(())
+    }
+
+    /// The networks as this node sees them: charters held, networks joined, bindings.
+    pub fn networks(&self) -> Result<std::sync::Arc<networks::Networks>, NodeError> {
+        let mut cached = self.networks.lock().expect("not poisoned");
+        if let Some(networks) = &*cached {
+            return Ok(networks.clone());
+        }
+        let networks = std::sync::Arc::new(networks::Networks::new(
+            self.store.charters()?,
+            self.store.bindings()?,
+            self.store.joined()?,
+        ));
+        *cached = Some(networks.clone());
+        Ok(networks)
+    }
+
+    fn forget_networks(&self) {
+        *self.networks.lock().expect("not poisoned") = None;
+    }
+
+    /// Joins `network` (this node replicates its records from now on), or with `None` leaves
+    /// it (records held stay; no more arrive). Whether it was joined before.
+    pub fn set_joined(
+        &mut self,
+        network: &NetworkId,
+        joined: Option<&networks::Joined>,
+    ) -> Result<bool, NodeError> {
+        if network.is_commons() {
+            return Err(NodeError::Invalid(
+                "every node keeps the commons; join or leave a convened network".into(),
+            ));
+        }
+        let had = self
+            .store
+            .set_joined(network, joined)
+            .map_err(|e| self.write_failed(e.into()))?;
+        self.forget_networks();
+        Ok(had)
+    }
+
+    /// What a sync with `peer` (a libp2p peer id) reconciles: the set that peer may see,
+    /// within `scope` — what the peer asked for, or (with `None`, as the initiator) the
+    /// networks this node replicates.
+    pub fn sync_plan(
+        &self,
+        peer: &str,
+        scope: Option<Vec<NetworkId>>,
+    ) -> Result<SyncPlan, NodeError> {
+        let networks = self.networks()?;
+        let organisations = networks.organisations_of(peer).to_vec();
+        let scope = scope.unwrap_or_else(|| networks.scope());
+        Ok(SyncPlan {
+            head: self.store.log_head()?,
+            items: self.sync_set_for(&organisations, &scope)?,
+            organisations,
+            scope,
+        })
+    }
+
+    /// The sync set a peer bound to `organisations` may see, within `scope` (the networks it
+    /// asked for): profiles, vouches, charters and bindings always, and the records in `scope`
+    /// it may receive.
+    pub fn sync_set_for(
+        &self,
+        organisations: &[AuthorKey],
+        scope: &[NetworkId],
+    ) -> Result<Vec<convene_protocol::sync::SyncItem>, NodeError> {
+        let networks = self.networks()?;
+        Ok(self.store.sync_items_where(|key, named| {
+            let Some(named) = named else { return true };
+            let author = AuthorKey(key[..32].try_into().expect("address keys start with a key"));
+            networks::Networks::in_scope(scope, named)
+                && networks.may_receive(organisations, &author, named)
+        })?)
+    }
+
+    /// The records among `ids` that a peer bound to `organisations` may receive, in order, until
+    /// they reach `budget` bytes: how many ids were served, and the records' bytes. An id the
+    /// peer may not have is skipped exactly like one no longer held.
+    pub fn fetch_for(
+        &self,
+        organisations: &[AuthorKey],
+        ids: &[convene_protocol::RecordId],
+        budget: usize,
+    ) -> Result<(usize, Vec<Vec<u8>>), NodeError> {
+        let networks = self.networks()?;
+        let (served, records) = self.store.fetch(ids, budget)?;
+        let allowed = records
+            .into_iter()
+            .filter(|bytes| match Record::from_stored_bytes(bytes.clone()) {
+                Ok(record) => self.may_send(&networks, organisations, &record),
+                Err(_) => false,
+            })
+            .collect();
+        Ok((served, allowed))
+    }
+
+    /// Whether a peer bound to `organisations` may receive `record` (a retraction goes where the
+    /// record it retracts went).
+    fn may_send(
+        &self,
+        networks: &networks::Networks,
+        organisations: &[AuthorKey],
+        record: &Record,
+    ) -> bool {
+        let author = record.header().author;
+        let named = if record.is_retraction() {
+            self.store.places(&record.address()).ok().flatten()
+        } else {
+            networks::named_networks(record).map(<[NetworkId]>::to_vec)
+        };
+        named.is_none_or(|named| networks.may_receive(organisations, &author, named.as_slice()))
+    }
+
+    /// Whether `record` belongs to members-only networks only: such a record never travels by
+    /// gossip (it goes only to members' nodes, by sync).
+    pub fn is_members_only(&self, record: &Record) -> Result<bool, NodeError> {
+        let networks = self.networks()?;
+        Ok(networks::named_networks(record).is_some_and(|named| networks.members_only(named)))
+    }
+
+    /// [`Node::is_members_only`] for the record held at `address` (a retraction: for the
+    /// record it retracted).
+    pub fn is_members_only_at(&self, address: &Address) -> Result<bool, NodeError> {
+        let networks = self.networks()?;
+        Ok(self
+            .store
+            .places(address)?
+            .is_some_and(|named| networks.members_only(&named)))
     }
 
     /// Replaces the local rules the admission step applies to every record from now on.
@@ -580,9 +735,15 @@ impl Node {
     /// Starts a write on the write path: records admitted to it see each other, and become
     /// durable with [`Node::commit`]; dropping it discards them (a dry run).
     pub(crate) fn begin(&self) -> Result<Pending, NodeError> {
+        let networks = self.networks()?;
         Ok(Pending {
             batch: self.store.batch()?,
-            policy: self.policy.clone().blocking(self.blocked.clone()),
+            joined: networks.joined().clone(),
+            policy: self
+                .policy
+                .clone()
+                .blocking(self.blocked.clone())
+                .placing(networks),
             stored: Vec::new(),
         })
     }
@@ -668,17 +829,49 @@ impl Node {
         if !profiles.is_empty() {
             self.forget_names();
         }
+        // A new charter version may change who counts in a network, a binding which node is
+        // whose: the records of networks whose charter changed are indexed again.
+        let changed_networks = self.networks_changed_by(stored)?;
         let names = self.names()?;
+        let networks = self.networks()?;
         for record in stored {
             let author = record.header().author;
             if !profiles.contains(&author) {
-                self.index.apply(record, names.name_of(&author))?;
+                self.index_one(record, &names, &networks)?;
             }
         }
         for author in dedup(profiles) {
             self.reindex_author(&author)?;
         }
+        for network in changed_networks {
+            for address in self.store.addresses_in(&network)? {
+                if let Some(record) = self.store.get(&address)? {
+                    self.index_one(&record, &names, &networks)?;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// After `stored` entered the store: forgets the networks view if a charter or binding is
+    /// among them, and returns the networks whose current charter changed.
+    fn networks_changed_by(&self, stored: &[Record]) -> Result<Vec<NetworkId>, NodeError> {
+        let touches = |kind| stored.iter().any(|record| record.header().kind == kind);
+        if !touches(Kind::Charter) && !touches(Kind::Binding) {
+            return Ok(Vec::new());
+        }
+        let before = self.networks()?;
+        self.forget_networks();
+        let after = self.networks()?;
+        Ok(after
+            .charters()
+            .filter(|(id, resolved)| {
+                before
+                    .charter(id)
+                    .is_none_or(|old| old.head_id() != resolved.head_id())
+            })
+            .map(|(id, _)| id.clone())
+            .collect())
     }
 
     /// Makes the index searchable up to the store's current log head.
@@ -757,10 +950,24 @@ impl Node {
     }
 }
 
+/// What one sync with one peer reconciles (see [`Node::sync_plan`]).
+#[derive(Clone, Debug)]
+pub struct SyncPlan {
+    /// The store's log head when the set was built.
+    pub head: u64,
+    /// The organisations whose bindings list the peer.
+    pub organisations: Vec<AuthorKey>,
+    /// The networks reconciled.
+    pub scope: Vec<NetworkId>,
+    pub items: Vec<convene_protocol::sync::SyncItem>,
+}
+
 /// An open write on the write path (see [`Node::begin`]).
 pub(crate) struct Pending {
     batch: store::Batch,
     policy: Policy,
+    /// The networks this node joined (to place records by charters this write brings).
+    joined: std::collections::BTreeMap<NetworkId, networks::Joined>,
     /// The records this write stored, in order.
     stored: Vec<Record>,
 }
@@ -775,6 +982,50 @@ impl Pending {
     /// Offers records from `source` to the admission step; the accepted ones are written (not
     /// yet durable).
     pub(crate) fn admit(
+        &mut self,
+        records: &[Record],
+        source: Source,
+    ) -> Result<Vec<Outcome>, NodeError> {
+        // Charters and bindings go first: a record published into a network can arrive in
+        // the same batch as the charter version that admits its author.
+        let frames: Vec<usize> = (0..records.len())
+            .filter(|&at| matches!(records[at].header().kind, Kind::Charter | Kind::Binding))
+            .collect();
+        if frames.is_empty() || frames.len() == records.len() {
+            return self.admit_in_order(records, source);
+        }
+        let (first, rest): (Vec<Record>, Vec<Record>) = records
+            .iter()
+            .cloned()
+            .partition(|record| matches!(record.header().kind, Kind::Charter | Kind::Binding));
+        let first_outcomes = self.admit_in_order(&first, source)?;
+        if first_outcomes.iter().any(Outcome::is_stored) {
+            let (charters, bindings) = self.batch.charters_and_bindings()?;
+            let joined = self.joined.clone();
+            self.policy =
+                self.policy
+                    .clone()
+                    .placing(std::sync::Arc::new(networks::Networks::new(
+                        charters, bindings, joined,
+                    )));
+        }
+        let rest_outcomes = self.admit_in_order(&rest, source)?;
+        // Back into the order the records came in.
+        let (mut first_outcomes, mut rest_outcomes) =
+            (first_outcomes.into_iter(), rest_outcomes.into_iter());
+        Ok((0..records.len())
+            .map(|at| {
+                if frames.binary_search(&at).is_ok() {
+                    first_outcomes.next()
+                } else {
+                    rest_outcomes.next()
+                }
+                .expect("one outcome per record")
+            })
+            .collect())
+    }
+
+    fn admit_in_order(
         &mut self,
         records: &[Record],
         source: Source,

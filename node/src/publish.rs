@@ -245,7 +245,7 @@ impl Node {
                 stored: stored.seq,
                 offered: record.header().seq,
             }),
-            Outcome::Refused(reason) => Err(NodeError::Refused {
+            Outcome::Refused(reason) | Outcome::Elsewhere(reason) => Err(NodeError::Refused {
                 address: record.address(),
                 reason,
             }),

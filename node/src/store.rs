@@ -16,7 +16,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::domains::DomainCheck;
-use crate::tables::{BLOCKS, DOMAINS, LATEST, LOG, PINS, RECORDS};
+use crate::networks::{HeldCharter, Joined};
+use crate::tables::{BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS};
 use crate::trust::{Block, Pin};
 
 /// Errors from the store.
@@ -77,6 +78,8 @@ pub enum Outcome {
     Stale { stored: Version, retracted: bool },
     /// Not stored: a rule of the node's admission policy refuses it, for this reason.
     Refused(String),
+    /// Not stored: it is in no network this node replicates (why, for the log).
+    Elsewhere(String),
 }
 
 impl Outcome {
@@ -303,6 +306,122 @@ impl Store {
         Ok(items)
     }
 
+    /// The catch-up sync set as one peer may see it: the items for which `wanted(address key,
+    /// networks)` holds, `networks` being what the record names (`None` for the kinds that are
+    /// in no network). One pass over the latest and places tables, both in address order.
+    pub fn sync_items_where(
+        &self,
+        mut wanted: impl FnMut(&[u8], Option<&[convene_protocol::NetworkId]>) -> bool,
+    ) -> Result<Vec<SyncItem>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let latest = txn.open_table(LATEST)?;
+        let places = txn.open_table(PLACES)?;
+        let mut places = places.iter()?.peekable();
+        let mut items = Vec::new();
+        let no_networks: &[convene_protocol::NetworkId] = &[];
+        for entry in latest.iter()? {
+            let (key, value) = entry?;
+            let key = key.value();
+            let mut named = None;
+            while let Some(Ok((place, _))) = places.peek() {
+                match place.value().cmp(key) {
+                    std::cmp::Ordering::Less => {
+                        places.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        let (_, networks) = places.next().expect("peeked")?;
+                        named = Some(crate::networks::decode_list(networks.value()));
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+            let networks = match (key.get(32).copied(), &named) {
+                (_, Some(named)) => Some(named.as_slice()),
+                (Some(kind), None) if carries_networks(kind) => Some(no_networks),
+                _ => None,
+            };
+            if wanted(key, networks) {
+                items.push(LatestEntry::from_bytes(value.value()).sync_item());
+            }
+        }
+        Ok(items)
+    }
+
+    /// The networks the record at `address` names (empty: the commons); `None` for kinds in no
+    /// network.
+    pub fn places(
+        &self,
+        address: &Address,
+    ) -> Result<Option<Vec<convene_protocol::NetworkId>>, StoreError> {
+        if !carries_networks(address.kind as u8) {
+            return Ok(None);
+        }
+        let txn = self.db()?.begin_read()?;
+        let places = txn.open_table(PLACES)?;
+        Ok(Some(
+            places
+                .get(address.to_key().as_slice())?
+                .map(|value| crate::networks::decode_list(value.value()))
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Every charter version held (charter versions are never retracted).
+    pub fn charters(&self) -> Result<Vec<HeldCharter>, StoreError> {
+        Ok(charters_of(
+            self.live_of_kind(convene_protocol::Kind::Charter)?,
+        ))
+    }
+
+    /// Every live binding: which organisation lists which nodes.
+    pub fn bindings(&self) -> Result<Vec<(AuthorKey, convene_protocol::Binding)>, StoreError> {
+        Ok(bindings_of(
+            self.live_of_kind(convene_protocol::Kind::Binding)?,
+        ))
+    }
+
+    /// The networks this node joined.
+    pub fn joined(
+        &self,
+    ) -> Result<std::collections::BTreeMap<convene_protocol::NetworkId, Joined>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(JOINED)?;
+        let mut out = std::collections::BTreeMap::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            if let (Some(network), Ok(joined)) = (
+                convene_protocol::NetworkId::from_key(key.value()),
+                serde_json::from_slice::<Joined>(value.value()),
+            ) {
+                out.insert(network, joined);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Joins `network` (or, with `None`, leaves it); whether it was joined. Durable on return.
+    pub(crate) fn set_joined(
+        &self,
+        network: &convene_protocol::NetworkId,
+        joined: Option<&Joined>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db()?.begin_write()?;
+        let had = {
+            let mut table = txn.open_table(JOINED)?;
+            let key = network.to_key();
+            match joined {
+                Some(joined) => {
+                    let bytes = serde_json::to_vec(joined).expect("plain data");
+                    table.insert(key.as_slice(), bytes.as_slice())?.is_some()
+                }
+                None => table.remove(key.as_slice())?.is_some(),
+            }
+        };
+        txn.commit()?;
+        Ok(had)
+    }
+
     /// The record with this id, if it is stored (only winning versions are).
     pub fn get_by_id(&self, id: RecordId) -> Result<Option<Record>, StoreError> {
         let txn = self.db()?.begin_read()?;
@@ -360,20 +479,23 @@ impl Store {
         kind: convene_protocol::Kind,
     ) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
         let txn = self.db()?.begin_read()?;
-        let latest = txn.open_table(LATEST)?;
-        let records = txn.open_table(RECORDS)?;
+        live_of_kind(&txn.open_table(LATEST)?, &txn.open_table(RECORDS)?, kind)
+    }
+
+    /// The addresses of the records that name `network`.
+    pub fn addresses_in(
+        &self,
+        network: &convene_protocol::NetworkId,
+    ) -> Result<Vec<Address>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let places = txn.open_table(PLACES)?;
         let mut out = Vec::new();
-        for entry in latest.iter()? {
+        for entry in places.iter()? {
             let (key, value) = entry?;
-            if key.value().get(32) != Some(&(kind as u8)) {
-                continue;
-            }
-            let entry = LatestEntry::from_bytes(value.value());
-            if entry.retracted {
-                continue;
-            }
-            if let Some(bytes) = records.get(entry.version.id.0)? {
-                out.push((decode(entry.version.id, bytes.value())?, entry));
+            if crate::networks::decode_list(value.value()).contains(network)
+                && let Some(address) = Address::from_key(key.value())
+            {
+                out.push(address);
             }
         }
         Ok(out)
@@ -458,11 +580,13 @@ impl Store {
                 }
                 keys.push((key.value().to_vec(), LatestEntry::from_bytes(value.value())));
             }
+            let mut places = txn.open_table(PLACES)?;
             for (key, entry) in keys {
                 if let Some(bytes) = records.remove(entry.version.id.0)? {
                     purged.push(decode(entry.version.id, bytes.value())?.address());
                 }
                 latest.remove(key.as_slice())?;
+                places.remove(key.as_slice())?;
             }
         }
         txn.commit()?;
@@ -565,6 +689,8 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(PINS)?;
         txn.open_table(BLOCKS)?;
         txn.open_table(DOMAINS)?;
+        txn.open_table(PLACES)?;
+        txn.open_table(JOINED)?;
         txn.commit()?;
         Ok(db)
     });
@@ -590,6 +716,65 @@ fn quietly<T>(work: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread:
     let result = std::panic::catch_unwind(work);
     std::panic::set_hook(hook);
     result
+}
+
+fn live_of_kind(
+    latest: &impl ReadableTable<&'static [u8], [u8; 49]>,
+    records: &impl ReadableTable<[u8; 32], &'static [u8]>,
+    kind: convene_protocol::Kind,
+) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in latest.iter()? {
+        let (key, value) = entry?;
+        if key.value().get(32) != Some(&(kind as u8)) {
+            continue;
+        }
+        let entry = LatestEntry::from_bytes(value.value());
+        if entry.retracted {
+            continue;
+        }
+        if let Some(bytes) = records.get(entry.version.id.0)? {
+            out.push((decode(entry.version.id, bytes.value())?, entry));
+        }
+    }
+    Ok(out)
+}
+
+fn charters_of(records: Vec<(Record, LatestEntry)>) -> Vec<HeldCharter> {
+    records
+        .into_iter()
+        .filter_map(|(record, _)| match record.content() {
+            Some(convene_protocol::Content::Charter(charter)) => Some(HeldCharter {
+                id: record.id(),
+                author: record.header().author,
+                charter: charter.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn bindings_of(records: Vec<(Record, LatestEntry)>) -> Vec<(AuthorKey, convene_protocol::Binding)> {
+    records
+        .into_iter()
+        .filter_map(|(record, _)| match record.content() {
+            Some(convene_protocol::Content::Binding(binding)) => {
+                Some((record.header().author, binding.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether records of this kind byte name networks (experiments, practitioners, lessons).
+fn carries_networks(kind: u8) -> bool {
+    [
+        convene_protocol::Kind::Experiment,
+        convene_protocol::Kind::Practitioner,
+        convene_protocol::Kind::Lesson,
+    ]
+    .iter()
+    .any(|k| *k as u8 == kind)
 }
 
 fn decode(id: RecordId, bytes: &[u8]) -> Result<Record, StoreError> {
@@ -619,6 +804,7 @@ impl Batch {
         let mut latest = self.txn.open_table(LATEST)?;
         let mut records = self.txn.open_table(RECORDS)?;
         let mut log = self.txn.open_table(LOG)?;
+        let mut places = self.txn.open_table(PLACES)?;
         let mut position = log.len()?;
         let mut outcomes = Vec::with_capacity(incoming.len());
         for record in incoming {
@@ -648,9 +834,26 @@ impl Batch {
                     });
                     continue;
                 }
+                Admission::Ignore(Ignored::Elsewhere(reason)) => {
+                    outcomes.push(Outcome::Elsewhere(reason));
+                    continue;
+                }
                 Admission::Reject(reason) => {
                     outcomes.push(Outcome::Refused(reason));
                     continue;
+                }
+            }
+            // A retraction keeps the networks of what it retracts: the tombstone goes where
+            // the record went.
+            if !record.is_retraction() {
+                match crate::networks::named_networks(record) {
+                    Some(networks) if !networks.is_empty() => {
+                        let list = crate::networks::encode_list(networks);
+                        places.insert(key.as_slice(), list.as_slice())?;
+                    }
+                    _ => {
+                        places.remove(key.as_slice())?;
+                    }
                 }
             }
             if let Some(held) = held {
@@ -666,6 +869,33 @@ impl Batch {
             });
         }
         Ok(outcomes)
+    }
+
+    /// Every charter version and live binding as this batch sees them (its own writes
+    /// included), for placing records that arrive with the charter that admits them.
+    pub(crate) fn charters_and_bindings(
+        &self,
+    ) -> Result<
+        (
+            Vec<HeldCharter>,
+            Vec<(AuthorKey, convene_protocol::Binding)>,
+        ),
+        StoreError,
+    > {
+        let latest = self.txn.open_table(LATEST)?;
+        let records = self.txn.open_table(RECORDS)?;
+        Ok((
+            charters_of(live_of_kind(
+                &latest,
+                &records,
+                convene_protocol::Kind::Charter,
+            )?),
+            bindings_of(live_of_kind(
+                &latest,
+                &records,
+                convene_protocol::Kind::Binding,
+            )?),
+        ))
     }
 
     /// The latest-version entry at `address` as this batch sees it.

@@ -35,3 +35,13 @@ pub(crate) const BLOCKS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition:
 /// Author key → the last check of the domain its profile names (JSON: `domains::DomainCheck`).
 /// Local observations, never sent to peers; re-checked by the node.
 pub(crate) const DOMAINS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("domains_v1");
+
+/// Address key → the networks the record at that address names (`networks::encode_list`), for
+/// experiments, practitioners and lessons that name any. Kept when a retraction replaces the
+/// record, so the tombstone goes where the record went. What catch-up sync filters by, without
+/// reading records.
+pub(crate) const PLACES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("places_v1");
+
+/// Network key (founder 32 bytes ‖ slug) → when this node joined it (JSON:
+/// `networks::Joined`). A local decision: the node replicates the networks it joined.
+pub(crate) const JOINED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("joined_v1");

@@ -792,6 +792,10 @@ fn tally(report: &mut ImportReport, admitted: &Admitted, line: u64) {
             line,
             reason: format!("{address}: refused by this node's admission policy: {reason}"),
         }),
+        Outcome::Elsewhere(reason) => report.rejected.push(Rejection {
+            line,
+            reason: format!("{address}: not imported: {reason}"),
+        }),
     }
 }
 

@@ -833,7 +833,15 @@ mod sync_limits {
             let peer = PeerId::random();
             let message = opening();
             let answer = responder
-                .answer(&store, peer, Request::Reconcile { session, message })
+                .answer(
+                    &store,
+                    peer,
+                    Request::Reconcile {
+                        session,
+                        scope: vec![convene_protocol::NetworkId::Commons],
+                        message,
+                    },
+                )
                 .await;
             assert!(matches!(answer, Response::Reconcile { .. }), "{answer:?}");
         }
@@ -847,6 +855,7 @@ mod sync_limits {
                 PeerId::random(),
                 Request::Reconcile {
                     session: 9,
+                    scope: vec![convene_protocol::NetworkId::Commons],
                     message,
                 },
             )
@@ -865,7 +874,15 @@ mod sync_limits {
         for session in 0..3 {
             let message = opening();
             let answer = responder
-                .answer(&store, peer, Request::Reconcile { session, message })
+                .answer(
+                    &store,
+                    peer,
+                    Request::Reconcile {
+                        session,
+                        scope: vec![convene_protocol::NetworkId::Commons],
+                        message,
+                    },
+                )
                 .await;
             assert!(matches!(answer, Response::Reconcile { .. }));
         }
@@ -876,6 +893,7 @@ mod sync_limits {
                 peer,
                 Request::Reconcile {
                     session: 4,
+                    scope: vec![convene_protocol::NetworkId::Commons],
                     message,
                 },
             )
@@ -889,6 +907,7 @@ mod sync_limits {
                 PeerId::random(),
                 Request::Reconcile {
                     session: 5,
+                    scope: vec![convene_protocol::NetworkId::Commons],
                     message,
                 },
             )
@@ -932,6 +951,7 @@ mod sync_limits {
                     peer,
                     Request::Reconcile {
                         session: 1,
+                        scope: vec![convene_protocol::NetworkId::Commons],
                         message: message.clone(),
                     },
                 )

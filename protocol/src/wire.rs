@@ -9,12 +9,13 @@
 //!
 //! Pure encoding and decoding: moving the frames is the node's job.
 
+use crate::network::{MAX_NETWORK_SLUG, NetworkId};
 use crate::{MAX_RECORD_BYTES, RecordId};
 
 /// The gossipsub topic new records are announced on.
 pub const GOSSIP_TOPIC: &str = "convene/records/1";
 /// The request-response protocol for catch-up sync.
-pub const SYNC_PROTOCOL: &str = "/convene/sync/1";
+pub const SYNC_PROTOCOL: &str = "/convene/sync/2";
 /// Most ids one [`Request::Fetch`] may ask for.
 pub const MAX_FETCH_IDS: usize = 1_024;
 /// A [`Response::Records`] stops adding records once it holds this many bytes of them.
@@ -24,13 +25,18 @@ pub const MAX_FRAME_BYTES: usize = RECORDS_BUDGET + MAX_RECORD_BYTES + 64 * 1024
 /// Largest reconciliation message either side accepts: the negentropy frame limit both sides
 /// use ([`crate::sync::SYNC_FRAME_LIMIT`]) and a little slack.
 pub const MAX_RECONCILE_BYTES: usize = crate::sync::SYNC_FRAME_LIMIT as usize + 4 * 1024;
+/// Most networks one sync may ask for (its scope).
+pub const MAX_SCOPE: usize = 64;
+/// Largest scope on the wire: a count, then each network as a length byte and its key.
+const MAX_SCOPE_BYTES: usize = 1 + MAX_SCOPE * (1 + 32 + MAX_NETWORK_SLUG);
 /// Largest request frame: a reconciliation round or a full fetch, whichever is larger. A
 /// responder reads no more than this from a stream, whatever the length prefix says.
-pub const MAX_REQUEST_BYTES: usize = if 9 + MAX_RECONCILE_BYTES > 5 + 32 * MAX_FETCH_IDS {
-    9 + MAX_RECONCILE_BYTES
-} else {
-    5 + 32 * MAX_FETCH_IDS
-};
+pub const MAX_REQUEST_BYTES: usize =
+    if 9 + MAX_SCOPE_BYTES + MAX_RECONCILE_BYTES > 5 + 32 * MAX_FETCH_IDS {
+        9 + MAX_SCOPE_BYTES + MAX_RECONCILE_BYTES
+    } else {
+        5 + 32 * MAX_FETCH_IDS
+    };
 /// Longest reason a refusal may give.
 pub const MAX_REFUSAL_BYTES: usize = 1_024;
 
@@ -46,7 +52,14 @@ const ACK: u8 = 4;
 pub enum Request {
     /// One round of set reconciliation. `session` is chosen by the initiator at random per
     /// reconciliation, so the responder can keep its side of the set fixed for the session.
-    Reconcile { session: u64, message: Vec<u8> },
+    /// `scope` lists the networks the initiator replicates (the commons among them, if it
+    /// keeps it): the set reconciled is the records in those networks that the responder may
+    /// send this initiator, plus profiles, vouches, charters and bindings.
+    Reconcile {
+        session: u64,
+        scope: Vec<NetworkId>,
+        message: Vec<u8>,
+    },
     /// Send these records, by id, in this order.
     Fetch { ids: Vec<RecordId> },
     /// "I have stored new records": the receiver should start a sync with the sender soon.
@@ -139,10 +152,21 @@ fn reconcile_message(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
 impl Request {
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Request::Reconcile { session, message } => {
-                let mut out = Vec::with_capacity(9 + message.len());
+            Request::Reconcile {
+                session,
+                scope,
+                message,
+            } => {
+                let mut out = Vec::with_capacity(10 + message.len());
                 out.push(RECONCILE);
                 out.extend_from_slice(&session.to_be_bytes());
+                let scope = &scope[..scope.len().min(MAX_SCOPE)];
+                out.push(scope.len() as u8);
+                for network in scope {
+                    let key = network.to_key();
+                    out.push(key.len() as u8);
+                    out.extend_from_slice(&key);
+                }
                 out.extend_from_slice(message);
                 out
             }
@@ -162,10 +186,25 @@ impl Request {
     pub fn decode(bytes: &[u8]) -> Result<Request, WireError> {
         let mut reader = Reader { bytes };
         let request = match reader.u8()? {
-            RECONCILE => Request::Reconcile {
-                session: reader.u64()?,
-                message: reconcile_message(reader.rest())?,
-            },
+            RECONCILE => {
+                let session = reader.u64()?;
+                let count = usize::from(reader.u8()?);
+                if count > MAX_SCOPE {
+                    return Err(WireError("scope names too many networks"));
+                }
+                let mut scope = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let len = usize::from(reader.u8()?);
+                    let network = NetworkId::from_key(reader.take(len)?)
+                        .ok_or(WireError("not a network id"))?;
+                    scope.push(network);
+                }
+                Request::Reconcile {
+                    session,
+                    scope,
+                    message: reconcile_message(reader.rest())?,
+                }
+            }
             FETCH => {
                 let count = reader.u32()? as usize;
                 if count > MAX_FETCH_IDS {
@@ -263,7 +302,19 @@ mod tests {
         let requests = [
             Request::Reconcile {
                 session: 7,
+                scope: vec![],
                 message: vec![0x61, 1, 2],
+            },
+            Request::Reconcile {
+                session: 8,
+                scope: vec![
+                    NetworkId::Commons,
+                    NetworkId::Convened {
+                        founder: crate::AuthorKey([3; 32]),
+                        slug: crate::Slug::new("innopints").unwrap(),
+                    },
+                ],
+                message: vec![0x61],
             },
             Request::Fetch {
                 ids: vec![RecordId([1; 32]), RecordId([2; 32])],
@@ -327,6 +378,7 @@ mod tests {
         // Reconciliation messages are bounded by the negentropy frame limit, not the frame's.
         let big = Request::Reconcile {
             session: 1,
+            scope: vec![],
             message: vec![0; MAX_RECONCILE_BYTES + 1],
         }
         .encode();

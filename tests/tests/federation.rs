@@ -835,6 +835,7 @@ fn a_flood_of_sync_requests_is_refused_beyond_its_budget_and_memory_stays_bounde
                         .1;
                     Request::Reconcile {
                         session: i,
+                        scope: vec![convene_protocol::NetworkId::Commons],
                         message,
                     }
                 } else {

@@ -20,8 +20,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use convene_protocol::sync::SyncItem;
-use convene_protocol::{Address, AuthorKey, Record, RecordId};
+use convene_protocol::{Address, AuthorKey, NetworkId, Record, RecordId};
 use convene_search::{Facet, Query, SimilarQuery};
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -34,7 +33,7 @@ use crate::transfer::{Admitted, RowResult};
 use crate::trust::{Block, Found, Pin, Trust};
 use crate::{
     Draft, ListFilter, Node, NodeError, Outcome, Person, PublishOutcome, Publisher, SimilarCheck,
-    Store, StoreCounts,
+    Store, StoreCounts, SyncPlan,
 };
 
 /// Jobs waiting for the store; senders wait (API, sync) or give up (gossip) when it is full.
@@ -67,6 +66,8 @@ pub enum Verdict {
     Stale,
     /// Valid, but this node's admission policy refuses it.
     Refused(String),
+    /// Valid, but in no network this node replicates; not stored.
+    Elsewhere,
     /// Failed verification or validation; nothing was stored.
     Invalid(String),
 }
@@ -149,9 +150,23 @@ pub enum Request {
     Counts {
         reply: Reply<StoreCounts>,
     },
-    /// The store's log head and its catch-up sync set.
+    /// The catch-up sync set `peer` may see, within `scope` (`None`: the networks this node
+    /// replicates, when it starts the sync).
     SyncSet {
-        reply: Reply<(u64, Vec<SyncItem>)>,
+        peer: String,
+        scope: Option<Vec<NetworkId>>,
+        reply: Reply<SyncPlan>,
+    },
+    /// Whether the record at `address` belongs to members-only networks only (it must not be
+    /// gossiped).
+    MembersOnly {
+        address: Address,
+        reply: Reply<bool>,
+    },
+    /// The store's log head and the organisations whose bindings list `peer`.
+    PeerView {
+        peer: String,
+        reply: Reply<(u64, Vec<AuthorKey>)>,
     },
     LogHead {
         reply: Reply<u64>,
@@ -159,6 +174,8 @@ pub enum Request {
     /// Stored records by id, in order, until `budget` bytes: how many ids were served, and the
     /// bytes of those still stored.
     Fetch {
+        /// The peer asking: it gets only what it may receive.
+        peer: String,
         ids: Vec<RecordId>,
         budget: usize,
         reply: Reply<(usize, Vec<Vec<u8>>)>,
@@ -563,14 +580,26 @@ impl Actor {
             Request::Get { address, reply } => self.answer(reply, |a| a.node.get(&address)),
             Request::List { filter, reply } => self.answer(reply, |a| a.node.list(&filter)),
             Request::Counts { reply } => self.answer(reply, |a| a.node.counts()),
-            Request::SyncSet { reply } => self.answer(reply, |a| {
-                let store = a.node.store();
-                Ok((store.log_head()?, store.sync_items()?))
+            Request::SyncSet { peer, scope, reply } => {
+                self.answer(reply, |a| a.node.sync_plan(&peer, scope))
+            }
+            Request::MembersOnly { address, reply } => {
+                self.answer(reply, |a| a.node.is_members_only_at(&address))
+            }
+            Request::PeerView { peer, reply } => self.answer(reply, |a| {
+                let organisations = a.node.networks()?.organisations_of(&peer).to_vec();
+                Ok((a.node.store().log_head()?, organisations))
             }),
             Request::LogHead { reply } => self.answer(reply, |a| Ok(a.node.store().log_head()?)),
-            Request::Fetch { ids, budget, reply } => {
-                self.answer(reply, |a| Ok(a.node.store().fetch(&ids, budget)?))
-            }
+            Request::Fetch {
+                peer,
+                ids,
+                budget,
+                reply,
+            } => self.answer(reply, |a| {
+                let organisations = a.node.networks()?.organisations_of(&peer).to_vec();
+                a.node.fetch_for(&organisations, &ids, budget)
+            }),
             Request::Snapshot { reply } => self.answer(reply, |a| Ok(a.node.store().clone())),
             Request::Publish {
                 draft,
@@ -805,6 +834,18 @@ impl Actor {
                 match result {
                     Ok(record)
                         if source == Source::Gossip
+                            && self.node.is_members_only(&record).unwrap_or(false) =>
+                    {
+                        // Members-only records go only to members' nodes, by sync; one that
+                        // comes by gossip was sent to everyone, and is not passed on.
+                        verdicts.push(Some(Verdict::Invalid(
+                            "a members-only network's record came by gossip, which would \
+                             show it to non-members"
+                                .into(),
+                        )));
+                    }
+                    Ok(record)
+                        if source == Source::Gossip
                             && !self.author_rates.take(&record.header().author) =>
                     {
                         verdicts.push(Some(Verdict::Refused(
@@ -853,6 +894,7 @@ impl Actor {
                         Outcome::Duplicate => Verdict::Duplicate,
                         Outcome::Stale { .. } => Verdict::Stale,
                         Outcome::Refused(reason) => Verdict::Refused(reason),
+                        Outcome::Elsewhere(_) => Verdict::Elsewhere,
                     })
                 })
                 .collect();

@@ -141,11 +141,20 @@ impl State {
         result.await.map_err(|_| closed())
     }
 
+    /// Spreads one of this node's records just stored: by gossip, or — for a members-only
+    /// network's record, which gossip would show to everyone — by asking peers to sync, which
+    /// sends it only to members' nodes.
     async fn gossip(&self, record: &Record) {
-        let _ = self
-            .net
-            .send(NetCommand::Publish(record.bytes().to_vec()))
+        let address = record.address();
+        let members_only = self
+            .store
+            .ask(|reply| StoreRequest::MembersOnly { address, reply })
             .await;
+        let command = match members_only {
+            Ok(Ok(false)) => NetCommand::Publish(record.bytes().to_vec()),
+            _ => NetCommand::Announce,
+        };
+        let _ = self.net.send(command).await;
     }
 }
 

@@ -788,9 +788,10 @@ impl Net {
                 let acceptance = match &verdict {
                     Verdict::Stored => MessageAcceptance::Accept,
                     // A local policy's refusal says nothing against the peer.
-                    Verdict::Duplicate | Verdict::Stale | Verdict::Refused(_) => {
-                        MessageAcceptance::Ignore
-                    }
+                    Verdict::Duplicate
+                    | Verdict::Stale
+                    | Verdict::Refused(_)
+                    | Verdict::Elsewhere => MessageAcceptance::Ignore,
                     Verdict::Invalid(reason) => {
                         tracing::warn!(peer = %source, reason, "rejected a gossiped record");
                         MessageAcceptance::Reject

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use convene_protocol::RecordId;
 use convene_protocol::sync::{Reconciler, SyncItem};
 use convene_protocol::wire::{MAX_FETCH_IDS, RECORDS_BUDGET, Request, Response};
+use convene_protocol::{AuthorKey, NetworkId, RecordId};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
@@ -137,12 +137,19 @@ pub async fn run(
         peer: peer.to_string(),
         ..SyncReport::default()
     };
-    let (_, items) = store
-        .ask(|reply| actor::Request::SyncSet { reply })
+    // This node's side: the networks it replicates, as the peer may see them (so that what
+    // the peer may not have does not show up as a difference every time).
+    let plan = store
+        .ask(|reply| actor::Request::SyncSet {
+            peer: peer.to_string(),
+            scope: None,
+            reply,
+        })
         .await
         .map_err(|_| SyncFailure::Closed)?
         .map_err(|e| SyncFailure::Store(e.to_string()))?;
-    let (mut reconciler, mut message) = Reconciler::initiate(items)?;
+    let scope = plan.scope;
+    let (mut reconciler, mut message) = Reconciler::initiate(plan.items)?;
     let session = rand_u64();
     let mut need = Vec::new();
     loop {
@@ -154,7 +161,12 @@ pub async fn run(
         }
         report.rounds += 1;
         report.reconcile_bytes += message.len() as u64;
-        let answer = match request(&net, peer, Request::Reconcile { session, message }).await? {
+        let reconcile = Request::Reconcile {
+            session,
+            scope: scope.clone(),
+            message,
+        };
+        let answer = match request(&net, peer, reconcile).await? {
             Response::Reconcile { message } => message,
             _ => return Err(SyncFailure::Unexpected),
         };
@@ -222,8 +234,10 @@ fn rand_u64() -> u64 {
 }
 
 /// The responder side: one reconciliation session per peer, kept until the peer starts another
-/// or disconnects; each peer's requests and new sessions rate-limited; the sync set (all latest
-/// versions) built once and reused until the store changes.
+/// or disconnects; each peer's requests and new sessions rate-limited; the sync set (the latest
+/// versions the peer may see, in the networks it asks for) built once per kind of peer — the
+/// organisations it is bound to and the networks it asks for — and reused until the store
+/// changes.
 #[derive(Clone, Debug)]
 pub struct Responder {
     state: Arc<Mutex<ResponderState>>,
@@ -234,11 +248,17 @@ pub struct Responder {
 struct ResponderState {
     sessions: HashMap<PeerId, Session>,
     rates: HashMap<PeerId, Rates>,
-    /// The sync set, and the store log head it was built at.
-    cache: Option<(u64, Arc<Vec<SyncItem>>)>,
+    /// The store log head the cached sync sets were built at, and the sets by (the peer's
+    /// organisations, the scope it asked for).
+    cache: Option<(u64, HashMap<SetKey, Arc<Vec<SyncItem>>>)>,
     /// Times the sync set was built from the store (for tests and status).
     builds: u64,
 }
+
+type SetKey = (Vec<AuthorKey>, Vec<NetworkId>);
+
+/// Most distinct sync sets kept at once; past it the cache starts again.
+const MAX_CACHED_SETS: usize = 64;
 
 #[derive(Debug)]
 struct Session {
@@ -303,7 +323,11 @@ impl Responder {
             }
         }
         match request {
-            Request::Reconcile { session, message } => {
+            Request::Reconcile {
+                session,
+                scope,
+                message,
+            } => {
                 let cached = {
                     let mut state = self.state.lock().expect("not poisoned");
                     match state.sessions.remove(&peer) {
@@ -314,7 +338,7 @@ impl Responder {
                 let mut session = match cached {
                     Some(session) => session,
                     None => {
-                        let items = match self.sync_set(store).await {
+                        let items = match self.sync_set(store, peer, scope).await {
                             Ok(items) => items,
                             Err(reason) => return refuse(reason),
                         };
@@ -350,6 +374,7 @@ impl Responder {
             Request::Fetch { ids } => {
                 let served = store
                     .ask(|reply| actor::Request::Fetch {
+                        peer: peer.to_string(),
                         ids,
                         budget: RECORDS_BUDGET,
                         reply,
@@ -368,28 +393,49 @@ impl Responder {
         }
     }
 
-    /// The latest version of every address, built from the store only when it changed since
-    /// the last build (its log head moved).
-    async fn sync_set(&self, store: &StoreHandle) -> Result<Arc<Vec<SyncItem>>, String> {
-        let head = store
-            .ask(|reply| actor::Request::LogHead { reply })
+    /// The latest versions `peer` may see within `scope`, built from the store only when it
+    /// changed since the last build for a peer like this one (its log head moved).
+    async fn sync_set(
+        &self,
+        store: &StoreHandle,
+        peer: PeerId,
+        mut scope: Vec<NetworkId>,
+    ) -> Result<Arc<Vec<SyncItem>>, String> {
+        scope.sort();
+        scope.dedup();
+        let (head, organisations) = store
+            .ask(|reply| actor::Request::PeerView {
+                peer: peer.to_string(),
+                reply,
+            })
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        if let Some((at, items)) = &self.state.lock().expect("not poisoned").cache
+        let key: SetKey = (crate::networks::distinct(&organisations), scope.clone());
+        if let Some((at, sets)) = &self.state.lock().expect("not poisoned").cache
             && *at == head
+            && let Some(items) = sets.get(&key)
         {
             return Ok(items.clone());
         }
-        let (head, items) = store
-            .ask(|reply| actor::Request::SyncSet { reply })
+        let plan = store
+            .ask(|reply| actor::Request::SyncSet {
+                peer: peer.to_string(),
+                scope: Some(scope),
+                reply,
+            })
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        let items = Arc::new(items);
+        let items = Arc::new(plan.items);
+        let key: SetKey = (crate::networks::distinct(&plan.organisations), plan.scope);
         let mut state = self.state.lock().expect("not poisoned");
         state.builds += 1;
-        state.cache = Some((head, items.clone()));
+        let sets = match &mut state.cache {
+            Some((at, sets)) if *at == plan.head && sets.len() < MAX_CACHED_SETS => sets,
+            cache => &mut cache.insert((plan.head, HashMap::new())).1,
+        };
+        sets.insert(key, items.clone());
         Ok(items)
     }
 
