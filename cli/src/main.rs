@@ -37,11 +37,13 @@ macro_rules! say_inline {
     }};
 }
 
+mod network;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  nothing found (search, facets, people, similar, list, show, trust, block), or nothing
-     to undo (distrust, unblock)
+  1  nothing found (search, facets, people, similar, list, show, trust, block, network
+     list), or nothing to undo (distrust, unblock)
   2  error: bad input or usage, missing home, store in use
   3  import finished, but some lines were rejected
   4  not published: similar records exist (answer the question, or pass --yes)";
@@ -72,6 +74,10 @@ enum Command {
     )]
     Publish {
         file: PathBuf,
+        /// Publish into this network (repeatable): a network's name or address, or `commons`.
+        /// Default: the draft's `networks`, else the config's `networks`, else the commons.
+        #[arg(long = "network", value_name = "NETWORK")]
+        networks: Vec<String>,
         /// Publish even if similar records exist, without asking.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -242,6 +248,11 @@ node first."
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `convene man > convene.1`.
     Man,
+    /// Convened networks: create one and invite members, join and leave, show them.
+    Network {
+        #[command(subcommand)]
+        command: network::NetworkCommand,
+    },
     /// Your organisation's web domain, and the domains other organisations claim.
     Org {
         #[command(subcommand)]
@@ -336,8 +347,15 @@ struct SearchArgs {
 }
 
 impl SearchArgs {
-    fn into_query(self, limit: usize) -> Query {
-        Query {
+    fn into_query(self, node: &dyn Directory, limit: usize) -> Result<Query> {
+        let network = match &self.network {
+            None => None,
+            Some(text) => Some(match text.parse::<convene_protocol::NetworkId>() {
+                Ok(id) => id,
+                Err(_) => network::find(node, text)?.id,
+            }),
+        };
+        Ok(Query {
             text: self.query.join(" "),
             kind: self.kind,
             tags: self.tags,
@@ -349,9 +367,9 @@ impl SearchArgs {
             since: self.since,
             started_after: self.started_after,
             started_before: self.started_before,
-            network: None,
+            network,
             limit,
-        }
+        })
     }
 }
 
@@ -689,29 +707,31 @@ fn peer_blocks(home: &Home) -> Result<Vec<(String, Block)>> {
     })
 }
 
+/// Adds a peer (a ticket or multiaddr) to the running node, or to the peer book when no node
+/// runs.
+fn add_peer(home: &Home, peer: &str) -> Result<PeerEntry> {
+    // Regression (issue 11, friction 10): a node's own ticket was accepted.
+    let parsed = PeerEntry::parse(peer)?;
+    if let (Some(theirs), Some(ours)) =
+        (parsed.peer, convene_node::daemon::local_peer_id(home.dir()))
+        && theirs.to_string() == ours
+    {
+        bail!("{peer:?} is this node's own ticket: give it to other nodes, and add theirs here");
+    }
+    Ok(match Client::connect(home.dir()) {
+        Some(client) => client.add_peer(peer)?,
+        None => {
+            PeerBook::load(home.dir())?.add(parsed.clone())?;
+            parsed
+        }
+    })
+}
+
 fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<ExitCode> {
     let client = Client::connect(home.dir());
     match command {
         PeersCommand::Add { peer } => {
-            // Regression (issue 11, friction 10): a node's own ticket was accepted.
-            let parsed = PeerEntry::parse(&peer)?;
-            if let (Some(theirs), Some(ours)) =
-                (parsed.peer, convene_node::daemon::local_peer_id(home.dir()))
-                && theirs.to_string() == ours
-            {
-                bail!(
-                    "{peer:?} is this node's own ticket: give it to other nodes, and add theirs \
-                     here"
-                );
-            }
-            let entry = match &client {
-                Some(client) => client.add_peer(&peer)?,
-                None => {
-                    let entry = PeerEntry::parse(&peer)?;
-                    PeerBook::load(home.dir())?.add(entry.clone())?;
-                    entry
-                }
-            };
+            let entry = add_peer(home, &peer)?;
             let name = entry
                 .peer
                 .map_or_else(|| "the peer".to_string(), |p| p.to_string());
@@ -769,18 +789,36 @@ fn command(
             unreachable!("handled above")
         }
         Command::Org { command } => org_command(command, home, node, out),
-        Command::Publish { file, yes, json } => publish(home, node, &file, yes, json, out),
+        Command::Publish {
+            file,
+            networks,
+            yes,
+            json,
+        } => publish(home, node, &file, &networks, yes, json, out),
+        Command::Network { command } => {
+            let ticket = || -> Result<String> { Ok(running_node(home)?.status()?.net.ticket) };
+            let add = |peer: &str| add_peer(home, peer).map(|_| ());
+            network::run(
+                command,
+                node,
+                network::Peers {
+                    ticket: &ticket,
+                    add: &add,
+                },
+                out,
+            )
+        }
         Command::Search {
             search,
             limit,
             json,
         } => {
-            let hits = node.search(&search.into_query(limit))?;
+            let hits = node.search(&search.into_query(node, limit)?)?;
             out.hits(&hits, json)?;
             Ok(found(!hits.is_empty()))
         }
         Command::Facets { search, json } => {
-            let facets = node.facets(&search.into_query(0))?;
+            let facets = node.facets(&search.into_query(node, 0)?)?;
             out.facets(&facets, json)?;
             Ok(found(facets.iter().any(|facet| !facet.values.is_empty())))
         }
@@ -1269,15 +1307,54 @@ fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
     )?)
 }
 
+/// Sets the networks a draft is published into: those given with `--network`, else the
+/// draft's own, else the config's; each a network's name or address, or `commons`.
+fn place(home: &Home, node: &dyn Directory, draft: &mut Draft, given: &[String]) -> Result<()> {
+    let configured = &home.config().networks;
+    let Some(networks) = draft.content.networks_mut() else {
+        if !given.is_empty() {
+            bail!(
+                "a {} is in no network: --network is for experiments, practitioners and lessons",
+                draft.content.kind()
+            );
+        }
+        return Ok(());
+    };
+    let names = if !given.is_empty() {
+        given
+    } else if networks.is_empty() {
+        configured
+    } else {
+        return Ok(());
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut chosen = Vec::new();
+    for name in names {
+        let id = match name.parse::<convene_protocol::NetworkId>() {
+            Ok(id) => id,
+            Err(_) => network::find(node, name)?.id,
+        };
+        if !chosen.contains(&id) {
+            chosen.push(id);
+        }
+    }
+    *networks = chosen;
+    Ok(())
+}
+
 fn publish(
     home: &Home,
     node: &mut dyn Directory,
     file: &Path,
+    networks: &[String],
     yes: bool,
     json: bool,
     out: &mut Out,
 ) -> Result<ExitCode> {
-    let draft = read_draft(file, home)?;
+    let mut draft = read_draft(file, home)?;
+    place(home, node, &mut draft, networks)?;
     let check = if yes {
         SimilarCheck::Skip
     } else {

@@ -1,5 +1,6 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
+use crate::{NetworkChange, NetworkView};
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -346,6 +347,14 @@ impl Directory for Client {
         };
         let done: BlockResponse = self.post("/blocks", &request)?;
         Ok((done.had, done.purged))
+    }
+
+    fn networks(&self) -> Result<Vec<NetworkView>, NodeError> {
+        self.get("/networks")
+    }
+
+    fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError> {
+        self.post("/networks", &change)
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

@@ -3,6 +3,7 @@
 //! same operations, with the same results: both implement [`Directory`]; `open_directory` (in
 //! `client.rs`, which knows whether a node runs) picks one.
 
+use crate::{NetworkChange, NetworkView};
 use std::io::{BufRead, Write};
 
 use convene_protocol::{Address, AuthorKey, Record};
@@ -41,6 +42,10 @@ pub trait Directory: std::fmt::Debug {
         author: &AuthorKey,
         block: Option<Block>,
     ) -> Result<(bool, usize), NodeError>;
+    /// The networks this node holds a charter of or joined.
+    fn networks(&self) -> Result<Vec<NetworkView>, NodeError>;
+    /// Founds, amends, joins or leaves a network; the network as it now is.
+    fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError>;
     fn get(&self, address: &Address) -> Result<Record, NodeError>;
     fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError>;
     /// Publishes `draft` as the home's identity (see [`Node::publish`]); a running node also
@@ -130,6 +135,17 @@ impl Directory for Local {
         block: Option<Block>,
     ) -> Result<(bool, usize), NodeError> {
         self.node.set_block(author, block.as_ref())
+    }
+
+    fn networks(&self) -> Result<Vec<NetworkView>, NodeError> {
+        self.node.network_views()
+    }
+
+    fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError> {
+        let (view, _) = self
+            .node
+            .change_network(&self.publisher, change, crate::now())?;
+        Ok(view)
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

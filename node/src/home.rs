@@ -77,6 +77,11 @@ pub struct Config {
     /// The organisation this node publishes for: filled into drafts that name no organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
+    /// The networks `convene publish` publishes into when neither the draft nor `--network`
+    /// names any (names or addresses of networks this node joined; `commons` for the public
+    /// commons). Empty: the commons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
     /// How `convene node run` connects to the network.
     #[serde(default)]
     pub node: NodeSettings,
@@ -120,6 +125,7 @@ impl Home {
             true,
         )?;
         let config = Config {
+            networks: Vec::new(),
             organisation,
             node: NodeSettings::default(),
         };
@@ -189,6 +195,7 @@ fn render_config(config: &Config) -> String {
     match &config.organisation {
         Some(name) => {
             let line = toml::to_string(&Config {
+                networks: Vec::new(),
                 organisation: Some(name.clone()),
                 node: NodeSettings::default(),
             })

@@ -9,6 +9,7 @@
 
 pub mod admission;
 pub mod api;
+mod charters;
 mod client;
 pub mod daemon;
 mod directory;
@@ -34,6 +35,7 @@ use convene_protocol::{Address, AuthorKey, Content, Date, Kind, NetworkId, Recor
 use convene_search::{Hit, Index, IndexError, Query, SimilarQuery};
 
 pub use crate::admission::{Policy, Source};
+pub use crate::charters::{Member, NetworkChange, NetworkView};
 pub use crate::client::Client;
 pub use crate::client::open_directory;
 pub use crate::directory::{Directory, Local};
@@ -130,6 +132,7 @@ pub struct Node {
     /// The networks as this node sees them; rebuilt from the store after a charter, a binding
     /// or a join changes.
     networks: std::sync::Mutex<Option<std::sync::Arc<networks::Networks>>>,
+    networks_epoch: std::sync::atomic::AtomicU64,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -248,6 +251,7 @@ impl Node {
             names: std::sync::Mutex::new(None),
             blocked: Default::default(),
             networks: std::sync::Mutex::new(None),
+            networks_epoch: Default::default(),
         };
         node.load_blocks()?;
         if let Err(error) = node.catch_up(progress) {
@@ -476,6 +480,15 @@ impl Node {
 
     fn forget_networks(&self) {
         *self.networks.lock().expect("not poisoned") = None;
+        self.networks_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Goes up each time the networks view may have changed (a charter, a binding, a join):
+    /// a running node then syncs again with its peers, since what they may send it changed.
+    pub fn networks_epoch(&self) -> u64 {
+        self.networks_epoch
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Joins `network` (this node replicates its records from now on), or with `None` leaves

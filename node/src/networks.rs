@@ -287,18 +287,22 @@ impl Networks {
             return Placement::Keep;
         }
         let names: Vec<String> = networks.iter().map(|n| self.name_of(n)).collect();
-        let reason = match networks.iter().find(|n| self.replicates(n)) {
-            Some(unknown) => format!(
-                "this node joined {unknown} but does not hold its charter yet; it comes with \
-                 the next sync"
+        let (reason, advice) = match networks.iter().find(|n| self.replicates(n)) {
+            Some(unknown) => (
+                format!("this node joined {unknown} but does not hold its charter yet"),
+                "it comes with the first sync with a member's node (`convene network show` \
+                 says when it has)",
             ),
-            None => format!(
-                "published into {}, which this node has not joined",
-                names.join(", ")
+            None => (
+                format!(
+                    "published into {}, which this node has not joined",
+                    names.join(", ")
+                ),
+                "join it first (`convene network join`)",
             ),
         };
         if own {
-            Placement::Refused(format!("{reason}: join it first (`convene network join`)"))
+            Placement::Refused(format!("{reason}: {advice}"))
         } else {
             Placement::Elsewhere(reason)
         }

@@ -114,6 +114,18 @@ impl Publisher {
         )?)
     }
 
+    /// Signs `content` at `slug` as version `seq`, dated `now` (for charters and bindings,
+    /// whose slugs and versions follow their own rules).
+    pub(crate) fn sign_at(
+        &self,
+        slug: convene_protocol::Slug,
+        seq: u64,
+        content: convene_protocol::Content,
+        now: i64,
+    ) -> Result<Record, NodeError> {
+        Ok(Record::sign(&self.identity, slug, seq, now, content)?)
+    }
+
     /// A retraction of the version `held` at `address`.
     fn retraction(
         &self,
@@ -234,7 +246,7 @@ impl Node {
     }
 
     /// Admits a record signed here; anything but storing it is an error for the caller.
-    fn admit_own(&mut self, record: &Record) -> Result<(), NodeError> {
+    pub(crate) fn admit_own(&mut self, record: &Record) -> Result<(), NodeError> {
         match self
             .admit(std::slice::from_ref(record), Source::Own)?
             .remove(0)

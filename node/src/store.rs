@@ -766,6 +766,12 @@ fn bindings_of(records: Vec<(Record, LatestEntry)>) -> Vec<(AuthorKey, convene_p
         .collect()
 }
 
+/// Every charter version held and every live binding.
+pub(crate) type CharterState = (
+    Vec<HeldCharter>,
+    Vec<(AuthorKey, convene_protocol::Binding)>,
+);
+
 /// Whether records of this kind byte name networks (experiments, practitioners, lessons).
 fn carries_networks(kind: u8) -> bool {
     [
@@ -873,15 +879,7 @@ impl Batch {
 
     /// Every charter version and live binding as this batch sees them (its own writes
     /// included), for placing records that arrive with the charter that admits them.
-    pub(crate) fn charters_and_bindings(
-        &self,
-    ) -> Result<
-        (
-            Vec<HeldCharter>,
-            Vec<(AuthorKey, convene_protocol::Binding)>,
-        ),
-        StoreError,
-    > {
+    pub(crate) fn charters_and_bindings(&self) -> Result<CharterState, StoreError> {
         let latest = self.txn.open_table(LATEST)?;
         let records = self.txn.open_table(RECORDS)?;
         Ok((

@@ -380,6 +380,20 @@ impl Content {
         }
     }
 
+    /// The networks list of an experiment, practitioner or lesson, to change it; `None` for the
+    /// kinds that are in no network.
+    pub fn networks_mut(&mut self) -> Option<&mut Vec<NetworkId>> {
+        match self {
+            Content::Experiment(e) => Some(&mut e.networks),
+            Content::Practitioner(p) => Some(&mut p.networks),
+            Content::Lesson(l) => Some(&mut l.networks),
+            Content::Organisation(_)
+            | Content::Vouch(_)
+            | Content::Charter(_)
+            | Content::Binding(_) => None,
+        }
+    }
+
     /// The records this content refers to, with the field that names each.
     pub fn references(&self) -> Vec<(&'static str, &Address)> {
         let mut out = Vec::new();

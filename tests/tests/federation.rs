@@ -3,13 +3,12 @@
 //! These tests start many processes; they take turns (one federation test at a time) so that
 //! their time limits measure the nodes, not the machine's crowding.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use convene_protocol::{Content, Identity, Record, Slug};
 
-use crate::util::{Home, NodeProcess, turn};
+use crate::util::{Home, NodeProcess, held, peer_id, status, ticket, turn, wait_until};
 
 /// A misbehaving node in this process (it can gossip bytes without checking them) that
 /// `victim` adds as a peer: its home (kept alive), runtime, daemon and peer id.
@@ -35,29 +34,6 @@ fn attacker_joins(
     (dir, runtime, attacker, status.net.peer_id)
 }
 
-fn status(home: &Home) -> serde_json::Value {
-    home.run(&["node", "status", "--json"]).ok().json()
-}
-
-fn ticket(home: &Home) -> String {
-    home.run(&["node", "ticket"]).ok().stdout.trim().to_string()
-}
-
-fn peer_id(home: &Home) -> String {
-    status(home)["peer_id"].as_str().unwrap().to_string()
-}
-
-/// Waits until `check` holds, or fails after `limit` showing `context`.
-#[track_caller]
-fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    start.elapsed()
-}
-
 fn connected(home: &Home, peer: &str) -> bool {
     peer_says(home, peer, "gossip")
 }
@@ -74,22 +50,6 @@ fn peer_says(home: &Home, peer: &str, flag: &str) -> bool {
 /// `home` forwards gossip to `peer` at once: the peer is in its mesh.
 fn meshed(home: &Home, peer: &str) -> bool {
     peer_says(home, peer, "mesh")
-}
-
-/// Every (address, id) a home stores, retractions included.
-fn held(home: &Home) -> BTreeSet<(String, String)> {
-    home.run(&["export"])
-        .ok()
-        .stdout
-        .lines()
-        .map(|line| {
-            let line: serde_json::Value = serde_json::from_str(line).unwrap();
-            (
-                line["address"].as_str().unwrap().to_string(),
-                line["id"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn counts(home: &Home) -> (u64, u64) {

@@ -1,6 +1,7 @@
 //! Helpers for driving the real `convene` binary: a temporary home and a command wrapper whose
 //! failures show what was run and what came back.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -416,4 +417,43 @@ impl Home {
         let listed = self.run(&["list", "--mine", "--json"]).ok().json();
         key_of(listed[0]["address"].as_str().unwrap())
     }
+}
+
+pub fn status(home: &Home) -> serde_json::Value {
+    home.run(&["node", "status", "--json"]).ok().json()
+}
+
+pub fn ticket(home: &Home) -> String {
+    home.run(&["node", "ticket"]).ok().stdout.trim().to_string()
+}
+
+pub fn peer_id(home: &Home) -> String {
+    status(home)["peer_id"].as_str().unwrap().to_string()
+}
+
+/// Waits until `check` holds, or fails after `limit` showing `context`.
+#[track_caller]
+pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+/// Every (address, id) a home stores, retractions included.
+pub fn held(home: &Home) -> BTreeSet<(String, String)> {
+    home.run(&["export"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                line["address"].as_str().unwrap().to_string(),
+                line["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }

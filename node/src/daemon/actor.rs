@@ -32,8 +32,8 @@ use crate::settings::NodeSettings;
 use crate::transfer::{Admitted, RowResult};
 use crate::trust::{Block, Found, Pin, Trust};
 use crate::{
-    Draft, ListFilter, Node, NodeError, Outcome, Person, PublishOutcome, Publisher, SimilarCheck,
-    Store, StoreCounts, SyncPlan,
+    Draft, ListFilter, NetworkChange, NetworkView, Node, NodeError, Outcome, Person,
+    PublishOutcome, Publisher, SimilarCheck, Store, StoreCounts, SyncPlan,
 };
 
 /// Jobs waiting for the store; senders wait (API, sync) or give up (gossip) when it is full.
@@ -157,6 +157,22 @@ pub enum Request {
         scope: Option<Vec<NetworkId>>,
         reply: Reply<SyncPlan>,
     },
+    /// The networks this node holds a charter of or joined.
+    Networks {
+        reply: Reply<Vec<NetworkView>>,
+    },
+    /// Founds, amends, joins or leaves a network as the node's identity; the network as it now
+    /// is, and the charter version signed, if any.
+    ChangeNetwork {
+        change: NetworkChange,
+        reply: Reply<(NetworkView, Option<Record>)>,
+    },
+    /// Makes sure the node's organisation binding lists `node` (this node's peer id); the new
+    /// binding, if one was signed.
+    Bind {
+        node: String,
+        reply: Reply<Option<Record>>,
+    },
     /// Whether the record at `address` belongs to members-only networks only (it must not be
     /// gossiped).
     MembersOnly {
@@ -247,6 +263,7 @@ pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
     stored: broadcast::Sender<RecordId>,
     health: watch::Receiver<Health>,
+    networks: watch::Receiver<u64>,
 }
 
 /// Whether the store is working, or what is wrong with it.
@@ -281,6 +298,12 @@ impl StoreHandle {
     /// A receiver that falls more than a few thousand behind skips ahead (and is told so).
     pub fn subscribe(&self) -> broadcast::Receiver<RecordId> {
         self.stored.subscribe()
+    }
+
+    /// Goes up each time the networks view changed (a charter, a binding, a join): what peers
+    /// may send this node, and what it may send them, changed.
+    pub fn networks_epoch(&self) -> u64 {
+        *self.networks.borrow()
     }
 
     /// Whether the store is healthy now.
@@ -384,6 +407,7 @@ pub fn spawn(
     let (jobs, queue) = mpsc::channel(QUEUE);
     let (stored, _) = broadcast::channel(4_096);
     let (health_tx, health) = watch::channel(Health::default());
+    let (networks_tx, networks) = watch::channel(0);
     let (alive, ended) = oneshot::channel::<()>();
     let announce = stored.clone();
     let thread = std::thread::Builder::new()
@@ -391,7 +415,7 @@ pub fn spawn(
         .spawn(move || {
             // Dropped however the thread ends, which is what `ended` waits for.
             let _alive = alive;
-            Actor::new(node, publisher, announce, health_tx, author_rates).run(queue)
+            Actor::new(node, publisher, announce, health_tx, author_rates).run(queue, networks_tx)
         })
         .expect("spawning the store thread");
     (
@@ -399,6 +423,7 @@ pub fn spawn(
             jobs,
             stored,
             health,
+            networks,
         },
         ActorThread { thread, ended },
     )
@@ -467,7 +492,11 @@ impl Actor {
         queue.blocking_recv()
     }
 
-    fn run(mut self, mut queue: mpsc::Receiver<Job>) -> Result<(), NodeError> {
+    fn run(
+        mut self,
+        mut queue: mpsc::Receiver<Job>,
+        networks: watch::Sender<u64>,
+    ) -> Result<(), NodeError> {
         while let Some(job) = self.next_job(&mut queue) {
             let mut deferred = None;
             let mut stop = false;
@@ -516,6 +545,8 @@ impl Actor {
                 self.commit_index_if_dirty();
                 self.serve(request);
             }
+            let epoch = self.node.networks_epoch();
+            networks.send_if_modified(|seen| std::mem::replace(seen, epoch) != epoch);
             if stop {
                 break;
             }
@@ -583,6 +614,21 @@ impl Actor {
             Request::SyncSet { peer, scope, reply } => {
                 self.answer(reply, |a| a.node.sync_plan(&peer, scope))
             }
+            Request::Networks { reply } => self.answer(reply, |a| a.node.network_views()),
+            Request::ChangeNetwork { change, reply } => self.answer(reply, |a| {
+                let changed = a.node.change_network(&a.publisher, change, crate::now())?;
+                if let Some(record) = &changed.1 {
+                    let _ = a.stored.send(record.id());
+                }
+                Ok(changed)
+            }),
+            Request::Bind { node, reply } => self.answer(reply, |a| {
+                let bound = a.node.bind(&a.publisher, &node, crate::now())?;
+                if let Some(record) = &bound {
+                    let _ = a.stored.send(record.id());
+                }
+                Ok(bound)
+            }),
             Request::MembersOnly { address, reply } => {
                 self.answer(reply, |a| a.node.is_members_only_at(&address))
             }

@@ -4,6 +4,7 @@
 //!
 //! Every route is a thin wrapper: the work happens on the store actor or in the network loop.
 
+use crate::{NetworkChange, NetworkView};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -279,6 +280,7 @@ fn router(state: State) -> Router {
         .route("/trust", get(trust))
         .route("/pins", get(pins))
         .route("/blocks", get(blocks))
+        .route("/networks", get(networks))
         .route("/peer-blocks", get(peer_blocks))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
@@ -289,6 +291,7 @@ fn router(state: State) -> Router {
         .route("/peers", post(add_peer))
         .route("/pins", post(set_pin))
         .route("/blocks", post(set_block))
+        .route("/networks", post(change_network))
         .route("/domains/check", post(check_domains))
         .route("/peer-blocks", post(set_peer_block))
         .route("/peers/{key}", delete(remove_peer))
@@ -485,6 +488,27 @@ async fn set_block(
         })
         .await?;
     Ok(Json(BlockResponse { had, purged }))
+}
+
+async fn networks(AxumState(state): AxumState<State>) -> ApiResult<Vec<NetworkView>> {
+    state
+        .on_store(|reply| StoreRequest::Networks { reply })
+        .await
+}
+
+async fn change_network(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(change): Json<NetworkChange>,
+) -> ApiResult<NetworkView> {
+    let (view, record) = state
+        .store
+        .ask(|reply| StoreRequest::ChangeNetwork { change, reply })
+        .await??;
+    if let Some(record) = record {
+        state.gossip(&record).await;
+    }
+    Ok(Json(view))
 }
 
 async fn pins(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Pin)>> {

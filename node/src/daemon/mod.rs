@@ -218,6 +218,18 @@ impl Daemon {
             net_tx.clone(),
         );
         tracing::info!(peer = %net.local_peer_id(), "starting the node");
+        // Members' nodes send members-only records only to nodes bound to a member
+        // organisation: this node's organisation binds it.
+        let node_id = net.local_peer_id().to_string();
+        if let Ok(Err(error)) = store
+            .ask(|reply| actor::Request::Bind {
+                node: node_id,
+                reply,
+            })
+            .await
+        {
+            tracing::warn!(%error, "could not bind this node to its organisation");
+        }
         let (net_stop, net_stopped) = oneshot::channel();
         let net_task = tokio::spawn(net.run(net_stopped));
 

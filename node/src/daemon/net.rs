@@ -325,6 +325,8 @@ pub struct Net {
     book_saves: Option<watch::Sender<Option<BookSnapshot>>>,
     /// Gossiped records taken per peer per minute.
     gossip_rates: Buckets<PeerId>,
+    /// The store's networks epoch last seen (see [`StoreHandle::networks_epoch`]).
+    networks_epoch: u64,
     /// Peers the operator blocked for good.
     bans: PeerBans,
     /// Where changes to the bans go to be saved, off this loop; set while it runs.
@@ -381,6 +383,7 @@ impl Net {
             last_kad_bootstrap: None,
             book_saves: None,
             gossip_rates,
+            networks_epoch: 0,
             bans,
             ban_saves: None,
         }
@@ -625,6 +628,15 @@ impl Net {
             let redial = &mut self.redials[index];
             redial.next = now + redial.backoff;
             redial.backoff = (redial.backoff * 2).min(MAX_BACKOFF);
+        }
+        // The networks changed (a charter, a binding, a join): what peers may send this node
+        // changed too, so it syncs with each again.
+        let epoch = self.store.networks_epoch();
+        if epoch != self.networks_epoch {
+            self.networks_epoch = epoch;
+            for state in self.peers.values_mut() {
+                state.announced = true;
+            }
         }
         // Periodic sync with each connected peer.
         let interval = Duration::from_secs(self.settings.sync_interval_secs.max(1));

@@ -250,12 +250,13 @@ struct ResponderState {
     rates: HashMap<PeerId, Rates>,
     /// The store log head the cached sync sets were built at, and the sets by (the peer's
     /// organisations, the scope it asked for).
-    cache: Option<(u64, HashMap<SetKey, Arc<Vec<SyncItem>>>)>,
+    cache: Option<(u64, SetCache)>,
     /// Times the sync set was built from the store (for tests and status).
     builds: u64,
 }
 
 type SetKey = (Vec<AuthorKey>, Vec<NetworkId>);
+type SetCache = HashMap<SetKey, Arc<Vec<SyncItem>>>;
 
 /// Most distinct sync sets kept at once; past it the cache starts again.
 const MAX_CACHED_SETS: usize = 64;

@@ -1,0 +1,300 @@
+//! `convene network …`: convening networks (create, invite, remove, add a convenor), joining
+//! and leaving them, and showing them.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use convene_node::{Directory, NetworkChange, NetworkView};
+use convene_protocol::{AuthorKey, NetworkId, NetworkPolicy, Slug};
+
+use crate::output::Out;
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Convene a network: your organisation is its founder and first convenor, and this node
+    /// joins it. Open (anyone may publish into it) unless --members-only.
+    Create {
+        /// The network's name, e.g. "East Midlands Innovation Network".
+        name: String,
+        /// Only member organisations publish into it, and its records go only to their nodes.
+        #[arg(long)]
+        members_only: bool,
+        /// What the network is for.
+        #[arg(long)]
+        purpose: Option<String>,
+        /// The network's slug in its address (default: from the name).
+        #[arg(long)]
+        slug: Option<Slug>,
+    },
+    /// Add a member organisation (you must be a convenor).
+    Invite {
+        network: String,
+        /// The organisation's key, as in its addresses: convene://KEY/…
+        key: AuthorKey,
+    },
+    /// Remove a member organisation (you must be a convenor): its records leave a
+    /// members-only network from this charter version on.
+    Remove { network: String, key: AuthorKey },
+    /// Make a member a convenor too: it may then amend the charter (ranked after the others).
+    Convenor { network: String, key: AuthorKey },
+    /// Replicate a network's records on this node: a network's address or name, or a ticket
+    /// from `convene network ticket` (which also connects to the node that gave it).
+    Join { network: String },
+    /// Stop replicating a network's records (those held stay).
+    Leave { network: String },
+    /// The networks this node knows: joined ones first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A network's charter: its policy, convenors and members.
+    Show {
+        network: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a ticket for a network: its address and how to reach this node. Another
+    /// organisation joins with `convene network join TICKET`; a convenor then invites it.
+    Ticket { network: String },
+}
+
+/// Separates a network's address from the peer ticket in a network ticket.
+const TICKET_SEPARATOR: char = '#';
+
+/// What the network commands need of the node beyond the directory: the running node's
+/// peer ticket, and adding a peer to it.
+pub struct Peers<'a> {
+    pub ticket: &'a dyn Fn() -> Result<String>,
+    pub add: &'a dyn Fn(&str) -> Result<()>,
+}
+
+pub fn run(
+    command: NetworkCommand,
+    node: &mut dyn Directory,
+    peers: Peers<'_>,
+    out: &mut Out,
+) -> Result<ExitCode> {
+    match command {
+        NetworkCommand::Create {
+            name,
+            members_only,
+            purpose,
+            slug,
+        } => {
+            let slug = slug.unwrap_or_else(|| convene_protocol::slugify(&name));
+            let policy = if members_only {
+                NetworkPolicy::Members
+            } else {
+                NetworkPolicy::Open
+            };
+            let view = node.change_network(NetworkChange::Create {
+                slug,
+                name,
+                purpose,
+                policy,
+            })?;
+            out.line(&view.id.to_string())?;
+            say!(
+                "convened {} ({}); this node joined it. Invite organisations with `convene \
+                 network invite {} KEY`, or give them `convene network ticket {}`",
+                view.label(),
+                describe_policy(view.policy),
+                view.id,
+                view.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Invite { network, key } => amend(
+            node,
+            NetworkChange::Invite {
+                network,
+                organisation: key,
+            },
+            &format!("invited {key}"),
+        ),
+        NetworkCommand::Remove { network, key } => amend(
+            node,
+            NetworkChange::Remove {
+                network,
+                organisation: key,
+            },
+            &format!("removed {key}"),
+        ),
+        NetworkCommand::Convenor { network, key } => amend(
+            node,
+            NetworkChange::AddConvenor {
+                network,
+                organisation: key,
+            },
+            &format!("{key} is now a convenor"),
+        ),
+        NetworkCommand::Join { network } => {
+            let network = match network.split_once(TICKET_SEPARATOR) {
+                Some((id, ticket)) => {
+                    let id: NetworkId = id
+                        .parse()
+                        .map_err(|e: String| anyhow::anyhow!(e))
+                        .context("reading the network ticket")?;
+                    (peers.add)(ticket).context("connecting to the node in the ticket")?;
+                    id.to_string()
+                }
+                None => network,
+            };
+            let view = node.change_network(NetworkChange::Join { network })?;
+            say!(
+                "joined {}: this node now replicates its records{}",
+                view.label(),
+                if view.name.is_none() {
+                    " (its charter comes with the first sync)"
+                } else {
+                    ""
+                }
+            );
+            if view.policy == Some(NetworkPolicy::Members) && !view.member {
+                say!(
+                    "it is members-only and your organisation is not a member: its members' nodes \
+                     send this node nothing of it until a convenor invites you"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Leave { network } => {
+            let view = node.change_network(NetworkChange::Leave { network })?;
+            say!(
+                "left {}: no more of its records arrive; those held stay",
+                view.label()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::List { json } => {
+            let views = node.networks()?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&views)?)?;
+            } else if views.is_empty() {
+                say!("no networks yet: `convene network create NAME` convenes one");
+            } else {
+                for view in &views {
+                    out.line(&summary_line(view))?;
+                }
+            }
+            Ok(if views.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        NetworkCommand::Show { network, json } => {
+            let view = find(node, &network)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&view)?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            out.line(&view.label())?;
+            out.line(&format!("  address:  {}", view.id))?;
+            if let Some(purpose) = &view.purpose {
+                out.line(&format!("  purpose:  {purpose}"))?;
+            }
+            out.line(&format!("  policy:   {}", describe_policy(view.policy)))?;
+            if let Some(version) = view.version {
+                out.line(&format!("  charter:  version {version}"))?;
+            }
+            out.line(&format!(
+                "  here:     {}",
+                match (view.joined, view.convenor, view.member) {
+                    (_, true, _) => "joined; your organisation convenes it",
+                    (true, false, true) => "joined; your organisation is a member",
+                    (true, false, false) => "joined; your organisation is not a member",
+                    (false, _, _) => "not joined",
+                }
+            ))?;
+            out.line(&format!("  records:  {}", view.records))?;
+            out.line("  members:")?;
+            for member in &view.members {
+                let role = if view.convenors.iter().any(|c| c.key == member.key) {
+                    " (convenor)"
+                } else {
+                    ""
+                };
+                out.line(&format!(
+                    "    {}{role}  {}",
+                    member.name.as_deref().unwrap_or("(no profile held)"),
+                    member.key
+                ))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Ticket { network } => {
+            let view = find(node, &network)?;
+            let ticket = (peers.ticket)()?;
+            out.line(&format!("{}{TICKET_SEPARATOR}{ticket}", view.id))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn amend(node: &mut dyn Directory, change: NetworkChange, done: &str) -> Result<ExitCode> {
+    let view = node.change_network(change)?;
+    say!(
+        "{done}: {} is at charter version {}",
+        view.label(),
+        view.version.unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A network by address or name, among those this node knows.
+pub fn find(node: &dyn Directory, text: &str) -> Result<NetworkView> {
+    let views = node.networks()?;
+    if let Ok(id) = text.parse::<NetworkId>()
+        && let Some(view) = views.iter().find(|v| v.id == id)
+    {
+        return Ok(view.clone());
+    }
+    let wanted = text.trim().to_lowercase();
+    let matches: Vec<&NetworkView> = views
+        .iter()
+        .filter(|view| {
+            view.name
+                .as_deref()
+                .is_some_and(|name| name.to_lowercase() == wanted)
+                || matches!(&view.id, NetworkId::Convened { slug, .. } if slug.as_str() == wanted)
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!("no network called {text:?} is known here (`convene network list`)"),
+        _ => bail!("several networks are called {text:?}: name one by its address"),
+    }
+}
+
+fn describe_policy(policy: Option<NetworkPolicy>) -> &'static str {
+    match policy {
+        Some(NetworkPolicy::Open) => "open: anyone may publish into it",
+        Some(NetworkPolicy::Members) => {
+            "members-only: only members publish into it, and its records go only to their nodes"
+        }
+        None => "unknown until its charter arrives",
+    }
+}
+
+fn summary_line(view: &NetworkView) -> String {
+    let policy = match view.policy {
+        Some(NetworkPolicy::Open) => "open",
+        Some(NetworkPolicy::Members) => "members-only",
+        None => "charter not held yet",
+    };
+    let here = match (view.joined, view.convenor, view.member) {
+        (_, true, _) => "convenor",
+        (true, false, true) => "member",
+        (true, false, false) => "joined",
+        (false, _, _) => "not joined",
+    };
+    format!(
+        "{}\t{policy}\t{} members\t{} records\t{here}\t{}",
+        view.label(),
+        view.members.len(),
+        view.records,
+        view.id
+    )
+}

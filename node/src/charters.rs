@@ -1,0 +1,313 @@
+//! Convening networks: founding one, amending its charter (inviting and removing members),
+//! joining and leaving, and binding this node to its organisation. Every charter version and
+//! binding is signed with the [`Publisher`]'s identity and enters the store by the write path,
+//! like any record.
+
+use convene_protocol::{
+    AuthorKey, Binding, Charter, Content, NetworkId, NetworkPolicy, Record, Slug,
+    network::MAX_NODES,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::networks::Joined;
+use crate::{Node, NodeError, Publisher, next_seq};
+
+/// A change to the networks, asked by this node's operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "change")]
+pub enum NetworkChange {
+    /// Convene a new network: this organisation is its founder and first convenor; this node
+    /// joins it.
+    Create {
+        slug: Slug,
+        name: String,
+        #[serde(default)]
+        purpose: Option<String>,
+        #[serde(default)]
+        policy: NetworkPolicy,
+    },
+    /// Add a member organisation (a convenor's amendment).
+    Invite {
+        network: String,
+        organisation: AuthorKey,
+    },
+    /// Remove a member organisation (a convenor's amendment): its records leave a
+    /// members-only network from this version on.
+    Remove {
+        network: String,
+        organisation: AuthorKey,
+    },
+    /// Make a member a convenor too (a convenor's amendment); it ranks after the others.
+    AddConvenor {
+        network: String,
+        organisation: AuthorKey,
+    },
+    /// Replicate the network's records from now on.
+    Join { network: String },
+    /// Stop replicating the network's records (those held stay).
+    Leave { network: String },
+}
+
+/// A network as this node sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkView {
+    pub id: NetworkId,
+    /// The charter's name; `None` while the charter is not held (joined from a ticket, before
+    /// the first sync).
+    pub name: Option<String>,
+    pub purpose: Option<String>,
+    pub policy: Option<NetworkPolicy>,
+    /// The charter version that counts, and how many versions led to it.
+    pub version: Option<u64>,
+    pub convenors: Vec<Member>,
+    /// Member organisations, convenors included.
+    pub members: Vec<Member>,
+    pub federates: Vec<NetworkId>,
+    /// This node replicates it.
+    pub joined: bool,
+    /// This node's organisation is a member / a convenor.
+    pub member: bool,
+    pub convenor: bool,
+    /// Records held that name it (as counted: a removed member's are not).
+    pub records: u64,
+}
+
+/// A member organisation: its key, the name this node knows it by, and how many nodes its
+/// binding lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub key: AuthorKey,
+    pub name: Option<String>,
+    pub nodes: usize,
+}
+
+impl NetworkView {
+    /// The name to show: the charter's, else the id.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.id.to_string())
+    }
+}
+
+impl Node {
+    /// Every network this node holds a charter of or joined, joined ones first.
+    pub fn network_views(&self) -> Result<Vec<NetworkView>, NodeError> {
+        let networks = self.networks()?;
+        let mut ids: Vec<NetworkId> = networks.joined().keys().cloned().collect();
+        for (id, _) in networks.charters() {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids.iter().map(|id| self.network_view(id)).collect()
+    }
+
+    /// One network as this node sees it.
+    pub fn network_view(&self, id: &NetworkId) -> Result<NetworkView, NodeError> {
+        let networks = self.networks()?;
+        let names = self.names()?;
+        let owner = self.owner;
+        let member = |key: &AuthorKey| Member {
+            key: *key,
+            name: names.name_of(key).map(str::to_string),
+            nodes: networks.nodes_of(key).len(),
+        };
+        let mut records = 0;
+        for address in self.store().addresses_in(id)? {
+            if networks.counts(id, &address.author)
+                && !self.store().latest(&address)?.is_none_or(|l| l.retracted)
+            {
+                records += 1;
+            }
+        }
+        let resolved = networks.charter(id);
+        let head = resolved.map(|resolved| &resolved.head);
+        Ok(NetworkView {
+            id: id.clone(),
+            name: head.map(|c| c.name.clone()),
+            purpose: head.and_then(|c| c.purpose.clone()),
+            policy: head.map(|c| c.policy),
+            version: head.map(|c| c.version),
+            convenors: head.map_or(Vec::new(), |c| c.convenors.iter().map(member).collect()),
+            members: head.map_or(Vec::new(), |c| c.all_members().iter().map(member).collect()),
+            federates: head.map_or(Vec::new(), |c| c.federates.clone()),
+            joined: networks.joined().contains_key(id),
+            member: owner.is_some_and(|o| head.is_some_and(|c| c.is_member(&o))),
+            convenor: owner.is_some_and(|o| head.is_some_and(|c| c.convenors.contains(&o))),
+            records,
+        })
+    }
+
+    /// Applies `change` as `publisher`: signs and stores a charter version if it amends one.
+    /// Returns the network as it now is, and the record to spread, if one was signed.
+    pub fn change_network(
+        &mut self,
+        publisher: &Publisher,
+        change: NetworkChange,
+        now: i64,
+    ) -> Result<(NetworkView, Option<Record>), NodeError> {
+        let me = publisher.author();
+        let (id, record) = match change {
+            NetworkChange::Create {
+                slug,
+                name,
+                purpose,
+                policy,
+            } => {
+                let charter = Charter {
+                    founder: me,
+                    network: slug,
+                    version: 1,
+                    previous: None,
+                    name,
+                    purpose,
+                    policy,
+                    convenors: vec![me],
+                    members: Vec::new(),
+                    federates: Vec::new(),
+                };
+                let id = charter.id();
+                if self.networks()?.charter(&id).is_some() {
+                    return Err(NodeError::Invalid(format!(
+                        "you already convene a network at {id}; choose another slug"
+                    )));
+                }
+                let record = self.sign_charter(publisher, charter, now)?;
+                self.set_joined(&id, Some(&Joined { at: now }))?;
+                (id, Some(record))
+            }
+            NetworkChange::Invite {
+                network,
+                organisation,
+            } => self.amend(publisher, &network, now, |charter| {
+                if charter.is_member(&organisation) {
+                    return Err(format!("{organisation} is already a member"));
+                }
+                charter.members.push(organisation);
+                Ok(())
+            })?,
+            NetworkChange::Remove {
+                network,
+                organisation,
+            } => self.amend(publisher, &network, now, |charter| {
+                if !charter.is_member(&organisation) {
+                    return Err(format!("{organisation} is not a member"));
+                }
+                if charter.convenors == [organisation] {
+                    return Err("a network keeps at least one convenor: add another first".into());
+                }
+                charter.members.retain(|key| *key != organisation);
+                charter.convenors.retain(|key| *key != organisation);
+                Ok(())
+            })?,
+            NetworkChange::AddConvenor {
+                network,
+                organisation,
+            } => self.amend(publisher, &network, now, |charter| {
+                if charter.convenors.contains(&organisation) {
+                    return Err(format!("{organisation} is already a convenor"));
+                }
+                charter.members.retain(|key| *key != organisation);
+                charter.convenors.push(organisation);
+                Ok(())
+            })?,
+            NetworkChange::Join { network } => {
+                let id = self
+                    .networks()?
+                    .find(&network)
+                    .map_err(NodeError::Invalid)?;
+                self.set_joined(&id, Some(&Joined { at: now }))?;
+                (id, None)
+            }
+            NetworkChange::Leave { network } => {
+                let id = self
+                    .networks()?
+                    .find(&network)
+                    .map_err(NodeError::Invalid)?;
+                if !self.set_joined(&id, None)? {
+                    return Err(NodeError::Invalid(format!(
+                        "this node has not joined {}",
+                        self.networks()?.name_of(&id)
+                    )));
+                }
+                (id, None)
+            }
+        };
+        Ok((self.network_view(&id)?, record))
+    }
+
+    /// Signs the next version of `network`'s charter, changed by `change`, as `publisher`
+    /// (who must be a convenor of the current version).
+    fn amend(
+        &mut self,
+        publisher: &Publisher,
+        network: &str,
+        now: i64,
+        change: impl FnOnce(&mut Charter) -> Result<(), String>,
+    ) -> Result<(NetworkId, Option<Record>), NodeError> {
+        let networks = self.networks()?;
+        let id = networks.find(network).map_err(NodeError::Invalid)?;
+        let resolved = networks.charter(&id).ok_or_else(|| {
+            NodeError::Invalid(format!(
+                "this node does not hold the charter of {id} yet; sync with a member first"
+            ))
+        })?;
+        if !resolved.head.convenors.contains(&publisher.author()) {
+            return Err(NodeError::Invalid(format!(
+                "only a convenor of {} can amend its charter; this organisation is not one",
+                resolved.head.name
+            )));
+        }
+        let mut next = resolved.head.amend(resolved.head_id());
+        change(&mut next).map_err(NodeError::Invalid)?;
+        let record = self.sign_charter(publisher, next, now)?;
+        Ok((id, Some(record)))
+    }
+
+    fn sign_charter(
+        &mut self,
+        publisher: &Publisher,
+        charter: Charter,
+        now: i64,
+    ) -> Result<Record, NodeError> {
+        let record = publisher.sign_at(charter.slug(), 1, Content::Charter(charter), now)?;
+        self.admit_own(&record)?;
+        Ok(record)
+    }
+
+    /// Makes sure `publisher`'s binding lists `node` (this node's peer id), so that members'
+    /// nodes send it their members-only records. Returns the new binding version, if one was
+    /// signed. A binding lists at most [`MAX_NODES`]; the oldest entries make room.
+    pub fn bind(
+        &mut self,
+        publisher: &Publisher,
+        node: &str,
+        now: i64,
+    ) -> Result<Option<Record>, NodeError> {
+        let address = convene_protocol::Address {
+            author: publisher.author(),
+            kind: convene_protocol::Kind::Binding,
+            slug: Binding::slug(),
+        };
+        let held = self.store().get(&address)?;
+        let mut nodes = match held.as_ref().and_then(Record::content) {
+            Some(Content::Binding(binding)) => binding.nodes.clone(),
+            _ => Vec::new(),
+        };
+        if nodes.iter().any(|n| n == node) {
+            return Ok(None);
+        }
+        nodes.push(node.to_string());
+        if nodes.len() > MAX_NODES {
+            nodes.drain(..nodes.len() - MAX_NODES);
+        }
+        let seq = next_seq(held.map(|record| record.header().seq));
+        let record = publisher.sign_at(
+            Binding::slug(),
+            seq,
+            Content::Binding(Binding { nodes }),
+            now,
+        )?;
+        self.admit_own(&record)?;
+        Ok(Some(record))
+    }
+}

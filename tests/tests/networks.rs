@@ -1,0 +1,302 @@
+//! Convened networks across real node processes: members-only networks reach their members'
+//! nodes and no one else's, by any path; a removed member's records leave; charters converge.
+
+use std::time::Duration;
+
+use crate::util::{Home, NodeProcess, held, ticket, turn, wait_until};
+
+/// Syncs again soon after anything changes, so the tests measure the rules, not the timers.
+const QUICK: &str = "announce_min_interval_secs = 1\nsync_interval_secs = 3";
+
+fn experiment(title: &str, summary: &str) -> String {
+    format!(
+        "kind = \"experiment\"\ntitle = \"{title}\"\nsummary = \"{summary}\"\nstatus = \"running\"\n"
+    )
+}
+
+/// Publishes a draft into `networks` (none: the commons); the record's address.
+fn publish_into(home: &Home, name: &str, draft: &str, networks: &[&str]) -> String {
+    let file = home.file(name, draft);
+    let mut args = vec!["publish", file.to_str().unwrap(), "--yes", "--json"];
+    for network in networks {
+        args.extend(["--network", network]);
+    }
+    home.run(&args).ok().json()["address"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn holds(home: &Home, address: &str) -> bool {
+    held(home).iter().any(|(held, _)| held == address)
+}
+
+fn finds(home: &Home, words: &str, address: &str) -> bool {
+    home.search_addresses(&[words]).iter().any(|a| a == address)
+}
+
+fn create(home: &Home, name: &str) -> String {
+    home.run(&["network", "create", name, "--members-only"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string()
+}
+
+fn started(homes: &[&Home]) -> Vec<NodeProcess> {
+    homes
+        .iter()
+        .map(|home| {
+            home.set_node_config(QUICK);
+            NodeProcess::start(home)
+        })
+        .collect()
+}
+
+#[test]
+fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_two_networks() {
+    let _turn = turn();
+    let (council, police, charity, outsider) = (
+        Home::init("Leicester City Council"),
+        Home::init("Leicestershire Police"),
+        Home::init("Rutland Volunteers"),
+        Home::init("Outsider Analytics Ltd"),
+    );
+    let nodes = started(&[&council, &police, &charity, &outsider]);
+    // Two members-only networks: the council convenes one with the police and the charity;
+    // the police convene another with the outsider. The police node is in both.
+    let pilots = create(&council, "East Midlands Pilots");
+    for member in [&police, &charity] {
+        council
+            .run(&["network", "invite", &pilots, &member.own_key()])
+            .ok();
+    }
+    let digital = create(&police, "Police Digital");
+    police
+        .run(&["network", "invite", &digital, &outsider.own_key()])
+        .ok();
+    let pilots_ticket = council.run(&["network", "ticket", &pilots]).ok().stdout;
+    police.run(&["network", "join", pilots_ticket.trim()]).ok();
+    charity.run(&["network", "join", pilots_ticket.trim()]).ok();
+    let digital_ticket = police.run(&["network", "ticket", &digital]).ok().stdout;
+    outsider
+        .run(&["network", "join", digital_ticket.trim()])
+        .ok();
+    // The outsider also asks to replicate the council's network, and connects to a member.
+    outsider.run(&["network", "join", &pilots]).ok();
+
+    let open = publish_into(
+        &police,
+        "open.toml",
+        &experiment("Open data on burglary", "Weekly open data for everyone"),
+        &[],
+    );
+    let shared = publish_into(
+        &police,
+        "shared.toml",
+        &experiment(
+            "Joint triage rota",
+            "Two forces sharing one rota for welfare calls",
+        ),
+        &[&pilots],
+    );
+    let digital_only = publish_into(
+        &police,
+        "digital.toml",
+        &experiment(
+            "Body camera analytics",
+            "Trialling analytics on body camera footage",
+        ),
+        &[&digital],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the charity gets the shared record",
+        || holds(&charity, &shared),
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the outsider gets its network's record",
+        || holds(&outsider, &digital_only) && holds(&outsider, &open),
+    );
+    assert!(finds(&charity, "triage rota", &shared));
+    assert!(finds(&council, "triage rota", &shared));
+    // Give any leak time to happen: several sync rounds.
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        !holds(&outsider, &shared),
+        "the outsider's node stored a members-only record of a network it is not in"
+    );
+    assert!(!finds(&outsider, "triage rota", &shared));
+    for member in [&council, &charity] {
+        assert!(
+            !holds(member, &digital_only),
+            "Police Digital's record leaked into the other network"
+        );
+    }
+    // The outsider holds the charter (charters are public), so it refuses to publish into a
+    // members-only network it is not a member of.
+    let file = outsider.file(
+        "sneak.toml",
+        &experiment("Sneaking in", "An outsider publishing into the network"),
+    );
+    outsider
+        .run(&[
+            "publish",
+            file.to_str().unwrap(),
+            "--yes",
+            "--network",
+            &pilots,
+        ])
+        .code(2)
+        .stderr_has("not a member");
+    // Nothing was ever offered to it by gossip either.
+    let log = nodes[3].log();
+    assert!(
+        !log.contains("members-only network's record came by gossip"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_removed_members_records_leave_the_network() {
+    let _turn = turn();
+    let (council, charity) = (
+        Home::init("Leicester City Council"),
+        Home::init("Rutland Volunteers"),
+    );
+    let _nodes = started(&[&council, &charity]);
+    let pilots = create(&council, "East Midlands Pilots");
+    council
+        .run(&["network", "invite", &pilots, &charity.own_key()])
+        .ok();
+    let pilots_ticket = council.run(&["network", "ticket", &pilots]).ok().stdout;
+    charity.run(&["network", "join", pilots_ticket.trim()]).ok();
+    wait_until(
+        Duration::from_secs(60),
+        "the charity gets the charter",
+        || {
+            charity
+                .run(&["network", "show", &pilots, "--json"])
+                .ok()
+                .json()["member"]
+                == true
+        },
+    );
+    let lunch = publish_into(
+        &charity,
+        "lunch.toml",
+        &experiment("Lunch club transport", "Volunteer drivers for lunch clubs"),
+        &[&pilots],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the council gets the charity's record",
+        || finds(&council, "lunch club", &lunch),
+    );
+    council
+        .run(&["network", "remove", &pilots, &charity.own_key()])
+        .ok()
+        .stderr_has("charter version 3");
+    assert!(
+        !finds(&council, "lunch club", &lunch),
+        "a removed member's record is still in the network"
+    );
+    let shown = council
+        .run(&["network", "show", &pilots, "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["records"], 0, "{shown}");
+    // The charity's node learns of its removal and refuses to publish into the network.
+    wait_until(
+        Duration::from_secs(60),
+        "the charity gets charter version 3",
+        || {
+            charity
+                .run(&["network", "show", &pilots, "--json"])
+                .ok()
+                .json()["version"]
+                == 3
+        },
+    );
+    assert!(!finds(&charity, "lunch club", &lunch));
+    let file = charity.file(
+        "again.toml",
+        &experiment("Another pilot", "Published after removal"),
+    );
+    charity
+        .run(&[
+            "publish",
+            file.to_str().unwrap(),
+            "--yes",
+            "--network",
+            &pilots,
+        ])
+        .code(2)
+        .stderr_has("not a member");
+}
+
+#[test]
+fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_nothing() {
+    let _turn = turn();
+    let (founder, second, late) = (
+        Home::init("Leicester City Council"),
+        Home::init("Nottingham City Council"),
+        Home::init("Derby City Council"),
+    );
+    let (invitee_a, invitee_b) = (Home::init("Alpha Trust"), Home::init("Beta Trust"));
+    // Offline: the founder makes the second council a convenor, and both amend version 2 at
+    // once, each inviting a different organisation.
+    let network = create(&founder, "East Midlands Pilots");
+    founder
+        .run(&["network", "convenor", &network, &second.own_key()])
+        .ok();
+    let carry = |from: &Home, to: &Home, name: &str| {
+        let export = from.run(&["export"]).ok().stdout;
+        let file = to.file(name, &export);
+        to.run(&["import", file.to_str().unwrap()]).ok();
+    };
+    carry(&founder, &second, "from-founder.jsonl");
+    founder
+        .run(&["network", "invite", &network, &invitee_a.own_key()])
+        .ok();
+    second
+        .run(&["network", "invite", &network, &invitee_b.own_key()])
+        .ok();
+    let members = |home: &Home| -> Vec<String> {
+        let shown = home
+            .run(&["network", "show", &network, "--json"])
+            .ok()
+            .json();
+        let mut keys: Vec<String> = shown["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["key"].as_str().unwrap().to_string())
+            .collect();
+        keys.sort();
+        keys
+    };
+    // A third node learns the winning chain, then the losing amendment arrives late.
+    carry(&founder, &late, "winning.jsonl");
+    let before = members(&late);
+    assert!(before.contains(&invitee_a.own_key()));
+    carry(&second, &late, "late.jsonl");
+    assert_eq!(
+        members(&late),
+        before,
+        "a late amendment changed the charter"
+    );
+
+    // Online: the two convenors' nodes meet and converge on the founder's amendment (the
+    // founder ranks first among the convenors).
+    let _nodes = started(&[&founder, &second]);
+    second.run(&["peers", "add", &ticket(&founder)]).ok();
+    wait_until(Duration::from_secs(60), "the convenors converge", || {
+        members(&second) == members(&founder)
+    });
+    let agreed = members(&founder);
+    assert!(agreed.contains(&invitee_a.own_key()));
+    assert!(!agreed.contains(&invitee_b.own_key()));
+    assert_eq!(agreed, before);
+}
