@@ -28,7 +28,9 @@ fn an_unknown_kind_is_a_usage_error_that_lists_the_kinds() {
     assert_eq!(output.status.code(), Some(2));
     let text = String::from_utf8(output.stderr).unwrap();
     assert!(
-        text.contains("expected experiment, practitioner, lesson, organisation or vouch"),
+        text.contains(
+            "expected experiment, practitioner, lesson, organisation, vouch, charter or binding"
+        ),
         "{text}"
     );
 }

@@ -162,13 +162,13 @@ pub enum Request {
         reply: Reply<Vec<NetworkView>>,
     },
     /// Founds, amends, joins or leaves a network as the node's identity; the network as it now
-    /// is, and the charter version signed, if any.
+    /// is, and the records signed to spread (a charter version, a new binding).
     ChangeNetwork {
         change: NetworkChange,
-        reply: Reply<(NetworkView, Option<Record>)>,
+        reply: Reply<(NetworkView, Vec<Record>)>,
     },
-    /// Makes sure the node's organisation binding lists `node` (this node's peer id); the new
-    /// binding, if one was signed.
+    /// Tells the actor this node's peer id, and makes sure the organisation's binding lists it
+    /// once the node joined a network; the new binding, if one was signed.
     Bind {
         node: String,
         reply: Reply<Option<Record>>,
@@ -442,6 +442,8 @@ struct Actor {
     reindex: Option<Reindexing>,
     /// Gossiped records taken per author per minute (the rest wait for sync).
     author_rates: Buckets<AuthorKey>,
+    /// This node's libp2p peer id, once the daemon said it (see [`Request::Bind`]).
+    node_id: Option<String>,
 }
 
 /// A reindex under way: the next log position to index, and who waits for the end.
@@ -477,7 +479,20 @@ impl Actor {
             last_recovery: None,
             reindex: None,
             author_rates,
+            node_id: None,
         }
+    }
+
+    /// Binds this node to its organisation once it is in a network (a node in none needs no
+    /// binding: it receives only open records). The new binding, if one was signed.
+    fn bind_if_joined(&mut self) -> Result<Option<Record>, NodeError> {
+        let Some(node_id) = &self.node_id else {
+            return Ok(None);
+        };
+        if self.node.networks()?.joined().is_empty() {
+            return Ok(None);
+        }
+        self.node.bind(&self.publisher, node_id, crate::now())
     }
 
     /// The next job: waits for one, unless a reindex has a step to take meanwhile.
@@ -616,14 +631,17 @@ impl Actor {
             }
             Request::Networks { reply } => self.answer(reply, |a| a.node.network_views()),
             Request::ChangeNetwork { change, reply } => self.answer(reply, |a| {
-                let changed = a.node.change_network(&a.publisher, change, crate::now())?;
-                if let Some(record) = &changed.1 {
+                let (view, charter) = a.node.change_network(&a.publisher, change, crate::now())?;
+                let mut signed: Vec<Record> = charter.into_iter().collect();
+                signed.extend(a.bind_if_joined()?);
+                for record in &signed {
                     let _ = a.stored.send(record.id());
                 }
-                Ok(changed)
+                Ok((view, signed))
             }),
             Request::Bind { node, reply } => self.answer(reply, |a| {
-                let bound = a.node.bind(&a.publisher, &node, crate::now())?;
+                a.node_id = Some(node);
+                let bound = a.bind_if_joined()?;
                 if let Some(record) = &bound {
                     let _ = a.stored.send(record.id());
                 }

@@ -501,12 +501,12 @@ async fn change_network(
     AxumState(state): AxumState<State>,
     Json(change): Json<NetworkChange>,
 ) -> ApiResult<NetworkView> {
-    let (view, record) = state
+    let (view, signed) = state
         .store
         .ask(|reply| StoreRequest::ChangeNetwork { change, reply })
         .await??;
-    if let Some(record) = record {
-        state.gossip(&record).await;
+    for record in &signed {
+        state.gossip(record).await;
     }
     Ok(Json(view))
 }
