@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use convene_node::digest::{Digest, Item, MAX_DIGEST_DAYS, NetworkMap};
 use convene_node::{Directory, NetworkChange, NetworkView};
-use convene_protocol::{AuthorKey, NetworkId, NetworkPolicy, Slug};
+use convene_protocol::{AuthorKey, Date, NetworkId, NetworkPolicy, Slug};
 
 use crate::output::Out;
 
@@ -50,6 +51,23 @@ pub enum NetworkCommand {
     },
     /// A network's charter: its policy, convenors and members.
     Show {
+        network: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is new and changed in a network: experiments started and finished, lessons
+    /// written, new people and what they offer. Markdown, for a newsletter or an agenda.
+    Digest {
+        network: String,
+        /// How far back: days (`30d`), weeks (`6w`) or a date (YYYY-MM-DD).
+        #[arg(long, default_value = "30d", value_parser = since)]
+        since: Date,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who is working on what in a network: each organisation's experiments by status, lessons,
+    /// people and topics; the topics most shared; members with nothing in it yet.
+    Map {
         network: String,
         #[arg(long)]
         json: bool,
@@ -224,6 +242,30 @@ pub fn run(
             }
             Ok(ExitCode::SUCCESS)
         }
+        NetworkCommand::Digest {
+            network,
+            since,
+            json,
+        } => {
+            let digest = node.digest(&network, since)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&digest)?)?;
+            } else {
+                out.line(&digest_markdown(&digest))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Map { network, json } => {
+            let map = node.network_map(&network)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&map)?)?;
+            } else {
+                for line in map_lines(&map) {
+                    out.line(&line)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         NetworkCommand::Ticket { network } => {
             let view = find(node, &network)?;
             let ticket = (peers.ticket)()?;
@@ -297,4 +339,141 @@ fn summary_line(view: &NetworkView) -> String {
         view.records,
         view.id
     )
+}
+
+/// Parses `--since`: `30d`, `6w` or a date, at most [`MAX_DIGEST_DAYS`] back.
+fn since(text: &str) -> Result<Date, String> {
+    let today = Date::from_unix(convene_node::now());
+    let text = text.trim();
+    let days_back = |count: &str, unit: i64| -> Result<i64, String> {
+        let count: i64 = count.parse().map_err(|_| {
+            format!("{text:?}: expected a number of days (30d), weeks (6w) or a date")
+        })?;
+        Ok(count.saturating_mul(unit))
+    };
+    let days = if let Some(count) = text.strip_suffix('d') {
+        days_back(count, 1)?
+    } else if let Some(count) = text.strip_suffix('w') {
+        days_back(count, 7)?
+    } else {
+        let date: Date = text.parse()?;
+        today.unix_days() - date.unix_days()
+    };
+    if !(0..=MAX_DIGEST_DAYS).contains(&days) {
+        return Err(format!(
+            "{text:?}: a digest looks back 0 to {MAX_DIGEST_DAYS} days"
+        ));
+    }
+    Ok(Date::from_unix((today.unix_days() - days) * 86_400))
+}
+
+/// A digest as Markdown: a heading per group, a bullet per record.
+fn digest_markdown(digest: &Digest) -> String {
+    let mut text = format!(
+        "# {}: new and changed, {} to {}\n",
+        digest.name, digest.since, digest.until
+    );
+    let groups: [(&str, &[Item]); 5] = [
+        ("Experiments under way", &digest.started),
+        ("Experiments completed or stopped", &digest.finished),
+        ("Other experiments and ideas", &digest.other),
+        ("Lessons learned", &digest.lessons),
+        ("People", &digest.people),
+    ];
+    if groups.iter().all(|(_, items)| items.is_empty()) {
+        text.push_str("\nNothing new or changed in this period.\n");
+        return text;
+    }
+    for (heading, items) in groups {
+        if items.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n## {heading} ({})\n\n", items.len()));
+        for item in items {
+            let mut facts = vec![
+                item.organisation
+                    .clone()
+                    .unwrap_or_else(|| "unknown organisation".into()),
+            ];
+            if let Some(status) = item.status {
+                facts.push(status.to_string());
+            }
+            facts.push(if item.new {
+                "new".into()
+            } else {
+                format!("updated {}", item.day)
+            });
+            text.push_str(&format!("- **{}** — {}\n", item.title, facts.join(" · ")));
+            if let Some(summary) = &item.summary {
+                text.push_str(&format!("  {summary}\n"));
+            }
+            if !item.topics.is_empty() {
+                let label = if heading == "People" {
+                    "offers"
+                } else {
+                    "topics"
+                };
+                text.push_str(&format!("  {label}: {}\n", item.topics.join(", ")));
+            }
+            if !item.interests.is_empty() {
+                text.push_str(&format!(
+                    "  wants to learn: {}\n",
+                    item.interests.join(", ")
+                ));
+            }
+            text.push_str(&format!("  <{}>\n", item.address));
+        }
+    }
+    text
+}
+
+/// A network map as lines: one per organisation, then the shared topics and the quiet members.
+fn map_lines(map: &NetworkMap) -> Vec<String> {
+    let mut lines = vec![format!("{}: who is working on what", map.name)];
+    for org in &map.organisations {
+        let experiments: Vec<String> = org
+            .experiments
+            .iter()
+            .map(|(status, count)| format!("{count} {status}"))
+            .collect();
+        let experiments = if experiments.is_empty() {
+            "no experiments".to_string()
+        } else {
+            format!("experiments: {}", experiments.join(", "))
+        };
+        lines.push(format!(
+            "  {}{}\t{experiments}\t{} lessons\t{} people\t{}",
+            org.name.as_deref().unwrap_or("(no profile held)"),
+            if org.member { "" } else { " (not a member)" },
+            org.lessons,
+            org.people,
+            org.topics.join(", ")
+        ));
+    }
+    if !map.topics.is_empty() {
+        let shared: Vec<String> = map
+            .topics
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} ({} organisations, {} records)",
+                    t.topic, t.organisations, t.records
+                )
+            })
+            .collect();
+        lines.push(format!("Topics: {}", shared.join("; ")));
+    }
+    let quiet: Vec<&str> = map
+        .organisations
+        .iter()
+        .filter(|org| org.member && org.records() == 0)
+        .map(|org| org.name.as_deref().unwrap_or("(no profile held)"))
+        .collect();
+    if !quiet.is_empty() {
+        lines.push(format!(
+            "Members with nothing in the network yet: {}",
+            quiet.join(", ")
+        ));
+    }
+    lines
 }

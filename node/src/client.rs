@@ -1,6 +1,8 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
+use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
 use crate::{NetworkChange, NetworkView};
+use convene_protocol::Date;
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -355,6 +357,25 @@ impl Directory for Client {
 
     fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError> {
         self.post("/networks", &change)
+    }
+
+    fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError> {
+        self.post(
+            "/networks/digest",
+            &DigestRequest {
+                network: network.to_string(),
+                since,
+            },
+        )
+    }
+
+    fn network_map(&self, network: &str) -> Result<NetworkMap, NodeError> {
+        self.post(
+            "/networks/map",
+            &MapRequest {
+                network: network.to_string(),
+            },
+        )
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

@@ -3,7 +3,9 @@
 //! same operations, with the same results: both implement [`Directory`]; `open_directory` (in
 //! `client.rs`, which knows whether a node runs) picks one.
 
+use crate::digest::{Digest, NetworkMap};
 use crate::{NetworkChange, NetworkView};
+use convene_protocol::Date;
 use std::io::{BufRead, Write};
 
 use convene_protocol::{Address, AuthorKey, Record};
@@ -46,6 +48,10 @@ pub trait Directory: std::fmt::Debug {
     fn networks(&self) -> Result<Vec<NetworkView>, NodeError>;
     /// Founds, amends, joins or leaves a network; the network as it now is.
     fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError>;
+    /// What is new and changed in a network since a day.
+    fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError>;
+    /// Who is working on what in a network.
+    fn network_map(&self, network: &str) -> Result<NetworkMap, NodeError>;
     fn get(&self, address: &Address) -> Result<Record, NodeError>;
     fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, NodeError>;
     /// Publishes `draft` as the home's identity (see [`Node::publish`]); a running node also
@@ -146,6 +152,15 @@ impl Directory for Local {
             .node
             .change_network(&self.publisher, change, crate::now())?;
         Ok(view)
+    }
+
+    fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError> {
+        self.node
+            .digest(network, since, Date::from_unix(crate::now()))
+    }
+
+    fn network_map(&self, network: &str) -> Result<NetworkMap, NodeError> {
+        self.node.network_map(network)
     }
 
     fn get(&self, address: &Address) -> Result<Record, NodeError> {

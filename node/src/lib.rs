@@ -12,6 +12,7 @@ pub mod api;
 mod charters;
 mod client;
 pub mod daemon;
+pub mod digest;
 mod directory;
 pub mod domains;
 mod draft;

@@ -300,3 +300,118 @@ fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_noth
     assert!(!agreed.contains(&invitee_b.own_key()));
     assert_eq!(agreed, before);
 }
+
+#[test]
+fn the_digest_and_map_show_what_members_did_and_who_is_quiet() {
+    let (council, police, charity) = (
+        Home::init("Leicester City Council"),
+        Home::init("Leicestershire Police"),
+        Home::init("Rutland Volunteers"),
+    );
+    let carry = |from: &Home, to: &Home, name: &str| {
+        let export = from.run(&["export"]).ok().stdout;
+        let file = to.file(name, &export);
+        to.run(&["import", file.to_str().unwrap()]).ok();
+    };
+    let pilots = create(&council, "East Midlands Pilots");
+    for member in [&police, &charity] {
+        council
+            .run(&["network", "invite", &pilots, &member.own_key()])
+            .ok();
+    }
+    carry(&council, &police, "charter.jsonl");
+    police.run(&["network", "join", &pilots]).ok();
+    let triage = publish_into(
+        &police,
+        "triage.toml",
+        &format!(
+            "{}tags = [\"welfare\", \"triage\"]\n",
+            experiment("Joint triage rota", "Two forces sharing one rota")
+        ),
+        &[&pilots],
+    );
+    publish_into(
+        &police,
+        "lesson.toml",
+        "kind = \"lesson\"\ntitle = \"Share the rota early\"\nsummary = \"Agree the rota before the pilot starts\"\ntags = [\"triage\"]\n",
+        &["East Midlands Pilots"],
+    );
+    publish_into(
+        &police,
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\nrole = \"Digital Lead\"\nexpertise = [\"triage\", \"LoRaWAN\"]\ninterests = [\"chatbots\"]\n",
+        &[&pilots],
+    );
+    // Outside the network: not in its digest.
+    publish_into(
+        &police,
+        "public.toml",
+        &experiment("Open burglary data", "Weekly open data"),
+        &[],
+    );
+    carry(&police, &council, "police.jsonl");
+    publish_into(
+        &council,
+        "done.toml",
+        &format!(
+            "{}tags = [\"welfare\"]\n",
+            experiment("Warm spaces", "Libraries as warm spaces").replace("running", "completed")
+        ),
+        &[&pilots],
+    );
+
+    let digest = council
+        .run(&["network", "digest", "East Midlands Pilots", "--json"])
+        .ok()
+        .json();
+    let titles = |group: &str| -> Vec<String> {
+        digest[group]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(titles("started"), ["Joint triage rota"]);
+    assert_eq!(titles("finished"), ["Warm spaces"]);
+    assert_eq!(titles("lessons"), ["Share the rota early"]);
+    assert_eq!(titles("people"), ["Sam Patel"]);
+    assert_eq!(
+        digest["started"][0]["organisation"],
+        "Leicestershire Police"
+    );
+    assert_eq!(digest["started"][0]["address"], triage.as_str());
+    assert_eq!(digest["people"][0]["interests"][0], "chatbots");
+    council
+        .run(&["network", "digest", &pilots, "--since", "7d"])
+        .ok()
+        .stdout_has("## Experiments under way (1)")
+        .stdout_has("- **Joint triage rota** — Leicestershire Police · running · new")
+        .stdout_has("wants to learn: chatbots");
+    council
+        .run(&["network", "digest", &pilots, "--since", "20000d"])
+        .code(2)
+        .stderr_has("0 to 3660 days");
+
+    let map = council
+        .run(&["network", "map", &pilots, "--json"])
+        .ok()
+        .json();
+    let police_row = map["organisations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "Leicestershire Police")
+        .unwrap()
+        .clone();
+    assert_eq!(police_row["experiments"]["running"], 1, "{map}");
+    assert_eq!(police_row["lessons"], 1);
+    assert_eq!(police_row["people"], 1);
+    // Two organisations work on welfare; triage is the police's alone.
+    assert_eq!(map["topics"][0]["topic"], "welfare", "{map}");
+    assert_eq!(map["topics"][0]["organisations"], 2);
+    council
+        .run(&["network", "map", &pilots])
+        .ok()
+        .stdout_has("Members with nothing in the network yet: (no profile held)");
+}

@@ -173,6 +173,15 @@ pub enum Request {
         node: String,
         reply: Reply<Option<Record>>,
     },
+    Digest {
+        network: String,
+        since: convene_protocol::Date,
+        reply: Reply<crate::digest::Digest>,
+    },
+    NetworkMap {
+        network: String,
+        reply: Reply<crate::digest::NetworkMap>,
+    },
     /// Whether the record at `address` belongs to members-only networks only (it must not be
     /// gossiped).
     MembersOnly {
@@ -647,6 +656,17 @@ impl Actor {
                 }
                 Ok(bound)
             }),
+            Request::Digest {
+                network,
+                since,
+                reply,
+            } => self.answer(reply, |a| {
+                let today = convene_protocol::Date::from_unix(crate::now());
+                a.node.digest(&network, since, today)
+            }),
+            Request::NetworkMap { network, reply } => {
+                self.answer(reply, |a| a.node.network_map(&network))
+            }
             Request::MembersOnly { address, reply } => {
                 self.answer(reply, |a| a.node.is_members_only_at(&address))
             }

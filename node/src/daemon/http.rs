@@ -29,6 +29,7 @@ use crate::api::{
     ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerBlockRequest, PeerRequest, PeopleRequest,
     PinRequest, PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
+use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
 use crate::domains::DomainCheck;
 use crate::limits::{
     API_BODY_TIMEOUT, API_HEADER_BYTES, API_IMPORT_BODY_BYTES, API_JSON_BODY_BYTES,
@@ -281,6 +282,8 @@ fn router(state: State) -> Router {
         .route("/pins", get(pins))
         .route("/blocks", get(blocks))
         .route("/networks", get(networks))
+        .route("/networks/digest", post(digest))
+        .route("/networks/map", post(network_map))
         .route("/peer-blocks", get(peer_blocks))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
@@ -493,6 +496,31 @@ async fn set_block(
 async fn networks(AxumState(state): AxumState<State>) -> ApiResult<Vec<NetworkView>> {
     state
         .on_store(|reply| StoreRequest::Networks { reply })
+        .await
+}
+
+async fn digest(
+    AxumState(state): AxumState<State>,
+    Json(request): Json<DigestRequest>,
+) -> ApiResult<Digest> {
+    state
+        .on_store(|reply| StoreRequest::Digest {
+            network: request.network,
+            since: request.since,
+            reply,
+        })
+        .await
+}
+
+async fn network_map(
+    AxumState(state): AxumState<State>,
+    Json(request): Json<MapRequest>,
+) -> ApiResult<NetworkMap> {
+    state
+        .on_store(|reply| StoreRequest::NetworkMap {
+            network: request.network,
+            reply,
+        })
         .await
 }
 
