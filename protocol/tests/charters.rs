@@ -79,7 +79,7 @@ fn the_founding_charter_counts_only_when_its_founder_signed_it() {
         signer: 1,
         ..forged
     };
-    assert_eq!(resolved(&[real.clone()]).unwrap().head, charter);
+    assert_eq!(resolved(std::slice::from_ref(&real)).unwrap().head, charter);
 }
 
 #[test]
