@@ -797,7 +797,8 @@ fn command(
         } => publish(home, node, &file, &networks, yes, json, out),
         Command::Network { command } => {
             let ticket = || -> Result<String> { Ok(running_node(home)?.status()?.net.ticket) };
-            let add = |peer: &str| add_peer(home, peer).map(|_| ());
+            let add =
+                |peer: &str| add_peer(home, peer).map(|entry| entry.peer.map(|p| p.to_string()));
             network::run(
                 command,
                 node,

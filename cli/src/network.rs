@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use convene_node::digest::{Digest, Item, MAX_DIGEST_DAYS, NetworkMap};
-use convene_node::{Directory, NetworkChange, NetworkView};
+use convene_node::{AskToJoin, Directory, NetworkChange, NetworkView};
 use convene_protocol::{AuthorKey, Date, NetworkId, NetworkPolicy, Slug};
 
 use crate::output::Out;
@@ -40,8 +40,23 @@ pub enum NetworkCommand {
     /// Make a member a convenor too: it may then amend the charter (ranked after the others).
     Convenor { network: String, key: AuthorKey },
     /// Replicate a network's records on this node: a network's address or name, or a ticket
-    /// from `convene network ticket` (which also connects to the node that gave it).
-    Join { network: String },
+    /// from `convene network ticket` (which also connects to the node that gave it and sends
+    /// its convenor a signed request to join).
+    Join {
+        network: String,
+        /// A word for the convenor with the join request ("we run the triage pilot").
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Join requests waiting for your answer, as a convenor.
+    Requests {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Admit an organisation that asked to join (the same as `invite`).
+    Approve { network: String, key: AuthorKey },
+    /// Drop an organisation's join request without admitting it.
+    Decline { network: String, key: AuthorKey },
     /// Stop replicating a network's records (those held stay).
     Leave { network: String },
     /// The networks this node knows: joined ones first.
@@ -84,7 +99,8 @@ const TICKET_SEPARATOR: char = '#';
 /// peer ticket, and adding a peer to it.
 pub struct Peers<'a> {
     pub ticket: &'a dyn Fn() -> Result<String>,
-    pub add: &'a dyn Fn(&str) -> Result<()>,
+    /// Adds a peer (a ticket); its peer id, if the ticket names one.
+    pub add: &'a dyn Fn(&str) -> Result<Option<String>>,
 }
 
 pub fn run(
@@ -147,19 +163,22 @@ pub fn run(
             },
             &format!("{key} is now a convenor"),
         ),
-        NetworkCommand::Join { network } => {
-            let network = match network.split_once(TICKET_SEPARATOR) {
+        NetworkCommand::Join { network, note } => {
+            let (network, convenor) = match network.split_once(TICKET_SEPARATOR) {
                 Some((id, ticket)) => {
                     let id: NetworkId = id
                         .parse()
                         .map_err(|e: String| anyhow::anyhow!(e))
                         .context("reading the network ticket")?;
-                    (peers.add)(ticket).context("connecting to the node in the ticket")?;
-                    id.to_string()
+                    let peer =
+                        (peers.add)(ticket).context("connecting to the node in the ticket")?;
+                    (id.to_string(), peer)
                 }
-                None => network,
+                None => (network, None),
             };
-            let view = node.change_network(NetworkChange::Join { network })?;
+            let view = node.change_network(NetworkChange::Join {
+                network: network.clone(),
+            })?;
             say!(
                 "joined {}: this node now replicates its records{}",
                 view.label(),
@@ -169,12 +188,78 @@ pub fn run(
                     ""
                 }
             );
+            if let Some(peer) = convenor
+                && !view.member
+            {
+                let ask = AskToJoin {
+                    network,
+                    peer,
+                    note,
+                };
+                match node.ask_to_join(&ask) {
+                    Ok(()) => say!(
+                        "asked to join: the convenor sees your request with `convene network \
+                         requests`"
+                    ),
+                    Err(error) => say!("the join request was not sent: {error}"),
+                }
+            }
             if view.policy == Some(NetworkPolicy::Members) && !view.member {
                 say!(
                     "it is members-only and your organisation is not a member: its members' nodes \
-                     send this node nothing of it until a convenor invites you"
+                     send this node nothing of it until a convenor admits you"
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Requests { json } => {
+            let pending = node.join_requests()?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&pending)?)?;
+            } else if pending.is_empty() {
+                say!("no join requests wait for an answer");
+            } else {
+                let views = node.networks()?;
+                for join in &pending {
+                    let request = &join.request;
+                    let network = views
+                        .iter()
+                        .find(|v| v.id == request.network)
+                        .map_or_else(|| request.network.to_string(), NetworkView::label);
+                    out.line(&format!(
+                        "{network}\t{}\t{}\t{}{}",
+                        join.name.as_deref().unwrap_or("(no profile held)"),
+                        request.organisation,
+                        Date::from_unix(join.received_at),
+                        request
+                            .note
+                            .as_deref()
+                            .map(|note| format!("\t{note}"))
+                            .unwrap_or_default()
+                    ))?;
+                }
+                say!("admit one with `convene network approve NETWORK KEY`, or `decline`");
+            }
+            Ok(if pending.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        NetworkCommand::Approve { network, key } => amend(
+            node,
+            NetworkChange::Invite {
+                network,
+                organisation: key,
+            },
+            &format!("admitted {key}"),
+        ),
+        NetworkCommand::Decline { network, key } => {
+            let view = node.change_network(NetworkChange::Decline {
+                network,
+                organisation: key,
+            })?;
+            say!("declined {key}'s request to join {}", view.label());
             Ok(ExitCode::SUCCESS)
         }
         NetworkCommand::Leave { network } => {

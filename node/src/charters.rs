@@ -3,9 +3,9 @@
 //! binding is signed with the [`Publisher`]'s identity and enters the store by the write path,
 //! like any record.
 
+use convene_protocol::network::{JoinRequest, MAX_NODES};
 use convene_protocol::{
     AuthorKey, Binding, Charter, Content, NetworkId, NetworkPolicy, Record, Slug,
-    network::MAX_NODES,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,11 @@ pub enum NetworkChange {
     },
     /// Replicate the network's records from now on.
     Join { network: String },
+    /// Drop an organisation's join request unanswered.
+    Decline {
+        network: String,
+        organisation: AuthorKey,
+    },
     /// Stop replicating the network's records (those held stay).
     Leave { network: String },
 }
@@ -70,6 +75,36 @@ pub struct NetworkView {
     pub convenor: bool,
     /// Records held that name it (as counted: a removed member's are not).
     pub records: u64,
+}
+
+/// `POST /networks/ask`: send a request to join `network` to `peer` (a convenor's node).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AskToJoin {
+    pub network: String,
+    /// The convenor's node: a libp2p peer id.
+    pub peer: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Most join requests a node keeps unanswered.
+pub const MAX_PENDING_JOINS: usize = 1_000;
+
+/// A join request kept for a convenor, as this node received it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingJoin {
+    pub request: JoinRequest,
+    /// Unix seconds.
+    pub received_at: i64,
+    /// The name this node knows the organisation by, when answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn join_key(network: &NetworkId, organisation: &AuthorKey) -> Vec<u8> {
+    let mut key = network.to_key();
+    key.extend_from_slice(organisation.as_bytes());
+    key
 }
 
 /// A member organisation: its key, the name this node knows it by, and how many nodes its
@@ -178,13 +213,20 @@ impl Node {
             NetworkChange::Invite {
                 network,
                 organisation,
-            } => self.amend(publisher, &network, now, |charter| {
-                if charter.is_member(&organisation) {
-                    return Err(format!("{organisation} is already a member"));
-                }
-                charter.members.push(organisation);
-                Ok(())
-            })?,
+            } => self
+                .amend(publisher, &network, now, |charter| {
+                    if charter.is_member(&organisation) {
+                        return Err(format!("{organisation} is already a member"));
+                    }
+                    charter.members.push(organisation);
+                    Ok(())
+                })
+                .and_then(|amended| {
+                    // An invitation answers the organisation's join request, if it sent one.
+                    self.store()
+                        .set_join_request(&join_key(&amended.0, &organisation), None)?;
+                    Ok(amended)
+                })?,
             NetworkChange::Remove {
                 network,
                 organisation,
@@ -216,6 +258,24 @@ impl Node {
                     .find(&network)
                     .map_err(NodeError::Invalid)?;
                 self.set_joined(&id, Some(&Joined { at: now }))?;
+                (id, None)
+            }
+            NetworkChange::Decline {
+                network,
+                organisation,
+            } => {
+                let id = self
+                    .networks()?
+                    .find(&network)
+                    .map_err(NodeError::Invalid)?;
+                if !self
+                    .store()
+                    .set_join_request(&join_key(&id, &organisation), None)?
+                {
+                    return Err(NodeError::Invalid(format!(
+                        "no join request from {organisation} for this network"
+                    )));
+                }
                 (id, None)
             }
             NetworkChange::Leave { network } => {
@@ -272,6 +332,82 @@ impl Node {
         let record = publisher.sign_at(charter.slug(), 1, Content::Charter(charter), now)?;
         self.admit_own(&record)?;
         Ok(record)
+    }
+
+    /// Keeps a join request a peer sent, for this node's convenor to answer (`convene network
+    /// requests`). `from` is the peer that sent it: the request must name it. Refused unless
+    /// this node's organisation convenes the network.
+    pub fn receive_join(
+        &mut self,
+        request: JoinRequest,
+        from: &str,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        if request.node != from {
+            return Err(NodeError::Invalid(
+                "the join request names another node than the one that sent it".into(),
+            ));
+        }
+        let networks = self.networks()?;
+        let convenes = networks.charter(&request.network).is_some_and(|resolved| {
+            self.owner
+                .is_some_and(|owner| resolved.head.convenors.contains(&owner))
+        });
+        if !convenes {
+            return Err(NodeError::Invalid(format!(
+                "this node's organisation does not convene {}",
+                request.network
+            )));
+        }
+        if networks
+            .charter(&request.network)
+            .is_some_and(|resolved| resolved.head.is_member(&request.organisation))
+        {
+            return Ok(());
+        }
+        let key = join_key(&request.network, &request.organisation);
+        let pending = self.store().join_requests()?;
+        if pending.len() >= MAX_PENDING_JOINS && !pending.iter().any(|(k, _)| *k == key) {
+            return Err(NodeError::Invalid(format!(
+                "{MAX_PENDING_JOINS} join requests wait for an answer here already; try later"
+            )));
+        }
+        let kept = PendingJoin {
+            request,
+            received_at: now,
+            name: None,
+        };
+        let value = serde_json::to_vec(&kept).expect("plain data");
+        self.store()
+            .set_join_request(&key, Some(&value))
+            .map_err(|e| self.write_failed(e.into()))?;
+        Ok(())
+    }
+
+    /// The join requests waiting for this node's convenor, oldest first; those whose
+    /// organisation became a member meanwhile are left out.
+    pub fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError> {
+        let networks = self.networks()?;
+        let names = self.names()?;
+        let mut out: Vec<PendingJoin> = self
+            .store()
+            .join_requests()?
+            .into_iter()
+            .filter_map(|(_, value)| serde_json::from_slice::<PendingJoin>(&value).ok())
+            .filter(|pending| {
+                !networks
+                    .charter(&pending.request.network)
+                    .is_some_and(|r| r.head.is_member(&pending.request.organisation))
+            })
+            .map(|mut pending| {
+                pending.name = names
+                    .name_of(&pending.request.organisation)
+                    .map(str::to_string);
+                pending
+            })
+            .collect();
+        out.sort_by_key(|pending| pending.received_at);
+        Ok(out)
     }
 
     /// Makes sure `publisher`'s binding lists `node` (this node's peer id), so that members'

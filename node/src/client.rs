@@ -1,7 +1,7 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
 use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
-use crate::{NetworkChange, NetworkView};
+use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
 use convene_protocol::Date;
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -357,6 +357,14 @@ impl Directory for Client {
 
     fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError> {
         self.post("/networks", &change)
+    }
+
+    fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError> {
+        self.get("/networks/requests")
+    }
+
+    fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError> {
+        self.post("/networks/ask", ask)
     }
 
     fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError> {

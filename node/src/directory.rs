@@ -4,7 +4,7 @@
 //! `client.rs`, which knows whether a node runs) picks one.
 
 use crate::digest::{Digest, NetworkMap};
-use crate::{NetworkChange, NetworkView};
+use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
 use convene_protocol::Date;
 use std::io::{BufRead, Write};
 
@@ -48,6 +48,10 @@ pub trait Directory: std::fmt::Debug {
     fn networks(&self) -> Result<Vec<NetworkView>, NodeError>;
     /// Founds, amends, joins or leaves a network; the network as it now is.
     fn change_network(&mut self, change: NetworkChange) -> Result<NetworkView, NodeError>;
+    /// Join requests waiting for this node's convenor.
+    fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError>;
+    /// Sends a signed request to join a network to a convenor's node (a running node only).
+    fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError>;
     /// What is new and changed in a network since a day.
     fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError>;
     /// Who is working on what in a network.
@@ -152,6 +156,18 @@ impl Directory for Local {
             .node
             .change_network(&self.publisher, change, crate::now())?;
         Ok(view)
+    }
+
+    fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError> {
+        self.node.join_requests()
+    }
+
+    fn ask_to_join(&mut self, _: &AskToJoin) -> Result<(), NodeError> {
+        Err(NodeError::Invalid(
+            "a join request goes from a running node to the convenor's: start this home's \
+             node (`convene node run`) and join again"
+                .into(),
+        ))
     }
 
     fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError> {

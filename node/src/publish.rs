@@ -126,6 +126,23 @@ impl Publisher {
         Ok(Record::sign(&self.identity, slug, seq, now, content)?)
     }
 
+    /// Signs a request to join `network`, sent by `node`.
+    pub(crate) fn sign_join(
+        &self,
+        network: convene_protocol::NetworkId,
+        node: &str,
+        note: Option<String>,
+        now: i64,
+    ) -> Result<Vec<u8>, NodeError> {
+        Ok(convene_protocol::network::JoinRequest::sign(
+            &self.identity,
+            network,
+            node,
+            note,
+            now,
+        )?)
+    }
+
     /// A retraction of the version `held` at `address`.
     fn retraction(
         &self,

@@ -17,7 +17,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::domains::DomainCheck;
 use crate::networks::{HeldCharter, Joined};
-use crate::tables::{BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS};
+use crate::tables::{BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS};
 use crate::trust::{Block, Pin};
 
 /// Errors from the store.
@@ -422,6 +422,37 @@ impl Store {
         Ok(had)
     }
 
+    /// Join requests kept for this node's convenor: (key, JSON) pairs.
+    pub(crate) fn join_requests(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(REQUESTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            out.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Keeps (or with `None` drops) the join request at `key`; whether there was one. Durable
+    /// on return.
+    pub(crate) fn set_join_request(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db()?.begin_write()?;
+        let had = {
+            let mut table = txn.open_table(REQUESTS)?;
+            match value {
+                Some(value) => table.insert(key, value)?.is_some(),
+                None => table.remove(key)?.is_some(),
+            }
+        };
+        txn.commit()?;
+        Ok(had)
+    }
+
     /// The record with this id, if it is stored (only winning versions are).
     pub fn get_by_id(&self, id: RecordId) -> Result<Option<Record>, StoreError> {
         let txn = self.db()?.begin_read()?;
@@ -691,6 +722,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(DOMAINS)?;
         txn.open_table(PLACES)?;
         txn.open_table(JOINED)?;
+        txn.open_table(REQUESTS)?;
         txn.commit()?;
         Ok(db)
     });

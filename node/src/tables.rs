@@ -45,3 +45,7 @@ pub(crate) const PLACES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::ne
 /// Network key (founder 32 bytes ‖ slug) → when this node joined it (JSON:
 /// `networks::Joined`). A local decision: the node replicates the networks it joined.
 pub(crate) const JOINED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("joined_v1");
+
+/// Network key ‖ organisation key → a join request a convenor has not answered (JSON:
+/// `charters::PendingJoin`). Local: requests come from the asking node, never from gossip.
+pub(crate) const REQUESTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("requests_v1");

@@ -510,3 +510,170 @@ pub fn resolve(network: &NetworkId, versions: &[CharterVersion<'_>]) -> Option<R
         }
     }
 }
+
+/// The first bytes of a signed join request: never mistaken for a record or another message.
+const JOIN_TAG: &[u8] = b"convene-join-request";
+/// The join request format this code writes and reads.
+const JOIN_VERSION: u8 = 1;
+/// Longest note a join request carries, in bytes.
+pub const MAX_JOIN_NOTE: usize = 500;
+/// Largest join request on the wire.
+pub const MAX_JOIN_BYTES: usize = JOIN_TAG.len()
+    + 1
+    + 1
+    + 32
+    + MAX_NETWORK_SLUG
+    + 32
+    + 1
+    + MAX_NODE_ID
+    + 8
+    + 2
+    + MAX_JOIN_NOTE
+    + 64;
+
+/// An organisation asking a network's convenors to admit it: signed by the organisation's key,
+/// naming the node that sends it (so a convenor's node takes it only from that node). Not a
+/// record: it goes from the asking node to a convenor's node, and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JoinRequest {
+    pub network: NetworkId,
+    pub organisation: AuthorKey,
+    /// The asking node's libp2p peer id.
+    pub node: String,
+    /// Unix seconds, by the asker's clock.
+    pub created_at: i64,
+    /// A word for the convenor ("we run the Leicester triage pilot").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why join request bytes were refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error("malformed join request: {0}")]
+    Malformed(&'static str),
+    #[error("the join request's signature does not verify")]
+    BadSignature,
+    #[error("a join request is for a convened network, not the commons")]
+    Commons,
+}
+
+impl JoinRequest {
+    /// The bytes the organisation signs: tag ‖ version ‖ network key (length u8) ‖ organisation
+    /// (32) ‖ node (length u8) ‖ created_at (i64) ‖ note (length u16, empty when none).
+    fn signed_bytes(&self) -> Vec<u8> {
+        let network = self.network.to_key();
+        let note = self.note.as_deref().unwrap_or("");
+        let mut bytes = JOIN_TAG.to_vec();
+        bytes.push(JOIN_VERSION);
+        bytes.push(network.len() as u8);
+        bytes.extend_from_slice(&network);
+        bytes.extend_from_slice(self.organisation.as_bytes());
+        bytes.push(self.node.len() as u8);
+        bytes.extend_from_slice(self.node.as_bytes());
+        bytes.extend_from_slice(&self.created_at.to_be_bytes());
+        bytes.extend_from_slice(&(note.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(note.as_bytes());
+        bytes
+    }
+
+    /// Signs a request to join `network` as `identity`, sent by `node`: the signed bytes
+    /// followed by the 64-byte signature.
+    pub fn sign(
+        identity: &crate::Identity,
+        network: NetworkId,
+        node: &str,
+        note: Option<String>,
+        created_at: i64,
+    ) -> Result<Vec<u8>, RecordError> {
+        if network.is_commons() {
+            return Err(RecordError::Invalid {
+                field: "network",
+                reason: "a join request is for a convened network".into(),
+            });
+        }
+        if node.is_empty() || node.len() > MAX_NODE_ID {
+            return Err(RecordError::Invalid {
+                field: "node",
+                reason: "not a node id".into(),
+            });
+        }
+        let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        if let Some(note) = &note
+            && (note.len() > MAX_JOIN_NOTE || note.chars().any(char::is_control))
+        {
+            return Err(RecordError::Invalid {
+                field: "note",
+                reason: format!("a note is one line of at most {MAX_JOIN_NOTE} bytes"),
+            });
+        }
+        let request = JoinRequest {
+            network,
+            organisation: identity.author(),
+            node: node.to_string(),
+            created_at,
+            note,
+        };
+        let mut bytes = request.signed_bytes();
+        let signature = ed25519_dalek::Signer::sign(identity.signing_key(), &bytes);
+        bytes.extend_from_slice(&signature.to_bytes());
+        Ok(bytes)
+    }
+
+    /// Reads and verifies a signed request.
+    pub fn verify(bytes: &[u8]) -> Result<JoinRequest, JoinError> {
+        if bytes.len() > MAX_JOIN_BYTES {
+            return Err(JoinError::Malformed("too long"));
+        }
+        let (signed, signature) = bytes
+            .split_at_checked(bytes.len().saturating_sub(64))
+            .filter(|(signed, _)| !signed.is_empty())
+            .ok_or(JoinError::Malformed("too short"))?;
+        let mut rest = signed
+            .strip_prefix(JOIN_TAG)
+            .ok_or(JoinError::Malformed("not a join request"))?;
+        let mut take = |n: usize| -> Result<&[u8], JoinError> {
+            let (head, tail) = rest
+                .split_at_checked(n)
+                .ok_or(JoinError::Malformed("truncated"))?;
+            rest = tail;
+            Ok(head)
+        };
+        if take(1)? != [JOIN_VERSION] {
+            return Err(JoinError::Malformed("unknown version"));
+        }
+        let len = usize::from(take(1)?[0]);
+        let network =
+            NetworkId::from_key(take(len)?).ok_or(JoinError::Malformed("not a network id"))?;
+        if network.is_commons() {
+            return Err(JoinError::Commons);
+        }
+        let organisation = AuthorKey(take(32)?.try_into().expect("32 bytes"));
+        let len = usize::from(take(1)?[0]);
+        let node = std::str::from_utf8(take(len)?)
+            .map_err(|_| JoinError::Malformed("the node id is not UTF-8"))?
+            .to_string();
+        let created_at = i64::from_be_bytes(take(8)?.try_into().expect("8 bytes"));
+        let len = usize::from(u16::from_be_bytes(take(2)?.try_into().expect("2 bytes")));
+        let note = std::str::from_utf8(take(len)?)
+            .map_err(|_| JoinError::Malformed("the note is not UTF-8"))?
+            .to_string();
+        if !rest.is_empty() {
+            return Err(JoinError::Malformed("trailing bytes"));
+        }
+        let signature = ed25519_dalek::Signature::from_bytes(
+            signature.try_into().expect("64 bytes by the split"),
+        );
+        crate::ids::verifying_key(&organisation)
+            .map_err(|_| JoinError::BadSignature)?
+            .verify_strict(signed, &signature)
+            .map_err(|_| JoinError::BadSignature)?;
+        Ok(JoinRequest {
+            network,
+            organisation,
+            node,
+            created_at,
+            note: (!note.is_empty()).then_some(note),
+        })
+    }
+}

@@ -43,6 +43,7 @@ pub const MAX_REFUSAL_BYTES: usize = 1_024;
 const RECONCILE: u8 = 1;
 const FETCH: u8 = 2;
 const ANNOUNCE: u8 = 3;
+const JOIN: u8 = 4;
 const RECORDS: u8 = 2;
 const REFUSED: u8 = 3;
 const ACK: u8 = 4;
@@ -65,6 +66,9 @@ pub enum Request {
     /// "I have stored new records": the receiver should start a sync with the sender soon.
     /// Sent after an import or a sync brought in records that gossip did not carry.
     Announce,
+    /// A signed request to join a network ([`crate::network::JoinRequest`]), for a convenor's
+    /// node; answered with [`Response::Ack`] once kept for the convenor, or refused.
+    Join { request: Vec<u8> },
 }
 
 /// The answer to a [`Request`].
@@ -180,6 +184,12 @@ impl Request {
                 out
             }
             Request::Announce => vec![ANNOUNCE],
+            Request::Join { request } => {
+                let mut out = Vec::with_capacity(1 + request.len());
+                out.push(JOIN);
+                out.extend_from_slice(request);
+                out
+            }
         }
     }
 
@@ -216,6 +226,15 @@ impl Request {
                 Request::Fetch { ids }
             }
             ANNOUNCE => Request::Announce,
+            JOIN => {
+                let request = reader.rest();
+                if request.len() > crate::network::MAX_JOIN_BYTES {
+                    return Err(WireError("join request over the limit"));
+                }
+                Request::Join {
+                    request: request.to_vec(),
+                }
+            }
             _ => return Err(WireError("unknown request type")),
         };
         reader.end()?;
@@ -321,6 +340,9 @@ mod tests {
             },
             Request::Fetch { ids: vec![] },
             Request::Announce,
+            Request::Join {
+                request: vec![1, 2, 3],
+            },
         ];
         for request in requests {
             assert_eq!(Request::decode(&request.encode()), Ok(request));

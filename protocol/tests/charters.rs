@@ -279,3 +279,31 @@ proptest! {
         prop_assert_eq!(resolved(&more).unwrap(), now);
     }
 }
+
+#[test]
+fn a_join_request_verifies_and_any_change_to_it_does_not() {
+    use convene_protocol::network::JoinRequest;
+    let asker = identity(7);
+    let network = founding(&[1], &[]).id();
+    let node = "12D3KooWLRPJAA5o6nqPQhvgT36NeLjVCYKTRQxWQLf6bFJUTzsS";
+    let bytes = JoinRequest::sign(
+        &asker,
+        network.clone(),
+        node,
+        Some("we run the triage pilot".into()),
+        NOW,
+    )
+    .unwrap();
+    let request = JoinRequest::verify(&bytes).unwrap();
+    assert_eq!(request.organisation, asker.author());
+    assert_eq!(request.network, network);
+    assert_eq!(request.node, node);
+    assert_eq!(request.note.as_deref(), Some("we run the triage pilot"));
+    for at in [25, bytes.len() / 2, bytes.len() - 1] {
+        let mut tampered = bytes.clone();
+        tampered[at] ^= 1;
+        assert!(JoinRequest::verify(&tampered).is_err(), "byte {at}");
+    }
+    assert!(JoinRequest::verify(&bytes[..bytes.len() - 1]).is_err());
+    assert!(JoinRequest::sign(&asker, NetworkId::Commons, node, None, NOW).is_err());
+}

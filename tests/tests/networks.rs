@@ -167,11 +167,31 @@ fn a_removed_members_records_leave_the_network() {
     );
     let _nodes = started(&[&council, &charity]);
     let pilots = create(&council, "East Midlands Pilots");
-    council
-        .run(&["network", "invite", &pilots, &charity.own_key()])
-        .ok();
+    // The charity asks to join with the convenor's ticket; the convenor sees and admits it.
     let pilots_ticket = council.run(&["network", "ticket", &pilots]).ok().stdout;
-    charity.run(&["network", "join", pilots_ticket.trim()]).ok();
+    charity
+        .run(&[
+            "network",
+            "join",
+            pilots_ticket.trim(),
+            "--note",
+            "we run lunch clubs in Rutland",
+        ])
+        .ok()
+        .stderr_has("asked to join");
+    let requests = council.run(&["network", "requests", "--json"]).ok().json();
+    assert_eq!(
+        requests[0]["request"]["organisation"],
+        charity.own_key().as_str()
+    );
+    assert_eq!(
+        requests[0]["request"]["note"],
+        "we run lunch clubs in Rutland"
+    );
+    council
+        .run(&["network", "approve", &pilots, &charity.own_key()])
+        .ok();
+    council.run(&["network", "requests"]).code(1);
     wait_until(
         Duration::from_secs(60),
         "the charity gets the charter",

@@ -173,6 +173,22 @@ pub enum Request {
         node: String,
         reply: Reply<Option<Record>>,
     },
+    /// Keeps a join request `from` a peer for the convenor.
+    ReceiveJoin {
+        request: convene_protocol::network::JoinRequest,
+        from: String,
+        reply: Reply<()>,
+    },
+    JoinRequests {
+        reply: Reply<Vec<crate::charters::PendingJoin>>,
+    },
+    /// Signs a request to join `network` sent by `node` (this node's peer id).
+    SignJoin {
+        network: String,
+        node: String,
+        note: Option<String>,
+        reply: Reply<(NetworkId, Vec<u8>)>,
+    },
     Digest {
         network: String,
         since: convene_protocol::Date,
@@ -655,6 +671,28 @@ impl Actor {
                     let _ = a.stored.send(record.id());
                 }
                 Ok(bound)
+            }),
+            Request::ReceiveJoin {
+                request,
+                from,
+                reply,
+            } => self.answer(reply, |a| a.node.receive_join(request, &from, crate::now())),
+            Request::JoinRequests { reply } => self.answer(reply, |a| a.node.join_requests()),
+            Request::SignJoin {
+                network,
+                node,
+                note,
+                reply,
+            } => self.answer(reply, |a| {
+                let id = a
+                    .node
+                    .networks()?
+                    .find(&network)
+                    .map_err(NodeError::Invalid)?;
+                let bytes = a
+                    .publisher
+                    .sign_join(id.clone(), &node, note, crate::now())?;
+                Ok((id, bytes))
             }),
             Request::Digest {
                 network,

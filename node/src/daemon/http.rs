@@ -4,7 +4,8 @@
 //!
 //! Every route is a thin wrapper: the work happens on the store actor or in the network loop.
 
-use crate::{NetworkChange, NetworkView};
+use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
+use convene_protocol::wire::{Request as WireRequest, Response as WireResponse};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -47,6 +48,8 @@ pub(crate) struct State {
     pub author: convene_protocol::AuthorKey,
     /// The certificate authorities domain proofs are fetched with (`[node] https_ca_file`).
     pub ca_file: Option<std::path::PathBuf>,
+    /// This node's libp2p peer id.
+    pub node_id: String,
 }
 
 /// A failed API call: its body, sent with the status its code goes with.
@@ -283,6 +286,7 @@ fn router(state: State) -> Router {
         .route("/blocks", get(blocks))
         .route("/networks", get(networks))
         .route("/networks/digest", post(digest))
+        .route("/networks/requests", get(join_requests))
         .route("/networks/map", post(network_map))
         .route("/peer-blocks", get(peer_blocks))
         .layer(json.clone());
@@ -295,6 +299,7 @@ fn router(state: State) -> Router {
         .route("/pins", post(set_pin))
         .route("/blocks", post(set_block))
         .route("/networks", post(change_network))
+        .route("/networks/ask", post(ask_to_join))
         .route("/domains/check", post(check_domains))
         .route("/peer-blocks", post(set_peer_block))
         .route("/peers/{key}", delete(remove_peer))
@@ -497,6 +502,68 @@ async fn networks(AxumState(state): AxumState<State>) -> ApiResult<Vec<NetworkVi
     state
         .on_store(|reply| StoreRequest::Networks { reply })
         .await
+}
+
+async fn join_requests(AxumState(state): AxumState<State>) -> ApiResult<Vec<PendingJoin>> {
+    state
+        .on_store(|reply| StoreRequest::JoinRequests { reply })
+        .await
+}
+
+/// How long a join request waits for the convenor's node to be reachable.
+const ASK_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+async fn ask_to_join(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(ask): Json<AskToJoin>,
+) -> ApiResult<()> {
+    let peer = super::parse_peer_id(&ask.peer)
+        .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
+    let Json((_, request)) = state
+        .on_store(|reply| StoreRequest::SignJoin {
+            network: ask.network,
+            node: state.node_id.clone(),
+            note: ask.note,
+            reply,
+        })
+        .await?;
+    // The convenor's node may have been added a moment ago: retry while it connects.
+    let deadline = tokio::time::Instant::now() + ASK_WITHIN;
+    loop {
+        let request = WireRequest::Join {
+            request: request.clone(),
+        };
+        let answer = state
+            .ask_net(|reply| NetCommand::Request {
+                peer,
+                request,
+                reply,
+            })
+            .await?;
+        match answer {
+            Ok(WireResponse::Ack) => return Ok(Json(())),
+            Ok(WireResponse::Refused { reason }) => {
+                return Err(ApiError::new(
+                    ErrorCode::Refused,
+                    format!("the convenor's node refused the join request: {reason}"),
+                ));
+            }
+            Ok(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::Failed,
+                    "the convenor's node answered out of turn",
+                ));
+            }
+            Err(error) if tokio::time::Instant::now() >= deadline => {
+                return Err(ApiError::new(
+                    ErrorCode::Timeout,
+                    format!("the convenor's node could not be reached: {error}"),
+                ));
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
 }
 
 async fn digest(

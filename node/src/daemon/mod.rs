@@ -223,7 +223,7 @@ impl Daemon {
         let node_id = net.local_peer_id().to_string();
         if let Ok(Err(error)) = store
             .ask(|reply| actor::Request::Bind {
-                node: node_id,
+                node: node_id.clone(),
                 reply,
             })
             .await
@@ -248,6 +248,7 @@ impl Daemon {
             api: api_addr.to_string(),
             author,
             ca_file: ca_file.clone(),
+            node_id,
         };
         let (api_stop, stopped) = oneshot::channel();
         let limits = http::ServeLimits {
