@@ -423,7 +423,7 @@ impl Store {
     }
 
     /// Join requests kept for this node's convenor: (key, JSON) pairs.
-    pub(crate) fn join_requests(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub(crate) fn join_requests(&self) -> Result<Vec<KeyValue>, StoreError> {
         let txn = self.db()?.begin_read()?;
         let table = txn.open_table(REQUESTS)?;
         let mut out = Vec::new();
@@ -797,6 +797,9 @@ fn bindings_of(records: Vec<(Record, LatestEntry)>) -> Vec<(AuthorKey, convene_p
         })
         .collect()
 }
+
+/// A table entry's key and value bytes.
+pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Every charter version held and every live binding.
 pub(crate) type CharterState = (

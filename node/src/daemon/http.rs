@@ -518,7 +518,7 @@ async fn ask_to_join(
     AxumState(state): AxumState<State>,
     Json(ask): Json<AskToJoin>,
 ) -> ApiResult<()> {
-    let peer = super::parse_peer_id(&ask.peer)
+    let peer = super::peers::parse_peer_id(&ask.peer)
         .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
     let Json((_, request)) = state
         .on_store(|reply| StoreRequest::SignJoin {
