@@ -70,6 +70,14 @@ pub enum NetworkCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Feature a record of the network, as a convenor: results say "featured by" the network,
+    /// and searches within it (`search --network`) show it first. --remove takes it off.
+    Feature {
+        network: String,
+        record: convene_protocol::Address,
+        #[arg(long)]
+        remove: bool,
+    },
     /// What is new and changed in a network: experiments started and finished, lessons
     /// written, new people and what they offer. Markdown, for a newsletter or an agenda.
     Digest {
@@ -312,6 +320,12 @@ pub fn run(
                 }
             ))?;
             out.line(&format!("  records:  {}", view.records))?;
+            if !view.featured.is_empty() {
+                out.line("  featured:")?;
+                for address in &view.featured {
+                    out.line(&format!("    {address}"))?;
+                }
+            }
             out.line("  members:")?;
             for member in &view.members {
                 let role = if view.convenors.iter().any(|c| c.key == member.key) {
@@ -325,6 +339,28 @@ pub fn run(
                     member.key
                 ))?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Feature {
+            network,
+            record,
+            remove,
+        } => {
+            let done = if remove {
+                format!("{record} is no longer featured")
+            } else {
+                format!("featured {record}")
+            };
+            let view = node.change_network(NetworkChange::Feature {
+                network,
+                record,
+                remove,
+            })?;
+            say!(
+                "{done} in {} ({} featured)",
+                view.label(),
+                view.featured.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         NetworkCommand::Digest {

@@ -87,7 +87,8 @@ impl Out {
             }
             return Ok(());
         }
-        for (rank, Found { hit, trust }) in found.iter().enumerate() {
+        for (rank, found) in found.iter().enumerate() {
+            let Found { hit, trust, .. } = found;
             let by = by_line(trust);
             let facts: Vec<&str> = [
                 Some(hit.kind.as_str()),
@@ -111,6 +112,9 @@ impl Out {
             self.line(&format!("     {}", self.dim(&hit.address.to_string())))?;
             if !trust.conflicts.is_empty() {
                 self.line(&format!("     {}", trust.path))?;
+            }
+            if !found.featured.is_empty() {
+                self.line(&format!("     featured by {}", found.featured.join(", ")))?;
             }
         }
         Ok(())
@@ -583,7 +587,13 @@ fn by_line(trust: &Trust) -> String {
     format!("{name}{how}{conflict}")
 }
 
-fn hit_json(Found { hit, trust }: &Found) -> Value {
+fn hit_json(
+    Found {
+        hit,
+        trust,
+        featured,
+    }: &Found,
+) -> Value {
     json!({
         "address": hit.address.to_string(),
         "kind": hit.kind.as_str(),
@@ -598,6 +608,7 @@ fn hit_json(Found { hit, trust }: &Found) -> Value {
         "region": hit.region,
         "organisation": hit.organisation,
         "trust": trust,
+        "featured": featured,
     })
 }
 

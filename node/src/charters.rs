@@ -5,7 +5,8 @@
 
 use convene_protocol::network::{JoinRequest, MAX_NODES};
 use convene_protocol::{
-    AuthorKey, Binding, Charter, Content, NetworkId, NetworkPolicy, Record, Slug,
+    Address, AuthorKey, Binding, Charter, Content, Featured, Kind, NetworkId, NetworkPolicy,
+    Record, Slug,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,13 @@ pub enum NetworkChange {
     },
     /// Replicate the network's records from now on.
     Join { network: String },
+    /// Feature a record of the network (or with `remove`, stop featuring it), as a convenor.
+    Feature {
+        network: String,
+        record: Address,
+        #[serde(default)]
+        remove: bool,
+    },
     /// Drop an organisation's join request unanswered.
     Decline {
         network: String,
@@ -75,6 +83,9 @@ pub struct NetworkView {
     pub convenor: bool,
     /// Records held that name it (as counted: a removed member's are not).
     pub records: u64,
+    /// The records its convenors feature.
+    #[serde(default)]
+    pub featured: Vec<Address>,
 }
 
 /// `POST /networks/ask`: send a request to join `network` to `peer` (a convenor's node).
@@ -169,6 +180,7 @@ impl Node {
             member: owner.is_some_and(|o| head.is_some_and(|c| c.is_member(&o))),
             convenor: owner.is_some_and(|o| head.is_some_and(|c| c.convenors.contains(&o))),
             records,
+            featured: networks.featured(id),
         })
     }
 
@@ -260,6 +272,11 @@ impl Node {
                 self.set_joined(&id, Some(&Joined { at: now }))?;
                 (id, None)
             }
+            NetworkChange::Feature {
+                network,
+                record,
+                remove,
+            } => self.feature(publisher, &network, record, remove, now)?,
             NetworkChange::Decline {
                 network,
                 organisation,
@@ -320,6 +337,71 @@ impl Node {
         let mut next = resolved.head.amend(resolved.head_id());
         change(&mut next).map_err(NodeError::Invalid)?;
         let record = self.sign_charter(publisher, next, now)?;
+        Ok((id, Some(record)))
+    }
+
+    /// Signs the next version of `publisher`'s featured list for `network`, with `record`
+    /// added (or removed).
+    fn feature(
+        &mut self,
+        publisher: &Publisher,
+        network: &str,
+        record: Address,
+        remove: bool,
+        now: i64,
+    ) -> Result<(NetworkId, Option<Record>), NodeError> {
+        let networks = self.networks()?;
+        let id = networks.find(network).map_err(NodeError::Invalid)?;
+        let resolved = networks.charter(&id).ok_or_else(|| {
+            NodeError::Invalid(format!("this node does not hold the charter of {id} yet"))
+        })?;
+        let name = resolved.head.name.clone();
+        if !resolved.head.convenors.contains(&publisher.author()) {
+            return Err(NodeError::Invalid(format!(
+                "only a convenor of {name} features records in it"
+            )));
+        }
+        let address = Address {
+            author: publisher.author(),
+            kind: Kind::Featured,
+            slug: Featured::slug_for(&id),
+        };
+        let held = self.store().get(&address)?;
+        let mut records = match held.as_ref().and_then(Record::content) {
+            Some(Content::Featured(list)) => list.records.clone(),
+            _ => Vec::new(),
+        };
+        if remove {
+            if !records.contains(&record) {
+                return Err(NodeError::Invalid(format!(
+                    "{record} is not featured in {name}"
+                )));
+            }
+            records.retain(|featured| *featured != record);
+        } else {
+            if records.contains(&record) {
+                return Err(NodeError::Invalid(format!(
+                    "{record} is already featured in {name}"
+                )));
+            }
+            let in_network = self.store().places(&record)?.is_some_and(|named| {
+                named.contains(&id) && networks.visible(&record.author, &named)
+            });
+            if self.get(&record).is_err() || !in_network {
+                return Err(NodeError::Invalid(format!(
+                    "{record} is not a record of {name} held here: only what is published into \
+                     the network can be featured in it"
+                )));
+            }
+            records.push(record);
+        }
+        let seq = next_seq(held.map(|record| record.header().seq));
+        let list = Content::Featured(Featured {
+            network: id.clone(),
+            records,
+        });
+        let record = publisher.sign_at(Featured::slug_for(&id), seq, list, now)?;
+        self.admit_own(&record)?;
         Ok((id, Some(record)))
     }
 

@@ -164,7 +164,8 @@ impl Draft {
             | Content::Organisation(_)
             | Content::Vouch(_)
             | Content::Charter(_)
-            | Content::Binding(_) => return,
+            | Content::Binding(_)
+            | Content::Featured(_) => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

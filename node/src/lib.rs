@@ -470,11 +470,14 @@ impl Node {
         if let Some(networks) = &*cached {
             return Ok(networks.clone());
         }
-        let networks = std::sync::Arc::new(networks::Networks::new(
-            self.store.charters()?,
-            self.store.bindings()?,
-            self.store.joined()?,
-        ));
+        let networks = std::sync::Arc::new(
+            networks::Networks::new(
+                self.store.charters()?,
+                self.store.bindings()?,
+                self.store.joined()?,
+            )
+            .with_featured(self.store.featured()?),
+        );
         *cached = Some(networks.clone());
         Ok(networks)
     }
@@ -871,7 +874,7 @@ impl Node {
     /// among them, and returns the networks whose current charter changed.
     fn networks_changed_by(&self, stored: &[Record]) -> Result<Vec<NetworkId>, NodeError> {
         let touches = |kind| stored.iter().any(|record| record.header().kind == kind);
-        if !touches(Kind::Charter) && !touches(Kind::Binding) {
+        if !touches(Kind::Charter) && !touches(Kind::Binding) && !touches(Kind::Featured) {
             return Ok(Vec::new());
         }
         let before = self.networks()?;
@@ -914,8 +917,13 @@ impl Node {
     }
 
     /// [`Node::search`], each hit with its author's trust path.
+    /// Within a network, what its convenors feature comes first (in rank order otherwise).
     pub fn find(&self, query: &Query) -> Result<Vec<trust::Found>, NodeError> {
-        let hits = self.search(query)?;
+        let mut hits = self.search(query)?;
+        if let Some(network) = &query.network {
+            let networks = self.networks()?;
+            hits.sort_by_key(|hit| !networks.featured_in(&hit.address).contains(network));
+        }
         self.with_trust(hits)
     }
 
@@ -930,10 +938,16 @@ impl Node {
 
     fn with_trust(&self, hits: Vec<Hit>) -> Result<Vec<trust::Found>, NodeError> {
         let trust = self.trust_all(hits.iter().map(|hit| hit.address.author))?;
+        let networks = self.networks()?;
         Ok(hits
             .into_iter()
             .map(|hit| trust::Found {
                 trust: trust[&hit.address.author].clone(),
+                featured: networks
+                    .featured_in(&hit.address)
+                    .iter()
+                    .map(|network| networks.name_of(network))
+                    .collect(),
                 hit,
             })
             .collect())

@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use convene_protocol::network::{CharterVersion, Resolved, resolve};
 use convene_protocol::{
-    AuthorKey, Binding, Charter, Content, Kind, NetworkId, NetworkPolicy, Record, RecordId,
+    AuthorKey, Binding, Charter, Content, Featured, Kind, NetworkId, NetworkPolicy, Record,
+    RecordId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,8 @@ pub struct Networks {
     bound: HashMap<String, Vec<AuthorKey>>,
     /// Organisation → the peer ids its binding lists.
     nodes: HashMap<AuthorKey, Vec<String>>,
+    /// Record → the networks whose (current) convenors feature it.
+    featured: HashMap<crate::Address, Vec<NetworkId>>,
 }
 
 impl Networks {
@@ -99,7 +102,46 @@ impl Networks {
             joined,
             bound,
             nodes,
+            featured: HashMap::new(),
         }
+    }
+
+    /// This view with the featured lists held: `(author, list)`. A list counts only while its
+    /// author convenes the network.
+    pub fn with_featured(mut self, lists: Vec<(AuthorKey, Featured)>) -> Networks {
+        for (author, list) in lists {
+            let convenes = self
+                .resolved
+                .get(&list.network)
+                .is_some_and(|r| r.head.convenors.contains(&author));
+            if !convenes {
+                continue;
+            }
+            for address in list.records {
+                let networks = self.featured.entry(address).or_default();
+                if !networks.contains(&list.network) {
+                    networks.push(list.network.clone());
+                }
+            }
+        }
+        self
+    }
+
+    /// The networks whose convenors feature the record at `address`.
+    pub fn featured_in(&self, address: &crate::Address) -> &[NetworkId] {
+        self.featured.get(address).map_or(&[], Vec::as_slice)
+    }
+
+    /// The records featured in `network`.
+    pub fn featured(&self, network: &NetworkId) -> Vec<crate::Address> {
+        let mut out: Vec<crate::Address> = self
+            .featured
+            .iter()
+            .filter(|(_, networks)| networks.contains(network))
+            .map(|(address, _)| address.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     /// The current charter of `network`, if a founding version is held.
@@ -265,6 +307,15 @@ impl Networks {
         if let Content::Charter(charter) = content {
             return self.place_charter(&author, charter);
         }
+        if let Content::Featured(featured) = content
+            && let Some(resolved) = self.resolved.get(&featured.network)
+            && !resolved.head.convenors.contains(&author)
+        {
+            return Placement::Refused(format!(
+                "only a convenor of {} features records in it",
+                resolved.head.name
+            ));
+        }
         let networks = content.networks();
         for network in networks {
             let Some(resolved) = self.resolved.get(network) else {
@@ -335,6 +386,7 @@ pub fn named_networks(record: &Record) -> Option<&[NetworkId]> {
         Kind::Experiment | Kind::Practitioner | Kind::Lesson => {
             record.content().map(Content::networks)
         }
+        Kind::Featured => record.content().map(Content::networks),
         Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding => None,
     }
 }

@@ -245,7 +245,9 @@ impl Node {
                     .map(|hit| (1.0, hit))
                     .collect())
             }
-            Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding => Ok(Vec::new()),
+            Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding | Kind::Featured => {
+                Ok(Vec::new())
+            }
         }
     }
 

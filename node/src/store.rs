@@ -374,6 +374,20 @@ impl Store {
         ))
     }
 
+    /// Every live featured list, with its author.
+    pub fn featured(&self) -> Result<Vec<(AuthorKey, convene_protocol::Featured)>, StoreError> {
+        Ok(self
+            .live_of_kind(convene_protocol::Kind::Featured)?
+            .into_iter()
+            .filter_map(|(record, _)| match record.content() {
+                Some(convene_protocol::Content::Featured(list)) => {
+                    Some((record.header().author, list.clone()))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Every live binding: which organisation lists which nodes.
     pub fn bindings(&self) -> Result<Vec<(AuthorKey, convene_protocol::Binding)>, StoreError> {
         Ok(bindings_of(
@@ -813,6 +827,7 @@ fn carries_networks(kind: u8) -> bool {
         convene_protocol::Kind::Experiment,
         convene_protocol::Kind::Practitioner,
         convene_protocol::Kind::Lesson,
+        convene_protocol::Kind::Featured,
     ]
     .iter()
     .any(|k| *k as u8 == kind)

@@ -121,6 +121,9 @@ pub struct Found {
     #[serde(flatten)]
     pub hit: convene_search::Hit,
     pub trust: Trust,
+    /// The networks whose convenors feature it ("featured by …").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub featured: Vec<String>,
 }
 
 /// Names compared for conflicts: case, accents aside, and runs of spaces and punctuation

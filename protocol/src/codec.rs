@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::network::{Binding, Charter, NetworkId, NetworkPolicy};
+use crate::network::{Binding, Charter, Featured, NetworkId, NetworkPolicy};
 use crate::{
     Address, AuthorKey, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner,
     RecordError, RecordId, Slug, Vouch,
@@ -169,6 +169,12 @@ mod field {
         pub const LISTS: &[u16] = &[NODES];
         pub const LAST: u16 = NODES;
     }
+    pub mod featured {
+        pub const NETWORK: u16 = 1;
+        pub const RECORDS: u16 = 2;
+        pub const LISTS: &[u16] = &[RECORDS];
+        pub const LAST: u16 = RECORDS;
+    }
 }
 
 /// Encodes content into its body bytes. Deterministic: equal content gives equal bytes.
@@ -260,6 +266,11 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
         Content::Binding(b) => {
             use field::binding::*;
             w.list(NODES, &b.nodes);
+        }
+        Content::Featured(f) => {
+            use field::featured::*;
+            w.field(NETWORK, &f.network.to_key());
+            w.addresses(RECORDS, &f.records);
         }
     }
     w.buf
@@ -545,6 +556,22 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 }
             }
             Content::Binding(b)
+        }
+        Kind::Featured => {
+            use field::featured::*;
+            let mut featured_network = None;
+            let mut records = Vec::new();
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    NETWORK => featured_network = Some(network("network", value)?),
+                    RECORDS => records.push(address("records", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::Featured(Featured {
+                network: featured_network.ok_or(RecordError::Missing("network"))?,
+                records,
+            })
         }
     };
     Ok((content, unknown))

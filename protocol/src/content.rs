@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::network::{Binding, Charter, NetworkId, check_networks};
+use crate::network::{Binding, Charter, Featured, NetworkId, check_networks};
 use crate::{Address, AuthorKey, Kind, RecordError, Slug};
 
 /// Limits that validation enforces on every record, local or received.
@@ -48,6 +48,7 @@ pub enum Content {
     Vouch(Vouch),
     Charter(Charter),
     Binding(Binding),
+    Featured(Featured),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -362,6 +363,7 @@ impl Content {
             Content::Vouch(_) => Kind::Vouch,
             Content::Charter(_) => Kind::Charter,
             Content::Binding(_) => Kind::Binding,
+            Content::Featured(_) => Kind::Featured,
         }
     }
 
@@ -373,6 +375,7 @@ impl Content {
             Content::Experiment(e) => &e.networks,
             Content::Practitioner(p) => &p.networks,
             Content::Lesson(l) => &l.networks,
+            Content::Featured(f) => std::slice::from_ref(&f.network),
             Content::Organisation(_)
             | Content::Vouch(_)
             | Content::Charter(_)
@@ -390,7 +393,8 @@ impl Content {
             Content::Organisation(_)
             | Content::Vouch(_)
             | Content::Charter(_)
-            | Content::Binding(_) => None,
+            | Content::Binding(_)
+            | Content::Featured(_) => None,
         }
     }
 
@@ -411,6 +415,7 @@ impl Content {
             | Content::Vouch(_)
             | Content::Charter(_)
             | Content::Binding(_) => {}
+            Content::Featured(f) => out.extend(f.records.iter().map(|a| ("records", a))),
         }
         out
     }
@@ -425,6 +430,7 @@ impl Content {
             Content::Vouch(v) => &v.name,
             Content::Charter(c) => &c.name,
             Content::Binding(_) => "nodes",
+            Content::Featured(_) => "featured",
         }
     }
 
@@ -527,6 +533,7 @@ impl Content {
                 text(&mut c.name);
                 opt(&mut c.purpose);
             }
+            Content::Featured(_) => {}
             Content::Binding(b) => {
                 for node in &mut b.nodes {
                     *node = node.trim().to_string();
@@ -620,6 +627,7 @@ impl Content {
                 c.validate()?;
             }
             Content::Binding(b) => b.validate()?,
+            Content::Featured(f) => f.validate()?,
         }
         Ok(())
     }

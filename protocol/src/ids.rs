@@ -92,10 +92,12 @@ pub enum Kind {
     Charter = 6,
     /// An organisation's list of its nodes' peer ids (see [`crate::network::Binding`]).
     Binding = 7,
+    /// A convenor's featured records in a network (see [`crate::network::Featured`]).
+    Featured = 8,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
@@ -103,6 +105,7 @@ impl Kind {
         Kind::Vouch,
         Kind::Charter,
         Kind::Binding,
+        Kind::Featured,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +117,7 @@ impl Kind {
             Kind::Vouch => "vouch",
             Kind::Charter => "charter",
             Kind::Binding => "binding",
+            Kind::Featured => "featured",
         }
     }
 
@@ -153,7 +157,7 @@ impl FromStr for Kind {
             .ok_or_else(|| {
                 format!(
                     "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation, \
-                     vouch, charter or binding"
+                     vouch, charter, binding or featured"
                 )
             })
     }

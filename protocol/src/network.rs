@@ -511,6 +511,58 @@ pub fn resolve(network: &NetworkId, versions: &[CharterVersion<'_>]) -> Option<R
     }
 }
 
+/// Most records one featured list names.
+pub const MAX_FEATURED: usize = 64;
+
+/// A convenor's list of records it features in a network (kind 8): "featured by …" in results,
+/// and first in searches within the network. Published at [`Featured::slug_for`] the network,
+/// so a newer list replaces the older and a retraction clears it. It counts only while its
+/// author convenes the network; it travels like the network's records (a members-only
+/// network's list only to members).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Featured {
+    pub network: NetworkId,
+    #[serde(default)]
+    pub records: Vec<crate::Address>,
+}
+
+impl Featured {
+    /// The slug a convenor's featured list for `network` lives at: `featured-` and 16 hex
+    /// digits of the BLAKE3 hash of the network's byte form.
+    pub fn slug_for(network: &NetworkId) -> Slug {
+        let hash = blake3::hash(&network.to_key());
+        let hex: String = hash.as_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Slug::new(&format!("featured-{hex}")).expect("a valid slug")
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RecordError> {
+        if self.network.is_commons() {
+            return Err(RecordError::Invalid {
+                field: "network",
+                reason: "records are featured in a convened network, not the commons".into(),
+            });
+        }
+        if self.records.len() > MAX_FEATURED {
+            return Err(RecordError::TooMany {
+                field: "records",
+                count: self.records.len(),
+                max: MAX_FEATURED,
+            });
+        }
+        if has_duplicates(&self.records) {
+            return Err(RecordError::Invalid {
+                field: "records",
+                reason: "a record is listed twice".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The first bytes of a signed join request: never mistaken for a record or another message.
 const JOIN_TAG: &[u8] = b"convene-join-request";
 /// The join request format this code writes and reads.

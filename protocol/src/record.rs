@@ -357,6 +357,7 @@ fn check_header(
     let expected = match content {
         Content::Vouch(vouch) => crate::Vouch::slug_for(&vouch.subject),
         Content::Binding(_) => crate::Binding::slug(),
+        Content::Featured(featured) => crate::network::Featured::slug_for(&featured.network),
         Content::Charter(charter) => {
             return crate::network::check_charter_header(author, slug, seq, charter);
         }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use convene_protocol::{
-    Binding, Charter, Content, Experiment, Identity, Lesson, NetworkId, NetworkPolicy,
+    Binding, Charter, Content, Experiment, Featured, Identity, Lesson, NetworkId, NetworkPolicy,
     Organisation, Practitioner, Record, Slug, Status, Vouch,
 };
 use serde_json::{Value, json};
@@ -210,11 +210,23 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
         }),
     )
     .unwrap();
+    let featured = Record::sign(
+        founder,
+        Featured::slug_for(&charter.id()),
+        1,
+        CREATED_AT,
+        Content::Featured(Featured {
+            network: charter.id(),
+            records: vec![lesson.address()],
+        }),
+    )
+    .unwrap();
     vec![
         vector("charter, founding version", &founding),
         vector("charter, amended by a second convenor", &amendment),
         vector("binding", &binding),
         vector("lesson in a network and the commons", &lesson),
+        vector("featured list", &featured),
     ]
 }
 
@@ -252,7 +264,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 11);
+    assert_eq!(vectors.len(), 12);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

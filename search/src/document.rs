@@ -13,8 +13,8 @@ pub(crate) fn build(
     content: &Content,
     author: Option<&str>,
 ) -> Option<TantivyDocument> {
-    if matches!(content, Content::Binding(_)) {
-        // A list of node ids: nothing anyone searches for.
+    if matches!(content, Content::Binding(_) | Content::Featured(_)) {
+        // Lists of node ids or of other records: nothing anyone searches for.
         return None;
     }
     let mut doc = TantivyDocument::default();
@@ -97,7 +97,7 @@ pub(crate) fn build(
             add_opt(&mut doc, f.summary, &c.purpose);
             doc.add_text(f.body, format!("{} network", c.policy));
         }
-        Content::Binding(_) => {}
+        Content::Binding(_) | Content::Featured(_) => {}
     }
     Some(doc)
 }

@@ -322,7 +322,7 @@ fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_noth
 }
 
 #[test]
-fn the_digest_and_map_show_what_members_did_and_who_is_quiet() {
+fn the_digest_map_and_featured_work_show_what_members_did() {
     let (council, police, charity) = (
         Home::init("Leicester City Council"),
         Home::init("Leicestershire Police"),
@@ -434,4 +434,55 @@ fn the_digest_and_map_show_what_members_did_and_who_is_quiet() {
         .run(&["network", "map", &pilots])
         .ok()
         .stdout_has("Members with nothing in the network yet: (no profile held)");
+
+    // Featured work: only a convenor features, only the network's records, first in searches
+    // within the network and marked in results.
+    police
+        .run(&["network", "feature", &pilots, &triage])
+        .code(2)
+        .stderr_has("only a convenor");
+    let public = council.search_addresses(&["burglary"]);
+    council
+        .run(&["network", "feature", &pilots, &public[0]])
+        .code(2)
+        .stderr_has("only what is published into the network");
+    let warm = council.search_addresses(&["warm", "spaces"]);
+    let within = |home: &Home| -> Vec<serde_json::Value> {
+        home.run(&[
+            "search",
+            "--network",
+            "East Midlands Pilots",
+            "--kind",
+            "experiment",
+            "--json",
+        ])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+    };
+    assert_eq!(within(&council).len(), 2);
+    council.run(&["network", "feature", &pilots, &warm[0]]).ok();
+    let hits = within(&council);
+    assert_eq!(hits[0]["address"], warm[0].as_str());
+    assert_eq!(hits[0]["featured"][0], "East Midlands Pilots");
+    assert_eq!(hits[1]["featured"].as_array().unwrap().len(), 0);
+    council
+        .run(&["network", "show", &pilots])
+        .ok()
+        .stdout_has("featured:")
+        .stdout_has(&warm[0]);
+    council
+        .run(&["network", "feature", &pilots, &warm[0], "--remove"])
+        .ok();
+    assert!(
+        council
+            .run(&["network", "show", &pilots, "--json"])
+            .ok()
+            .json()["featured"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
