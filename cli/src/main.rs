@@ -882,7 +882,8 @@ fn command(
                         .collect()
                 })
                 .unwrap_or_default();
-            out.record(&record, &trust, &names, json)?;
+            let contact = shown_contact(node, &record);
+            out.record(&record, &trust, &names, contact.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Trust {
@@ -1306,6 +1307,34 @@ fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
         &name,
         &home.identity()?.author(),
     )?)
+}
+
+/// How to reach a practitioner whose contact is not for everyone: the contact card's, when
+/// this node may hold it, else who may see it.
+fn shown_contact(node: &dyn Directory, record: &Record) -> Option<String> {
+    let Some(convene_protocol::Content::Practitioner(person)) = record.content() else {
+        return None;
+    };
+    match person.contact_visibility? {
+        convene_protocol::ContactVisibility::Everyone => None,
+        convene_protocol::ContactVisibility::Nobody => {
+            Some("ask through their organisation".into())
+        }
+        convene_protocol::ContactVisibility::Networks => {
+            let card = Address {
+                kind: Kind::Contact,
+                ..record.address()
+            };
+            Some(
+                match node.get(&card).ok().and_then(|r| r.content().cloned()) {
+                    Some(convene_protocol::Content::ContactCard(card)) => {
+                        format!("{} (shown to its networks' members)", card.contact)
+                    }
+                    _ => "only for members of the networks they are published in".into(),
+                },
+            )
+        }
+    }
 }
 
 /// Sets the networks a draft is published into: those given with `--network`, else the

@@ -244,7 +244,13 @@ impl Out {
             if !p.open_to.is_empty() {
                 self.line(&format!("    open to: {}", p.open_to.join(", ")))?;
             }
-            let contact = p.contact.as_deref().unwrap_or("through their organisation");
+            let contact = match (&p.contact, p.contact_visibility) {
+                (Some(contact), _) => contact.as_str(),
+                (None, Some(convene_protocol::ContactVisibility::Networks)) => {
+                    "for members of their networks (`convene show` gives it if you are one)"
+                }
+                (None, _) => "through their organisation",
+            };
             self.line(&format!("    contact: {contact}"))?;
             self.line(&format!("    {}", self.dim(&person.address.to_string())))?;
         }
@@ -495,10 +501,14 @@ impl Out {
         record: &Record,
         trust: &Trust,
         names: &std::collections::BTreeMap<String, Option<String>>,
+        contact: Option<&str>,
         json: bool,
     ) -> io::Result<()> {
         if json {
             let mut value = record_json(record);
+            if let Some(contact) = contact {
+                value["contact"] = json!(contact);
+            }
             if let Some(Value::String(claim)) = value.get("organisation").cloned()
                 && trust.name.as_deref() != Some(claim.as_str())
             {
@@ -556,6 +566,9 @@ impl Out {
                     self.line(&format!("{}: {text}", self.bold(&name)))?;
                 }
             }
+        }
+        if let Some(contact) = contact {
+            self.line(&format!("{}: {contact}", self.bold("contact")))?;
         }
         Ok(())
     }

@@ -131,7 +131,16 @@ impl Draft {
         let mut content: Content =
             serde_json::from_value(value).map_err(|e| fields(e.to_string()))?;
         content.normalize();
-        content.validate().map_err(|source| DraftError::Invalid {
+        // Checked as it will be signed: a contact not for everyone goes in a contact card,
+        // not in the practitioner record (see `publish::split_contact`).
+        let mut signed = content.clone();
+        if let Content::Practitioner(person) = &mut signed
+            && person.contact_visibility.unwrap_or_default()
+                == convene_protocol::ContactVisibility::Networks
+        {
+            person.contact = None;
+        }
+        signed.validate().map_err(|source| DraftError::Invalid {
             source_name: source_name.to_string(),
             source,
         })?;
@@ -165,7 +174,8 @@ impl Draft {
             | Content::Vouch(_)
             | Content::Charter(_)
             | Content::Binding(_)
-            | Content::Featured(_) => return,
+            | Content::Featured(_)
+            | Content::ContactCard(_) => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

@@ -546,8 +546,11 @@ impl Node {
         Ok(self.store.sync_items_where(|key, named| {
             let Some(named) = named else { return true };
             let author = AuthorKey(key[..32].try_into().expect("address keys start with a key"));
+            let Ok(kind) = Kind::from_byte(key[32]) else {
+                return false;
+            };
             networks::Networks::in_scope(scope, named)
-                && networks.may_receive(organisations, &author, named)
+                && networks.may_receive(organisations, &author, kind, named)
         })?)
     }
 
@@ -586,14 +589,22 @@ impl Node {
         } else {
             networks::named_networks(record).map(<[NetworkId]>::to_vec)
         };
-        named.is_none_or(|named| networks.may_receive(organisations, &author, named.as_slice()))
+        named.is_none_or(|named| {
+            networks.may_receive(
+                organisations,
+                &author,
+                record.header().kind,
+                named.as_slice(),
+            )
+        })
     }
 
     /// Whether `record` belongs to members-only networks only: such a record never travels by
     /// gossip (it goes only to members' nodes, by sync).
     pub fn is_members_only(&self, record: &Record) -> Result<bool, NodeError> {
         let networks = self.networks()?;
-        Ok(networks::named_networks(record).is_some_and(|named| networks.members_only(named)))
+        Ok(networks::named_networks(record)
+            .is_some_and(|named| networks.restricted(record.header().kind, named)))
     }
 
     /// [`Node::is_members_only`] for the record held at `address` (a retraction: for the
@@ -603,7 +614,7 @@ impl Node {
         Ok(self
             .store
             .places(address)?
-            .is_some_and(|named| networks.members_only(&named)))
+            .is_some_and(|named| networks.restricted(address.kind, &named)))
     }
 
     /// Replaces the local rules the admission step applies to every record from now on.

@@ -266,17 +266,33 @@ impl Networks {
             })
     }
 
-    /// Whether a peer bound to `organisations` may receive a record by `author` naming
-    /// `networks`: an open record goes to anyone; a members-only one only to members of a
-    /// members-only network it counts in.
+    /// Whether a record of `kind` naming `networks` goes only to some nodes (and so never
+    /// travels by gossip): a members-only network's record, or a contact card.
+    pub fn restricted(&self, kind: Kind, networks: &[NetworkId]) -> bool {
+        kind == Kind::Contact || self.members_only(networks)
+    }
+
+    /// Whether a peer bound to `organisations` may receive a record of `kind` by `author`
+    /// naming `networks`: an open record goes to anyone; a members-only one only to members of
+    /// a members-only network it counts in; a contact card only to members of one of its
+    /// networks, open or not.
     pub fn may_receive(
         &self,
         organisations: &[AuthorKey],
         author: &AuthorKey,
+        kind: Kind,
         networks: &[NetworkId],
     ) -> bool {
         if !self.visible(author, networks) {
             return false;
+        }
+        if kind == Kind::Contact {
+            return networks.iter().any(|network| {
+                self.resolved.get(network).is_some_and(|resolved| {
+                    self.counts(network, author)
+                        && organisations.iter().any(|org| resolved.head.is_member(org))
+                })
+            });
         }
         if self.is_open(networks) {
             return true;
@@ -386,7 +402,7 @@ pub fn named_networks(record: &Record) -> Option<&[NetworkId]> {
         Kind::Experiment | Kind::Practitioner | Kind::Lesson => {
             record.content().map(Content::networks)
         }
-        Kind::Featured => record.content().map(Content::networks),
+        Kind::Featured | Kind::Contact => record.content().map(Content::networks),
         Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding => None,
     }
 }

@@ -7,7 +7,9 @@
 //! is validated when it is signed, and a check for similar records can stop a publish before
 //! anything is signed.
 
-use convene_protocol::{Address, AuthorKey, Identity, Kind, Record};
+use convene_protocol::{
+    Address, AuthorKey, ContactCard, ContactVisibility, Content, Identity, Kind, NetworkId, Record,
+};
 use convene_search::{Hit, SimilarQuery, SimilarityThreshold};
 
 use crate::admission::Source;
@@ -55,6 +57,48 @@ pub enum PublishOutcome {
     /// Nothing was signed: the address holds a retraction, and publishing would bring the
     /// record back. The caller asks, and may publish again with [`SimilarCheck::Skip`].
     Retracted(Address),
+}
+
+/// Takes a practitioner's contact out of the draft when only its networks' members may see it:
+/// the record keeps no contact, and the contact goes in a contact card for those networks.
+/// Returns the draft and the card (`None`: no card, or retract the one there is).
+fn split_contact(mut draft: Draft) -> Result<(Draft, Option<ContactCard>), NodeError> {
+    let Content::Practitioner(person) = &mut draft.content else {
+        return Ok((draft, None));
+    };
+    match person.contact_visibility.unwrap_or_default() {
+        ContactVisibility::Everyone => Ok((draft, None)),
+        ContactVisibility::Nobody => {
+            if person.contact.is_some() {
+                return Err(NodeError::Invalid(
+                    "contact_visibility = \"nobody\" means no one is given a contact: leave \
+                     `contact` out (readers are told to ask through the organisation)"
+                        .into(),
+                ));
+            }
+            Ok((draft, None))
+        }
+        ContactVisibility::Networks => {
+            let Some(contact) = person.contact.take() else {
+                return Ok((draft, None));
+            };
+            let networks: Vec<NetworkId> = person
+                .networks
+                .iter()
+                .filter(|network| !network.is_commons())
+                .cloned()
+                .collect();
+            if networks.is_empty() {
+                return Err(NodeError::Invalid(
+                    "contact_visibility = \"networks\" shows the contact only to the members of \
+                     the networks the person is published into: publish into a convened network \
+                     (--network)"
+                        .into(),
+                ));
+            }
+            Ok((draft, Some(ContactCard { contact, networks })))
+        }
+    }
 }
 
 /// The `seq` of the next version after `held` (1 for a new address).
@@ -179,6 +223,7 @@ impl Node {
         now: i64,
     ) -> Result<PublishOutcome, NodeError> {
         let draft = publisher.complete(draft);
+        let (draft, card) = split_contact(draft)?;
         if let convene_protocol::Content::Vouch(vouch) = &draft.content
             && vouch.subject == publisher.author()
         {
@@ -207,6 +252,9 @@ impl Node {
         let previous_seq = held.map(|held| held.version.seq);
         let record = publisher.sign(&draft, previous_seq, now)?;
         self.admit_own(&record)?;
+        if draft.content.kind() == Kind::Practitioner {
+            self.set_contact_card(publisher, &address, card, now)?;
+        }
         Ok(PublishOutcome::Published(Published {
             record,
             previous_seq,
@@ -245,9 +293,12 @@ impl Node {
                     .map(|hit| (1.0, hit))
                     .collect())
             }
-            Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding | Kind::Featured => {
-                Ok(Vec::new())
-            }
+            Kind::Organisation
+            | Kind::Vouch
+            | Kind::Charter
+            | Kind::Binding
+            | Kind::Featured
+            | Kind::Contact => Ok(Vec::new()),
         }
     }
 
@@ -261,7 +312,47 @@ impl Node {
         let held = self.store().latest(address)?;
         let record = publisher.retraction(address, held, now)?;
         self.admit_own(&record)?;
+        if address.kind == Kind::Practitioner {
+            self.set_contact_card(publisher, address, None, now)?;
+        }
         Ok(record)
+    }
+
+    /// Makes the contact card at the practitioner's `address` say `card` (or, with `None`,
+    /// retracts a live one): the card goes only to the members of its networks.
+    fn set_contact_card(
+        &mut self,
+        publisher: &Publisher,
+        address: &Address,
+        card: Option<ContactCard>,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        let at = Address {
+            kind: Kind::Contact,
+            ..address.clone()
+        };
+        let held = self.store().get(&at)?;
+        let live = held.as_ref().filter(|record| !record.is_retraction());
+        match card {
+            Some(card) => {
+                let same =
+                    live.and_then(Record::content) == Some(&Content::ContactCard(card.clone()));
+                if !same {
+                    let seq = next_seq(held.map(|record| record.header().seq));
+                    let record =
+                        publisher.sign_at(at.slug.clone(), seq, Content::ContactCard(card), now)?;
+                    self.admit_own(&record)?;
+                }
+            }
+            None => {
+                if live.is_some() {
+                    let latest = self.store().latest(&at)?;
+                    let record = publisher.retraction(&at, latest, now)?;
+                    self.admit_own(&record)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Admits a record signed here; anything but storing it is an error for the caller.

@@ -828,6 +828,7 @@ fn carries_networks(kind: u8) -> bool {
         convene_protocol::Kind::Practitioner,
         convene_protocol::Kind::Lesson,
         convene_protocol::Kind::Featured,
+        convene_protocol::Kind::Contact,
     ]
     .iter()
     .any(|k| *k as u8 == kind)

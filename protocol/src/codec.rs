@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::network::{Binding, Charter, Featured, NetworkId, NetworkPolicy};
+use crate::network::{Binding, Charter, ContactCard, Featured, NetworkId, NetworkPolicy};
 use crate::{
     Address, AuthorKey, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner,
     RecordError, RecordId, Slug, Vouch,
@@ -114,8 +114,9 @@ mod field {
         pub const CONTACT: u16 = 8;
         pub const REGION: u16 = 9;
         pub const NETWORKS: u16 = 10;
+        pub const CONTACT_VISIBILITY: u16 = 11;
         pub const LISTS: &[u16] = &[EXPERTISE, INTERESTS, OPEN_TO, NETWORKS];
-        pub const LAST: u16 = NETWORKS;
+        pub const LAST: u16 = CONTACT_VISIBILITY;
     }
     pub mod lesson {
         pub const TITLE: u16 = 1;
@@ -169,6 +170,12 @@ mod field {
         pub const LISTS: &[u16] = &[NODES];
         pub const LAST: u16 = NODES;
     }
+    pub mod contact {
+        pub const CONTACT: u16 = 1;
+        pub const NETWORKS: u16 = 2;
+        pub const LISTS: &[u16] = &[NETWORKS];
+        pub const LAST: u16 = NETWORKS;
+    }
     pub mod featured {
         pub const NETWORK: u16 = 1;
         pub const RECORDS: u16 = 2;
@@ -215,6 +222,9 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.opt(CONTACT, &p.contact);
             w.opt(REGION, &p.region);
             w.networks(NETWORKS, &p.networks);
+            if let Some(visibility) = p.contact_visibility {
+                w.text(CONTACT_VISIBILITY, visibility.as_str());
+            }
         }
         Content::Lesson(l) => {
             use field::lesson::*;
@@ -266,6 +276,11 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
         Content::Binding(b) => {
             use field::binding::*;
             w.list(NODES, &b.nodes);
+        }
+        Content::ContactCard(c) => {
+            use field::contact::*;
+            w.text(CONTACT, &c.contact);
+            w.networks(NETWORKS, &c.networks);
         }
         Content::Featured(f) => {
             use field::featured::*;
@@ -419,6 +434,9 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     CONTACT => p.contact = Some(text("contact", value)?),
                     REGION => p.region = Some(text("region", value)?),
                     NETWORKS => p.networks.push(network("networks", value)?),
+                    CONTACT_VISIBILITY => {
+                        p.contact_visibility = Some(parsed("contact_visibility", value)?)
+                    }
                     other => unknown.push(other),
                 }
             }
@@ -556,6 +574,22 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 }
             }
             Content::Binding(b)
+        }
+        Kind::Contact => {
+            use field::contact::*;
+            let mut contact = None;
+            let mut networks = Vec::new();
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    CONTACT => contact = Some(text("contact", value)?),
+                    NETWORKS => networks.push(network("networks", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::ContactCard(ContactCard {
+                contact: required(contact, "contact")?,
+                networks,
+            })
         }
         Kind::Featured => {
             use field::featured::*;

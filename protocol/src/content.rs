@@ -9,7 +9,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::network::{Binding, Charter, Featured, NetworkId, check_networks};
+use crate::network::{
+    Binding, Charter, ContactCard, ContactVisibility, Featured, NetworkId, check_networks,
+};
 use crate::{Address, AuthorKey, Kind, RecordError, Slug};
 
 /// Limits that validation enforces on every record, local or received.
@@ -49,6 +51,8 @@ pub enum Content {
     Charter(Charter),
     Binding(Binding),
     Featured(Featured),
+    #[serde(rename = "contact")]
+    ContactCard(ContactCard),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -126,6 +130,10 @@ pub struct Practitioner {
     /// The networks it is published into; none means the public commons.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<NetworkId>,
+    /// Who may see `contact`: everyone (the default), the members of `networks` (the contact
+    /// then goes in a separate contact card, not in this record), or nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_visibility: Option<ContactVisibility>,
 }
 
 /// What was learned, optionally about one experiment.
@@ -364,6 +372,7 @@ impl Content {
             Content::Charter(_) => Kind::Charter,
             Content::Binding(_) => Kind::Binding,
             Content::Featured(_) => Kind::Featured,
+            Content::ContactCard(_) => Kind::Contact,
         }
     }
 
@@ -376,6 +385,7 @@ impl Content {
             Content::Practitioner(p) => &p.networks,
             Content::Lesson(l) => &l.networks,
             Content::Featured(f) => std::slice::from_ref(&f.network),
+            Content::ContactCard(c) => &c.networks,
             Content::Organisation(_)
             | Content::Vouch(_)
             | Content::Charter(_)
@@ -394,7 +404,8 @@ impl Content {
             | Content::Vouch(_)
             | Content::Charter(_)
             | Content::Binding(_)
-            | Content::Featured(_) => None,
+            | Content::Featured(_)
+            | Content::ContactCard(_) => None,
         }
     }
 
@@ -416,6 +427,7 @@ impl Content {
             | Content::Charter(_)
             | Content::Binding(_) => {}
             Content::Featured(f) => out.extend(f.records.iter().map(|a| ("records", a))),
+            Content::ContactCard(_) => {}
         }
         out
     }
@@ -431,6 +443,7 @@ impl Content {
             Content::Charter(c) => &c.name,
             Content::Binding(_) => "nodes",
             Content::Featured(_) => "featured",
+            Content::ContactCard(_) => "contact",
         }
     }
 
@@ -534,6 +547,7 @@ impl Content {
                 opt(&mut c.purpose);
             }
             Content::Featured(_) => {}
+            Content::ContactCard(c) => c.contact = c.contact.trim().to_string(),
             Content::Binding(b) => {
                 for node in &mut b.nodes {
                     *node = node.trim().to_string();
@@ -587,6 +601,21 @@ impl Content {
                 check::short_opt("contact", &p.contact)?;
                 check::short_opt("region", &p.region)?;
                 check_networks("networks", &p.networks)?;
+                let visibility = p.contact_visibility.unwrap_or_default();
+                if visibility != ContactVisibility::Everyone && p.contact.is_some() {
+                    return Err(RecordError::Invalid {
+                        field: "contact",
+                        reason: format!(
+                            "a contact visible to {} is not written in the record itself, which \
+                             everyone may read",
+                            if visibility == ContactVisibility::Nobody {
+                                "nobody"
+                            } else {
+                                "the networks' members"
+                            }
+                        ),
+                    });
+                }
             }
             Content::Lesson(l) => {
                 check::required("title", &l.title, TITLE)?;
@@ -628,6 +657,7 @@ impl Content {
             }
             Content::Binding(b) => b.validate()?,
             Content::Featured(f) => f.validate()?,
+            Content::ContactCard(c) => c.validate()?,
         }
         Ok(())
     }

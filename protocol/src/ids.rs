@@ -94,10 +94,13 @@ pub enum Kind {
     Binding = 7,
     /// A convenor's featured records in a network (see [`crate::network::Featured`]).
     Featured = 8,
+    /// A practitioner's contact details for its networks' members (see
+    /// [`crate::network::ContactCard`]).
+    Contact = 9,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
@@ -106,6 +109,7 @@ impl Kind {
         Kind::Charter,
         Kind::Binding,
         Kind::Featured,
+        Kind::Contact,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +122,7 @@ impl Kind {
             Kind::Charter => "charter",
             Kind::Binding => "binding",
             Kind::Featured => "featured",
+            Kind::Contact => "contact",
         }
     }
 
@@ -157,7 +162,7 @@ impl FromStr for Kind {
             .ok_or_else(|| {
                 format!(
                     "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation, \
-                     vouch, charter, binding or featured"
+                     vouch, charter, binding, featured or contact"
                 )
             })
     }

@@ -563,6 +563,80 @@ impl Featured {
     }
 }
 
+/// Who may see a practitioner's contact details.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactVisibility {
+    /// Anyone: the contact is in the practitioner record itself.
+    #[default]
+    Everyone,
+    /// Members of the networks the practitioner is published in: the contact is in a separate
+    /// contact card that goes only to their nodes.
+    Networks,
+    /// Nobody: ask through the organisation.
+    Nobody,
+}
+
+impl ContactVisibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactVisibility::Everyone => "everyone",
+            ContactVisibility::Networks => "networks",
+            ContactVisibility::Nobody => "nobody",
+        }
+    }
+}
+
+impl FromStr for ContactVisibility {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ContactVisibility, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "everyone" => Ok(ContactVisibility::Everyone),
+            "networks" => Ok(ContactVisibility::Networks),
+            "nobody" => Ok(ContactVisibility::Nobody),
+            other => Err(format!(
+                "unknown contact visibility {other:?}: expected everyone, networks or nobody"
+            )),
+        }
+    }
+}
+
+/// A practitioner's contact details for the members of its networks only (kind 9), at the
+/// practitioner's own slug. It goes only to nodes bound to a member organisation of one of
+/// `networks` — open networks included — and never by gossip.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactCard {
+    pub contact: String,
+    pub networks: Vec<NetworkId>,
+}
+
+impl ContactCard {
+    pub(crate) fn validate(&self) -> Result<(), RecordError> {
+        if self.contact.trim().is_empty() {
+            return Err(RecordError::Missing("contact"));
+        }
+        if self.contact.chars().count() > crate::limits::SHORT
+            || self.contact.chars().any(char::is_control)
+        {
+            return Err(RecordError::Invalid {
+                field: "contact",
+                reason: format!("one line of at most {} characters", crate::limits::SHORT),
+            });
+        }
+        if self.networks.is_empty() || self.networks.iter().any(NetworkId::is_commons) {
+            return Err(RecordError::Invalid {
+                field: "networks",
+                reason: "a contact card is for the members of convened networks".into(),
+            });
+        }
+        check_networks("networks", &self.networks)
+    }
+}
+
 /// The first bytes of a signed join request: never mistaken for a record or another message.
 const JOIN_TAG: &[u8] = b"convene-join-request";
 /// The join request format this code writes and reads.

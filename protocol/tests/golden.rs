@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use convene_protocol::{
-    Binding, Charter, Content, Experiment, Featured, Identity, Lesson, NetworkId, NetworkPolicy,
-    Organisation, Practitioner, Record, Slug, Status, Vouch,
+    Binding, Charter, ContactCard, ContactVisibility, Content, Experiment, Featured, Identity,
+    Lesson, NetworkId, NetworkPolicy, Organisation, Practitioner, Record, Slug, Status, Vouch,
 };
 use serde_json::{Value, json};
 
@@ -66,6 +66,7 @@ fn fresh_vectors() -> Value {
         contact: Some("priya.shah@example.org".into()),
         region: Some("Yorkshire".into()),
         networks: Vec::new(),
+        contact_visibility: None,
     });
     let lesson = Content::Lesson(Lesson {
         title: "Keep a phone dial-in".into(),
@@ -221,12 +222,38 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
         }),
     )
     .unwrap();
+    let person = Record::sign(
+        &member,
+        Slug::new("sam-patel").unwrap(),
+        1,
+        CREATED_AT,
+        Content::Practitioner(Practitioner {
+            name: "Sam Patel".into(),
+            networks: vec![charter.id()],
+            contact_visibility: Some(ContactVisibility::Networks),
+            ..Practitioner::default()
+        }),
+    )
+    .unwrap();
+    let card = Record::sign(
+        &member,
+        Slug::new("sam-patel").unwrap(),
+        1,
+        CREATED_AT,
+        Content::ContactCard(ContactCard {
+            contact: "sam.patel@example.org".into(),
+            networks: vec![charter.id()],
+        }),
+    )
+    .unwrap();
     vec![
         vector("charter, founding version", &founding),
         vector("charter, amended by a second convenor", &amendment),
         vector("binding", &binding),
         vector("lesson in a network and the commons", &lesson),
         vector("featured list", &featured),
+        vector("practitioner with a contact for its networks", &person),
+        vector("contact card", &card),
     ]
 }
 
@@ -264,7 +291,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 12);
+    assert_eq!(vectors.len(), 14);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

@@ -153,10 +153,10 @@ fn a_retraction_with_a_body_is_rejected() {
 #[test]
 fn unknown_kinds_flags_and_versions_are_rejected() {
     let body = lesson_body(&[]);
-    let unknown_kind = raw_record([3; 32], 9, 0, 1, NOW, "x", &body);
+    let unknown_kind = raw_record([3; 32], 42, 0, 1, NOW, "x", &body);
     assert_eq!(
         Record::from_bytes(unknown_kind, NOW),
-        Err(RecordError::UnknownKind(9))
+        Err(RecordError::UnknownKind(42))
     );
     let unknown_flag = raw_record([3; 32], 3, 0b10, 1, NOW, "x", &body);
     assert_eq!(

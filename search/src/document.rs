@@ -13,8 +13,12 @@ pub(crate) fn build(
     content: &Content,
     author: Option<&str>,
 ) -> Option<TantivyDocument> {
-    if matches!(content, Content::Binding(_) | Content::Featured(_)) {
-        // Lists of node ids or of other records: nothing anyone searches for.
+    if matches!(
+        content,
+        Content::Binding(_) | Content::Featured(_) | Content::ContactCard(_)
+    ) {
+        // Lists of node ids or of other records, and contact details that only some may
+        // see: nothing anyone searches for.
         return None;
     }
     let mut doc = TantivyDocument::default();
@@ -97,7 +101,7 @@ pub(crate) fn build(
             add_opt(&mut doc, f.summary, &c.purpose);
             doc.add_text(f.body, format!("{} network", c.policy));
         }
-        Content::Binding(_) | Content::Featured(_) => {}
+        Content::Binding(_) | Content::Featured(_) | Content::ContactCard(_) => {}
     }
     Some(doc)
 }

@@ -109,10 +109,26 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
         ),
         &[&digital],
     );
+    // A person findable by everyone, whose contact only the council's network sees.
+    let sam = publish_into(
+        &police,
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\nrole = \"Digital Lead\"\ncontact = \"sam.patel@police.example\"\ncontact_visibility = \"networks\"\n",
+        &[&pilots, "commons"],
+    );
     wait_until(
         Duration::from_secs(60),
         "the charity gets the shared record",
         || holds(&charity, &shared),
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the charity gets Sam's contact",
+        || {
+            charity.run(&["show", &sam, "--json"]).ok().json()["contact"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("sam.patel@police.example"))
+        },
     );
     wait_until(
         Duration::from_secs(60),
@@ -128,6 +144,18 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
         "the outsider's node stored a members-only record of a network it is not in"
     );
     assert!(!finds(&outsider, "triage rota", &shared));
+    // The outsider finds the person, but never receives the contact.
+    let shown = outsider.run(&["show", &sam, "--json"]).ok().json();
+    assert_eq!(
+        shown["contact"], "only for members of the networks they are published in",
+        "{shown}"
+    );
+    assert!(
+        !held(&outsider)
+            .iter()
+            .any(|(address, _)| address.contains("/contact/")),
+        "the outsider's node stored a contact card"
+    );
     for member in [&council, &charity] {
         assert!(
             !holds(member, &digital_only),

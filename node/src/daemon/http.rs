@@ -160,6 +160,10 @@ impl State {
             _ => NetCommand::Announce,
         };
         let _ = self.net.send(command).await;
+        // A practitioner's contact card (or its retraction) came with it: it travels by sync.
+        if record.header().kind == convene_protocol::Kind::Practitioner {
+            let _ = self.net.send(NetCommand::Announce).await;
+        }
     }
 }
 
