@@ -14,6 +14,22 @@ use crate::{MAX_RECORD_BYTES, RecordId};
 
 /// The gossipsub topic new records are announced on.
 pub const GOSSIP_TOPIC: &str = "convene/records/1";
+/// The gossipsub topic of a network's records: the commons' is [`GOSSIP_TOPIC`]; a convened
+/// network's is `convene/network/<16 hex digits of BLAKE3 of its byte form>/1`.
+pub fn network_topic(network: &NetworkId) -> String {
+    match network {
+        NetworkId::Commons => GOSSIP_TOPIC.to_string(),
+        convened => {
+            let hash = blake3::hash(&convened.to_key());
+            let hex: String = hash.as_bytes()[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("convene/network/{hex}/1")
+        }
+    }
+}
+
 /// The request-response protocol for catch-up sync.
 pub const SYNC_PROTOCOL: &str = "/convene/sync/2";
 /// Most ids one [`Request::Fetch`] may ask for.

@@ -514,3 +514,107 @@ fn the_digest_map_and_featured_work_show_what_members_did() {
             .is_empty()
     );
 }
+
+#[test]
+fn an_open_networks_records_reach_the_nodes_that_joined_it_and_no_others() {
+    let _turn = turn();
+    let (convenor, joiner, bystander) = (
+        Home::init("Innopints Leicester"),
+        Home::init("Blaby District Council"),
+        Home::init("Charnwood Borough Council"),
+    );
+    let _nodes = started(&[&convenor, &joiner, &bystander]);
+    let innopints = convenor
+        .run(&["network", "create", "Innopints"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let ticket = convenor.run(&["network", "ticket", &innopints]).ok().stdout;
+    joiner.run(&["network", "join", ticket.trim()]).ok();
+    bystander
+        .run(&["peers", "add", &crate::util::ticket(&convenor)])
+        .ok();
+    wait_until(Duration::from_secs(60), "both hold the charter", || {
+        [&joiner, &bystander]
+            .iter()
+            .all(|home| home.run(&["network", "list", "--json"]).code == 0)
+    });
+    // Open: the joiner, not even a member, publishes into it.
+    let talk = publish_into(
+        &joiner,
+        "talk.toml",
+        &experiment(
+            "Pints and pilots",
+            "Monthly meetup on what councils are trying",
+        ),
+        &["Innopints"],
+    );
+    let public = publish_into(
+        &joiner,
+        "public.toml",
+        &experiment("Open planning data", "Planning applications as open data"),
+        &[],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the convenor gets the network's record",
+        || holds(&convenor, &talk),
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the bystander gets the commons record",
+        || holds(&bystander, &public),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !holds(&bystander, &talk),
+        "a node that did not join the network replicated its record"
+    );
+    assert_eq!(
+        convenor.search_addresses(&["pints", "--network", "Innopints"]),
+        std::slice::from_ref(&talk)
+    );
+}
+
+#[test]
+fn members_find_each_other_through_the_dht_and_again_after_restarts_without_tickets() {
+    let _turn = turn();
+    let (convenor, first, second) = (
+        Home::init("Innopints Leicester"),
+        Home::init("Blaby District Council"),
+        Home::init("Charnwood Borough Council"),
+    );
+    // One peer is enough for these two: only the DHT can bring them together.
+    for home in [&first, &second] {
+        home.set_node_config("target_peers = 1");
+    }
+    let _convenor_node = started(&[&convenor]);
+    let innopints = create(&convenor, "Innopints");
+    let ticket = convenor.run(&["network", "ticket", &innopints]).ok().stdout;
+    let mut nodes = started(&[&first, &second]);
+    for home in [&first, &second] {
+        home.run(&["network", "join", ticket.trim()]).ok();
+    }
+    let (first_id, second_id) = (crate::util::peer_id(&first), crate::util::peer_id(&second));
+    let connected = |home: &Home, peer: &str| {
+        crate::util::status(home)["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["peer_id"] == peer)
+    };
+    wait_until(
+        Duration::from_secs(90),
+        "the members find each other",
+        || connected(&first, &second_id) || connected(&second, &first_id),
+    );
+    // Restarted, they know only the convenor's node (their peer books), and meet again.
+    for node in nodes.drain(..) {
+        node.stop();
+    }
+    let _restarted = [NodeProcess::start(&first), NodeProcess::start(&second)];
+    wait_until(Duration::from_secs(90), "the members meet again", || {
+        connected(&first, &second_id) || connected(&second, &first_id)
+    });
+}

@@ -198,11 +198,16 @@ pub enum Request {
         network: String,
         reply: Reply<crate::digest::NetworkMap>,
     },
-    /// Whether the record at `address` belongs to members-only networks only (it must not be
-    /// gossiped).
-    MembersOnly {
+    /// How the record at `address` spreads: whether it goes only to some nodes (a
+    /// members-only network's record, a contact card: never gossiped), and the networks it
+    /// names (whose gossip topics it goes on; none: the commons').
+    Spread {
         address: Address,
-        reply: Reply<bool>,
+        reply: Reply<(bool, Vec<NetworkId>)>,
+    },
+    /// The networks this node replicates (the commons and those it joined).
+    Scope {
+        reply: Reply<Vec<NetworkId>>,
     },
     /// The store's log head and the organisations whose bindings list `peer`.
     PeerView {
@@ -705,9 +710,12 @@ impl Actor {
             Request::NetworkMap { network, reply } => {
                 self.answer(reply, |a| a.node.network_map(&network))
             }
-            Request::MembersOnly { address, reply } => {
-                self.answer(reply, |a| a.node.is_members_only_at(&address))
-            }
+            Request::Spread { address, reply } => self.answer(reply, |a| {
+                let restricted = a.node.is_members_only_at(&address)?;
+                let networks = a.node.store().places(&address)?.unwrap_or_default();
+                Ok((restricted, networks))
+            }),
+            Request::Scope { reply } => self.answer(reply, |a| Ok(a.node.networks()?.scope())),
             Request::PeerView { peer, reply } => self.answer(reply, |a| {
                 let organisations = a.node.networks()?.organisations_of(&peer).to_vec();
                 Ok((a.node.store().log_head()?, organisations))

@@ -151,12 +151,15 @@ impl State {
     /// sends it only to members' nodes.
     async fn gossip(&self, record: &Record) {
         let address = record.address();
-        let members_only = self
+        let spread = self
             .store
-            .ask(|reply| StoreRequest::MembersOnly { address, reply })
+            .ask(|reply| StoreRequest::Spread { address, reply })
             .await;
-        let command = match members_only {
-            Ok(Ok(false)) => NetCommand::Publish(record.bytes().to_vec()),
+        let command = match spread {
+            Ok(Ok((false, networks))) => NetCommand::Publish {
+                bytes: record.bytes().to_vec(),
+                networks,
+            },
             _ => NetCommand::Announce,
         };
         let _ = self.net.send(command).await;

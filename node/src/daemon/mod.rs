@@ -315,7 +315,13 @@ impl Daemon {
     /// misbehaving peer.
     #[doc(hidden)]
     pub async fn gossip_unchecked(&self, bytes: Vec<u8>) {
-        let _ = self.net.send(NetCommand::Publish(bytes)).await;
+        let _ = self
+            .net
+            .send(NetCommand::Publish {
+                bytes,
+                networks: Vec::new(),
+            })
+            .await;
     }
 
     /// Subscribes to a gossip topic by name, whatever it is. Only for tests that play a

@@ -8,8 +8,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use convene_protocol::wire::{GOSSIP_TOPIC, MAX_FRAME_BYTES, Request, Response, SYNC_PROTOCOL};
-use convene_protocol::{MAX_RECORD_BYTES, RecordId};
+use convene_protocol::wire::{
+    GOSSIP_TOPIC, MAX_FRAME_BYTES, Request, Response, SYNC_PROTOCOL, network_topic,
+};
+use convene_protocol::{MAX_RECORD_BYTES, NetworkId, RecordId};
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
@@ -39,6 +41,9 @@ const BLOCK_FOR: Duration = Duration::from_secs(3600);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the peer table is refreshed through Kademlia.
 const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(300);
+/// How often a node announces, in the DHT, the networks it replicates and looks for their
+/// other nodes.
+const PROVIDE_EVERY: Duration = Duration::from_secs(30);
 /// Gossip score below which a peer's messages are ignored; such a peer is also disconnected.
 const GRAYLIST: f64 = -100.0;
 /// Queue of commands to the network loop.
@@ -66,8 +71,12 @@ pub struct Behaviour {
 /// What the rest of the daemon asks of the network loop.
 #[derive(Debug)]
 pub enum NetCommand {
-    /// Announce one of this node's records (already stored) by gossip.
-    Publish(Vec<u8>),
+    /// Announce one of this node's records (already stored) by gossip, on the topics of the
+    /// networks it is in (the commons' when it names none).
+    Publish {
+        bytes: Vec<u8>,
+        networks: Vec<NetworkId>,
+    },
     /// Send a sync request; the response (or failure) comes back on `reply`.
     Request {
         peer: PeerId,
@@ -109,6 +118,8 @@ enum Internal {
         peer: PeerId,
         result: Result<SyncReport, String>,
     },
+    /// The networks this node replicates now: their gossip topics are the ones to be on.
+    Replicates(Vec<NetworkId>),
 }
 
 /// The network part of `convene node status`.
@@ -252,8 +263,17 @@ fn gossip(
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
-        // The record id: copies are recognised before any signature is checked.
-        .message_id_fn(|message| MessageId::from(RecordId::of(&message.data).0.to_vec()))
+        // The record id on the commons topic (BLAKE3 of topic and record on a network's, so
+        // that a record in several networks goes out on each): copies are recognised before
+        // any signature is checked.
+        .message_id_fn(|message| {
+            if message.topic.as_str() == GOSSIP_TOPIC {
+                MessageId::from(RecordId::of(&message.data).0.to_vec())
+            } else {
+                let tagged = [message.topic.as_str().as_bytes(), b"\n", &message.data].concat();
+                MessageId::from(RecordId::of(&tagged).0.to_vec())
+            }
+        })
         // Room for oversize records to arrive, so that validation rejects them by name.
         .max_transmit_size(2 * MAX_RECORD_BYTES + 4096)
         .build()?;
@@ -265,27 +285,7 @@ fn gossip(
         ip_colocation_factor_weight: 0.0,
         ..gossipsub::PeerScoreParams::default()
     };
-    params.topics.insert(
-        topic.hash(),
-        gossipsub::TopicScoreParams {
-            topic_weight: 1.0,
-            // A little credit for staying in the mesh, capped low so it cannot hide bad records.
-            time_in_mesh_weight: 0.01,
-            time_in_mesh_quantum: Duration::from_secs(1),
-            time_in_mesh_cap: 300.0,
-            first_message_deliveries_weight: 0.5,
-            first_message_deliveries_cap: 20.0,
-            // The directory is quiet: no penalty for delivering few messages.
-            mesh_message_deliveries_weight: 0.0,
-            mesh_failure_penalty_weight: 0.0,
-            // Each invalid record costs its count squared, times this: 4 cost -80, 5 cost -125
-            // (below the graylist threshold: the peer is ignored, then disconnected).
-            invalid_message_deliveries_weight: -5.0,
-            // Per decay interval (a second): the penalty halves in about a minute.
-            invalid_message_deliveries_decay: 0.99,
-            ..gossipsub::TopicScoreParams::default()
-        },
-    );
+    params.topics.insert(topic.hash(), topic_score_params());
     let thresholds = gossipsub::PeerScoreThresholds {
         gossip_threshold: -10.0,
         publish_threshold: -50.0,
@@ -295,6 +295,28 @@ fn gossip(
     behaviour.with_peer_score(params, thresholds)?;
     behaviour.subscribe(&topic)?;
     Ok(behaviour)
+}
+
+/// How a peer's gossip on a records topic (the commons' or a network's) is scored.
+fn topic_score_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        // A little credit for staying in the mesh, capped low so it cannot hide bad records.
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 300.0,
+        first_message_deliveries_weight: 0.5,
+        first_message_deliveries_cap: 20.0,
+        // The directory is quiet: no penalty for delivering few messages.
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        // Each invalid record costs its count squared, times this: 4 cost -80, 5 cost -125
+        // (below the graylist threshold: the peer is ignored, then disconnected).
+        invalid_message_deliveries_weight: -5.0,
+        // Per decay interval (a second): the penalty halves in about a minute.
+        invalid_message_deliveries_decay: 0.99,
+        ..gossipsub::TopicScoreParams::default()
+    }
 }
 
 /// The loop's state.
@@ -327,6 +349,12 @@ pub struct Net {
     gossip_rates: Buckets<PeerId>,
     /// The store's networks epoch last seen (see [`StoreHandle::networks_epoch`]).
     networks_epoch: u64,
+    /// The records topics this node is on: the commons' and its networks'.
+    topics: HashSet<gossipsub::TopicHash>,
+    /// The convened networks this node replicates: it provides them in the DHT, and dials the
+    /// other nodes that do.
+    replicated: Vec<NetworkId>,
+    last_provide: Option<Instant>,
     /// Peers the operator blocked for good.
     bans: PeerBans,
     /// Where changes to the bans go to be saved, off this loop; set while it runs.
@@ -383,7 +411,11 @@ impl Net {
             last_kad_bootstrap: None,
             book_saves: None,
             gossip_rates,
-            networks_epoch: 0,
+            // Unlike any epoch: the first tick learns which networks' topics to be on.
+            networks_epoch: u64::MAX,
+            topics: HashSet::from([IdentTopic::new(GOSSIP_TOPIC).hash()]),
+            replicated: Vec::new(),
+            last_provide: None,
             bans,
             ban_saves: None,
         }
@@ -460,14 +492,24 @@ impl Net {
 
     fn on_command(&mut self, command: NetCommand) {
         match command {
-            NetCommand::Publish(bytes) => {
+            NetCommand::Publish { bytes, networks } => {
+                let topics: Vec<IdentTopic> = if networks.is_empty() {
+                    vec![self.topic.clone()]
+                } else {
+                    networks
+                        .iter()
+                        .map(|network| IdentTopic::new(network_topic(network)))
+                        .collect()
+                };
                 let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
-                match gossipsub.publish(self.topic.clone(), bytes) {
-                    Ok(_) => {}
-                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
-                        tracing::debug!("no peers to gossip to; they will sync")
+                for topic in topics {
+                    match gossipsub.publish(topic, bytes.clone()) {
+                        Ok(_) => {}
+                        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                            tracing::debug!("no peers to gossip to; they will sync")
+                        }
+                        Err(error) => tracing::warn!(%error, "gossiping a record failed"),
                     }
-                    Err(error) => tracing::warn!(%error, "gossiping a record failed"),
                 }
             }
             NetCommand::Request {
@@ -637,6 +679,16 @@ impl Net {
             for state in self.peers.values_mut() {
                 state.announced = true;
             }
+            let store = self.store.clone();
+            let internal = self.internal_tx.clone();
+            tokio::spawn(async move {
+                let scope = store
+                    .ask(|reply| super::actor::Request::Scope { reply })
+                    .await;
+                if let Ok(Ok(scope)) = scope {
+                    let _ = internal.send(Internal::Replicates(scope)).await;
+                }
+            });
         }
         // Periodic sync with each connected peer.
         let interval = Duration::from_secs(self.settings.sync_interval_secs.max(1));
@@ -688,6 +740,23 @@ impl Net {
         let blocked = &self.blocked;
         self.invalid
             .retain(|peer, (_, last)| blocked.contains_key(peer) || now - *last < BLOCK_FOR);
+        // Say in the DHT which networks this node replicates, and find their other nodes: a
+        // ticket is needed to join a network, not to find its members again.
+        if !self.peers.is_empty()
+            && !self.replicated.is_empty()
+            && self.last_provide.is_none_or(|at| now - at >= PROVIDE_EVERY)
+        {
+            self.last_provide = Some(now);
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                for network in &self.replicated {
+                    let key = kad::RecordKey::new(&network_topic(network));
+                    if let Err(error) = kad.start_providing(key.clone()) {
+                        tracing::debug!(%error, "could not provide a network in the DHT");
+                    }
+                    kad.get_providers(key);
+                }
+            }
+        }
         // Refresh the Kademlia table now and then.
         if !self.peers.is_empty()
             && self
@@ -817,6 +886,38 @@ impl Net {
                     Verdict::Invalid(_) => self.penalise(source, 1),
                     Verdict::Refused(_) => self.gossip_refused += 1,
                     _ => {}
+                }
+            }
+            Internal::Replicates(networks) => {
+                self.replicated = networks
+                    .iter()
+                    .filter(|network| !network.is_commons())
+                    .cloned()
+                    .collect();
+                self.last_provide = None;
+                let wanted: HashSet<gossipsub::TopicHash> = networks
+                    .iter()
+                    .map(|network| IdentTopic::new(network_topic(network)).hash())
+                    .collect();
+                let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+                for network in &networks {
+                    let topic = IdentTopic::new(network_topic(network));
+                    if self.topics.insert(topic.hash()) {
+                        let _ = gossipsub.set_topic_params(topic.clone(), topic_score_params());
+                        if let Err(error) = gossipsub.subscribe(&topic) {
+                            tracing::warn!(%error, "could not subscribe to a network's topic");
+                        }
+                    }
+                }
+                let left: Vec<gossipsub::TopicHash> = self
+                    .topics
+                    .iter()
+                    .filter(|topic| !wanted.contains(*topic) && **topic != self.topic.hash())
+                    .cloned()
+                    .collect();
+                for topic in left {
+                    self.topics.remove(&topic);
+                    gossipsub.unsubscribe(&IdentTopic::new(topic.into_string()));
                 }
             }
             Internal::Respond { channel, response } => {
@@ -981,6 +1082,27 @@ impl Net {
                     }
                 }
             }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result:
+                    kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                        providers,
+                        ..
+                    })),
+                ..
+            }) => {
+                // Another node of a network this node replicates: connect, whatever the
+                // target number of peers.
+                for peer in providers {
+                    if peer != self.local_peer_id()
+                        && !self.swarm.is_connected(&peer)
+                        && !self.blocked.contains_key(&peer)
+                        && !self.bans.contains(&peer)
+                    {
+                        tracing::debug!(%peer, "dialling a node of a network found in the DHT");
+                        let _ = self.swarm.dial(DialOpts::peer_id(peer).build());
+                    }
+                }
+            }
             BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, addresses, ..
             }) => {
@@ -1001,7 +1123,7 @@ impl Net {
     }
 
     fn on_gossip(&mut self, source: PeerId, message_id: MessageId, message: gossipsub::Message) {
-        if message.topic != self.topic.hash() {
+        if !self.topics.contains(&message.topic) {
             return;
         }
         if !self.gossip_rates.take(&source) {
