@@ -182,6 +182,26 @@ enum Command {
         #[arg(long)]
         revoke: bool,
     },
+    /// Let a person's key publish for your organisation: a signed, expiring delegation. In a
+    /// members-only network your delegate publishes as a member, and its node receives what
+    /// members' nodes do.
+    Delegate {
+        /// The person's key, as in their addresses: convene://KEY/… (`convene init` prints it).
+        key: AuthorKey,
+        /// What they do for you, e.g. "Digital Lead".
+        #[arg(long = "as", value_name = "ROLE", required_unless_present = "revoke")]
+        role: Option<String>,
+        /// The last day it holds (YYYY-MM-DD; default: a year from today).
+        #[arg(long, value_name = "DATE", conflicts_with = "revoke")]
+        until: Option<Date>,
+        /// Only these kinds of record (repeatable; default: experiments, practitioners and
+        /// lessons).
+        #[arg(long = "kind", value_name = "KIND", conflicts_with = "revoke")]
+        kinds: Vec<Kind>,
+        /// Take the delegation back (a signed retraction).
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Refuse an author: every record it signed is purged from this node and refused from
     /// then on, whoever offers it (peers, imports); or refuse a peer: disconnected, never
     /// connected to again. Without KEY: every block.
@@ -998,6 +1018,45 @@ fn command(
             };
             out.line(&published.record.address().to_string())?;
             say!("vouched for {key} until {expires}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Delegate {
+            key,
+            role,
+            until,
+            kinds,
+            revoke,
+        } => {
+            let slug = convene_protocol::Delegation::slug_for(&key);
+            if revoke {
+                let address = Address {
+                    author: home.identity()?.author(),
+                    kind: Kind::Delegation,
+                    slug,
+                };
+                let record = node.retract(&address)?;
+                say!(
+                    "{key} no longer publishes for your organisation (tombstone seq {})",
+                    record.header().seq
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let expires = until.unwrap_or_else(|| Date::from_unix(now() + 365 * 24 * 3600));
+            let draft = Draft {
+                slug: Some(slug),
+                content: convene_protocol::Content::Delegation(convene_protocol::Delegation {
+                    delegate: key,
+                    role: role.unwrap_or_default(),
+                    kinds,
+                    expires,
+                }),
+            };
+            let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)?
+            else {
+                unreachable!("no similarity check was asked")
+            };
+            out.line(&published.record.address().to_string())?;
+            say!("{key} publishes for your organisation until {expires}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Distrust { key } => {

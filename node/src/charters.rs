@@ -177,7 +177,7 @@ impl Node {
             members: head.map_or(Vec::new(), |c| c.all_members().iter().map(member).collect()),
             federates: head.map_or(Vec::new(), |c| c.federates.clone()),
             joined: networks.joined().contains_key(id),
-            member: owner.is_some_and(|o| head.is_some_and(|c| c.is_member(&o))),
+            member: owner.is_some_and(|o| head.is_some_and(|c| networks.member(c, &o, None))),
             convenor: owner.is_some_and(|o| head.is_some_and(|c| c.convenors.contains(&o))),
             records,
             featured: networks.featured(id),

@@ -175,7 +175,8 @@ impl Draft {
             | Content::Charter(_)
             | Content::Binding(_)
             | Content::Featured(_)
-            | Content::ContactCard(_) => return,
+            | Content::ContactCard(_)
+            | Content::Delegation(_) => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

@@ -132,7 +132,7 @@ pub struct Node {
     blocked: std::sync::Arc<std::collections::HashSet<AuthorKey>>,
     /// The networks as this node sees them; rebuilt from the store after a charter, a binding
     /// or a join changes.
-    networks: std::sync::Mutex<Option<std::sync::Arc<networks::Networks>>>,
+    networks: std::sync::Mutex<Option<(Date, std::sync::Arc<networks::Networks>)>>,
     networks_epoch: std::sync::atomic::AtomicU64,
 }
 
@@ -465,9 +465,13 @@ impl Node {
     }
 
     /// The networks as this node sees them: charters held, networks joined, bindings.
+    /// Built once until one of them changes or the day does (delegations expire).
     pub fn networks(&self) -> Result<std::sync::Arc<networks::Networks>, NodeError> {
+        let today = Date::from_unix(now());
         let mut cached = self.networks.lock().expect("not poisoned");
-        if let Some(networks) = &*cached {
+        if let Some((day, networks)) = &*cached
+            && *day == today
+        {
             return Ok(networks.clone());
         }
         let networks = std::sync::Arc::new(
@@ -476,9 +480,10 @@ impl Node {
                 self.store.bindings()?,
                 self.store.joined()?,
             )
-            .with_featured(self.store.featured()?),
+            .with_featured(self.store.featured()?)
+            .with_delegations(self.store.delegations()?, today),
         );
-        *cached = Some(networks.clone());
+        *cached = Some((today, networks.clone()));
         Ok(networks)
     }
 
@@ -766,7 +771,7 @@ impl Node {
         let networks = self.networks()?;
         Ok(Pending {
             batch: self.store.batch()?,
-            joined: networks.joined().clone(),
+            networks: networks.clone(),
             policy: self
                 .policy
                 .clone()
@@ -885,7 +890,15 @@ impl Node {
     /// among them, and returns the networks whose current charter changed.
     fn networks_changed_by(&self, stored: &[Record]) -> Result<Vec<NetworkId>, NodeError> {
         let touches = |kind| stored.iter().any(|record| record.header().kind == kind);
-        if !touches(Kind::Charter) && !touches(Kind::Binding) && !touches(Kind::Featured) {
+        if ![
+            Kind::Charter,
+            Kind::Binding,
+            Kind::Featured,
+            Kind::Delegation,
+        ]
+        .into_iter()
+        .any(touches)
+        {
             return Ok(Vec::new());
         }
         let before = self.networks()?;
@@ -1005,8 +1018,9 @@ pub struct SyncPlan {
 pub(crate) struct Pending {
     batch: store::Batch,
     policy: Policy,
-    /// The networks this node joined (to place records by charters this write brings).
-    joined: std::collections::BTreeMap<NetworkId, networks::Joined>,
+    /// The networks view this write started with (to place records by the charters,
+    /// bindings and delegations it brings).
+    networks: std::sync::Arc<networks::Networks>,
     /// The records this write stored, in order.
     stored: Vec<Record>,
 }
@@ -1028,7 +1042,7 @@ impl Pending {
         // Charters and bindings go first: a record published into a network can arrive in
         // the same batch as the charter version that admits its author.
         let frames: Vec<usize> = (0..records.len())
-            .filter(|&at| matches!(records[at].header().kind, Kind::Charter | Kind::Binding))
+            .filter(|&at| is_frame(records[at].header().kind))
             .collect();
         if frames.is_empty() || frames.len() == records.len() {
             return self.admit_in_order(records, source);
@@ -1036,17 +1050,14 @@ impl Pending {
         let (first, rest): (Vec<Record>, Vec<Record>) = records
             .iter()
             .cloned()
-            .partition(|record| matches!(record.header().kind, Kind::Charter | Kind::Binding));
+            .partition(|record| is_frame(record.header().kind));
         let first_outcomes = self.admit_in_order(&first, source)?;
         if first_outcomes.iter().any(Outcome::is_stored) {
-            let (charters, bindings) = self.batch.charters_and_bindings()?;
-            let joined = self.joined.clone();
-            self.policy =
-                self.policy
-                    .clone()
-                    .placing(std::sync::Arc::new(networks::Networks::new(
-                        charters, bindings, joined,
-                    )));
+            let (charters, bindings, delegations) = self.batch.charters_and_bindings()?;
+            let networks =
+                self.networks
+                    .rebuilt(charters, bindings, delegations, Date::from_unix(now()));
+            self.policy = self.policy.clone().placing(std::sync::Arc::new(networks));
         }
         let rest_outcomes = self.admit_in_order(&rest, source)?;
         // Back into the order the records came in.
@@ -1082,6 +1093,11 @@ impl Pending {
     pub(crate) fn held(&self, address: &Address) -> Result<Option<Record>, NodeError> {
         Ok(self.batch.get(address)?)
     }
+}
+
+/// Records that decide where others belong: admitted first in a write.
+fn is_frame(kind: Kind) -> bool {
+    matches!(kind, Kind::Charter | Kind::Binding | Kind::Delegation)
 }
 
 fn dedup(mut authors: Vec<AuthorKey>) -> Vec<AuthorKey> {

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use convene_protocol::network::{CharterVersion, Resolved, resolve};
 use convene_protocol::{
-    AuthorKey, Binding, Charter, Content, Featured, Kind, NetworkId, NetworkPolicy, Record,
-    RecordId,
+    AuthorKey, Binding, Charter, Content, Delegation, Featured, Kind, NetworkId, NetworkPolicy,
+    Record, RecordId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,8 @@ pub struct Networks {
     nodes: HashMap<AuthorKey, Vec<String>>,
     /// Record → the networks whose (current) convenors feature it.
     featured: HashMap<crate::Address, Vec<NetworkId>>,
+    /// Delegate key → the organisations it acts for, by their unexpired delegations.
+    acting: HashMap<AuthorKey, Vec<(AuthorKey, Delegation)>>,
 }
 
 impl Networks {
@@ -103,7 +105,55 @@ impl Networks {
             bound,
             nodes,
             featured: HashMap::new(),
+            acting: HashMap::new(),
         }
+    }
+
+    /// A view with these charters, bindings and delegations, and this one's networks joined
+    /// and featured lists (for a write that brings charters, bindings or delegations).
+    pub fn rebuilt(
+        &self,
+        charters: Vec<HeldCharter>,
+        bindings: Vec<(AuthorKey, Binding)>,
+        delegations: Vec<(AuthorKey, Delegation)>,
+        today: convene_protocol::Date,
+    ) -> Networks {
+        let mut networks = Networks::new(charters, bindings, self.joined.clone())
+            .with_delegations(delegations, today);
+        networks.featured = self.featured.clone();
+        networks
+    }
+
+    /// This view with the delegations held, `(organisation, delegation)`: those that have not
+    /// expired by `today` let their delegates act for the organisation.
+    pub fn with_delegations(
+        mut self,
+        delegations: Vec<(AuthorKey, Delegation)>,
+        today: convene_protocol::Date,
+    ) -> Networks {
+        for (organisation, delegation) in delegations {
+            if delegation.expires >= today {
+                self.acting
+                    .entry(delegation.delegate)
+                    .or_default()
+                    .push((organisation, delegation));
+            }
+        }
+        self
+    }
+
+    /// The organisations `key` acts for by delegation, with their delegations.
+    pub fn acts_for(&self, key: &AuthorKey) -> &[(AuthorKey, Delegation)] {
+        self.acting.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `key` is a member under `charter`: a member organisation, or a delegate of one
+    /// (for records of `kind`, when given, if its delegation covers them).
+    pub fn member(&self, charter: &Charter, key: &AuthorKey, kind: Option<Kind>) -> bool {
+        charter.is_member(key)
+            || self.acts_for(key).iter().any(|(organisation, delegation)| {
+                charter.is_member(organisation) && kind.is_none_or(|kind| delegation.covers(kind))
+            })
     }
 
     /// This view with the featured lists held: `(author, list)`. A list counts only while its
@@ -230,7 +280,8 @@ impl Networks {
         match network {
             NetworkId::Commons => true,
             convened => self.resolved.get(convened).is_some_and(|resolved| {
-                resolved.head.policy == NetworkPolicy::Open || resolved.head.is_member(author)
+                resolved.head.policy == NetworkPolicy::Open
+                    || self.member(&resolved.head, author, None)
             }),
         }
     }
@@ -290,7 +341,9 @@ impl Networks {
             return networks.iter().any(|network| {
                 self.resolved.get(network).is_some_and(|resolved| {
                     self.counts(network, author)
-                        && organisations.iter().any(|org| resolved.head.is_member(org))
+                        && organisations
+                            .iter()
+                            .any(|org| self.member(&resolved.head, org, None))
                 })
             });
         }
@@ -299,8 +352,10 @@ impl Networks {
         }
         networks.iter().any(|network| {
             self.resolved.get(network).is_some_and(|resolved| {
-                resolved.head.is_member(author)
-                    && organisations.iter().any(|org| resolved.head.is_member(org))
+                self.member(&resolved.head, author, None)
+                    && organisations
+                        .iter()
+                        .any(|org| self.member(&resolved.head, org, None))
             })
         })
     }
@@ -337,7 +392,9 @@ impl Networks {
             let Some(resolved) = self.resolved.get(network) else {
                 continue;
             };
-            if resolved.head.policy == NetworkPolicy::Members && !resolved.head.is_member(&author) {
+            if resolved.head.policy == NetworkPolicy::Members
+                && !self.member(&resolved.head, &author, Some(record.header().kind))
+            {
                 return Placement::Refused(format!(
                     "{} is a members-only network and the author is not a member",
                     resolved.head.name
@@ -403,7 +460,7 @@ pub fn named_networks(record: &Record) -> Option<&[NetworkId]> {
             record.content().map(Content::networks)
         }
         Kind::Featured | Kind::Contact => record.content().map(Content::networks),
-        Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding => None,
+        Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding | Kind::Delegation => None,
     }
 }
 

@@ -133,6 +133,9 @@ impl Publisher {
         if let convene_protocol::Content::Vouch(vouch) = &draft.content {
             draft.slug = Some(convene_protocol::Vouch::slug_for(&vouch.subject));
         }
+        if let convene_protocol::Content::Delegation(delegation) = &draft.content {
+            draft.slug = Some(convene_protocol::Delegation::slug_for(&delegation.delegate));
+        }
         draft
     }
 
@@ -231,6 +234,13 @@ impl Node {
                 "an organisation cannot vouch for itself".into(),
             ));
         }
+        if let convene_protocol::Content::Delegation(delegation) = &draft.content
+            && delegation.delegate == publisher.author()
+        {
+            return Err(NodeError::Invalid(
+                "an organisation does not delegate to its own key".into(),
+            ));
+        }
         let address = publisher.address(&draft);
         let held = self.store().latest(&address)?;
         // Bringing a retracted record back is never done silently (regression: issue 11,
@@ -298,7 +308,8 @@ impl Node {
             | Kind::Charter
             | Kind::Binding
             | Kind::Featured
-            | Kind::Contact => Ok(Vec::new()),
+            | Kind::Contact
+            | Kind::Delegation => Ok(Vec::new()),
         }
     }
 

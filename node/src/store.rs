@@ -374,6 +374,22 @@ impl Store {
         ))
     }
 
+    /// Every live delegation, with the organisation that signed it.
+    pub fn delegations(
+        &self,
+    ) -> Result<Vec<(AuthorKey, convene_protocol::Delegation)>, StoreError> {
+        Ok(self
+            .live_of_kind(convene_protocol::Kind::Delegation)?
+            .into_iter()
+            .filter_map(|(record, _)| match record.content() {
+                Some(convene_protocol::Content::Delegation(delegation)) => {
+                    Some((record.header().author, delegation.clone()))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Every live featured list, with its author.
     pub fn featured(&self) -> Result<Vec<(AuthorKey, convene_protocol::Featured)>, StoreError> {
         Ok(self
@@ -819,6 +835,7 @@ pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
 pub(crate) type CharterState = (
     Vec<HeldCharter>,
     Vec<(AuthorKey, convene_protocol::Binding)>,
+    Vec<(AuthorKey, convene_protocol::Delegation)>,
 );
 
 /// Whether records of this kind byte name networks (experiments, practitioners, lessons).
@@ -928,7 +945,7 @@ impl Batch {
         Ok(outcomes)
     }
 
-    /// Every charter version and live binding as this batch sees them (its own writes
+    /// Every charter version, live binding and delegation as this batch sees them (its own writes
     /// included), for placing records that arrive with the charter that admits them.
     pub(crate) fn charters_and_bindings(&self) -> Result<CharterState, StoreError> {
         let latest = self.txn.open_table(LATEST)?;
@@ -944,6 +961,15 @@ impl Batch {
                 &records,
                 convene_protocol::Kind::Binding,
             )?),
+            live_of_kind(&latest, &records, convene_protocol::Kind::Delegation)?
+                .into_iter()
+                .filter_map(|(record, _)| match record.content() {
+                    Some(convene_protocol::Content::Delegation(delegation)) => {
+                        Some((record.header().author, delegation.clone()))
+                    }
+                    _ => None,
+                })
+                .collect(),
         ))
     }
 

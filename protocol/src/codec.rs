@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::network::{Binding, Charter, ContactCard, Featured, NetworkId, NetworkPolicy};
+use crate::network::{
+    Binding, Charter, ContactCard, Delegation, Featured, NetworkId, NetworkPolicy,
+};
 use crate::{
     Address, AuthorKey, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner,
     RecordError, RecordId, Slug, Vouch,
@@ -176,6 +178,14 @@ mod field {
         pub const LISTS: &[u16] = &[NETWORKS];
         pub const LAST: u16 = NETWORKS;
     }
+    pub mod delegation {
+        pub const DELEGATE: u16 = 1;
+        pub const ROLE: u16 = 2;
+        pub const KINDS: u16 = 3;
+        pub const EXPIRES: u16 = 4;
+        pub const LISTS: &[u16] = &[KINDS];
+        pub const LAST: u16 = EXPIRES;
+    }
     pub mod featured {
         pub const NETWORK: u16 = 1;
         pub const RECORDS: u16 = 2;
@@ -276,6 +286,15 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
         Content::Binding(b) => {
             use field::binding::*;
             w.list(NODES, &b.nodes);
+        }
+        Content::Delegation(d) => {
+            use field::delegation::*;
+            w.field(DELEGATE, d.delegate.as_bytes());
+            w.text(ROLE, &d.role);
+            for kind in &d.kinds {
+                w.field(KINDS, &[*kind as u8]);
+            }
+            w.date(EXPIRES, Some(d.expires));
         }
         Content::ContactCard(c) => {
             use field::contact::*;
@@ -574,6 +593,34 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 }
             }
             Content::Binding(b)
+        }
+        Kind::Delegation => {
+            use field::delegation::*;
+            let (mut delegate, mut role, mut expires) = (None, None, None);
+            let mut kinds = Vec::new();
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    DELEGATE => delegate = Some(key("delegate", value)?),
+                    ROLE => role = Some(text("role", value)?),
+                    KINDS => {
+                        let [byte] = value else {
+                            return Err(RecordError::Invalid {
+                                field: "kinds",
+                                reason: "a kind is one byte".into(),
+                            });
+                        };
+                        kinds.push(Kind::from_byte(*byte)?);
+                    }
+                    EXPIRES => expires = Some(parsed::<Date>("expires", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::Delegation(Delegation {
+                delegate: delegate.ok_or(RecordError::Missing("delegate"))?,
+                role: required(role, "role")?,
+                kinds,
+                expires: expires.ok_or(RecordError::Missing("expires"))?,
+            })
         }
         Kind::Contact => {
             use field::contact::*;

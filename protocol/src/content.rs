@@ -10,7 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::network::{
-    Binding, Charter, ContactCard, ContactVisibility, Featured, NetworkId, check_networks,
+    Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, NetworkId,
+    check_networks,
 };
 use crate::{Address, AuthorKey, Kind, RecordError, Slug};
 
@@ -53,6 +54,7 @@ pub enum Content {
     Featured(Featured),
     #[serde(rename = "contact")]
     ContactCard(ContactCard),
+    Delegation(Delegation),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -373,6 +375,7 @@ impl Content {
             Content::Binding(_) => Kind::Binding,
             Content::Featured(_) => Kind::Featured,
             Content::ContactCard(_) => Kind::Contact,
+            Content::Delegation(_) => Kind::Delegation,
         }
     }
 
@@ -389,7 +392,8 @@ impl Content {
             Content::Organisation(_)
             | Content::Vouch(_)
             | Content::Charter(_)
-            | Content::Binding(_) => &[],
+            | Content::Binding(_)
+            | Content::Delegation(_) => &[],
         }
     }
 
@@ -405,7 +409,8 @@ impl Content {
             | Content::Charter(_)
             | Content::Binding(_)
             | Content::Featured(_)
-            | Content::ContactCard(_) => None,
+            | Content::ContactCard(_)
+            | Content::Delegation(_) => None,
         }
     }
 
@@ -427,7 +432,7 @@ impl Content {
             | Content::Charter(_)
             | Content::Binding(_) => {}
             Content::Featured(f) => out.extend(f.records.iter().map(|a| ("records", a))),
-            Content::ContactCard(_) => {}
+            Content::ContactCard(_) | Content::Delegation(_) => {}
         }
         out
     }
@@ -444,6 +449,7 @@ impl Content {
             Content::Binding(_) => "nodes",
             Content::Featured(_) => "featured",
             Content::ContactCard(_) => "contact",
+            Content::Delegation(d) => &d.role,
         }
     }
 
@@ -548,6 +554,7 @@ impl Content {
             }
             Content::Featured(_) => {}
             Content::ContactCard(c) => c.contact = c.contact.trim().to_string(),
+            Content::Delegation(d) => d.role = d.role.trim().to_string(),
             Content::Binding(b) => {
                 for node in &mut b.nodes {
                     *node = node.trim().to_string();
@@ -658,6 +665,7 @@ impl Content {
             Content::Binding(b) => b.validate()?,
             Content::Featured(f) => f.validate()?,
             Content::ContactCard(c) => c.validate()?,
+            Content::Delegation(d) => d.validate()?,
         }
         Ok(())
     }

@@ -97,10 +97,13 @@ pub enum Kind {
     /// A practitioner's contact details for its networks' members (see
     /// [`crate::network::ContactCard`]).
     Contact = 9,
+    /// An organisation's statement that a person's key acts for it (see
+    /// [`crate::network::Delegation`]).
+    Delegation = 10,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
@@ -110,6 +113,7 @@ impl Kind {
         Kind::Binding,
         Kind::Featured,
         Kind::Contact,
+        Kind::Delegation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +127,7 @@ impl Kind {
             Kind::Binding => "binding",
             Kind::Featured => "featured",
             Kind::Contact => "contact",
+            Kind::Delegation => "delegation",
         }
     }
 
@@ -162,7 +167,8 @@ impl FromStr for Kind {
             .ok_or_else(|| {
                 format!(
                     "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation, \
-                     vouch, charter, binding, featured or contact"
+                     vouch, charter, binding, featured, contact \
+                     or delegation"
                 )
             })
     }

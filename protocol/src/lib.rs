@@ -22,7 +22,8 @@ pub use content::{
 pub use error::RecordError;
 pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
 pub use network::{
-    Binding, Charter, ContactCard, ContactVisibility, Featured, NetworkId, NetworkPolicy,
+    Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, NetworkId,
+    NetworkPolicy,
 };
 pub use record::{Header, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES, Record, Version};
 pub use text::{normalize_tag, slugify};

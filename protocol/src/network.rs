@@ -637,6 +637,78 @@ impl ContactCard {
     }
 }
 
+/// An organisation's signed statement that a person's key acts for it (kind 10): "this key
+/// publishes for us as ROLE, for these kinds of record, until EXPIRES". Published by the
+/// organisation at [`Delegation::slug_for`] the delegate, so a newer one replaces it and a
+/// retraction revokes it. In a members-only network, a member's delegate publishes as the
+/// member does, and its node receives what the member's nodes receive.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delegation {
+    /// The person's key, as in its addresses.
+    pub delegate: AuthorKey,
+    /// What the person does for the organisation ("Digital Lead").
+    pub role: String,
+    /// The kinds of record it covers; none: experiments, practitioners and lessons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<crate::Kind>,
+    /// The last day it holds.
+    pub expires: crate::Date,
+}
+
+impl Delegation {
+    /// The slug a delegation of `delegate` is published at.
+    pub fn slug_for(delegate: &AuthorKey) -> Slug {
+        Slug::new(&format!("delegate-{}", delegate.to_base32())).expect("base32 is slug-safe")
+    }
+
+    /// Whether it covers records of `kind`.
+    pub fn covers(&self, kind: crate::Kind) -> bool {
+        if self.kinds.is_empty() {
+            matches!(
+                kind,
+                crate::Kind::Experiment | crate::Kind::Practitioner | crate::Kind::Lesson
+            )
+        } else {
+            self.kinds.contains(&kind)
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RecordError> {
+        if self.role.trim().is_empty() {
+            return Err(RecordError::Missing("role"));
+        }
+        if self.role.chars().count() > crate::limits::SHORT
+            || self.role.chars().any(char::is_control)
+        {
+            return Err(RecordError::Invalid {
+                field: "role",
+                reason: format!("one line of at most {} characters", crate::limits::SHORT),
+            });
+        }
+        let publishable = [
+            crate::Kind::Experiment,
+            crate::Kind::Practitioner,
+            crate::Kind::Lesson,
+        ];
+        if let Some(kind) = self.kinds.iter().find(|k| !publishable.contains(k)) {
+            return Err(RecordError::Invalid {
+                field: "kinds",
+                reason: format!(
+                    "a delegate publishes experiments, practitioners or lessons, not {kind}"
+                ),
+            });
+        }
+        if has_duplicates(&self.kinds) {
+            return Err(RecordError::Invalid {
+                field: "kinds",
+                reason: "a kind is listed twice".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The first bytes of a signed join request: never mistaken for a record or another message.
 const JOIN_TAG: &[u8] = b"convene-join-request";
 /// The join request format this code writes and reads.

@@ -358,6 +358,9 @@ fn check_header(
         Content::Vouch(vouch) => crate::Vouch::slug_for(&vouch.subject),
         Content::Binding(_) => crate::Binding::slug(),
         Content::Featured(featured) => crate::network::Featured::slug_for(&featured.network),
+        Content::Delegation(delegation) => {
+            crate::network::Delegation::slug_for(&delegation.delegate)
+        }
         Content::Charter(charter) => {
             return crate::network::check_charter_header(author, slug, seq, charter);
         }

@@ -15,7 +15,10 @@ pub(crate) fn build(
 ) -> Option<TantivyDocument> {
     if matches!(
         content,
-        Content::Binding(_) | Content::Featured(_) | Content::ContactCard(_)
+        Content::Binding(_)
+            | Content::Featured(_)
+            | Content::ContactCard(_)
+            | Content::Delegation(_)
     ) {
         // Lists of node ids or of other records, and contact details that only some may
         // see: nothing anyone searches for.
@@ -101,7 +104,10 @@ pub(crate) fn build(
             add_opt(&mut doc, f.summary, &c.purpose);
             doc.add_text(f.body, format!("{} network", c.policy));
         }
-        Content::Binding(_) | Content::Featured(_) | Content::ContactCard(_) => {}
+        Content::Binding(_)
+        | Content::Featured(_)
+        | Content::ContactCard(_)
+        | Content::Delegation(_) => {}
     }
     Some(doc)
 }

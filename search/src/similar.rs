@@ -111,7 +111,10 @@ fn profile_of_content(content: &Content) -> String {
         Content::Organisation(o) => (o.org_type.as_deref(), &[]),
         Content::Vouch(v) => (v.note.as_deref(), &[]),
         Content::Charter(c) => (c.purpose.as_deref(), &[]),
-        Content::Binding(_) | Content::Featured(_) | Content::ContactCard(_) => (None, &[]),
+        Content::Binding(_)
+        | Content::Featured(_)
+        | Content::ContactCard(_)
+        | Content::Delegation(_) => (None, &[]),
     };
     let mut text = content.title().to_string();
     for part in summary.into_iter().chain(tags.iter().map(String::as_str)) {

@@ -187,13 +187,14 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
 }
 
 #[test]
-fn a_removed_members_records_leave_the_network() {
+fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_leave_it() {
     let _turn = turn();
-    let (council, charity) = (
+    let (council, charity, volunteer) = (
         Home::init("Leicester City Council"),
         Home::init("Rutland Volunteers"),
+        Home::init("Jo Smith"),
     );
-    let _nodes = started(&[&council, &charity]);
+    let _nodes = started(&[&council, &charity, &volunteer]);
     let pilots = create(&council, "East Midlands Pilots");
     // The charity asks to join with the convenor's ticket; the convenor sees and admits it.
     let pilots_ticket = council.run(&["network", "ticket", &pilots]).ok().stdout;
@@ -242,6 +243,42 @@ fn a_removed_members_records_leave_the_network() {
         "the council gets the charity's record",
         || finds(&council, "lunch club", &lunch),
     );
+    // The charity's delegate, on its own key and node, publishes into the network as the
+    // charity does, and its node receives the network's records.
+    charity
+        .run(&[
+            "delegate",
+            &volunteer.own_key(),
+            "--as",
+            "Volunteer Coordinator",
+        ])
+        .ok();
+    volunteer
+        .run(&["network", "join", pilots_ticket.trim()])
+        .ok();
+    wait_until(
+        Duration::from_secs(60),
+        "the delegate's node gets the delegation",
+        || {
+            volunteer
+                .run(&["network", "show", &pilots, "--json"])
+                .ok()
+                .json()["version"]
+                == 2
+                && finds(&volunteer, "lunch club", &lunch)
+        },
+    );
+    let rota = publish_into(
+        &volunteer,
+        "rota.toml",
+        &experiment("Driver rota app", "A shared rota for volunteer drivers"),
+        &[&pilots],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the council gets the delegate's record",
+        || finds(&council, "driver rota", &rota),
+    );
     council
         .run(&["network", "remove", &pilots, &charity.own_key()])
         .ok()
@@ -249,6 +286,10 @@ fn a_removed_members_records_leave_the_network() {
     assert!(
         !finds(&council, "lunch club", &lunch),
         "a removed member's record is still in the network"
+    );
+    assert!(
+        !finds(&council, "driver rota", &rota),
+        "a removed member's delegate's record is still in the network"
     );
     let shown = council
         .run(&["network", "show", &pilots, "--json"])
