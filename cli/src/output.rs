@@ -589,6 +589,7 @@ fn by_line(trust: &Trust) -> String {
         Basis::Pinned { .. } => " ✓",
         Basis::Verified { .. } => " ✓ (verified domain)",
         Basis::Vouched { .. } => " ✓ (vouched)",
+        Basis::Delegated { .. } => " (delegate)",
         Basis::Unverified => " (unverified)",
         Basis::Unknown => " (no profile)",
     };

@@ -315,6 +315,7 @@ impl Node {
             profile_domains,
             domain_checks: self.store.domain_checks()?,
             now: Some(now()),
+            delegations: self.store.delegations()?,
         }));
         *cached = Some((today, names.clone()));
         Ok(names)
@@ -856,11 +857,29 @@ impl Node {
                     .as_str()
                     .strip_prefix("for-")
                     .and_then(AuthorKey::from_base32),
+                // A delegate goes by its organisation's name.
+                Kind::Delegation => record
+                    .header()
+                    .slug
+                    .as_str()
+                    .strip_prefix("delegate-")
+                    .and_then(AuthorKey::from_base32),
                 _ => None,
             })
             .collect();
         if !profiles.is_empty() {
             self.forget_names();
+        }
+        // An organisation's delegates go by its name: renamed with it.
+        let mut profiles = profiles;
+        if stored.iter().any(|r| r.header().kind == Kind::Organisation) {
+            let names = self.names()?;
+            let delegates: Vec<AuthorKey> = stored
+                .iter()
+                .filter(|r| r.header().kind == Kind::Organisation)
+                .flat_map(|r| names.delegates_of(&r.header().author))
+                .collect();
+            profiles.extend(delegates);
         }
         // A new charter version may change who counts in a network, a binding which node is
         // whose: the records of networks whose charter changed are indexed again.

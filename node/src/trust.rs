@@ -94,6 +94,8 @@ pub enum Basis {
     Verified { domain: String },
     /// Organisations this node trusts vouch for it.
     Vouched { by: Vec<AuthorKey> },
+    /// An organisation's signed delegation says this key acts for it, in this role.
+    Delegated { by: AuthorKey, role: String },
     /// Only the author's own profile says so.
     Unverified,
     /// No organisation profile from this author has arrived.
@@ -159,6 +161,8 @@ pub struct Names {
     owner: Option<AuthorKey>,
     /// Folded name → the authors known under it.
     holders: HashMap<String, Vec<AuthorKey>>,
+    /// Delegate → the organisation it acts for and its role, by an unexpired delegation.
+    delegated: HashMap<AuthorKey, (AuthorKey, String)>,
 }
 
 /// What the node holds that decides names: profiles, pins and vouches, and who it is.
@@ -178,6 +182,9 @@ pub struct Evidence {
     pub domain_checks: Vec<(AuthorKey, DomainCheck)>,
     /// Unix seconds now: a check older than `domains::CHECK_VALID_SECS` does not count.
     pub now: Option<i64>,
+    /// (organisation, delegation), live ones: unexpired ones make their delegates act for the
+    /// organisation.
+    pub delegations: Vec<(AuthorKey, convene_protocol::Delegation)>,
 }
 
 impl Names {
@@ -205,7 +212,23 @@ impl Names {
             now: evidence.now,
             owner: evidence.owner,
             holders: HashMap::new(),
+            delegated: HashMap::new(),
         };
+        let mut delegations = evidence.delegations;
+        // The first organisation (by key) wins when several delegate one key: every node
+        // holding the same delegations agrees.
+        delegations.sort_by_key(|(organisation, _)| *organisation);
+        for (organisation, delegation) in delegations {
+            let current = evidence
+                .today
+                .is_none_or(|today| delegation.expires >= today);
+            if current && delegation.delegate != organisation {
+                names
+                    .delegated
+                    .entry(delegation.delegate)
+                    .or_insert((organisation, delegation.role));
+            }
+        }
         let mut checks: HashMap<AuthorKey, DomainCheck> =
             evidence.domain_checks.into_iter().collect();
         for (author, domain) in evidence.profile_domains {
@@ -240,6 +263,7 @@ impl Names {
             .keys()
             .chain(names.pins.keys())
             .chain(names.vouched.keys())
+            .chain(names.delegated.keys())
             .copied()
             .collect();
         for author in authors {
@@ -260,6 +284,32 @@ impl Names {
     /// What this node calls `author`: the pinned name, else (for a verified domain) the
     /// profile's, else the name a trusted voucher gives, else the profile's.
     pub fn name_of(&self, author: &AuthorKey) -> Option<&str> {
+        self.pins
+            .get(author)
+            .map(|pin| pin.name.as_str())
+            .or_else(|| {
+                // A delegate goes by the name of the organisation it acts for.
+                let (organisation, _) = self.delegated.get(author)?;
+                self.direct_name(organisation)
+            })
+            .or_else(|| self.direct_name(author))
+    }
+
+    /// The keys that act for `organisation` by its unexpired delegations.
+    pub fn delegates_of(&self, organisation: &AuthorKey) -> Vec<AuthorKey> {
+        let mut out: Vec<AuthorKey> = self
+            .delegated
+            .iter()
+            .filter(|(_, (by, _))| by == organisation)
+            .map(|(delegate, _)| *delegate)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// [`Names::name_of`] without delegations: the pin, the verified profile, the counted
+    /// vouches' name, the profile.
+    fn direct_name(&self, author: &AuthorKey) -> Option<&str> {
         self.pins
             .get(author)
             .map(|pin| pin.name.as_str())
@@ -325,12 +375,27 @@ impl Names {
 
     /// The trust path of `author`.
     pub fn assess(&self, author: &AuthorKey) -> Trust {
-        let name = self.name_of(author).map(str::to_string);
+        self.assess_as(author, true)
+    }
+
+    fn assess_as(&self, author: &AuthorKey, delegation: bool) -> Trust {
+        let name = if delegation {
+            self.name_of(author)
+        } else {
+            self.direct_name(author)
+        }
+        .map(str::to_string);
+        let delegated = self.delegated.get(author).filter(|_| delegation);
         let basis = if self.owner.as_ref() == Some(author) {
             Basis::Own
         } else if let Some(pin) = self.pins.get(author) {
             Basis::Pinned {
                 note: pin.note.clone(),
+            }
+        } else if let Some((organisation, role)) = delegated {
+            Basis::Delegated {
+                by: *organisation,
+                role: role.clone(),
             }
         } else if let Some(domain) = self.verified_domain(author) {
             Basis::Verified {
@@ -397,6 +462,11 @@ fn path(
             format!("{name_or_key} — vouched for by {}", vouchers.join(", "))
         }
         Basis::Verified { domain } => format!("{name_or_key} — verified: {domain}"),
+        Basis::Delegated { by, role } => {
+            // The organisation's own path, one level: delegations do not chain.
+            let organisation = names.assess_as(by, false);
+            format!("{role}, delegated by {}", organisation.path)
+        }
         Basis::Unverified => match names.unverified_domain(author) {
             Some(why) => format!("unverified: calls itself {name_or_key} ({why})"),
             None => format!("unverified: calls itself {name_or_key}"),

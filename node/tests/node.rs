@@ -1478,6 +1478,8 @@ mod trust_rules {
                     }
                     // No domain checks are drawn here: nothing is verified.
                     Basis::Verified { .. } => prop_assert!(false, "verified without a check"),
+                    // No delegations are drawn here.
+                    Basis::Delegated { .. } => prop_assert!(false, "delegated without a delegation"),
                     Basis::Unverified | Basis::Unknown => {}
                 }
                 // A conflict is flagged on both sides.

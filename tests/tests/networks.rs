@@ -279,6 +279,21 @@ fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_l
         "the council gets the delegate's record",
         || finds(&council, "driver rota", &rota),
     );
+    // It shows as the charity's, with how the council's node knows.
+    let hit = council
+        .run(&["search", "driver rota", "--json"])
+        .ok()
+        .json()[0]
+        .clone();
+    assert_eq!(hit["organisation"], "Rutland Volunteers", "{hit}");
+    assert_eq!(hit["trust"]["basis"], "delegated", "{hit}");
+    assert!(
+        hit["trust"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("Volunteer Coordinator, delegated by "),
+        "{hit}"
+    );
     council
         .run(&["network", "remove", &pilots, &charity.own_key()])
         .ok()
