@@ -95,6 +95,12 @@ pub enum NetworkCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A network's member organisations: name, key, convenor or member, nodes bound.
+    Members {
+        network: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a ticket for a network: its address and how to reach this node. Another
     /// organisation joins with `convene network join TICKET`; a convenor then invites it.
     Ticket { network: String },
@@ -383,6 +389,27 @@ pub fn run(
             } else {
                 for line in map_lines(&map) {
                     out.line(&line)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NetworkCommand::Members { network, json } => {
+            let view = find(node, &network)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&view.members)?)?;
+            } else {
+                for member in &view.members {
+                    let role = if view.convenors.iter().any(|c| c.key == member.key) {
+                        "convenor"
+                    } else {
+                        "member"
+                    };
+                    out.line(&format!(
+                        "{}\t{role}\t{} nodes\t{}",
+                        member.name.as_deref().unwrap_or("(no profile held)"),
+                        member.nodes,
+                        member.key
+                    ))?;
                 }
             }
             Ok(ExitCode::SUCCESS)

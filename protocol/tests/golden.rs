@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use convene_protocol::{
-    Binding, Charter, ContactCard, ContactVisibility, Content, Experiment, Featured, Identity,
-    Lesson, NetworkId, NetworkPolicy, Organisation, Practitioner, Record, Slug, Status, Vouch,
+    Binding, Charter, ContactCard, ContactVisibility, Content, Delegation, Experiment, Featured,
+    Identity, Kind, Lesson, NetworkId, NetworkPolicy, Organisation, Practitioner, Record, Slug,
+    Status, Vouch,
 };
 use serde_json::{Value, json};
 
@@ -246,6 +247,19 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
         }),
     )
     .unwrap();
+    let delegation = Record::sign(
+        &member,
+        Delegation::slug_for(&Identity::from_secret([47; 32]).author()),
+        1,
+        CREATED_AT,
+        Content::Delegation(Delegation {
+            delegate: Identity::from_secret([47; 32]).author(),
+            role: "Digital Lead".into(),
+            kinds: vec![Kind::Experiment, Kind::Lesson],
+            expires: "2026-12-31".parse().unwrap(),
+        }),
+    )
+    .unwrap();
     vec![
         vector("charter, founding version", &founding),
         vector("charter, amended by a second convenor", &amendment),
@@ -254,6 +268,7 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
         vector("featured list", &featured),
         vector("practitioner with a contact for its networks", &person),
         vector("contact card", &card),
+        vector("delegation", &delegation),
     ]
 }
 
@@ -291,7 +306,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 14);
+    assert_eq!(vectors.len(), 15);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

@@ -391,6 +391,10 @@ fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_noth
         before,
         "a late amendment changed the charter"
     );
+    late.run(&["network", "members", &network])
+        .ok()
+        .stdout_has("Leicester City Council\tconvenor")
+        .stdout_has(&invitee_a.own_key());
 
     // Online: the two convenors' nodes meet and converge on the founder's amendment (the
     // founder ranks first among the convenors).
