@@ -285,7 +285,8 @@ population = 120000
             panic!("expected an experiment");
         };
         assert_eq!(e.started.unwrap().to_string(), "2024-03-01");
-        assert_eq!(e.tags, ["digital inclusion", "engagement"]);
+        // The author's spelling is kept (regression: issue 11, friction 11).
+        assert_eq!(e.tags, ["Digital Inclusion", "engagement"]);
         assert_eq!(e.context["population"], "120000");
         assert_eq!(draft.slug().as_str(), "virtual-town-hall");
     }

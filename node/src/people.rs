@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use convene_protocol::{Address, Content, Kind, Practitioner, normalize_tag};
+use convene_protocol::{Address, Content, Kind, Practitioner, fold_tag};
 use convene_search::Query;
 
 use crate::{Node, NodeError};
@@ -75,13 +75,16 @@ impl Node {
         let query_words: Vec<String> = topic
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| w.len() > 2)
-            .map(normalize_tag)
+            .map(fold_tag)
             .collect();
         for hit in search(Kind::Practitioner)? {
             let topics = hit
                 .tags
                 .iter()
-                .filter(|tag| query_words.iter().any(|w| tag.contains(w.as_str())))
+                .filter(|tag| {
+                    let tag = fold_tag(tag);
+                    query_words.iter().any(|w| tag.contains(w.as_str()))
+                })
                 .cloned()
                 .collect();
             credit(&hit.address, hit.score, Reason::Expertise { topics });

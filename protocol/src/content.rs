@@ -453,8 +453,8 @@ impl Content {
         }
     }
 
-    /// Tidies a draft the way every record is stored: surrounding white space trimmed, tags in
-    /// lower case and de-duplicated, empty optional fields removed.
+    /// Tidies a draft the way every record is stored: surrounding white space trimmed, tags
+    /// de-duplicated ignoring case (the author's spelling kept), empty optional fields removed.
     pub fn normalize(&mut self) {
         fn text(field: &mut String) {
             *field = field.trim().to_string();
@@ -469,9 +469,10 @@ impl Content {
         }
         fn tags(list: &mut Vec<String>) {
             let mut seen = std::collections::HashSet::new();
+            // The author's spelling is kept; `LoRaWAN` and `lorawan` are one tag.
             list.retain_mut(|tag| {
                 *tag = crate::normalize_tag(tag);
-                !tag.is_empty() && seen.insert(tag.clone())
+                !tag.is_empty() && seen.insert(crate::fold_tag(tag))
             });
         }
         fn links(list: &mut Vec<String>) {

@@ -26,7 +26,7 @@ pub use network::{
     NetworkPolicy,
 };
 pub use record::{Header, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES, Record, Version};
-pub use text::{normalize_tag, slugify};
+pub use text::{fold_tag, normalize_tag, slugify};
 
 /// The domain-separation tag every signed record starts with.
 pub const DOMAIN_TAG: &[u8; 14] = b"convene-record";

@@ -4,10 +4,13 @@ use crate::Slug;
 
 /// A tag as stored: trimmed, lower case, inner white space collapsed to single spaces.
 pub fn normalize_tag(tag: &str) -> String {
-    tag.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    tag.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A tag as compared: [`normalize_tag`] in lower case. `LoRaWAN` and `lorawan` are one tag;
+/// the author's spelling is what is stored and shown.
+pub fn fold_tag(tag: &str) -> String {
+    normalize_tag(tag).to_lowercase()
 }
 
 /// A slug derived from a title or name: lower-case ASCII words joined by `-`, accents dropped,
@@ -82,6 +85,7 @@ mod tests {
 
     #[test]
     fn tags_are_folded_to_one_form() {
-        assert_eq!(normalize_tag("  Digital   Inclusion "), "digital inclusion");
+        assert_eq!(normalize_tag("  Digital   Inclusion "), "Digital Inclusion");
+        assert_eq!(fold_tag("  Digital   Inclusion "), "digital inclusion");
     }
 }

@@ -372,7 +372,7 @@ impl Index {
             filters.push((f.kind, kind.as_str().to_string()));
         }
         for tag in &query.tags {
-            filters.push((f.tags, convene_protocol::normalize_tag(tag)));
+            filters.push((f.tags, convene_protocol::fold_tag(tag)));
         }
         if let Some(status) = query.status {
             filters.push((f.status, status.as_str().to_string()));
@@ -383,7 +383,7 @@ impl Index {
             (f.organisation, &query.organisation),
         ] {
             if let Some(value) = value {
-                filters.push((field, convene_protocol::normalize_tag(value)));
+                filters.push((field, convene_protocol::fold_tag(value)));
             }
         }
         if let Some(author) = query.author {

@@ -755,3 +755,25 @@ fn a_retracted_record_comes_back_only_when_asked_to() {
         .stderr_has("published version 3");
     home.run(&["show", &address]).ok();
 }
+
+/// Regression (issue 11, friction 11): expertise, interests and tags were lower-cased in
+/// output (`LoRaWAN` → `lorawan`). The author's spelling is kept; matching ignores case.
+#[test]
+fn the_authors_spelling_of_topics_is_kept_and_matching_ignores_case() {
+    let home = Home::init("Example Borough Council");
+    let address = home.publish(
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\nexpertise = [\"LoRaWAN\", \"lorawan\", \"IoT sensors\"]\ninterests = [\"GOV.UK Notify\"]\n",
+    );
+    let shown = home.run(&["show", &address, "--json"]).ok().json();
+    assert_eq!(
+        shown["expertise"],
+        serde_json::json!(["LoRaWAN", "IoT sensors"])
+    );
+    assert_eq!(shown["interests"], serde_json::json!(["GOV.UK Notify"]));
+    assert_eq!(
+        home.search_addresses(&["--tag", "lorawan"]),
+        std::slice::from_ref(&address)
+    );
+    home.run(&["people", "lorawan"]).ok().stdout_has("LoRaWAN");
+}
