@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Home, NodeProcess, held, ticket, turn, wait_until};
+use crate::util::{Home, NodeProcess, carry, held, ticket, turn, wait_until};
 
 /// Syncs again soon after anything changes, so the tests measure the rules, not the timers.
 const QUICK: &str = "announce_min_interval_secs = 1\nsync_interval_secs = 3";
@@ -25,6 +25,20 @@ fn publish_into(home: &Home, name: &str, draft: &str, networks: &[&str]) -> Stri
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// `home` publishing `draft` into `network` is refused: its organisation is not a member.
+fn refused_as_non_member(home: &Home, draft: &str, network: &str) {
+    let file = home.file("refused.toml", draft);
+    home.run(&[
+        "publish",
+        file.to_str().unwrap(),
+        "--yes",
+        "--network",
+        network,
+    ])
+    .code(2)
+    .stderr_has("not a member");
 }
 
 fn holds(home: &Home, address: &str) -> bool {
@@ -164,20 +178,11 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
     }
     // The outsider holds the charter (charters are public), so it refuses to publish into a
     // members-only network it is not a member of.
-    let file = outsider.file(
-        "sneak.toml",
+    refused_as_non_member(
+        &outsider,
         &experiment("Sneaking in", "An outsider publishing into the network"),
+        &pilots,
     );
-    outsider
-        .run(&[
-            "publish",
-            file.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &pilots,
-        ])
-        .code(2)
-        .stderr_has("not a member");
     // Nothing was ever offered to it by gossip either.
     let log = nodes[3].log();
     assert!(
@@ -324,20 +329,11 @@ fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_l
         },
     );
     assert!(!finds(&charity, "lunch club", &lunch));
-    let file = charity.file(
-        "again.toml",
+    refused_as_non_member(
+        &charity,
         &experiment("Another pilot", "Published after removal"),
+        &pilots,
     );
-    charity
-        .run(&[
-            "publish",
-            file.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &pilots,
-        ])
-        .code(2)
-        .stderr_has("not a member");
 }
 
 #[test]
@@ -355,12 +351,7 @@ fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_noth
     founder
         .run(&["network", "convenor", &network, &second.own_key()])
         .ok();
-    let carry = |from: &Home, to: &Home, name: &str| {
-        let export = from.run(&["export"]).ok().stdout;
-        let file = to.file(name, &export);
-        to.run(&["import", file.to_str().unwrap()]).ok();
-    };
-    carry(&founder, &second, "from-founder.jsonl");
+    carry(&founder, &second);
     founder
         .run(&["network", "invite", &network, &invitee_a.own_key()])
         .ok();
@@ -382,10 +373,10 @@ fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_noth
         keys
     };
     // A third node learns the winning chain, then the losing amendment arrives late.
-    carry(&founder, &late, "winning.jsonl");
+    carry(&founder, &late);
     let before = members(&late);
     assert!(before.contains(&invitee_a.own_key()));
-    carry(&second, &late, "late.jsonl");
+    carry(&second, &late);
     assert_eq!(
         members(&late),
         before,
@@ -416,18 +407,13 @@ fn the_digest_map_and_featured_work_show_what_members_did() {
         Home::init("Leicestershire Police"),
         Home::init("Rutland Volunteers"),
     );
-    let carry = |from: &Home, to: &Home, name: &str| {
-        let export = from.run(&["export"]).ok().stdout;
-        let file = to.file(name, &export);
-        to.run(&["import", file.to_str().unwrap()]).ok();
-    };
     let pilots = create(&council, "East Midlands Pilots");
     for member in [&police, &charity] {
         council
             .run(&["network", "invite", &pilots, &member.own_key()])
             .ok();
     }
-    carry(&council, &police, "charter.jsonl");
+    carry(&council, &police);
     police.run(&["network", "join", &pilots]).ok();
     let triage = publish_into(
         &police,
@@ -457,7 +443,7 @@ fn the_digest_map_and_featured_work_show_what_members_did() {
         &experiment("Open burglary data", "Weekly open data"),
         &[],
     );
-    carry(&police, &council, "police.jsonl");
+    carry(&police, &council);
     publish_into(
         &council,
         "done.toml",

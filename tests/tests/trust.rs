@@ -3,7 +3,7 @@
 //! operator's pin is the strongest word.
 
 use crate::https;
-use crate::util::{Home, NodeProcess, key_of, turn};
+use crate::util::{Home, NodeProcess, carry, key_of, turn};
 
 const HOUSING: &str = r#"
 kind = "experiment"
@@ -12,13 +12,6 @@ summary = "Matching applicants to social housing with a scoring model"
 status = "running"
 organisation = "Ashdown Vale District Council"
 "#;
-
-/// Copies every record of `from` into `to` (export, then import).
-fn carry(from: &Home, to: &Home) {
-    let export = from.run(&["export"]).ok().stdout;
-    let file = to.file("carried.jsonl", &export);
-    to.run(&["import", file.to_str().unwrap()]).ok();
-}
 
 fn search_json(home: &Home, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["search", "--json"];
