@@ -191,7 +191,9 @@ const REFERENCE_FIELDS: &[(&str, Kind)] = &[
     ("adopted_from", Kind::Experiment),
 ];
 
-/// Turns bare slugs in reference fields into full addresses of `author`'s records.
+/// Turns bare slugs in reference fields into full addresses of `author`'s records; a contact
+/// written as a person's name ("Sam Patel") becomes the address its slug would have
+/// (`sam-patel`), which publishing then resolves among the practitioners held.
 fn expand_local_references(
     object: &mut serde_json::Map<String, serde_json::Value>,
     author: &AuthorKey,
@@ -199,7 +201,10 @@ fn expand_local_references(
     let expand = |value: &mut serde_json::Value, kind: Kind| {
         if let serde_json::Value::String(text) = value
             && !text.starts_with(Address::SCHEME)
-            && let Ok(slug) = Slug::new(text.trim())
+            && let Some(slug) = Slug::new(text.trim()).ok().or_else(|| {
+                (kind == Kind::Practitioner && text.chars().any(char::is_alphanumeric))
+                    .then(|| convene_protocol::slugify(text))
+            })
         {
             *text = Address {
                 author: *author,

@@ -486,7 +486,11 @@ impl Node {
         let mut pending = self.begin()?;
         let mut results = Vec::with_capacity(rows.len());
         let mut checks = 0;
-        for draft in rows {
+        for mut draft in rows {
+            if let Err(reason) = self.resolve_contacts(&pending, publisher, &mut draft) {
+                results.push(RowResult::Invalid(reason));
+                continue;
+            }
             let result = match row_record(&pending, publisher, draft, now) {
                 Ok(Some(record)) => {
                     let outcome = pending.admit(std::slice::from_ref(&record), Source::Own)?;
@@ -515,6 +519,61 @@ impl Node {
 }
 
 impl Node {
+    /// Contacts given by name in a row: a contact at one of the publisher's own slugs that is
+    /// not held here is looked up by name among the practitioners held (`sam-patel` → "Sam
+    /// Patel"): one match is used, several are an error naming them; none leaves the contact
+    /// as written (its record may come later), reported as not held when the row publishes.
+    fn resolve_contacts(
+        &self,
+        pending: &crate::Pending,
+        publisher: &Publisher,
+        draft: &mut Draft,
+    ) -> Result<(), String> {
+        let contacts = match &mut draft.content {
+            convene_protocol::Content::Experiment(e) => &mut e.contacts,
+            convene_protocol::Content::Lesson(l) => &mut l.contacts,
+            _ => return Ok(()),
+        };
+        for contact in contacts.iter_mut() {
+            if contact.author != publisher.author()
+                || pending.held(contact).map_err(|e| e.to_string())?.is_some()
+            {
+                continue;
+            }
+            let name = contact.slug.as_str().replace('-', " ");
+            let hits = self
+                .search(&convene_search::Query {
+                    text: format!("\"{name}\""),
+                    kind: Some(Kind::Practitioner),
+                    limit: 20,
+                    ..convene_search::Query::default()
+                })
+                .map_err(|e| e.to_string())?;
+            let wanted = crate::trust::fold(&name);
+            let named: Vec<&convene_search::Hit> = hits
+                .iter()
+                .filter(|hit| crate::trust::fold(&hit.title) == wanted)
+                .collect();
+            match named.as_slice() {
+                [] => {}
+                [one] => *contact = one.address.clone(),
+                several => {
+                    return Err(format!(
+                        "contacts: {} practitioners are called {name:?} ({}); give the address of \
+                         the one you mean (tried {contact} first)",
+                        several.len(),
+                        several
+                            .iter()
+                            .map(|hit| hit.address.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The held experiment or lesson most like `record`'s content, if one is at least
     /// [`convene_search::SimilarityThreshold::PUBLISH`] similar.
     fn like_held(

@@ -777,3 +777,64 @@ fn the_authors_spelling_of_topics_is_kept_and_matching_ignores_case() {
     );
     home.run(&["people", "lorawan"]).ok().stdout_has("LoRaWAN");
 }
+
+/// Regression (issue 11, friction 4): CSV contacts written as names failed with "invalid
+/// address \"Sam Patel\": it does not start with convene://".
+#[test]
+fn csv_contacts_by_name_resolve_to_the_one_practitioner_of_that_name() {
+    let council = Home::init("Example Borough Council");
+    let (police, charity, trust) = (
+        Home::init("Example Police"),
+        Home::init("Example Charity"),
+        Home::init("Example Trust"),
+    );
+    let priya = police.publish(
+        "priya.toml",
+        "kind = \"practitioner\"\nname = \"Priya Shah\"\n",
+    );
+    for other in [&charity, &trust] {
+        other.publish(
+            "alex.toml",
+            "kind = \"practitioner\"\nname = \"Alex Jones\"\n",
+        );
+    }
+    for other in [&police, &charity, &trust] {
+        crate::util::carry(other, &council);
+    }
+    let sam = council.publish(
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\n",
+    );
+    let csv = council.file(
+        "projects.csv",
+        "Project,What,People\n\
+         Warm spaces,Libraries as warm spaces,Sam Patel; Priya Shah\n\
+         Street lights,Smart street lighting,Alex Jones\n",
+    );
+    let mapping = council.file(
+        "projects.toml",
+        "kind = \"experiment\"\nlist_separator = \";\"\n[columns]\ntitle = \"Project\"\nsummary = \"What\"\ncontacts = \"People\"\n",
+    );
+    let report = council
+        .run(&[
+            "import",
+            csv.to_str().unwrap(),
+            "--map",
+            mapping.to_str().unwrap(),
+            "--json",
+        ])
+        .code(3)
+        .json();
+    let rejected = report["rejected"][0]["reason"].as_str().unwrap();
+    assert!(
+        rejected.contains("2 practitioners are called \"alex jones\""),
+        "{report}"
+    );
+    let warm = council.search_addresses(&["warm", "spaces"]);
+    let shown = council.run(&["show", &warm[0], "--json"]).ok().json();
+    assert_eq!(
+        shown["contacts"],
+        serde_json::json!([sam, priya]),
+        "{shown}"
+    );
+}
