@@ -388,6 +388,7 @@ impl SearchArgs {
             started_after: self.started_after,
             started_before: self.started_before,
             network,
+            about: None,
             limit,
         })
     }
@@ -879,6 +880,34 @@ fn command(
                 limit,
             })?;
             out.similar(&similar, json)?;
+            // Beside similar experiments: this one's lessons and people (friction 9).
+            if !json
+                && let Ok(address) = target.parse::<Address>()
+                && address.kind == Kind::Experiment
+            {
+                let lessons = node.search(&Query {
+                    kind: Some(Kind::Lesson),
+                    about: Some(address.clone()),
+                    limit: 20,
+                    ..Query::default()
+                })?;
+                let people: Vec<(Address, String)> = match node.get(&address)?.content() {
+                    Some(convene_protocol::Content::Experiment(e)) => e
+                        .contacts
+                        .iter()
+                        .filter_map(|contact| {
+                            let record = node.get(contact).ok()?;
+                            Some((contact.clone(), record.content()?.title().to_string()))
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let lessons: Vec<(Address, String)> = lessons
+                    .into_iter()
+                    .map(|found| (found.hit.address, found.hit.title))
+                    .collect();
+                out.related(&[("Lessons about it", &lessons), ("Its people", &people)])?;
+            }
             Ok(found(!similar.is_empty()))
         }
         Command::Show { address, json } => {

@@ -120,6 +120,40 @@ impl Out {
         Ok(())
     }
 
+    /// Records related to the one asked about, by group (e.g. its lessons, its people): a
+    /// heading and a line each on a terminal, `related` lines in a pipe. Empty groups are left
+    /// out.
+    pub fn related(
+        &mut self,
+        groups: &[(&str, &[(convene_protocol::Address, String)])],
+    ) -> io::Result<()> {
+        for (heading, items) in groups {
+            if items.is_empty() {
+                continue;
+            }
+            if self.terminal {
+                self.line("")?;
+                self.line(&self.bold(heading))?;
+                for (address, title) in *items {
+                    self.line(&format!(
+                        "       {}  {}",
+                        one_line(title),
+                        self.dim(&address.to_string())
+                    ))?;
+                }
+            } else {
+                for (address, title) in *items {
+                    self.line(&format!(
+                        "related\t{}\t{address}\t{}",
+                        address.kind,
+                        one_line(title)
+                    ))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn facets(&mut self, facets: &[Facet], json: bool) -> io::Result<()> {
         if json {
             let object: serde_json::Map<String, Value> = facets

@@ -106,6 +106,9 @@ pub struct Query {
     pub started_after: Option<Date>,
     /// Only experiments started on or before this day.
     pub started_before: Option<Date>,
+    /// Only lessons about this experiment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<convene_protocol::Address>,
     /// Only records published into this network (the commons: those that name none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<convene_protocol::NetworkId>,
@@ -391,6 +394,9 @@ impl Index {
         }
         if let Some(network) = &query.network {
             filters.push((f.network, network.to_string()));
+        }
+        if let Some(about) = &query.about {
+            filters.push((f.about, about.to_string()));
         }
         let mut ranges: Vec<Box<dyn TantivyQuery>> = Vec::new();
         let i64_term = |field, value| Term::from_field_i64(field, value);

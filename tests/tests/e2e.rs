@@ -838,3 +838,36 @@ fn csv_contacts_by_name_resolve_to_the_one_practitioner_of_that_name() {
         "{shown}"
     );
 }
+
+/// Regression (issue 11, friction 9): `similar` listed only records of the same kind, so an
+/// experiment never showed its own lessons or people.
+#[test]
+fn similar_lists_an_experiments_lessons_and_people_beside_similar_experiments() {
+    let home = Home::init("Example Borough Council");
+    let sam = home.publish(
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\n",
+    );
+    let fridge = home.publish(
+        "fridge.toml",
+        &format!("{EXPERIMENT}contacts = [\"{sam}\"]\n"),
+    );
+    let lesson = home.publish(
+        "lesson.toml",
+        &format!(
+            "kind = \"lesson\"\ntitle = \"Clean the fridges daily\"\nsummary = \"Hygiene first\"\nabout = \"{fridge}\"\n"
+        ),
+    );
+    let run = home.run(&["similar", &fridge]);
+    assert!(
+        run.stdout.contains(&format!(
+            "related\tlesson\t{lesson}\tClean the fridges daily"
+        )),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("related\tpractitioner\t{sam}\tSam Patel")),
+        "{run}"
+    );
+}
