@@ -739,6 +739,15 @@ fn add_peer(home: &Home, peer: &str) -> Result<PeerEntry> {
     {
         bail!("{peer:?} is this node's own ticket: give it to other nodes, and add theirs here");
     }
+    // Regression (issue 11, friction 10): an address without a peer id was accepted, and then
+    // whatever answered at it counted as the peer.
+    if parsed.peer.is_none() {
+        bail!(
+            "{peer:?} names no peer id, so this node could not tell whether it reached the node \
+             it meant: add their ticket (`convene node ticket` on their side), or the address \
+             ending in /p2p/PEER_ID"
+        );
+    }
     Ok(match Client::connect(home.dir()) {
         Some(client) => client.add_peer(peer)?,
         None => {

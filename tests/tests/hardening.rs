@@ -422,6 +422,10 @@ fn a_second_node_on_a_port_in_use_is_refused() {
 fn a_ticket_without_addresses_is_refused() {
     let home = Home::init("Peer Council");
     home.run(&["peers", "add", "convene1aaaa"]).code(2);
+    // Regression (issue 11, friction 10): nor is an address without a peer id.
+    home.run(&["peers", "add", "/ip4/192.0.2.7/tcp/4717"])
+        .code(2)
+        .stderr_has("names no peer id");
     home.run(&["peers", "list"]).code(1);
 }
 
