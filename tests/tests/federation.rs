@@ -12,7 +12,7 @@ use crate::util::{Home, NodeProcess, held, peer_id, status, ticket, turn, wait_u
 
 /// A misbehaving node in this process (it can gossip bytes without checking them) that
 /// `victim` adds as a peer: its home (kept alive), runtime, daemon and peer id.
-fn attacker_joins(
+pub(crate) fn attacker_joins(
     victim: &Home,
 ) -> (
     tempfile::TempDir,

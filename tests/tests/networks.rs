@@ -664,3 +664,71 @@ fn members_find_each_other_through_the_dht_and_again_after_restarts_without_tick
         connected(&first, &second_id) || connected(&second, &first_id)
     });
 }
+
+#[test]
+fn an_outsider_that_asks_a_member_directly_gets_nothing_of_a_members_only_network() {
+    use convene_protocol::wire::{Request, Response};
+    let _turn = turn();
+    let council = Home::init("Leicester City Council");
+    let _node = started(&[&council]);
+    let pilots = create(&council, "East Midlands Pilots");
+    let secret = publish_into(
+        &council,
+        "secret.toml",
+        &experiment("Budget pilot", "Not for outsiders yet"),
+        &[&pilots],
+    );
+    let id: convene_protocol::RecordId =
+        council.run(&["show", &secret, "--json"]).ok().json()["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+    // A node of no member organisation connects to the council's node and asks.
+    let (_dir, runtime, outsider, outsider_id) = crate::federation::attacker_joins(&council);
+    let council_id: libp2p::PeerId = crate::util::peer_id(&council).parse().unwrap();
+    wait_until(Duration::from_secs(20), "the outsider connects", || {
+        crate::util::status(&council)["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["peer_id"] == outsider_id.as_str())
+    });
+    let ask = |request: Request| runtime.block_on(outsider.request_unchecked(council_id, request));
+    // By id: served, but nothing sent — as if the record were not held.
+    match ask(Request::Fetch { ids: vec![id] }).unwrap() {
+        Response::Records { served, records } => {
+            assert_eq!(served, 1);
+            assert!(records.is_empty(), "the record was sent to an outsider");
+        }
+        other => panic!("{other:?}"),
+    }
+    // By reconciliation, asking for the network's scope: the set offered leaves it out.
+    let network: convene_protocol::NetworkId = pilots.parse().unwrap();
+    let (mut reconciler, mut message) =
+        convene_protocol::sync::Reconciler::initiate(Vec::new()).unwrap();
+    let mut offered = Vec::new();
+    for session in 0.. {
+        let answer = match ask(Request::Reconcile {
+            session: 7,
+            scope: vec![network.clone(), convene_protocol::NetworkId::Commons],
+            message,
+        })
+        .unwrap()
+        {
+            Response::Reconcile { message } => message,
+            other => panic!("{other:?}"),
+        };
+        let round = reconciler.take_answer(&answer).unwrap();
+        offered.extend(round.need);
+        match round.next {
+            Some(next) if session < 10 => message = next,
+            _ => break,
+        }
+    }
+    assert!(!offered.is_empty(), "the charter and profile are offered");
+    assert!(
+        !offered.contains(&id),
+        "the members-only record was offered to an outsider"
+    );
+}
