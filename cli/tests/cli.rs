@@ -29,7 +29,8 @@ fn an_unknown_kind_is_a_usage_error_that_lists_the_kinds() {
     let text = String::from_utf8(output.stderr).unwrap();
     assert!(
         text.contains(
-            "expected experiment, practitioner, lesson, organisation, vouch, charter, binding, featured or contact"
+            "expected experiment, practitioner, lesson, organisation, vouch, charter, binding, \
+             featured, contact or delegation"
         ),
         "{text}"
     );
