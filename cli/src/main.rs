@@ -942,6 +942,17 @@ fn command(
                 .unwrap_or_default();
             let contact = shown_contact(node, &record);
             out.record(&record, &trust, &names, contact.as_deref(), json)?;
+            if !json {
+                let featured: Vec<String> = node
+                    .networks()?
+                    .into_iter()
+                    .filter(|view| view.featured.contains(&address))
+                    .map(|view| view.label())
+                    .collect();
+                if !featured.is_empty() {
+                    out.line(&format!("featured by {}", featured.join(", ")))?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Trust {

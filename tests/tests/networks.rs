@@ -548,6 +548,10 @@ fn the_digest_map_and_featured_work_show_what_members_did() {
         .stdout_has("featured:")
         .stdout_has(&warm[0]);
     council
+        .run(&["show", &warm[0]])
+        .ok()
+        .stdout_has("featured by East Midlands Pilots");
+    council
         .run(&["network", "feature", &pilots, &warm[0], "--remove"])
         .ok();
     assert!(
