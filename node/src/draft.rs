@@ -128,6 +128,15 @@ impl Draft {
                     .into(),
             ));
         }
+        // Every problem a reader can name at once, each with its field (regression: issue 11,
+        // friction 5 — three mistakes took three rounds).
+        let problems = check_fields(object);
+        if !problems.is_empty() {
+            return Err(fields(match problems.as_slice() {
+                [one] => one.clone(),
+                many => format!("{} problems:\n  - {}", many.len(), many.join("\n  - ")),
+            }));
+        }
         let mut content: Content =
             serde_json::from_value(value).map_err(|e| fields(e.to_string()))?;
         content.normalize();
@@ -182,6 +191,191 @@ impl Draft {
             *field = Some(name.to_string());
         }
     }
+}
+
+/// The fields a draft of each kind may have (besides `kind` and `slug`), and which are lists.
+const DRAFT_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "experiment",
+        &[
+            "title",
+            "summary",
+            "description",
+            "status",
+            "started",
+            "ended",
+            "organisation",
+            "contacts",
+            "tags",
+            "sector",
+            "region",
+            "context",
+            "outcomes",
+            "links",
+            "adopted_from",
+            "review_by",
+            "networks",
+        ],
+    ),
+    (
+        "practitioner",
+        &[
+            "name",
+            "role",
+            "organisation",
+            "bio",
+            "expertise",
+            "interests",
+            "open_to",
+            "contact",
+            "region",
+            "networks",
+            "contact_visibility",
+        ],
+    ),
+    (
+        "lesson",
+        &[
+            "title",
+            "summary",
+            "body",
+            "about",
+            "worked",
+            "didnt_work",
+            "recommendation",
+            "tags",
+            "links",
+            "contacts",
+            "networks",
+        ],
+    ),
+    (
+        "organisation",
+        &[
+            "name",
+            "type",
+            "org_kind",
+            "region",
+            "website",
+            "description",
+            "domain",
+        ],
+    ),
+    ("vouch", &["subject", "name", "expires", "note"]),
+];
+const LIST_FIELDS: &[&str] = &[
+    "contacts",
+    "tags",
+    "links",
+    "expertise",
+    "interests",
+    "open_to",
+    "networks",
+];
+
+/// Checks a draft's fields before it is read: unknown fields (with the nearest known one),
+/// enumerations (with their values; any case is accepted and lower-cased here), and lists
+/// written as text. One line per problem, each naming its field.
+fn check_fields(object: &mut serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let kind = object
+        .get("kind")
+        .and_then(|kind| kind.as_str())
+        .map(|kind| kind.trim().to_ascii_lowercase());
+    let known = kind.as_deref().and_then(|kind| {
+        let kind = if kind == "organization" {
+            "organisation"
+        } else {
+            kind
+        };
+        DRAFT_FIELDS
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map(|(_, fields)| *fields)
+    });
+    let Some(known) = known else {
+        // Another kind (or none): the reader says what is wrong.
+        return problems;
+    };
+    for field in object.keys() {
+        if field == "kind" || known.contains(&field.as_str()) {
+            continue;
+        }
+        let hint = nearest(field, known)
+            .map(|near| format!(" (did you mean `{near}`?)"))
+            .unwrap_or_default();
+        problems.push(format!(
+            "unknown field `{field}`{hint}; a {} has {}",
+            kind.as_deref().unwrap_or_default(),
+            known
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let enums: [(&str, Vec<&str>); 2] = [
+        (
+            "status",
+            convene_protocol::Status::ALL
+                .iter()
+                .map(|status| status.as_str())
+                .collect(),
+        ),
+        ("contact_visibility", vec!["everyone", "networks", "nobody"]),
+    ];
+    for (field, values) in enums {
+        if let Some(serde_json::Value::String(value)) = object.get_mut(field) {
+            let lower = value.trim().to_ascii_lowercase();
+            if values.contains(&lower.as_str()) {
+                *value = lower;
+            } else {
+                problems.push(format!(
+                    "field `{field}`: {value:?} is not one of {}",
+                    values.join(", ")
+                ));
+            }
+        }
+    }
+    for field in LIST_FIELDS {
+        if let Some(serde_json::Value::String(text)) = object.get(*field) {
+            let items: Vec<String> = text
+                .split(',')
+                .map(|item| format!("{:?}", item.trim()))
+                .filter(|item| item != "\"\"")
+                .collect();
+            problems.push(format!(
+                "field `{field}` is a list: write {field} = [{}]",
+                items.join(", ")
+            ));
+        }
+    }
+    problems
+}
+
+/// The known field nearest to `field` (at most two edits away), for "did you mean".
+fn nearest<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substitution = previous + usize::from(ca != cb);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+            }
+        }
+        row[b.len()]
+    };
+    let lower = field.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|candidate| (distance(&lower, candidate), *candidate))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, candidate)| candidate)
 }
 
 /// Fields that hold addresses, and the kind of record each refers to.
@@ -309,6 +503,40 @@ population = 120000
             error.to_string().contains("unknown field `sumary`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once_with_its_field() {
+        // Regression (issue 11, friction 5): three mistakes took three rounds, and the errors
+        // did not name the field ("unknown variant `live`", "expected a sequence").
+        let error = Draft::parse(
+            "kind = \"experiment\"\ntitle = \"t\"\nsumary = \"s\"\nstatus = \"live\"\ntags = \"one, two\"\n",
+            DraftFormat::Toml,
+            "e.toml",
+            &AUTHOR,
+        )
+        .unwrap_err()
+        .to_string();
+        for part in [
+            "3 problems",
+            "unknown field `sumary` (did you mean `summary`?)",
+            "field `status`: \"live\" is not one of idea, planned, running, paused, completed, stopped",
+            "field `tags` is a list: write tags = [\"one\", \"two\"]",
+        ] {
+            assert!(error.contains(part), "{part:?} missing from:\n{error}");
+        }
+        // An enumeration in any case is read.
+        let draft = Draft::parse(
+            "kind = \"experiment\"\ntitle = \"t\"\nsummary = \"s\"\nstatus = \"Running\"\n",
+            DraftFormat::Toml,
+            "e.toml",
+            &AUTHOR,
+        )
+        .unwrap();
+        let Content::Experiment(e) = draft.content else {
+            panic!("an experiment")
+        };
+        assert_eq!(e.status, convene_protocol::Status::Running);
     }
 
     #[test]
