@@ -128,6 +128,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The family of an experiment: what it was adopted from, back to the original, and
+    /// everything adopted from it since, with where each stands and its outcomes.
+    Lineage {
+        /// An address, or a slug (or the start of one) of your own experiments, then of any.
+        #[arg(value_parser = address_or_slug)]
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List records.
     List {
         /// Only records published by this node's identity.
@@ -389,6 +398,7 @@ impl SearchArgs {
             started_before: self.started_before,
             network,
             about: None,
+            adopted_from: None,
             limit,
         })
     }
@@ -940,17 +950,52 @@ fn command(
                         .collect()
                 })
                 .unwrap_or_default();
-            let contact = shown_contact(node, &record);
-            out.record(&record, &trust, &names, contact.as_deref(), json)?;
-            if !json {
-                let featured: Vec<String> = node
-                    .networks()?
-                    .into_iter()
-                    .filter(|view| view.featured.contains(&address))
-                    .map(|view| view.label())
-                    .collect();
-                if !featured.is_empty() {
-                    out.line(&format!("featured by {}", featured.join(", ")))?;
+            let mut extras = Vec::new();
+            if let Some(contact) = shown_contact(node, &record) {
+                extras.push(("contact", serde_json::json!(contact)));
+            }
+            if address.kind == Kind::Experiment {
+                let adopted_by = adopted_from(node, &address)?;
+                if !adopted_by.is_empty() {
+                    let shown: Vec<String> = adopted_by
+                        .iter()
+                        .map(|(address, title)| {
+                            if json {
+                                address.to_string()
+                            } else {
+                                format!("{title} ({address})")
+                            }
+                        })
+                        .collect();
+                    extras.push(("adopted_by", serde_json::json!(shown)));
+                }
+            }
+            let featured: Vec<String> = node
+                .networks()?
+                .into_iter()
+                .filter(|view| view.featured.contains(&address))
+                .map(|view| view.label())
+                .collect();
+            if !featured.is_empty() {
+                extras.push(("featured_by", serde_json::json!(featured)));
+            }
+            out.record(&record, &trust, &names, &extras, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lineage { address, json } => {
+            let address = resolve_address(node, home, &address)?;
+            if address.kind != Kind::Experiment {
+                bail!(
+                    "{address} is a {}: lineage is for experiments",
+                    address.kind
+                );
+            }
+            let tree = lineage(node, &address)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&tree)?)?;
+            } else {
+                for line in lineage_lines(&tree, &address) {
+                    out.line(&line)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -1415,6 +1460,158 @@ fn read_draft(path: &Path, home: &Home) -> Result<Draft> {
         &name,
         &home.identity()?.author(),
     )?)
+}
+
+/// Most generations `lineage` follows up, and down.
+const LINEAGE_DEPTH: usize = 10;
+
+/// One experiment in a lineage, with the experiments adopted from it.
+#[derive(Debug, serde::Serialize)]
+struct Lineage {
+    address: Address,
+    title: String,
+    organisation: Option<String>,
+    status: Option<Status>,
+    outcomes: Option<String>,
+    adopted_by: Vec<Lineage>,
+}
+
+/// The tree of `address`'s lineage, rooted at its oldest ancestor held here.
+fn lineage(node: &dyn Directory, address: &Address) -> Result<Lineage> {
+    // Up: follow adopted_from while the record is held (and no loop).
+    let mut root = address.clone();
+    let mut seen = vec![root.clone()];
+    for _ in 0..LINEAGE_DEPTH {
+        let Ok(record) = node.get(&root) else { break };
+        let Some(convene_protocol::Content::Experiment(e)) = record.content() else {
+            break;
+        };
+        match &e.adopted_from {
+            Some(parent) if !seen.contains(parent) && node.get(parent).is_ok() => {
+                root = parent.clone();
+                seen.push(root.clone());
+            }
+            _ => break,
+        }
+    }
+    let mut visited = Vec::new();
+    descend(node, &root, 0, &mut visited)
+}
+
+fn descend(
+    node: &dyn Directory,
+    address: &Address,
+    depth: usize,
+    visited: &mut Vec<Address>,
+) -> Result<Lineage> {
+    visited.push(address.clone());
+    let record = node.get(address)?;
+    let trust = node.trust(&address.author)?;
+    let (title, status, outcomes) = match record.content() {
+        Some(convene_protocol::Content::Experiment(e)) => {
+            (e.title.clone(), Some(e.status), e.outcomes.clone())
+        }
+        other => (
+            other.map(|c| c.title().to_string()).unwrap_or_default(),
+            None,
+            None,
+        ),
+    };
+    let mut children = Vec::new();
+    if depth < LINEAGE_DEPTH {
+        for (child, _) in adopted_from(node, address)? {
+            if !visited.contains(&child) {
+                children.push(descend(node, &child, depth + 1, visited)?);
+            }
+        }
+    }
+    Ok(Lineage {
+        address: address.clone(),
+        title,
+        organisation: trust.name,
+        status,
+        outcomes,
+        adopted_by: children,
+    })
+}
+
+/// A lineage as an indented tree; `this` is marked.
+fn lineage_lines(tree: &Lineage, this: &Address) -> Vec<String> {
+    fn walk(
+        node: &Lineage,
+        prefix: &str,
+        last: bool,
+        root: bool,
+        this: &Address,
+        out: &mut Vec<String>,
+    ) {
+        let branch = if root {
+            ""
+        } else if last {
+            "└─ "
+        } else {
+            "├─ "
+        };
+        let mut facts = vec![
+            node.organisation
+                .clone()
+                .unwrap_or_else(|| "unknown organisation".into()),
+        ];
+        if let Some(status) = node.status {
+            facts.push(status.to_string());
+        }
+        let marker = if node.address == *this {
+            "  ← this one"
+        } else {
+            ""
+        };
+        out.push(format!(
+            "{prefix}{branch}{} — {}{marker}",
+            node.title,
+            facts.join(" · ")
+        ));
+        let child_prefix = if root {
+            String::new()
+        } else if last {
+            format!("{prefix}   ")
+        } else {
+            format!("{prefix}│  ")
+        };
+        if let Some(outcomes) = &node.outcomes {
+            out.push(format!(
+                "{child_prefix}   outcomes: {}",
+                outcomes.lines().next().unwrap_or("")
+            ));
+        }
+        out.push(format!("{child_prefix}   {}", node.address));
+        for (i, child) in node.adopted_by.iter().enumerate() {
+            walk(
+                child,
+                &child_prefix,
+                i + 1 == node.adopted_by.len(),
+                false,
+                this,
+                out,
+            );
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree, "", true, true, this, &mut out);
+    out
+}
+
+/// The experiments adopted from `address`: address and title.
+fn adopted_from(node: &dyn Directory, address: &Address) -> Result<Vec<(Address, String)>> {
+    Ok(node
+        .search(&Query {
+            kind: Some(Kind::Experiment),
+            adopted_from: Some(address.clone()),
+            limit: 100,
+            ..Query::default()
+        })?
+        .into_iter()
+        .map(|found| (found.hit.address, found.hit.title))
+        .collect())
 }
 
 /// How to reach a practitioner whose contact is not for everyone: the contact card's, when

@@ -535,13 +535,13 @@ impl Out {
         record: &Record,
         trust: &Trust,
         names: &std::collections::BTreeMap<String, Option<String>>,
-        contact: Option<&str>,
+        extras: &[(&str, Value)],
         json: bool,
     ) -> io::Result<()> {
         if json {
             let mut value = record_json(record);
-            if let Some(contact) = contact {
-                value["contact"] = json!(contact);
+            for (key, extra) in extras {
+                value[*key] = extra.clone();
             }
             if let Some(Value::String(claim)) = value.get("organisation").cloned()
                 && trust.name.as_deref() != Some(claim.as_str())
@@ -601,8 +601,20 @@ impl Out {
                 }
             }
         }
-        if let Some(contact) = contact {
-            self.line(&format!("{}: {contact}", self.bold("contact")))?;
+        for (key, extra) in extras {
+            let text = match extra {
+                Value::String(text) => text.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .map_or_else(|| item.to_string(), str::to_string)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            self.line(&format!("{}: {text}", self.bold(&key.replace('_', " "))))?;
         }
         Ok(())
     }

@@ -63,6 +63,9 @@ pub(crate) fn build(
             add_date(&mut doc, f.started, e.started);
             add_date(&mut doc, f.ended, e.ended);
             add_date(&mut doc, f.review_by, e.review_by);
+            if let Some(from) = &e.adopted_from {
+                doc.add_text(f.adopted_from, from.to_string());
+            }
         }
         Content::Practitioner(p) => {
             add_opt(&mut doc, f.summary, &p.role);

@@ -106,6 +106,9 @@ pub struct Query {
     pub started_after: Option<Date>,
     /// Only experiments started on or before this day.
     pub started_before: Option<Date>,
+    /// Only experiments adopted from this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<convene_protocol::Address>,
     /// Only lessons about this experiment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about: Option<convene_protocol::Address>,
@@ -397,6 +400,9 @@ impl Index {
         }
         if let Some(about) = &query.about {
             filters.push((f.about, about.to_string()));
+        }
+        if let Some(from) = &query.adopted_from {
+            filters.push((f.adopted_from, from.to_string()));
         }
         let mut ranges: Vec<Box<dyn TantivyQuery>> = Vec::new();
         let i64_term = |field, value| Term::from_field_i64(field, value);

@@ -48,6 +48,8 @@ pub(crate) struct Fields {
     /// The networks an experiment, practitioner or lesson is published into, as text
     /// (`commons` when it names none).
     pub network: Field,
+    /// The experiment an experiment was adopted from (its address).
+    pub adopted_from: Field,
 }
 
 pub(crate) fn build() -> (Schema, Fields) {
@@ -95,6 +97,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         ended: builder.add_i64_field("ended", INDEXED | FAST),
         review_by: builder.add_i64_field("review_by", INDEXED | FAST),
         network: builder.add_text_field("network", STRING),
+        adopted_from: builder.add_text_field("adopted_from", STRING),
     };
     (builder.build(), fields)
 }

@@ -871,3 +871,47 @@ fn similar_lists_an_experiments_lessons_and_people_beside_similar_experiments() 
         "{run}"
     );
 }
+
+/// Issue 11, lineage: "adopted from" is shown on the copy, "adopted by" on the original, and
+/// `lineage` shows the family of adaptations with their outcomes.
+#[test]
+fn lineage_shows_what_an_experiment_was_adopted_from_and_by() {
+    let (council, metro, district) = (
+        Home::init("Example Borough Council"),
+        Home::init("Example Metropolitan Council"),
+        Home::init("Example District Council"),
+    );
+    let forums = council.publish(
+        "forums.toml",
+        "kind = \"experiment\"\ntitle = \"Ward forums\"\nsummary = \"Monthly ward meetings\"\nstatus = \"completed\"\noutcomes = \"Turnout doubled\"\n",
+    );
+    crate::util::carry(&council, &metro);
+    let town_hall = metro.publish(
+        "hall.toml",
+        &format!("kind = \"experiment\"\ntitle = \"Virtual town hall\"\nsummary = \"Ward forums online\"\nstatus = \"running\"\nadopted_from = \"{forums}\"\n"),
+    );
+    crate::util::carry(&metro, &district);
+    let surgeries = district.publish(
+        "surgeries.toml",
+        &format!("kind = \"experiment\"\ntitle = \"Online surgeries\"\nsummary = \"Councillor surgeries by video\"\nstatus = \"planned\"\nadopted_from = \"{town_hall}\"\n"),
+    );
+    crate::util::carry(&district, &council);
+    council
+        .run(&["show", &forums])
+        .ok()
+        .stdout_has(&format!("adopted by: Virtual town hall ({town_hall})"));
+    let tree = council.run(&["lineage", &town_hall, "--json"]).ok().json();
+    assert_eq!(tree["address"], forums.as_str());
+    assert_eq!(tree["outcomes"], "Turnout doubled");
+    assert_eq!(tree["adopted_by"][0]["address"], town_hall.as_str());
+    assert_eq!(
+        tree["adopted_by"][0]["adopted_by"][0]["address"],
+        surgeries.as_str()
+    );
+    council
+        .run(&["lineage", &town_hall])
+        .ok()
+        .stdout_has("Ward forums — Example Borough Council · completed")
+        .stdout_has("└─ Virtual town hall — Example Metropolitan Council · running  ← this one")
+        .stdout_has("└─ Online surgeries — Example District Council · planned");
+}

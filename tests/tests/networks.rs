@@ -550,7 +550,7 @@ fn the_digest_map_and_featured_work_show_what_members_did() {
     council
         .run(&["show", &warm[0]])
         .ok()
-        .stdout_has("featured by East Midlands Pilots");
+        .stdout_has("featured by: East Midlands Pilots");
     council
         .run(&["network", "feature", &pilots, &warm[0], "--remove"])
         .ok();
