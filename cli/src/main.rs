@@ -128,6 +128,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Say your organisation is interested in (or trying) an experiment's idea: a signed
+    /// signal its cohort shows to everyone.
+    Interest {
+        /// The experiment: an address, or a slug (or the start of one).
+        #[arg(value_parser = address_or_slug)]
+        address: String,
+        /// A word for the others ("piloting in 2026").
+        #[arg(long, conflicts_with = "withdraw")]
+        note: Option<String>,
+        /// Take the signal back.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Who shares an experiment's idea: the organisations interested in it, and those trying
+    /// something like it, with their people.
+    Cohort {
+        #[arg(value_parser = address_or_slug)]
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The family of an experiment: what it was adopted from, back to the original, and
     /// everything adopted from it since, with where each stands and its outcomes.
     Lineage {
@@ -955,6 +976,18 @@ fn command(
                 extras.push(("contact", serde_json::json!(contact)));
             }
             if address.kind == Kind::Experiment {
+                let interested = node.cohort(&address)?.interested;
+                if !interested.is_empty() {
+                    let names: Vec<String> = interested
+                        .iter()
+                        .map(|each| {
+                            each.name
+                                .clone()
+                                .unwrap_or_else(|| each.organisation.to_string())
+                        })
+                        .collect();
+                    extras.push(("also_interested", serde_json::json!(names)));
+                }
                 let adopted_by = adopted_from(node, &address)?;
                 if !adopted_by.is_empty() {
                     let shown: Vec<String> = adopted_by
@@ -981,6 +1014,81 @@ fn command(
             }
             out.record(&record, &trust, &names, &extras, json)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Interest {
+            address,
+            note,
+            withdraw,
+        } => {
+            let address = resolve_address(node, home, &address)?;
+            let slug = convene_protocol::Interest::slug_for(&address);
+            if withdraw {
+                let own = Address {
+                    author: home.identity()?.author(),
+                    kind: Kind::Interest,
+                    slug,
+                };
+                node.retract(&own)?;
+                say!("withdrew your interest in {address}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let experiment = node.get(&address)?;
+            let draft = Draft {
+                slug: Some(slug),
+                content: convene_protocol::Content::Interest(convene_protocol::Interest {
+                    experiment: address.clone(),
+                    note,
+                }),
+            };
+            node.publish(draft, SimilarCheck::Skip)?;
+            let cohort = node.cohort(&address)?;
+            say!(
+                "your organisation is interested in {:?}: {} organisations are now; see them with \
+                 `convene cohort {address}`",
+                experiment.content().map(|c| c.title()).unwrap_or_default(),
+                cohort.interested.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cohort { address, json } => {
+            let address = resolve_address(node, home, &address)?;
+            let cohort = node.cohort(&address)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&cohort)?)?;
+            } else {
+                out.line(&format!("Who shares the idea of {:?}", cohort.title))?;
+                out.line(&format!("Interested ({}):", cohort.interested.len()))?;
+                for each in &cohort.interested {
+                    let note = each
+                        .note
+                        .as_deref()
+                        .map(|n| format!(" — {n}"))
+                        .unwrap_or_default();
+                    out.line(&format!("  {} ({}){note}", each.trust, each.day))?;
+                }
+                out.line(&format!(
+                    "Trying something like it ({}):",
+                    cohort.trying.len()
+                ))?;
+                for each in &cohort.trying {
+                    out.line(&format!(
+                        "  {:.0}%  {} — {}{}",
+                        each.similarity * 100.0,
+                        each.title,
+                        each.organisation
+                            .as_deref()
+                            .unwrap_or("unknown organisation"),
+                        each.status.map(|s| format!(" · {s}")).unwrap_or_default()
+                    ))?;
+                    for (_, name) in &each.contacts {
+                        out.line(&format!("        ask: {name}"))?;
+                    }
+                    out.line(&format!("        {}", each.address))?;
+                }
+            }
+            Ok(found(
+                !cohort.interested.is_empty() || !cohort.trying.is_empty(),
+            ))
         }
         Command::Lineage { address, json } => {
             let address = resolve_address(node, home, &address)?;

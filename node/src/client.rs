@@ -1,5 +1,6 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
+use crate::cohort::Cohort;
 use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
 use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
 use convene_protocol::Date;
@@ -361,6 +362,15 @@ impl Directory for Client {
 
     fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError> {
         self.get("/networks/requests")
+    }
+
+    fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError> {
+        self.post(
+            "/cohort",
+            &AddressQuery {
+                address: experiment.clone(),
+            },
+        )
     }
 
     fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError> {

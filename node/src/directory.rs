@@ -3,6 +3,7 @@
 //! same operations, with the same results: both implement [`Directory`]; `open_directory` (in
 //! `client.rs`, which knows whether a node runs) picks one.
 
+use crate::cohort::Cohort;
 use crate::digest::{Digest, NetworkMap};
 use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
 use convene_protocol::Date;
@@ -52,6 +53,8 @@ pub trait Directory: std::fmt::Debug {
     fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError>;
     /// Sends a signed request to join a network to a convenor's node (a running node only).
     fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError>;
+    /// The organisations interested in an experiment's idea, and those trying something like it.
+    fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError>;
     /// What is new and changed in a network since a day.
     fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError>;
     /// Who is working on what in a network.
@@ -160,6 +163,10 @@ impl Directory for Local {
 
     fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError> {
         self.node.join_requests()
+    }
+
+    fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError> {
+        self.node.cohort(experiment)
     }
 
     fn ask_to_join(&mut self, _: &AskToJoin) -> Result<(), NodeError> {

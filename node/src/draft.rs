@@ -185,7 +185,8 @@ impl Draft {
             | Content::Binding(_)
             | Content::Featured(_)
             | Content::ContactCard(_)
-            | Content::Delegation(_) => return,
+            | Content::Delegation(_)
+            | Content::Interest(_) => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

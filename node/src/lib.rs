@@ -11,6 +11,7 @@ pub mod admission;
 pub mod api;
 mod charters;
 mod client;
+pub mod cohort;
 pub mod daemon;
 pub mod digest;
 mod directory;

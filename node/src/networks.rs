@@ -460,7 +460,12 @@ pub fn named_networks(record: &Record) -> Option<&[NetworkId]> {
             record.content().map(Content::networks)
         }
         Kind::Featured | Kind::Contact => record.content().map(Content::networks),
-        Kind::Organisation | Kind::Vouch | Kind::Charter | Kind::Binding | Kind::Delegation => None,
+        Kind::Organisation
+        | Kind::Vouch
+        | Kind::Charter
+        | Kind::Binding
+        | Kind::Delegation
+        | Kind::Interest => None,
     }
 }
 

@@ -136,6 +136,9 @@ impl Publisher {
         if let convene_protocol::Content::Delegation(delegation) = &draft.content {
             draft.slug = Some(convene_protocol::Delegation::slug_for(&delegation.delegate));
         }
+        if let convene_protocol::Content::Interest(interest) = &draft.content {
+            draft.slug = Some(convene_protocol::Interest::slug_for(&interest.experiment));
+        }
         draft
     }
 
@@ -309,7 +312,8 @@ impl Node {
             | Kind::Binding
             | Kind::Featured
             | Kind::Contact
-            | Kind::Delegation => Ok(Vec::new()),
+            | Kind::Delegation
+            | Kind::Interest => Ok(Vec::new()),
         }
     }
 

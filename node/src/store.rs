@@ -374,6 +374,22 @@ impl Store {
         ))
     }
 
+    /// Every live interest: the organisation, what it says, and when it was signed.
+    pub fn interests(
+        &self,
+    ) -> Result<Vec<(AuthorKey, convene_protocol::Interest, i64)>, StoreError> {
+        Ok(self
+            .live_of_kind(convene_protocol::Kind::Interest)?
+            .into_iter()
+            .filter_map(|(record, entry)| match record.content() {
+                Some(convene_protocol::Content::Interest(interest)) => {
+                    Some((record.header().author, interest.clone(), entry.created_at))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Every live delegation, with the organisation that signed it.
     pub fn delegations(
         &self,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::network::{
-    Binding, Charter, ContactCard, Delegation, Featured, NetworkId, NetworkPolicy,
+    Binding, Charter, ContactCard, Delegation, Featured, Interest, NetworkId, NetworkPolicy,
 };
 use crate::{
     Address, AuthorKey, Content, Date, Experiment, Kind, Lesson, Organisation, Practitioner,
@@ -186,6 +186,12 @@ mod field {
         pub const LISTS: &[u16] = &[KINDS];
         pub const LAST: u16 = EXPIRES;
     }
+    pub mod interest {
+        pub const EXPERIMENT: u16 = 1;
+        pub const NOTE: u16 = 2;
+        pub const LISTS: &[u16] = &[];
+        pub const LAST: u16 = NOTE;
+    }
     pub mod featured {
         pub const NETWORK: u16 = 1;
         pub const RECORDS: u16 = 2;
@@ -286,6 +292,11 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
         Content::Binding(b) => {
             use field::binding::*;
             w.list(NODES, &b.nodes);
+        }
+        Content::Interest(i) => {
+            use field::interest::*;
+            w.address(EXPERIMENT, &i.experiment);
+            w.opt(NOTE, &i.note);
         }
         Content::Delegation(d) => {
             use field::delegation::*;
@@ -593,6 +604,21 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 }
             }
             Content::Binding(b)
+        }
+        Kind::Interest => {
+            use field::interest::*;
+            let (mut experiment, mut note) = (None, None);
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    EXPERIMENT => experiment = Some(address("experiment", value)?),
+                    NOTE => note = Some(text("note", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::Interest(Interest {
+                experiment: experiment.ok_or(RecordError::Missing("experiment"))?,
+                note,
+            })
         }
         Kind::Delegation => {
             use field::delegation::*;

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::network::{
-    Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, NetworkId,
+    Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, Interest, NetworkId,
     check_networks,
 };
 use crate::{Address, AuthorKey, Kind, RecordError, Slug};
@@ -55,6 +55,7 @@ pub enum Content {
     #[serde(rename = "contact")]
     ContactCard(ContactCard),
     Delegation(Delegation),
+    Interest(Interest),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -376,6 +377,7 @@ impl Content {
             Content::Featured(_) => Kind::Featured,
             Content::ContactCard(_) => Kind::Contact,
             Content::Delegation(_) => Kind::Delegation,
+            Content::Interest(_) => Kind::Interest,
         }
     }
 
@@ -393,7 +395,8 @@ impl Content {
             | Content::Vouch(_)
             | Content::Charter(_)
             | Content::Binding(_)
-            | Content::Delegation(_) => &[],
+            | Content::Delegation(_)
+            | Content::Interest(_) => &[],
         }
     }
 
@@ -410,7 +413,8 @@ impl Content {
             | Content::Binding(_)
             | Content::Featured(_)
             | Content::ContactCard(_)
-            | Content::Delegation(_) => None,
+            | Content::Delegation(_)
+            | Content::Interest(_) => None,
         }
     }
 
@@ -433,6 +437,7 @@ impl Content {
             | Content::Binding(_) => {}
             Content::Featured(f) => out.extend(f.records.iter().map(|a| ("records", a))),
             Content::ContactCard(_) | Content::Delegation(_) => {}
+            Content::Interest(i) => out.push(("experiment", &i.experiment)),
         }
         out
     }
@@ -450,6 +455,7 @@ impl Content {
             Content::Featured(_) => "featured",
             Content::ContactCard(_) => "contact",
             Content::Delegation(d) => &d.role,
+            Content::Interest(_) => "interest",
         }
     }
 
@@ -556,6 +562,7 @@ impl Content {
             Content::Featured(_) => {}
             Content::ContactCard(c) => c.contact = c.contact.trim().to_string(),
             Content::Delegation(d) => d.role = d.role.trim().to_string(),
+            Content::Interest(i) => opt(&mut i.note),
             Content::Binding(b) => {
                 for node in &mut b.nodes {
                     *node = node.trim().to_string();
@@ -667,6 +674,7 @@ impl Content {
             Content::Featured(f) => f.validate()?,
             Content::ContactCard(c) => c.validate()?,
             Content::Delegation(d) => d.validate()?,
+            Content::Interest(i) => i.validate()?,
         }
         Ok(())
     }

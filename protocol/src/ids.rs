@@ -100,10 +100,12 @@ pub enum Kind {
     /// An organisation's statement that a person's key acts for it (see
     /// [`crate::network::Delegation`]).
     Delegation = 10,
+    /// An organisation's interest in an experiment's idea (see [`crate::network::Interest`]).
+    Interest = 11,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
@@ -114,6 +116,7 @@ impl Kind {
         Kind::Featured,
         Kind::Contact,
         Kind::Delegation,
+        Kind::Interest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +131,7 @@ impl Kind {
             Kind::Featured => "featured",
             Kind::Contact => "contact",
             Kind::Delegation => "delegation",
+            Kind::Interest => "interest",
         }
     }
 
@@ -168,7 +172,8 @@ impl FromStr for Kind {
                 format!(
                     "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation, \
                      vouch, charter, binding, featured, contact \
-                     or delegation"
+                     delegation \
+                     or interest"
                 )
             })
     }

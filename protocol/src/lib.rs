@@ -22,7 +22,7 @@ pub use content::{
 pub use error::RecordError;
 pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
 pub use network::{
-    Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, NetworkId,
+    Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, Interest, NetworkId,
     NetworkPolicy,
 };
 pub use record::{Header, MAX_CLOCK_SKEW_SECS, MAX_RECORD_BYTES, Record, Version};

@@ -709,6 +709,48 @@ impl Delegation {
     }
 }
 
+/// An organisation's signal that it is interested in, or trying, the idea of an experiment
+/// (kind 11): "we're interested in this too". Published at [`Interest::slug_for`] the
+/// experiment, so a newer one replaces it and a retraction withdraws it. Public, like profiles.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interest {
+    pub experiment: crate::Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Interest {
+    /// The slug an interest in `experiment` is published at: `interest-` and 16 hex digits of
+    /// the BLAKE3 hash of the experiment's address key.
+    pub fn slug_for(experiment: &crate::Address) -> Slug {
+        let hash = blake3::hash(&experiment.to_key());
+        let hex: String = hash.as_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Slug::new(&format!("interest-{hex}")).expect("a valid slug")
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RecordError> {
+        if self.experiment.kind != crate::Kind::Experiment {
+            return Err(RecordError::Invalid {
+                field: "experiment",
+                reason: format!("{} is not an experiment", self.experiment),
+            });
+        }
+        if let Some(note) = &self.note
+            && (note.chars().count() > crate::limits::SUMMARY || note.chars().any(char::is_control))
+        {
+            return Err(RecordError::Invalid {
+                field: "note",
+                reason: format!("one line of at most {} characters", crate::limits::SUMMARY),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The first bytes of a signed join request: never mistaken for a record or another message.
 const JOIN_TAG: &[u8] = b"convene-join-request";
 /// The join request format this code writes and reads.

@@ -361,6 +361,7 @@ fn check_header(
         Content::Delegation(delegation) => {
             crate::network::Delegation::slug_for(&delegation.delegate)
         }
+        Content::Interest(interest) => crate::network::Interest::slug_for(&interest.experiment),
         Content::Charter(charter) => {
             return crate::network::check_charter_header(author, slug, seq, charter);
         }

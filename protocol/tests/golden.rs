@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use convene_protocol::{
     Binding, Charter, ContactCard, ContactVisibility, Content, Delegation, Experiment, Featured,
-    Identity, Kind, Lesson, NetworkId, NetworkPolicy, Organisation, Practitioner, Record, Slug,
-    Status, Vouch,
+    Identity, Interest, Kind, Lesson, NetworkId, NetworkPolicy, Organisation, Practitioner, Record,
+    Slug, Status, Vouch,
 };
 use serde_json::{Value, json};
 
@@ -152,6 +152,13 @@ fn fresh_vectors() -> Value {
     Value::Array(vectors)
 }
 
+/// An experiment's address of `author`, for vectors that refer to one.
+fn lesson_experiment(author: &Identity) -> convene_protocol::Address {
+    format!("convene://{}/experiment/virtual-town-hall", author.author())
+        .parse()
+        .unwrap()
+}
+
 /// Vectors added with convened networks: a founding charter, an amendment by a second
 /// convenor, a binding, and a lesson published into a members-only network and the commons.
 fn network_vectors(founder: &Identity) -> Vec<Value> {
@@ -260,6 +267,17 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
         }),
     )
     .unwrap();
+    let interest = Record::sign(
+        &member,
+        Interest::slug_for(&lesson_experiment(founder)),
+        1,
+        CREATED_AT,
+        Content::Interest(Interest {
+            experiment: lesson_experiment(founder),
+            note: Some("Piloting in 2026".into()),
+        }),
+    )
+    .unwrap();
     vec![
         vector("charter, founding version", &founding),
         vector("charter, amended by a second convenor", &amendment),
@@ -269,6 +287,7 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
         vector("practitioner with a contact for its networks", &person),
         vector("contact card", &card),
         vector("delegation", &delegation),
+        vector("interest", &interest),
     ]
 }
 
@@ -306,7 +325,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 15);
+    assert_eq!(vectors.len(), 16);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

@@ -19,6 +19,7 @@ pub(crate) fn build(
             | Content::Featured(_)
             | Content::ContactCard(_)
             | Content::Delegation(_)
+            | Content::Interest(_)
     ) {
         // Lists of node ids or of other records, and contact details that only some may
         // see: nothing anyone searches for.
@@ -110,7 +111,8 @@ pub(crate) fn build(
         Content::Binding(_)
         | Content::Featured(_)
         | Content::ContactCard(_)
-        | Content::Delegation(_) => {}
+        | Content::Delegation(_)
+        | Content::Interest(_) => {}
     }
     Some(doc)
 }

@@ -114,7 +114,8 @@ fn profile_of_content(content: &Content) -> String {
         Content::Binding(_)
         | Content::Featured(_)
         | Content::ContactCard(_)
-        | Content::Delegation(_) => (None, &[]),
+        | Content::Delegation(_)
+        | Content::Interest(_) => (None, &[]),
     };
     let mut text = content.title().to_string();
     for part in summary.into_iter().chain(tags.iter().map(String::as_str)) {

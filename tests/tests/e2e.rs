@@ -915,3 +915,59 @@ fn lineage_shows_what_an_experiment_was_adopted_from_and_by() {
         .stdout_has("└─ Virtual town hall — Example Metropolitan Council · running  ← this one")
         .stdout_has("└─ Online surgeries — Example District Council · planned");
 }
+
+/// Issue 11, "we're interested in this too": an organisation says so with a signed interest;
+/// `cohort` (and `show`) lists who is interested and who is trying something like it.
+#[test]
+fn interest_and_cohort_show_who_shares_an_idea() {
+    let (council, metro, district) = (
+        Home::init("Example Borough Council"),
+        Home::init("Example Metropolitan Council"),
+        Home::init("Example District Council"),
+    );
+    let fridge = council.publish("fridge.toml", EXPERIMENT);
+    for other in [&metro, &district] {
+        crate::util::carry(&council, other);
+    }
+    metro
+        .run(&["interest", &fridge, "--note", "piloting in 2027"])
+        .ok()
+        .stderr_has("1 organisations are now");
+    district.run(&["interest", &fridge]).ok();
+    let jo = district.publish("jo.toml", "kind = \"practitioner\"\nname = \"Jo Smith\"\n");
+    let theirs = district.publish(
+        "theirs.toml",
+        &format!(
+            "kind = \"experiment\"\ntitle = \"Community fridges in libraries\"\nsummary = \"Shared fridges in libraries where residents leave and take surplus food\"\nstatus = \"running\"\ncontacts = [\"{jo}\"]\n"
+        ),
+    );
+    for other in [&metro, &district] {
+        crate::util::carry(other, &council);
+    }
+    council
+        .run(&["show", &fridge])
+        .ok()
+        .stdout_has("also interested: ");
+    let cohort = council.run(&["cohort", &fridge, "--json"]).ok().json();
+    let interested = cohort["interested"].as_array().unwrap();
+    assert_eq!(interested.len(), 2, "{cohort}");
+    assert!(
+        interested
+            .iter()
+            .any(|each| each["name"] == "Example Metropolitan Council"
+                && each["note"] == "piloting in 2027"),
+        "{cohort}"
+    );
+    let trying = &cohort["trying"][0];
+    assert_eq!(trying["address"], theirs.as_str(), "{cohort}");
+    assert_eq!(trying["contacts"][0][1], "Jo Smith");
+    // Withdrawn, it leaves the cohort.
+    metro.run(&["interest", &fridge, "--withdraw"]).ok();
+    crate::util::carry(&metro, &council);
+    let cohort = council.run(&["cohort", &fridge, "--json"]).ok().json();
+    assert_eq!(
+        cohort["interested"].as_array().unwrap().len(),
+        1,
+        "{cohort}"
+    );
+}

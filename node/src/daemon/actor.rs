@@ -189,6 +189,10 @@ pub enum Request {
         note: Option<String>,
         reply: Reply<(NetworkId, Vec<u8>)>,
     },
+    Cohort {
+        experiment: Address,
+        reply: Reply<crate::cohort::Cohort>,
+    },
     Digest {
         network: String,
         since: convene_protocol::Date,
@@ -699,6 +703,9 @@ impl Actor {
                     .sign_join(id.clone(), &node, note, crate::now())?;
                 Ok((id, bytes))
             }),
+            Request::Cohort { experiment, reply } => {
+                self.answer(reply, |a| a.node.cohort(&experiment))
+            }
             Request::Digest {
                 network,
                 since,

@@ -293,6 +293,7 @@ fn router(state: State) -> Router {
         .route("/blocks", get(blocks))
         .route("/networks", get(networks))
         .route("/networks/digest", post(digest))
+        .route("/cohort", post(cohort))
         .route("/networks/requests", get(join_requests))
         .route("/networks/map", post(network_map))
         .route("/peer-blocks", get(peer_blocks))
@@ -571,6 +572,18 @@ async fn ask_to_join(
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         }
     }
+}
+
+async fn cohort(
+    AxumState(state): AxumState<State>,
+    Json(request): Json<AddressQuery>,
+) -> ApiResult<crate::cohort::Cohort> {
+    state
+        .on_store(|reply| StoreRequest::Cohort {
+            experiment: request.address,
+            reply,
+        })
+        .await
 }
 
 async fn digest(
