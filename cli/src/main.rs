@@ -352,7 +352,13 @@ enum NodeCommand {
 #[derive(Debug, Subcommand)]
 enum PeersCommand {
     /// Remember a peer and connect to it: a ticket, or a multiaddr like /ip4/192.0.2.7/tcp/4717/p2p/12D3Koo…
-    Add { peer: String },
+    Add {
+        peer: String,
+        /// Print the peer added (peer id, addresses, whether it is being connected to now) as
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The remembered peers, and whether each is connected now.
     List {
         #[arg(long)]
@@ -791,8 +797,14 @@ fn add_peer(home: &Home, peer: &str) -> Result<PeerEntry> {
 fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<ExitCode> {
     let client = Client::connect(home.dir());
     match command {
-        PeersCommand::Add { peer } => {
+        PeersCommand::Add { peer, json } => {
             let entry = add_peer(home, &peer)?;
+            if json {
+                let mut value = serde_json::to_value(&entry)?;
+                value["connecting"] = serde_json::json!(client.is_some());
+                out.line(&serde_json::to_string_pretty(&value)?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let name = entry
                 .peer
                 .map_or_else(|| "the peer".to_string(), |p| p.to_string());

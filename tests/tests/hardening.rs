@@ -426,6 +426,20 @@ fn a_ticket_without_addresses_is_refused() {
     home.run(&["peers", "add", "/ip4/192.0.2.7/tcp/4717"])
         .code(2)
         .stderr_has("names no peer id");
+    // Regression (issue 11, friction 12): `peers add` had no --json.
+    let peer = "/ip4/192.0.2.7/tcp/4717/p2p/12D3KooWLRPJAA5o6nqPQhvgT36NeLjVCYKTRQxWQLf6bFJUTzsS";
+    let added = home.run(&["peers", "add", peer, "--json"]).ok().json();
+    assert_eq!(
+        added["peer"],
+        "12D3KooWLRPJAA5o6nqPQhvgT36NeLjVCYKTRQxWQLf6bFJUTzsS"
+    );
+    assert_eq!(added["connecting"], false);
+    home.run(&[
+        "peers",
+        "rm",
+        "12D3KooWLRPJAA5o6nqPQhvgT36NeLjVCYKTRQxWQLf6bFJUTzsS",
+    ])
+    .ok();
     home.run(&["peers", "list"]).code(1);
 }
 
