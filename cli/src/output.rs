@@ -375,8 +375,13 @@ impl Out {
         ))?;
         for peer in &net.peers {
             let score = peer.score.map_or("-".to_string(), |s| format!("{s:.1}"));
+            let name = peer
+                .organisation
+                .as_deref()
+                .map(|name| format!("{name}  "))
+                .unwrap_or_default();
             self.line(&format!(
-                "  {}  {}  score {score}  invalid {}",
+                "  {name}{}  {}  score {score}  invalid {}",
                 peer.peer_id, peer.address, peer.invalid_records
             ))?;
         }

@@ -183,6 +183,16 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
         &experiment("Sneaking in", "An outsider publishing into the network"),
         &pilots,
     );
+    // Peers in a network are shown by their organisation's name (issue 11, friction 10).
+    let peers = crate::util::status(&council)["peers"].clone();
+    assert!(
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["organisation"] == "Leicestershire Police"),
+        "{peers}"
+    );
     // Nothing was ever offered to it by gossip either.
     let log = nodes[3].log();
     assert!(

@@ -189,6 +189,11 @@ pub enum Request {
         note: Option<String>,
         reply: Reply<(NetworkId, Vec<u8>)>,
     },
+    /// The name of the organisation each peer's node is bound to, if known.
+    PeerNames {
+        peers: Vec<String>,
+        reply: Reply<Vec<Option<String>>>,
+    },
     Cohort {
         experiment: Address,
         reply: Reply<crate::cohort::Cohort>,
@@ -702,6 +707,18 @@ impl Actor {
                     .publisher
                     .sign_join(id.clone(), &node, note, crate::now())?;
                 Ok((id, bytes))
+            }),
+            Request::PeerNames { peers, reply } => self.answer(reply, |a| {
+                let networks = a.node.networks()?;
+                let mut names = Vec::with_capacity(peers.len());
+                for peer in &peers {
+                    let name = match networks.organisations_of(peer).first() {
+                        Some(organisation) => a.node.trust(organisation)?.name,
+                        None => None,
+                    };
+                    names.push(name);
+                }
+                Ok(names)
             }),
             Request::Cohort { experiment, reply } => {
                 self.answer(reply, |a| a.node.cohort(&experiment))

@@ -145,6 +145,10 @@ pub struct NetStatus {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PeerStatus {
     pub peer_id: String,
+    /// The organisation the peer's node is bound to, by the name this node knows it by (only
+    /// nodes in a network publish a binding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
     pub address: String,
     /// Gossipsub's score for the peer (negative once it sent invalid records).
     pub score: Option<f64>,
@@ -602,6 +606,7 @@ impl Net {
             .iter()
             .map(|(peer, state)| PeerStatus {
                 peer_id: peer.to_string(),
+                organisation: None,
                 address: state
                     .address
                     .as_ref()

@@ -30,6 +30,16 @@ pub(crate) async fn status_of(
     let (reply, result) = oneshot::channel();
     net.send(NetCommand::Status(reply)).await.ok()?;
     let net = result.await.ok()?;
+    let mut net = net;
+    let peers: Vec<String> = net.peers.iter().map(|p| p.peer_id.clone()).collect();
+    if let Ok(Ok(names)) = store
+        .ask(|reply| actor::Request::PeerNames { peers, reply })
+        .await
+    {
+        for (peer, name) in net.peers.iter_mut().zip(names) {
+            peer.organisation = name;
+        }
+    }
     let counts = match store.ask(|reply| actor::Request::Counts { reply }).await {
         Ok(Ok(counts)) => Some(counts),
         Ok(Err(_)) | Err(actor::ActorError::Failed(_)) => None,
