@@ -288,7 +288,7 @@ fn bad_drafts_are_refused_with_the_problem_named_and_nothing_stored() {
         (
             "status.toml",
             "kind = \"experiment\"\ntitle = \"t\"\nsummary = \"s\"\nstatus = \"maybe\"\n",
-            "unknown variant `maybe`",
+            "field `status`: \"maybe\" is not one of idea, planned, running",
         ),
         (
             "date.toml",
