@@ -1033,26 +1033,20 @@ fn command(
             withdraw,
         } => {
             let address = resolve_address(node, home, &address)?;
-            let slug = convene_protocol::Interest::slug_for(&address);
             if withdraw {
-                let own = Address {
-                    author: home.identity()?.author(),
-                    kind: Kind::Interest,
-                    slug,
-                };
-                node.retract(&own)?;
+                let slug = convene_protocol::Interest::slug_for(&address);
+                retract_own(node, home, Kind::Interest, slug)?;
                 say!("withdrew your interest in {address}");
                 return Ok(ExitCode::SUCCESS);
             }
             let experiment = node.get(&address)?;
-            let draft = Draft {
-                slug: Some(slug),
-                content: convene_protocol::Content::Interest(convene_protocol::Interest {
+            publish_statement(
+                node,
+                convene_protocol::Content::Interest(convene_protocol::Interest {
                     experiment: address.clone(),
                     note,
                 }),
-            };
-            node.publish(draft, SimilarCheck::Skip)?;
+            )?;
             let cohort = node.cohort(&address)?;
             say!(
                 "your organisation is interested in {:?}: {} organisations are now; see them with \
@@ -1201,36 +1195,26 @@ fn command(
             note,
             revoke,
         } => {
-            let slug = convene_protocol::Vouch::slug_for(&key);
             if revoke {
-                let me = home.identity()?.author();
-                let address = Address {
-                    author: me,
-                    kind: Kind::Vouch,
-                    slug,
-                };
-                let record = node.retract(&address)?;
+                let slug = convene_protocol::Vouch::slug_for(&key);
+                let record = retract_own(node, home, Kind::Vouch, slug)?;
                 say!(
                     "took back the vouch for {key} (tombstone seq {})",
                     record.header().seq
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let expires = until.unwrap_or_else(|| Date::from_unix(now() + 365 * 24 * 3600));
-            let draft = Draft {
-                slug: Some(slug),
-                content: convene_protocol::Content::Vouch(convene_protocol::Vouch {
+            let expires = until.unwrap_or_else(a_year_from_today);
+            let record = publish_statement(
+                node,
+                convene_protocol::Content::Vouch(convene_protocol::Vouch {
                     subject: key,
                     name: name.unwrap_or_default(),
                     expires,
                     note,
                 }),
-            };
-            let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)?
-            else {
-                unreachable!("no similarity check was asked")
-            };
-            out.line(&published.record.address().to_string())?;
+            )?;
+            out.line(&record.address().to_string())?;
             say!("vouched for {key} until {expires}");
             Ok(ExitCode::SUCCESS)
         }
@@ -1241,35 +1225,26 @@ fn command(
             kinds,
             revoke,
         } => {
-            let slug = convene_protocol::Delegation::slug_for(&key);
             if revoke {
-                let address = Address {
-                    author: home.identity()?.author(),
-                    kind: Kind::Delegation,
-                    slug,
-                };
-                let record = node.retract(&address)?;
+                let slug = convene_protocol::Delegation::slug_for(&key);
+                let record = retract_own(node, home, Kind::Delegation, slug)?;
                 say!(
                     "{key} no longer publishes for your organisation (tombstone seq {})",
                     record.header().seq
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let expires = until.unwrap_or_else(|| Date::from_unix(now() + 365 * 24 * 3600));
-            let draft = Draft {
-                slug: Some(slug),
-                content: convene_protocol::Content::Delegation(convene_protocol::Delegation {
+            let expires = until.unwrap_or_else(a_year_from_today);
+            let record = publish_statement(
+                node,
+                convene_protocol::Content::Delegation(convene_protocol::Delegation {
                     delegate: key,
                     role: role.unwrap_or_default(),
                     kinds,
                     expires,
                 }),
-            };
-            let PublishOutcome::Published(published) = node.publish(draft, SimilarCheck::Skip)?
-            else {
-                unreachable!("no similarity check was asked")
-            };
-            out.line(&published.record.address().to_string())?;
+            )?;
+            out.line(&record.address().to_string())?;
             say!("{key} publishes for your organisation until {expires}");
             Ok(ExitCode::SUCCESS)
         }
@@ -1718,6 +1693,42 @@ fn lineage_lines(tree: &Lineage, this: &Address) -> Vec<String> {
     let mut out = Vec::new();
     walk(tree, "", true, true, this, &mut out);
     out
+}
+
+/// Publishes a statement of this home's organisation (a vouch, a delegation, an interest) at
+/// the one slug its kind gives it (the publishing rules pick it), replacing an earlier one.
+fn publish_statement(
+    node: &mut dyn Directory,
+    content: convene_protocol::Content,
+) -> Result<Record> {
+    let draft = Draft {
+        slug: None,
+        content,
+    };
+    match node.publish(draft, SimilarCheck::Skip)? {
+        PublishOutcome::Published(published) => Ok(published.record),
+        _ => unreachable!("no check was asked"),
+    }
+}
+
+/// Retracts this home's record of `kind` at `slug`.
+fn retract_own(
+    node: &mut dyn Directory,
+    home: &Home,
+    kind: Kind,
+    slug: convene_protocol::Slug,
+) -> Result<Record> {
+    let address = Address {
+        author: home.identity()?.author(),
+        kind,
+        slug,
+    };
+    Ok(node.retract(&address)?)
+}
+
+/// The default last day of a vouch or a delegation.
+fn a_year_from_today() -> Date {
+    Date::from_unix(now() + 365 * 24 * 3600)
 }
 
 /// The experiments adopted from `address`: address and title.

@@ -160,7 +160,7 @@ impl Node {
         let mut records = 0;
         for address in self.store().addresses_in(id)? {
             if networks.counts(id, &address.author)
-                && !self.store().latest(&address)?.is_none_or(|l| l.retracted)
+                && self.store().latest(&address)?.is_some_and(|l| !l.retracted)
             {
                 records += 1;
             }

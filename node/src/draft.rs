@@ -178,15 +178,8 @@ impl Draft {
         let field = match &mut self.content {
             Content::Experiment(e) => &mut e.organisation,
             Content::Practitioner(p) => &mut p.organisation,
-            Content::Lesson(_)
-            | Content::Organisation(_)
-            | Content::Vouch(_)
-            | Content::Charter(_)
-            | Content::Binding(_)
-            | Content::Featured(_)
-            | Content::ContactCard(_)
-            | Content::Delegation(_)
-            | Content::Interest(_) => return,
+            // Only experiments and practitioners carry an organisation hint.
+            _ => return,
         };
         if field.is_none() {
             *field = Some(name.to_string());

@@ -410,7 +410,6 @@ impl Networks {
         {
             return Placement::Keep;
         }
-        let names: Vec<String> = networks.iter().map(|n| self.name_of(n)).collect();
         let (reason, advice) = match networks.iter().find(|n| self.replicates(n)) {
             Some(unknown) => (
                 format!("this node joined {unknown} but does not hold its charter yet"),
@@ -420,7 +419,11 @@ impl Networks {
             None => (
                 format!(
                     "published into {}, which this node has not joined",
-                    names.join(", ")
+                    networks
+                        .iter()
+                        .map(|n| self.name_of(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "join it first (`convene network join`)",
             ),
