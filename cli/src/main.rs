@@ -37,6 +37,7 @@ macro_rules! say_inline {
     }};
 }
 
+mod keys;
 mod network;
 
 const EXIT_CODES: &str = "\
@@ -67,6 +68,10 @@ enum Command {
         /// The organisation this node publishes for; also publishes its profile record.
         #[arg(long)]
         name: Option<String>,
+        /// As a person who will publish for an organisation (its key, as in its addresses):
+        /// also prints your consent, to send to it for `convene delegate`.
+        #[arg(long, value_name = "ORG_KEY", conflicts_with = "name")]
+        for_org: Option<AuthorKey>,
     },
     /// Sign and publish a record draft (TOML or JSON; `-` reads stdin).
     #[command(
@@ -228,7 +233,11 @@ enum Command {
         /// lessons).
         #[arg(long = "kind", value_name = "KIND", conflicts_with = "revoke")]
         kinds: Vec<Kind>,
-        /// Take the delegation back (a signed retraction).
+        /// The person's consent, as `convene org consent YOUR_KEY` printed it for them
+        /// (needed for a new delegation; a renewal reuses the one held).
+        #[arg(long, value_name = "TOKEN")]
+        consent: Option<String>,
+        /// Revoke the delegation with a cut-off (the same as `convene org revoke KEY`).
         #[arg(long)]
         revoke: bool,
     },
@@ -315,6 +324,51 @@ enum OrgCommand {
     /// Name DOMAIN in your organisation's profile, and print the document to serve at
     /// https://DOMAIN/.well-known/convene.json, which proves the domain is yours.
     Domain { domain: String },
+    /// As a person: consent to publish for an organisation (its key, as in its addresses).
+    /// Prints a token to send it, for `convene delegate YOUR_KEY --as ROLE --consent TOKEN`.
+    Consent { organisation: AuthorKey },
+    /// Your delegations: who publishes for you, in what role, until when, and where each
+    /// stands (active, expired, revoked).
+    Delegates {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a delegate's key with a cut-off: the records of it this node holds stay valid;
+    /// anything else it signs, whatever date it carries, is refused by every node.
+    Revoke {
+        key: AuthorKey,
+        /// Why ("left the team", "laptop stolen"), shown with the revocation.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move your organisation to a new key: the old key signs the change, the new one
+    /// countersigns; your records are re-signed under the new key and old addresses resolve
+    /// to them on every node. Stop the node first.
+    Rotate {
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Make a recovery key to keep offline: writes a kit file (key and your declaration of
+    /// it) and names the key in your profile. With it, `org recover` moves you to a new key if
+    /// yours is lost or stolen.
+    RecoveryKit {
+        /// Where to write the kit (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Recover your organisation with a recovery kit when its key is lost or stolen: its word
+    /// ends, only its records dated up to --before stay valid (anything a thief signed later
+    /// is refused everywhere), and this home moves to a new key. Stop the node first.
+    Recover {
+        #[arg(long)]
+        kit: PathBuf,
+        /// The last day the key was surely safe (YYYY-MM-DD); default: keep every record of
+        /// it this node holds.
+        #[arg(long)]
+        before: Option<Date>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Check the domains organisations' profiles name: those not checked for a day, or every
     /// one with --all. A running node also checks them by itself.
     Check {
@@ -541,8 +595,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let home_dir = resolve_home(cli.home)?;
-    if let Command::Init { name } = &cli.command {
-        return init(&home_dir, name.clone(), &mut out);
+    if let Command::Init { name, for_org } = &cli.command {
+        let code = init(&home_dir, name.clone(), &mut out)?;
+        if let Some(organisation) = for_org {
+            let home = Home::open(&home_dir)?;
+            out.line(&keys::consent_token(&home, organisation)?)?;
+            say!(
+                "send the line above to the organisation: it runs `convene delegate {} --as \
+                 ROLE --consent LINE` to let you publish for it",
+                home.identity()?.author()
+            );
+        }
+        return Ok(code);
     }
     let home = Home::open(&home_dir)?;
     match cli.command {
@@ -551,6 +615,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export { output } => return export(&home, output),
         Command::Reindex => return reindex(&home),
         Command::Recover { from_peers, wait } => return recover(&home, from_peers, wait),
+        Command::Org {
+            command: OrgCommand::Rotate { reason },
+        } => return keys::change_key(&home, None, reason),
+        Command::Org {
+            command:
+                OrgCommand::Recover {
+                    kit,
+                    before,
+                    reason,
+                },
+        } => return keys::change_key(&home, Some((kit, before)), reason),
         _ => {}
     }
     let progress = progress::Bar::new("records");
@@ -650,6 +725,21 @@ fn org_command(
             let checks = node.check_domains(all)?;
             out.domain_checks(&checks, json)?;
             Ok(found(!checks.is_empty()))
+        }
+        OrgCommand::Consent { organisation } => {
+            out.line(&keys::consent_token(home, &organisation)?)?;
+            say!(
+                "send the line above to the organisation: it runs `convene delegate {} --as \
+                 ROLE --consent LINE`",
+                home.identity()?.author()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OrgCommand::Delegates { json } => keys::delegates(node, home, json, out),
+        OrgCommand::Revoke { key, reason } => keys::revoke(node, home, key, reason, out),
+        OrgCommand::RecoveryKit { out: path } => keys::recovery_kit(node, home, &path, out),
+        OrgCommand::Rotate { .. } | OrgCommand::Recover { .. } => {
+            unreachable!("handled before the store is opened")
         }
     }
 }
@@ -1223,30 +1313,21 @@ fn command(
             role,
             until,
             kinds,
+            consent,
             revoke,
         } => {
             if revoke {
-                let slug = convene_protocol::Delegation::slug_for(&key);
-                let record = retract_own(node, home, Kind::Delegation, slug)?;
-                say!(
-                    "{key} no longer publishes for your organisation (tombstone seq {})",
-                    record.header().seq
-                );
-                return Ok(ExitCode::SUCCESS);
+                return keys::revoke(node, home, key, None, out);
             }
             let expires = until.unwrap_or_else(a_year_from_today);
-            let record = publish_statement(
-                node,
-                convene_protocol::Content::Delegation(convene_protocol::Delegation {
-                    delegate: key,
-                    role: role.unwrap_or_default(),
-                    kinds,
-                    expires,
-                }),
-            )?;
-            out.line(&record.address().to_string())?;
-            say!("{key} publishes for your organisation until {expires}");
-            Ok(ExitCode::SUCCESS)
+            let delegation = convene_protocol::Delegation {
+                delegate: key,
+                role: role.unwrap_or_default(),
+                kinds,
+                expires,
+                consent: None,
+            };
+            keys::delegate(node, home, delegation, consent, out)
         }
         Command::Distrust { key } => {
             if !node.set_pin(&key, None)? {
@@ -1703,6 +1784,22 @@ fn publish_statement(
 ) -> Result<Record> {
     let draft = Draft {
         slug: None,
+        content,
+    };
+    match node.publish(draft, SimilarCheck::Skip)? {
+        PublishOutcome::Published(published) => Ok(published.record),
+        _ => unreachable!("no check was asked"),
+    }
+}
+
+/// Publishes `content` as the next version at `slug`, without the similar-records check.
+fn publish_statement_at(
+    node: &mut dyn Directory,
+    slug: convene_protocol::Slug,
+    content: convene_protocol::Content,
+) -> Result<Record> {
+    let draft = Draft {
+        slug: Some(slug),
         content,
     };
     match node.publish(draft, SimilarCheck::Skip)? {

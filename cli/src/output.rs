@@ -641,6 +641,7 @@ fn by_line(trust: &Trust) -> String {
         Basis::Verified { .. } => " ✓ (verified domain)",
         Basis::Vouched { .. } => " ✓ (vouched)",
         Basis::Delegated { .. } => " (delegate)",
+        Basis::Succeeds { .. } => " (new key)",
         Basis::Unverified => " (unverified)",
         Basis::Unknown => " (no profile)",
     };

@@ -14,7 +14,9 @@
 //!    never comes back (the outcome says the held version is a retraction).
 //!
 //! Before them, a record whose author this node's operator blocked is *rejected*
-//! (`convene block`). After them, the networks the node replicates place the record (see
+//! (`convene block`), and so is one signed by a key whose word has ended — revoked, rotated or
+//! recovered — unless the succession about the key keeps it (see [`crate::keys`]): a revoked
+//! key cannot backdate. After them, the networks the node replicates place the record (see
 //! [`crate::networks`]): one published into a members-only network by a non-member is
 //! *rejected*, one in no network this node replicates *ignored*. Then the node's [`Policy`] —
 //! its local rules — may *reject* what the version rule would store. To add a rule, implement [`Rule`] and add it
@@ -25,7 +27,8 @@ use std::collections::HashSet;
 
 use std::sync::Arc;
 
-use convene_protocol::{AuthorKey, Record, Version};
+use convene_protocol::keys::Successions;
+use convene_protocol::{AuthorKey, Kind, Record, Version};
 
 use crate::networks::{Networks, Placement};
 
@@ -99,6 +102,8 @@ pub struct Policy {
     /// members-only network by a non-member is refused, one for no network this node
     /// replicates ignored.
     networks: Option<Arc<Networks>>,
+    /// The verdicts on keys whose word has ended.
+    successions: Option<Arc<Successions>>,
 }
 
 impl Policy {
@@ -114,6 +119,12 @@ impl Policy {
         self
     }
 
+    /// This policy, refusing what a key signed beyond the cut-off of a succession as well.
+    pub fn succeeding(mut self, successions: Arc<Successions>) -> Policy {
+        self.successions = Some(successions);
+        self
+    }
+
     /// A policy with `rule` added after the existing ones.
     pub fn with(mut self, rule: impl Rule + 'static) -> Policy {
         self.rules.push(Arc::new(rule));
@@ -126,6 +137,18 @@ impl Policy {
 pub fn admit(record: &Record, held: Option<Held>, source: Source, policy: &Policy) -> Admission {
     if policy.blocked.contains(&record.header().author) {
         return Admission::Reject("its author is blocked on this node".into());
+    }
+    if let Some(verdict) = policy
+        .successions
+        .as_ref()
+        .and_then(|successions| successions.verdict(&record.header().author))
+        && record.header().kind != Kind::Succession
+        && !verdict.keeps(&record.id())
+    {
+        return Admission::Reject(format!(
+            "its author's key was {}, and this record is not among those kept from before",
+            verdict.describe()
+        ));
     }
     let version = record.version();
     if let Some(held) = held {

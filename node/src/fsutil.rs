@@ -66,7 +66,7 @@ pub fn write_file(
 }
 
 /// Syncs the directory holding `path`, so a new or renamed entry in it is durable.
-fn sync_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {

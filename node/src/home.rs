@@ -16,6 +16,8 @@ use crate::settings::NodeSettings;
 /// HOME/
 ///   config.toml     settings, commented; written by `convene init`
 ///   identity.key    the organisation's ed25519 secret key, hex, mode 0600
+///   identity.next.key  during a key rotation or recovery: the new key, until it replaces
+///                   identity.key (a crash in between is finished by the next key change)
 ///   node.key        the node's network (libp2p) key, written by the first `convene node run`
 ///   peers.json      peers added with `convene peers add`, redialled after restarts
 ///   blocked-peers.json  peers blocked with `convene block PEER`, never connected to
@@ -27,6 +29,7 @@ use crate::settings::NodeSettings;
 pub mod layout {
     pub const CONFIG_FILE: &str = "config.toml";
     pub const IDENTITY_FILE: &str = "identity.key";
+    pub const NEXT_IDENTITY_FILE: &str = "identity.next.key";
     pub const NODE_KEY_FILE: &str = "node.key";
     pub const PEERS_FILE: &str = "peers.json";
     pub const BLOCKED_PEERS_FILE: &str = "blocked-peers.json";
@@ -39,7 +42,7 @@ pub mod layout {
     pub const INDEX_DIR: &str = "index";
 }
 
-use layout::{CONFIG_FILE, DATA_DIR, IDENTITY_FILE, STORE_FILE};
+use layout::{CONFIG_FILE, DATA_DIR, IDENTITY_FILE, NEXT_IDENTITY_FILE, STORE_FILE};
 
 /// Errors about the home directory.
 #[derive(Debug, thiserror::Error)]
@@ -170,15 +173,58 @@ impl Home {
 
     /// Reads the signing identity from `identity.key`.
     pub fn identity(&self) -> Result<Identity, HomeError> {
-        let path = self.dir.join(IDENTITY_FILE);
-        let text = fs::read_to_string(&path).map_err(io(&path))?;
-        let bytes = data_encoding::HEXLOWER_PERMISSIVE
-            .decode(text.trim().as_bytes())
-            .ok()
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .ok_or(HomeError::BadKey { path })?;
-        Ok(Identity::from_secret(bytes))
+        read_identity(&self.dir.join(IDENTITY_FILE))
     }
+
+    /// Writes the key a rotation or recovery moves this home to, before anything is signed
+    /// with it, so a crash cannot lose it (`identity.next.key`, mode 0600).
+    pub fn stage_identity(&self, next: &Identity) -> Result<(), HomeError> {
+        write_new(
+            &self.dir.join(NEXT_IDENTITY_FILE),
+            format!("{}\n", hex(&next.secret())).as_bytes(),
+            true,
+        )
+    }
+
+    /// The key a rotation or recovery that did not finish was moving to.
+    pub fn staged_identity(&self) -> Result<Option<Identity>, HomeError> {
+        let path = self.dir.join(NEXT_IDENTITY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_identity(&path).map(Some)
+    }
+
+    /// Forgets a staged key (its change never took effect).
+    pub fn discard_staged(&self) -> Result<(), HomeError> {
+        let path = self.dir.join(NEXT_IDENTITY_FILE);
+        match fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(error)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes the staged key this home's identity, and deletes the old key: the succession
+    /// that keeps its records needs it no more, and a retired key left on disk could only
+    /// serve a thief (to dispute the change). Durable on return.
+    pub fn adopt_staged(&self) -> Result<(), HomeError> {
+        let current = self.dir.join(IDENTITY_FILE);
+        let next = self.dir.join(NEXT_IDENTITY_FILE);
+        fs::rename(&next, &current).map_err(io(&next))?;
+        fsutil::sync_dir(&current).map_err(io(&self.dir))?;
+        Ok(())
+    }
+}
+
+fn read_identity(path: &Path) -> Result<Identity, HomeError> {
+    let path = path.to_path_buf();
+    let text = fs::read_to_string(&path).map_err(io(&path))?;
+    let bytes = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(text.trim().as_bytes())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or(HomeError::BadKey { path })?;
+    Ok(Identity::from_secret(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {

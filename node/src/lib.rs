@@ -19,6 +19,7 @@ pub mod domains;
 mod draft;
 mod fsutil;
 mod home;
+pub mod keys;
 pub mod limits;
 pub mod networks;
 mod people;
@@ -44,6 +45,17 @@ pub use crate::directory::{Directory, Local};
 pub use crate::draft::{Draft, DraftError, DraftFormat};
 pub use crate::home::layout::{INDEX_DIR, STORE_FILE};
 pub use crate::home::{Config, Home, HomeError, layout};
+
+/// Writes a new file readable by its owner only (mode 0600), durably; refuses to overwrite
+/// one (a key or a recovery kit is never replaced by accident).
+pub fn write_secret_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    fsutil::write_file(
+        path,
+        contents,
+        fsutil::Access::Secret,
+        fsutil::Existing::Refuse,
+    )
+}
 pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::publish::{PublishOutcome, Published, Publisher, SimilarCheck, next_seq};
@@ -135,6 +147,9 @@ pub struct Node {
     /// or a join changes.
     networks: std::sync::Mutex<Option<(Date, std::sync::Arc<networks::Networks>)>>,
     networks_epoch: std::sync::atomic::AtomicU64,
+    /// The verdicts on keys whose word has ended; rebuilt after a succession or a delegation
+    /// arrives.
+    successions: std::sync::Mutex<Option<std::sync::Arc<convene_protocol::keys::Successions>>>,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -254,8 +269,11 @@ impl Node {
             blocked: Default::default(),
             networks: std::sync::Mutex::new(None),
             networks_epoch: Default::default(),
+            successions: std::sync::Mutex::new(None),
         };
         node.load_blocks()?;
+        // A purge interrupted by a crash is finished here (the successions are in the store).
+        node.enforce_successions()?;
         if let Err(error) = node.catch_up(progress) {
             if let NodeError::Store(_) = error {
                 return Err(error);
@@ -299,6 +317,7 @@ impl Node {
         {
             return Ok(names.clone());
         }
+        let successions = self.successions()?;
         let profiles = self.store.profiles()?;
         let profile_domains = profiles
             .iter()
@@ -316,7 +335,8 @@ impl Node {
             profile_domains,
             domain_checks: self.store.domain_checks()?,
             now: Some(now()),
-            delegations: self.store.delegations()?,
+            delegations: keys::counting_delegations(self.store.delegations()?, &successions),
+            successions,
         }));
         *cached = Some((today, names.clone()));
         Ok(names)
@@ -462,6 +482,20 @@ impl Node {
             self.index.remove(&record.address())?;
             return Ok(());
         }
+        let successions = self.successions()?;
+        if !successions.is_empty() {
+            // A successor's record stands in for its predecessors' at the same kind and slug.
+            if self.successor_record(&record.address())?.is_some() {
+                self.index.remove(&record.address())?;
+                return Ok(());
+            }
+            for predecessor in successions.predecessors(&author) {
+                self.index.remove(&Address {
+                    author: predecessor,
+                    ..record.address()
+                })?;
+            }
+        }
         self.index.apply(record, names.name_of(&author))?;
         Ok(())
     }
@@ -476,6 +510,7 @@ impl Node {
         {
             return Ok(networks.clone());
         }
+        let successions = self.successions()?;
         let networks = std::sync::Arc::new(
             networks::Networks::new(
                 self.store.charters()?,
@@ -483,10 +518,52 @@ impl Node {
                 self.store.joined()?,
             )
             .with_featured(self.store.featured()?)
-            .with_delegations(self.store.delegations()?, today),
+            .with_delegations(
+                keys::counting_delegations(self.store.delegations()?, &successions),
+                today,
+            )
+            .with_successions(&successions),
         );
         *cached = Some((today, networks.clone()));
         Ok(networks)
+    }
+
+    /// The verdicts on keys whose word has ended (revoked, rotated, recovered).
+    pub fn successions(
+        &self,
+    ) -> Result<std::sync::Arc<convene_protocol::keys::Successions>, NodeError> {
+        let mut cached = self.successions.lock().expect("not poisoned");
+        if let Some(successions) = &*cached {
+            return Ok(successions.clone());
+        }
+        let successions = std::sync::Arc::new(keys::successions(
+            &self.store.successions()?,
+            &self.store.delegations()?,
+        ));
+        *cached = Some(successions.clone());
+        Ok(successions)
+    }
+
+    /// Purges from the store and the index what keys whose word has ended signed beyond their
+    /// cut-off (what arrived before the succession did). Returns how many records went.
+    pub fn enforce_successions(&mut self) -> Result<usize, NodeError> {
+        let successions = self.successions()?;
+        let mut purged = 0;
+        for verdict in successions.verdicts() {
+            let gone = self
+                .store
+                .purge_unkept(&verdict.subject, |id| verdict.keeps(id))
+                .map_err(|e| self.write_failed(e.into()))?;
+            for address in &gone {
+                self.index.remove(address)?;
+            }
+            purged += gone.len();
+        }
+        if purged > 0 {
+            tracing::info!(purged, "purged records signed beyond a key's cut-off");
+            self.commit_index()?;
+        }
+        Ok(purged)
     }
 
     fn forget_networks(&self) {
@@ -778,7 +855,8 @@ impl Node {
                 .policy
                 .clone()
                 .blocking(self.blocked.clone())
-                .placing(networks),
+                .placing(networks)
+                .succeeding(self.successions()?),
             stored: Vec::new(),
         })
     }
@@ -871,8 +949,24 @@ impl Node {
         if !profiles.is_empty() {
             self.forget_names();
         }
-        // An organisation's delegates go by its name: renamed with it.
         let mut profiles = profiles;
+        // A succession ends a key's word, a delegation lets an organisation end its
+        // delegate's: the cut-offs are applied, and the keys on both sides indexed again (a
+        // successor takes its predecessor's name and records).
+        if stored
+            .iter()
+            .any(|r| matches!(r.header().kind, Kind::Succession | Kind::Delegation))
+        {
+            *self.successions.lock().expect("not poisoned") = None;
+            self.forget_names();
+            self.forget_networks();
+            self.enforce_successions()?;
+            for verdict in self.successions()?.verdicts() {
+                profiles.push(verdict.subject);
+                profiles.extend(verdict.successor);
+            }
+        }
+        // An organisation's delegates go by its name: renamed with it.
         if stored.iter().any(|r| r.header().kind == Kind::Organisation) {
             let names = self.names()?;
             let delegates: Vec<AuthorKey> = stored
@@ -942,8 +1036,28 @@ impl Node {
         Ok(())
     }
 
-    /// The latest live version at `address`.
+    /// The record a key's successor holds at `address`'s kind and slug, if the key's word
+    /// has ended and its successor (or theirs) published one.
+    fn successor_record(&self, address: &Address) -> Result<Option<Record>, NodeError> {
+        let successions = self.successions()?;
+        let current = successions.current(&address.author);
+        if current == address.author {
+            return Ok(None);
+        }
+        let moved = Address {
+            author: current,
+            ..address.clone()
+        };
+        Ok(self.store.get(&moved)?.filter(|r| !r.is_retraction()))
+    }
+
+    /// The latest live version at `address` — or, when its key was rotated or recovered and
+    /// the successor published a record at the same kind and slug, the successor's: old
+    /// addresses resolve to the new identity.
     pub fn get(&self, address: &Address) -> Result<Record, NodeError> {
+        if let Some(record) = self.successor_record(address)? {
+            return Ok(record);
+        }
         match self.store.get(address)? {
             None => Err(NodeError::NotFound(address.clone())),
             Some(record) if record.is_retraction() => Err(NodeError::Retracted(address.clone())),
@@ -1073,11 +1187,23 @@ impl Pending {
             .partition(|record| is_frame(record.header().kind));
         let first_outcomes = self.admit_in_order(&first, source)?;
         if first_outcomes.iter().any(Outcome::is_stored) {
+            let (statements, all_delegations) = self.batch.successions_and_delegations()?;
+            let successions = keys::successions(&statements, &all_delegations);
             let (charters, bindings, delegations) = self.batch.charters_and_bindings()?;
-            let networks =
-                self.networks
-                    .rebuilt(charters, bindings, delegations, Date::from_unix(now()));
-            self.policy = self.policy.clone().placing(std::sync::Arc::new(networks));
+            let networks = self
+                .networks
+                .rebuilt(
+                    charters,
+                    bindings,
+                    keys::counting_delegations(delegations, &successions),
+                    Date::from_unix(now()),
+                )
+                .with_successions(&successions);
+            self.policy = self
+                .policy
+                .clone()
+                .placing(std::sync::Arc::new(networks))
+                .succeeding(std::sync::Arc::new(successions));
         }
         let rest_outcomes = self.admit_in_order(&rest, source)?;
         // Back into the order the records came in.
@@ -1117,7 +1243,10 @@ impl Pending {
 
 /// Records that decide where others belong: admitted first in a write.
 fn is_frame(kind: Kind) -> bool {
-    matches!(kind, Kind::Charter | Kind::Binding | Kind::Delegation)
+    matches!(
+        kind,
+        Kind::Charter | Kind::Binding | Kind::Delegation | Kind::Succession
+    )
 }
 
 fn dedup(mut authors: Vec<AuthorKey>) -> Vec<AuthorKey> {

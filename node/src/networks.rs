@@ -63,6 +63,8 @@ pub struct Networks {
     featured: HashMap<crate::Address, Vec<NetworkId>>,
     /// Delegate key → the organisations it acts for, by their unexpired delegations.
     acting: HashMap<AuthorKey, Vec<(AuthorKey, Delegation)>>,
+    /// Key → the keys it succeeds (rotation, recovery): it is a member wherever they are.
+    predecessors: HashMap<AuthorKey, Vec<AuthorKey>>,
 }
 
 impl Networks {
@@ -106,6 +108,7 @@ impl Networks {
             nodes,
             featured: HashMap::new(),
             acting: HashMap::new(),
+            predecessors: HashMap::new(),
         }
     }
 
@@ -142,6 +145,20 @@ impl Networks {
         self
     }
 
+    /// This view with the keys' successions: a successor is a member wherever a key it
+    /// succeeds is.
+    pub fn with_successions(
+        mut self,
+        successions: &convene_protocol::keys::Successions,
+    ) -> Networks {
+        self.predecessors = successions
+            .verdicts()
+            .filter_map(|verdict| verdict.successor)
+            .map(|successor| (successor, successions.predecessors(&successor)))
+            .collect();
+        self
+    }
+
     /// The organisations `key` acts for by delegation, with their delegations.
     pub fn acts_for(&self, key: &AuthorKey) -> &[(AuthorKey, Delegation)] {
         self.acting.get(key).map_or(&[], Vec::as_slice)
@@ -151,6 +168,10 @@ impl Networks {
     /// (for records of `kind`, when given, if its delegation covers them).
     pub fn member(&self, charter: &Charter, key: &AuthorKey, kind: Option<Kind>) -> bool {
         charter.is_member(key)
+            || self
+                .predecessors
+                .get(key)
+                .is_some_and(|before| before.iter().any(|k| charter.is_member(k)))
             || self.acts_for(key).iter().any(|(organisation, delegation)| {
                 charter.is_member(organisation) && kind.is_none_or(|kind| delegation.covers(kind))
             })
@@ -468,7 +489,8 @@ pub fn named_networks(record: &Record) -> Option<&[NetworkId]> {
         | Kind::Charter
         | Kind::Binding
         | Kind::Delegation
-        | Kind::Interest => None,
+        | Kind::Interest
+        | Kind::Succession => None,
     }
 }
 

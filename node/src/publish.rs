@@ -139,6 +139,9 @@ impl Publisher {
         if let convene_protocol::Content::Interest(interest) = &draft.content {
             draft.slug = Some(convene_protocol::Interest::slug_for(&interest.experiment));
         }
+        if let convene_protocol::Content::Succession(succession) = &draft.content {
+            draft.slug = Some(convene_protocol::Succession::slug_for(&succession.subject));
+        }
         draft
     }
 
@@ -313,7 +316,8 @@ impl Node {
             | Kind::Featured
             | Kind::Contact
             | Kind::Delegation
-            | Kind::Interest => Ok(Vec::new()),
+            | Kind::Interest
+            | Kind::Succession => Ok(Vec::new()),
         }
     }
 

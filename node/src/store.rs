@@ -390,20 +390,78 @@ impl Store {
             .collect())
     }
 
+    /// Every succession (revocation, rotation, recovery), with its author.
+    pub fn successions(
+        &self,
+    ) -> Result<Vec<(AuthorKey, convene_protocol::Succession)>, StoreError> {
+        Ok(successions_of(
+            self.live_of_kind(convene_protocol::Kind::Succession)?,
+        ))
+    }
+
+    /// Purges `author`'s records — tombstones too, its successions aside — whose id `keeps`
+    /// refuses: what a key signed beyond the cut-off of a succession about it. Returns the
+    /// addresses purged. Durable on return.
+    pub(crate) fn purge_unkept(
+        &self,
+        author: &AuthorKey,
+        keeps: impl Fn(&RecordId) -> bool,
+    ) -> Result<Vec<Address>, StoreError> {
+        // Read first: most verdicts have nothing left to purge, and need no write.
+        let mut doomed = Vec::new();
+        {
+            let txn = self.db()?.begin_read()?;
+            let latest = txn.open_table(LATEST)?;
+            for entry in latest.range(author.as_bytes().as_slice()..)? {
+                let (key, value) = entry?;
+                if !key.value().starts_with(author.as_bytes()) {
+                    break;
+                }
+                let entry = LatestEntry::from_bytes(value.value());
+                let succession =
+                    key.value().get(32) == Some(&(convene_protocol::Kind::Succession as u8));
+                if !succession && !keeps(&entry.version.id) {
+                    doomed.push((key.value().to_vec(), entry));
+                }
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db()?.begin_write()?;
+        let mut purged = Vec::new();
+        {
+            let mut latest = txn.open_table(LATEST)?;
+            let mut records = txn.open_table(RECORDS)?;
+            let mut places = txn.open_table(PLACES)?;
+            for (key, entry) in doomed {
+                // Only what is still the version that was judged (a write may have come in
+                // between).
+                let current = latest
+                    .get(key.as_slice())?
+                    .map(|held| LatestEntry::from_bytes(held.value()).version.id);
+                if current != Some(entry.version.id) {
+                    continue;
+                }
+                records.remove(entry.version.id.0)?;
+                latest.remove(key.as_slice())?;
+                places.remove(key.as_slice())?;
+                if let Some(address) = Address::from_key(&key) {
+                    purged.push(address);
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(purged)
+    }
+
     /// Every live delegation, with the organisation that signed it.
     pub fn delegations(
         &self,
     ) -> Result<Vec<(AuthorKey, convene_protocol::Delegation)>, StoreError> {
-        Ok(self
-            .live_of_kind(convene_protocol::Kind::Delegation)?
-            .into_iter()
-            .filter_map(|(record, _)| match record.content() {
-                Some(convene_protocol::Content::Delegation(delegation)) => {
-                    Some((record.header().author, delegation.clone()))
-                }
-                _ => None,
-            })
-            .collect())
+        Ok(delegations_of(
+            self.live_of_kind(convene_protocol::Kind::Delegation)?,
+        ))
     }
 
     /// Every live featured list, with its author.
@@ -818,6 +876,34 @@ fn live_of_kind(
     Ok(out)
 }
 
+fn successions_of(
+    records: Vec<(Record, LatestEntry)>,
+) -> Vec<(AuthorKey, convene_protocol::Succession)> {
+    records
+        .into_iter()
+        .filter_map(|(record, _)| match record.content() {
+            Some(convene_protocol::Content::Succession(succession)) => {
+                Some((record.header().author, succession.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn delegations_of(
+    records: Vec<(Record, LatestEntry)>,
+) -> Vec<(AuthorKey, convene_protocol::Delegation)> {
+    records
+        .into_iter()
+        .filter_map(|(record, _)| match record.content() {
+            Some(convene_protocol::Content::Delegation(delegation)) => {
+                Some((record.header().author, delegation.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn charters_of(records: Vec<(Record, LatestEntry)>) -> Vec<HeldCharter> {
     records
         .into_iter()
@@ -848,6 +934,12 @@ fn bindings_of(records: Vec<(Record, LatestEntry)>) -> Vec<(AuthorKey, convene_p
 pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Every charter version held and every live binding.
+/// Successions with their authors, and delegations with their organisations.
+pub(crate) type SuccessionState = (
+    Vec<(AuthorKey, convene_protocol::Succession)>,
+    Vec<(AuthorKey, convene_protocol::Delegation)>,
+);
+
 pub(crate) type CharterState = (
     Vec<HeldCharter>,
     Vec<(AuthorKey, convene_protocol::Binding)>,
@@ -961,6 +1053,24 @@ impl Batch {
         Ok(outcomes)
     }
 
+    /// Every succession and live delegation as this batch sees them (its own writes included).
+    pub(crate) fn successions_and_delegations(&self) -> Result<SuccessionState, StoreError> {
+        let latest = self.txn.open_table(LATEST)?;
+        let records = self.txn.open_table(RECORDS)?;
+        Ok((
+            successions_of(live_of_kind(
+                &latest,
+                &records,
+                convene_protocol::Kind::Succession,
+            )?),
+            delegations_of(live_of_kind(
+                &latest,
+                &records,
+                convene_protocol::Kind::Delegation,
+            )?),
+        ))
+    }
+
     /// Every charter version, live binding and delegation as this batch sees them (its own writes
     /// included), for placing records that arrive with the charter that admits them.
     pub(crate) fn charters_and_bindings(&self) -> Result<CharterState, StoreError> {
@@ -977,15 +1087,11 @@ impl Batch {
                 &records,
                 convene_protocol::Kind::Binding,
             )?),
-            live_of_kind(&latest, &records, convene_protocol::Kind::Delegation)?
-                .into_iter()
-                .filter_map(|(record, _)| match record.content() {
-                    Some(convene_protocol::Content::Delegation(delegation)) => {
-                        Some((record.header().author, delegation.clone()))
-                    }
-                    _ => None,
-                })
-                .collect(),
+            delegations_of(live_of_kind(
+                &latest,
+                &records,
+                convene_protocol::Kind::Delegation,
+            )?),
         ))
     }
 

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use convene_protocol::keys::{Authority, Successions};
 use convene_protocol::{AuthorKey, Date, Vouch};
 
 use crate::domains::{CHECK_VALID_SECS, DomainCheck};
@@ -96,6 +97,9 @@ pub enum Basis {
     Vouched { by: Vec<AuthorKey> },
     /// An organisation's signed delegation says this key acts for it, in this role.
     Delegated { by: AuthorKey, role: String },
+    /// The key succeeds another (a rotation or a recovery): it goes by that key's name and
+    /// trust.
+    Succeeds { from: AuthorKey, how: Authority },
     /// Only the author's own profile says so.
     Unverified,
     /// No organisation profile from this author has arrived.
@@ -163,6 +167,8 @@ pub struct Names {
     holders: HashMap<String, Vec<AuthorKey>>,
     /// Delegate → the organisation it acts for and its role, by an unexpired delegation.
     delegated: HashMap<AuthorKey, (AuthorKey, String)>,
+    /// The verdicts on keys whose word has ended.
+    successions: std::sync::Arc<Successions>,
 }
 
 /// What the node holds that decides names: profiles, pins and vouches, and who it is.
@@ -185,6 +191,9 @@ pub struct Evidence {
     /// (organisation, delegation), live ones: unexpired ones make their delegates act for the
     /// organisation.
     pub delegations: Vec<(AuthorKey, convene_protocol::Delegation)>,
+    /// The verdicts on keys whose word has ended: a successor goes by its predecessor's
+    /// name and trust; an ended key's path says how it ended.
+    pub successions: std::sync::Arc<Successions>,
 }
 
 impl Names {
@@ -213,6 +222,7 @@ impl Names {
             owner: evidence.owner,
             holders: HashMap::new(),
             delegated: HashMap::new(),
+            successions: evidence.successions,
         };
         let mut delegations = evidence.delegations;
         // The first organisation (by key) wins when several delegate one key: every node
@@ -292,7 +302,24 @@ impl Names {
                 let (organisation, _) = self.delegated.get(author)?;
                 self.direct_name(organisation)
             })
+            .or_else(|| self.verified_domain(author).and(self.direct_name(author)))
+            .or_else(|| self.inherited_name(author))
             .or_else(|| self.direct_name(author))
+    }
+
+    /// The name of the nearest key `author` succeeds that has one.
+    fn inherited_name(&self, author: &AuthorKey) -> Option<&str> {
+        self.successions
+            .predecessors(author)
+            .iter()
+            .find_map(|before| self.direct_name(before))
+    }
+
+    /// The nearest key `author` succeeds, and how.
+    fn succeeds(&self, author: &AuthorKey) -> Option<(AuthorKey, Authority)> {
+        let before = *self.successions.predecessors(author).first()?;
+        let how = self.successions.verdict(&before)?.how;
+        Some((before, how))
     }
 
     /// The keys that act for `organisation` by its unexpired delegations.
@@ -375,10 +402,12 @@ impl Names {
 
     /// The trust path of `author`.
     pub fn assess(&self, author: &AuthorKey) -> Trust {
-        self.assess_as(author, true)
+        self.assess_as(author, true, true)
     }
 
-    fn assess_as(&self, author: &AuthorKey, delegation: bool) -> Trust {
+    /// `delegation`: whether a delegation counts; `inherit`: whether a predecessor's trust
+    /// does (off for the predecessor's own path, so that a cycle of successions cannot loop).
+    fn assess_as(&self, author: &AuthorKey, delegation: bool, inherit: bool) -> Trust {
         let name = if delegation {
             self.name_of(author)
         } else {
@@ -386,6 +415,7 @@ impl Names {
         }
         .map(str::to_string);
         let delegated = self.delegated.get(author).filter(|_| delegation);
+        let succeeds = self.succeeds(author).filter(|_| inherit);
         let basis = if self.owner.as_ref() == Some(author) {
             Basis::Own
         } else if let Some(pin) = self.pins.get(author) {
@@ -401,6 +431,8 @@ impl Names {
             Basis::Verified {
                 domain: domain.to_string(),
             }
+        } else if let Some((from, how)) = succeeds {
+            Basis::Succeeds { from, how }
         } else if let Some(vouches) = self.vouched.get(author) {
             Basis::Vouched {
                 by: vouches.iter().map(|(voucher, _)| *voucher).collect(),
@@ -413,9 +445,27 @@ impl Names {
         let conflicts: Vec<AuthorKey> = name
             .as_deref()
             .and_then(|name| self.holders.get(&fold(name)))
-            .map(|holders| holders.iter().filter(|h| *h != author).copied().collect())
+            .map(|holders| {
+                // Keys of one chain of successions are one organisation, not a conflict.
+                let chain = self.successions.current(author);
+                holders
+                    .iter()
+                    .filter(|h| *h != author && self.successions.current(h) != chain)
+                    .copied()
+                    .collect()
+            })
             .unwrap_or_default();
-        let path = path(author, name.as_deref(), &basis, &conflicts, self);
+        let mut path = path(author, name.as_deref(), &basis, &conflicts, self);
+        if let Some(verdict) = self.successions.verdict(author) {
+            path.push_str(&format!("; this key was {}", verdict.describe()));
+            if let Some(successor) = verdict.successor {
+                path.push_str(&format!(", continued by key {}…", short(&successor)));
+            } else if verdict.disputed {
+                path.push_str(
+                    ", but its recovery keys name different successors: none is recognised",
+                );
+            }
+        }
         Trust {
             author: *author,
             name,
@@ -462,9 +512,24 @@ fn path(
             format!("{name_or_key} — vouched for by {}", vouchers.join(", "))
         }
         Basis::Verified { domain } => format!("{name_or_key} — verified: {domain}"),
+        Basis::Succeeds { from, how } => {
+            // The predecessor's own path, without its conflicts (this key's are shown) or how
+            // it ended (that is this key).
+            let before = names.assess_as(from, true, false);
+            let before_path = path(from, before.name.as_deref(), &before.basis, &[], names);
+            let how = match how {
+                Authority::Recovery => "recovery",
+                _ => "rotation",
+            };
+            format!(
+                "{name_or_key} — new key (by {how}) of key {}…: {}",
+                short(from),
+                before_path
+            )
+        }
         Basis::Delegated { by, role } => {
             // The organisation's own path, one level: delegations do not chain.
-            let organisation = names.assess_as(by, false);
+            let organisation = names.assess_as(by, false, false);
             format!("{role}, delegated by {}", organisation.path)
         }
         Basis::Unverified => match names.unverified_domain(author) {

@@ -1480,6 +1480,8 @@ mod trust_rules {
                     Basis::Verified { .. } => prop_assert!(false, "verified without a check"),
                     // No delegations are drawn here.
                     Basis::Delegated { .. } => prop_assert!(false, "delegated without a delegation"),
+                    // No successions are drawn here.
+                    Basis::Succeeds { .. } => prop_assert!(false, "a successor without a succession"),
                     Basis::Unverified | Basis::Unknown => {}
                 }
                 // A conflict is flagged on both sides.

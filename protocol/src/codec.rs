@@ -142,8 +142,9 @@ mod field {
         pub const WEBSITE: u16 = 4;
         pub const DESCRIPTION: u16 = 5;
         pub const DOMAIN: u16 = 6;
-        pub const LISTS: &[u16] = &[];
-        pub const LAST: u16 = DOMAIN;
+        pub const RECOVERY: u16 = 7;
+        pub const LISTS: &[u16] = &[RECOVERY];
+        pub const LAST: u16 = RECOVERY;
     }
     pub mod vouch {
         pub const SUBJECT: u16 = 1;
@@ -183,8 +184,19 @@ mod field {
         pub const ROLE: u16 = 2;
         pub const KINDS: u16 = 3;
         pub const EXPIRES: u16 = 4;
+        pub const CONSENT: u16 = 5;
         pub const LISTS: &[u16] = &[KINDS];
-        pub const LAST: u16 = EXPIRES;
+        pub const LAST: u16 = CONSENT;
+    }
+    pub mod succession {
+        pub const SUBJECT: u16 = 1;
+        pub const SUCCESSOR: u16 = 2;
+        pub const ACCEPTED: u16 = 3;
+        pub const DECLARATION: u16 = 4;
+        pub const KEPT: u16 = 5;
+        pub const REASON: u16 = 6;
+        pub const LISTS: &[u16] = &[KEPT];
+        pub const LAST: u16 = REASON;
     }
     pub mod interest {
         pub const EXPERIMENT: u16 = 1;
@@ -266,6 +278,7 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             w.opt(WEBSITE, &o.website);
             w.opt(DESCRIPTION, &o.description);
             w.opt(DOMAIN, &o.domain);
+            w.keys(RECOVERY, &o.recovery);
         }
         Content::Vouch(v) => {
             use field::vouch::*;
@@ -306,6 +319,26 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
                 w.field(KINDS, &[*kind as u8]);
             }
             w.date(EXPIRES, Some(d.expires));
+            if let Some(consent) = &d.consent {
+                w.field(CONSENT, &consent.0);
+            }
+        }
+        Content::Succession(s) => {
+            use field::succession::*;
+            w.field(SUBJECT, s.subject.as_bytes());
+            if let Some(successor) = &s.successor {
+                w.field(SUCCESSOR, successor.as_bytes());
+            }
+            if let Some(accepted) = &s.accepted {
+                w.field(ACCEPTED, &accepted.0);
+            }
+            if let Some(declaration) = &s.declaration {
+                w.field(DECLARATION, &declaration.0);
+            }
+            for id in &s.kept {
+                w.field(KEPT, &id.0);
+            }
+            w.opt(REASON, &s.reason);
         }
         Content::ContactCard(c) => {
             use field::contact::*;
@@ -399,6 +432,15 @@ fn entry(value: &[u8]) -> Result<(String, String), RecordError> {
             what: "a context key",
         })?;
     Ok((text(FIELD, key)?, text(FIELD, value)?))
+}
+
+fn signature(field: &'static str, value: &[u8]) -> Result<crate::keys::Sig, RecordError> {
+    Ok(crate::keys::Sig(value.try_into().map_err(|_| {
+        RecordError::Invalid {
+            field,
+            reason: "a signature is 64 bytes".into(),
+        }
+    })?))
 }
 
 fn required(value: Option<String>, field: &'static str) -> Result<String, RecordError> {
@@ -509,6 +551,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     WEBSITE => o.website = Some(text("website", value)?),
                     DESCRIPTION => o.description = Some(text("description", value)?),
                     DOMAIN => o.domain = Some(text("domain", value)?),
+                    RECOVERY => o.recovery.push(key("recovery", value)?),
                     other => unknown.push(other),
                 }
             }
@@ -622,7 +665,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
         }
         Kind::Delegation => {
             use field::delegation::*;
-            let (mut delegate, mut role, mut expires) = (None, None, None);
+            let (mut delegate, mut role, mut expires, mut consent) = (None, None, None, None);
             let mut kinds = Vec::new();
             for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
                 match number {
@@ -638,6 +681,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                         kinds.push(Kind::from_byte(*byte)?);
                     }
                     EXPIRES => expires = Some(parsed::<Date>("expires", value)?),
+                    CONSENT => consent = Some(signature("consent", value)?),
                     other => unknown.push(other),
                 }
             }
@@ -646,6 +690,37 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 role: required(role, "role")?,
                 kinds,
                 expires: expires.ok_or(RecordError::Missing("expires"))?,
+                consent,
+            })
+        }
+        Kind::Succession => {
+            use field::succession::*;
+            let (mut subject, mut successor, mut accepted, mut declaration, mut reason) =
+                (None, None, None, None, None);
+            let mut kept = Vec::new();
+            for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
+                match number {
+                    SUBJECT => subject = Some(key("subject", value)?),
+                    SUCCESSOR => successor = Some(key("successor", value)?),
+                    ACCEPTED => accepted = Some(signature("accepted", value)?),
+                    DECLARATION => declaration = Some(signature("declaration", value)?),
+                    KEPT => kept.push(RecordId(value.try_into().map_err(|_| {
+                        RecordError::Invalid {
+                            field: "kept",
+                            reason: "a record id is 32 bytes".into(),
+                        }
+                    })?)),
+                    REASON => reason = Some(text("reason", value)?),
+                    other => unknown.push(other),
+                }
+            }
+            Content::Succession(crate::keys::Succession {
+                subject: subject.ok_or(RecordError::Missing("subject"))?,
+                successor,
+                accepted,
+                declaration,
+                kept,
+                reason,
             })
         }
         Kind::Contact => {

@@ -56,6 +56,7 @@ pub enum Content {
     ContactCard(ContactCard),
     Delegation(Delegation),
     Interest(Interest),
+    Succession(crate::keys::Succession),
 }
 
 /// A pilot or project: what was tried, where, by whom and how it went.
@@ -190,6 +191,10 @@ pub struct Organisation {
     /// serves at `https://DOMAIN/.well-known/convene.json` (see [`crate::domain`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// Keys the organisation declared able to recover it if its own key is lost or stolen
+    /// (informative: a recovery carries the declaration itself; see [`crate::keys`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<AuthorKey>,
 }
 
 /// An organisation's signed word about another key: "this key is NAME; we work with them",
@@ -378,6 +383,7 @@ impl Content {
             Content::ContactCard(_) => Kind::Contact,
             Content::Delegation(_) => Kind::Delegation,
             Content::Interest(_) => Kind::Interest,
+            Content::Succession(_) => Kind::Succession,
         }
     }
 
@@ -396,7 +402,8 @@ impl Content {
             | Content::Charter(_)
             | Content::Binding(_)
             | Content::Delegation(_)
-            | Content::Interest(_) => &[],
+            | Content::Interest(_)
+            | Content::Succession(_) => &[],
         }
     }
 
@@ -414,7 +421,8 @@ impl Content {
             | Content::Featured(_)
             | Content::ContactCard(_)
             | Content::Delegation(_)
-            | Content::Interest(_) => None,
+            | Content::Interest(_)
+            | Content::Succession(_) => None,
         }
     }
 
@@ -436,7 +444,7 @@ impl Content {
             | Content::Charter(_)
             | Content::Binding(_) => {}
             Content::Featured(f) => out.extend(f.records.iter().map(|a| ("records", a))),
-            Content::ContactCard(_) | Content::Delegation(_) => {}
+            Content::ContactCard(_) | Content::Delegation(_) | Content::Succession(_) => {}
             Content::Interest(i) => out.push(("experiment", &i.experiment)),
         }
         out
@@ -456,6 +464,7 @@ impl Content {
             Content::ContactCard(_) => "contact",
             Content::Delegation(d) => &d.role,
             Content::Interest(_) => "interest",
+            Content::Succession(_) => "succession",
         }
     }
 
@@ -563,6 +572,7 @@ impl Content {
             Content::ContactCard(c) => c.contact = c.contact.trim().to_string(),
             Content::Delegation(d) => d.role = d.role.trim().to_string(),
             Content::Interest(i) => opt(&mut i.note),
+            Content::Succession(s) => opt(&mut s.reason),
             Content::Binding(b) => {
                 for node in &mut b.nodes {
                     *node = node.trim().to_string();
@@ -675,6 +685,7 @@ impl Content {
             Content::ContactCard(c) => c.validate()?,
             Content::Delegation(d) => d.validate()?,
             Content::Interest(i) => i.validate()?,
+            Content::Succession(s) => s.validate()?,
         }
         Ok(())
     }

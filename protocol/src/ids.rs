@@ -102,10 +102,13 @@ pub enum Kind {
     Delegation = 10,
     /// An organisation's interest in an experiment's idea (see [`crate::network::Interest`]).
     Interest = 11,
+    /// A statement that a key's word ends: revocation, rotation or recovery (see
+    /// [`crate::keys::Succession`]).
+    Succession = 12,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Experiment,
         Kind::Practitioner,
         Kind::Lesson,
@@ -117,6 +120,7 @@ impl Kind {
         Kind::Contact,
         Kind::Delegation,
         Kind::Interest,
+        Kind::Succession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +136,7 @@ impl Kind {
             Kind::Contact => "contact",
             Kind::Delegation => "delegation",
             Kind::Interest => "interest",
+            Kind::Succession => "succession",
         }
     }
 
@@ -171,9 +176,8 @@ impl FromStr for Kind {
             .ok_or_else(|| {
                 format!(
                     "unknown kind {text:?}: expected experiment, practitioner, lesson, organisation, \
-                     vouch, charter, binding, featured, contact \
-                     delegation \
-                     or interest"
+                     vouch, charter, binding, featured, contact, delegation, interest \
+                     or succession"
                 )
             })
     }

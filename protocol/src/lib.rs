@@ -10,6 +10,7 @@ mod content;
 pub mod domain;
 mod error;
 mod ids;
+pub mod keys;
 pub mod network;
 mod record;
 pub mod sync;
@@ -21,6 +22,7 @@ pub use content::{
 };
 pub use error::RecordError;
 pub use ids::{Address, AddressError, AuthorKey, Identity, Kind, RecordId, Slug};
+pub use keys::{Sig, Succession};
 pub use network::{
     Binding, Charter, ContactCard, ContactVisibility, Delegation, Featured, Interest, NetworkId,
     NetworkPolicy,

@@ -654,12 +654,23 @@ pub struct Delegation {
     pub kinds: Vec<crate::Kind>,
     /// The last day it holds.
     pub expires: crate::Date,
+    /// The person's consent ([`crate::keys::consent`]): without it the delegation counts for
+    /// nothing, so no organisation can claim a key that did not ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<crate::keys::Sig>,
 }
 
 impl Delegation {
     /// The slug a delegation of `delegate` is published at.
     pub fn slug_for(delegate: &AuthorKey) -> Slug {
         Slug::new(&format!("delegate-{}", delegate.to_base32())).expect("base32 is slug-safe")
+    }
+
+    /// Whether the delegate consented to act for `organisation` (the delegation's author).
+    pub fn consented(&self, organisation: &AuthorKey) -> bool {
+        self.consent.is_some_and(|consent| {
+            crate::keys::consent_verifies(&consent, organisation, &self.delegate)
+        })
     }
 
     /// Whether it covers records of `kind`.

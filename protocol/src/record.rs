@@ -365,6 +365,7 @@ fn check_header(
         Content::Charter(charter) => {
             return crate::network::check_charter_header(author, slug, seq, charter);
         }
+        Content::Succession(succession) => return succession.check_header(author, slug, seq),
         _ => return Ok(()),
     };
     if *slug != expected {
@@ -383,6 +384,13 @@ fn check_retractable(kind: Kind) -> Result<(), RecordError> {
         return Err(RecordError::Invalid {
             field: "kind",
             reason: "a charter version cannot be retracted; amend the charter instead".into(),
+        });
+    }
+    if kind == Kind::Succession {
+        return Err(RecordError::Invalid {
+            field: "kind",
+            reason: "a succession cannot be retracted: a key's word, once ended, stays ended"
+                .into(),
         });
     }
     Ok(())

@@ -93,6 +93,7 @@ fn fresh_vectors() -> Value {
         website: Some("https://example.org".into()),
         description: Some("A metropolitan borough council.".into()),
         domain: None,
+        recovery: Vec::new(),
     });
     let subject = Identity::from_secret([43; 32]).author();
     let vouch_slug = Vouch::slug_for(&subject);
@@ -264,6 +265,7 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
             role: "Digital Lead".into(),
             kinds: vec![Kind::Experiment, Kind::Lesson],
             expires: "2026-12-31".parse().unwrap(),
+            consent: None,
         }),
     )
     .unwrap();

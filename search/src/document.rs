@@ -19,6 +19,7 @@ pub(crate) fn build(
             | Content::Featured(_)
             | Content::ContactCard(_)
             | Content::Delegation(_)
+            | Content::Succession(_)
             | Content::Interest(_)
     ) {
         // Lists of node ids or of other records, and contact details that only some may
@@ -112,6 +113,7 @@ pub(crate) fn build(
         | Content::Featured(_)
         | Content::ContactCard(_)
         | Content::Delegation(_)
+        | Content::Succession(_)
         | Content::Interest(_) => {}
     }
     Some(doc)

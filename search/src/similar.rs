@@ -115,6 +115,7 @@ fn profile_of_content(content: &Content) -> String {
         | Content::Featured(_)
         | Content::ContactCard(_)
         | Content::Delegation(_)
+        | Content::Succession(_)
         | Content::Interest(_) => (None, &[]),
     };
     let mut text = content.title().to_string();

@@ -4,6 +4,7 @@ mod federation;
 mod fuzz_seeds;
 mod hardening;
 mod https;
+mod keys;
 mod networks;
 mod trust;
 mod util;

@@ -260,12 +260,28 @@ fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_l
     );
     // The charity's delegate, on its own key and node, publishes into the network as the
     // charity does, and its node receives the network's records.
+    // The volunteer consents first: a delegation without it counts for nothing.
     charity
         .run(&[
             "delegate",
             &volunteer.own_key(),
             "--as",
             "Volunteer Coordinator",
+        ])
+        .code(2)
+        .stderr_has("needs the person's consent");
+    let consent = volunteer
+        .run(&["org", "consent", &charity.own_key()])
+        .ok()
+        .stdout;
+    charity
+        .run(&[
+            "delegate",
+            &volunteer.own_key(),
+            "--as",
+            "Volunteer Coordinator",
+            "--consent",
+            consent.trim(),
         ])
         .ok();
     volunteer
