@@ -255,6 +255,45 @@ mod tests {
     }
 
     #[test]
+    fn a_key_past_its_cut_off_is_refused_from_every_source_but_what_it_kept() {
+        let (kept, later) = (lesson(1, "a"), lesson(2, "b"));
+        let identity = Identity::from_secret([9; 32]);
+        let retirement = convene_protocol::Succession {
+            subject: identity.author(),
+            successor: None,
+            accepted: None,
+            declaration: None,
+            kept: vec![kept.id()],
+            reason: None,
+        };
+        let statement = Record::sign(
+            &identity,
+            convene_protocol::Succession::slug_for(&identity.author()),
+            1,
+            1_700_000_000,
+            Content::Succession(retirement.clone()),
+        )
+        .unwrap();
+        let successions = convene_protocol::keys::Successions::new(
+            &[convene_protocol::keys::Statement {
+                author: identity.author(),
+                succession: &retirement,
+            }],
+            |_, _| false,
+        );
+        let policy = Policy::default().succeeding(Arc::new(successions));
+        for source in [Source::Own, Source::Import, Source::Gossip, Source::Sync] {
+            assert_eq!(admit(&kept, None, source, &policy), Admission::Accept);
+            assert!(matches!(
+                admit(&later, held(&kept), source, &policy),
+                Admission::Reject(reason) if reason.contains("retired by its holder")
+            ));
+            // The statement itself is not cut off by what it says.
+            assert_eq!(admit(&statement, None, source, &policy), Admission::Accept);
+        }
+    }
+
+    #[test]
     fn a_rule_rejects_only_what_would_otherwise_be_stored() {
         let (v1, v2) = (lesson(1, "a"), lesson(2, "b"));
         let policy = Policy::default().with(OnlyFrom(Source::Own));

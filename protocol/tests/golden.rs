@@ -150,7 +150,78 @@ fn fresh_vectors() -> Value {
         "lesson with unknown fields",
         &Record::from_bytes(future, NOW).unwrap(),
     ));
+    vectors.extend(key_vectors());
     Value::Array(vectors)
+}
+
+/// Keys that change: a consented delegation, a profile naming a recovery key, a rotation, a
+/// recovery and a revocation.
+fn key_vectors() -> Vec<Value> {
+    use convene_protocol::Succession;
+    use convene_protocol::keys::{accept_succession, consent, declare_recovery};
+    let organisation = Identity::from_secret([50; 32]);
+    let person = Identity::from_secret([51; 32]);
+    let recovery = Identity::from_secret([52; 32]);
+    let successor = Identity::from_secret([53; 32]);
+    let kept = vec![convene_protocol::RecordId([54; 32])];
+    let sign = |by: &Identity, slug: Slug, content: Content| {
+        Record::sign(by, slug, 1, CREATED_AT, content).unwrap()
+    };
+    let delegation = sign(
+        &organisation,
+        Delegation::slug_for(&person.author()),
+        Content::Delegation(Delegation {
+            delegate: person.author(),
+            role: "Digital Lead".into(),
+            kinds: Vec::new(),
+            expires: "2026-12-31".parse().unwrap(),
+            consent: Some(consent(&person, &organisation.author())),
+        }),
+    );
+    let profile = sign(
+        &organisation,
+        Slug::new("profile").unwrap(),
+        Content::Organisation(Organisation {
+            name: "Example Police".into(),
+            recovery: vec![recovery.author()],
+            ..Organisation::default()
+        }),
+    );
+    let succession = |by: &Identity, declared: bool, to: Option<&Identity>| {
+        let subject = if declared || to.is_some() && by.author() == organisation.author() {
+            organisation.author()
+        } else {
+            person.author()
+        };
+        sign(
+            by,
+            Succession::slug_for(&subject),
+            Content::Succession(Succession {
+                subject,
+                successor: to.map(Identity::author),
+                accepted: to.map(|to| accept_succession(to, &subject)),
+                declaration: declared.then(|| declare_recovery(&organisation, &by.author())),
+                kept: kept.clone(),
+                reason: Some("a vector".into()),
+            }),
+        )
+    };
+    vec![
+        vector("delegation with consent", &delegation),
+        vector("organisation naming a recovery key", &profile),
+        vector(
+            "succession: rotation",
+            &succession(&organisation, false, Some(&successor)),
+        ),
+        vector(
+            "succession: recovery",
+            &succession(&recovery, true, Some(&successor)),
+        ),
+        vector(
+            "succession: revocation of a delegate",
+            &succession(&organisation, false, None),
+        ),
+    ]
 }
 
 /// An experiment's address of `author`, for vectors that refer to one.
@@ -327,7 +398,7 @@ fn stored() -> Value {
 fn golden_vectors_verify_and_decode() {
     let vectors = stored();
     let vectors = vectors.as_array().unwrap();
-    assert_eq!(vectors.len(), 16);
+    assert_eq!(vectors.len(), 21);
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let bytes = unhex(vector["record_hex"].as_str().unwrap());

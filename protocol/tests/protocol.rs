@@ -3,6 +3,7 @@
 
 mod charters;
 mod golden;
+mod keys;
 mod layout;
 mod properties;
 mod sync;
