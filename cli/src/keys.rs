@@ -68,6 +68,17 @@ pub fn delegate(
         },
     };
     delegation.consent = Some(consent);
+    if delegation.person.is_none() {
+        delegation.person = node
+            .list(&ListFilter {
+                author: Some(key),
+                kind: Some(Kind::Practitioner),
+                stale: false,
+                now: now(),
+            })?
+            .first()
+            .and_then(|record| record.content().map(|c| c.title().to_string()));
+    }
     let expires = delegation.expires;
     let record = crate::publish_statement(node, Content::Delegation(delegation))?;
     out.line(&record.address().to_string())?;

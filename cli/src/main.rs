@@ -233,6 +233,11 @@ enum Command {
         /// lessons).
         #[arg(long = "kind", value_name = "KIND", conflicts_with = "revoke")]
         kinds: Vec<Kind>,
+        /// The person's name, as their practitioner record gives it (default: taken from that
+        /// record when this node holds it): if the record's name changes, readers see the
+        /// delegation as stale.
+        #[arg(long, value_name = "NAME")]
+        person: Option<String>,
         /// The person's consent, as `convene org consent YOUR_KEY` printed it for them
         /// (needed for a new delegation; a renewal reuses the one held).
         #[arg(long, value_name = "TOKEN")]
@@ -1313,6 +1318,7 @@ fn command(
             role,
             until,
             kinds,
+            person,
             consent,
             revoke,
         } => {
@@ -1326,6 +1332,7 @@ fn command(
                 kinds,
                 expires,
                 consent: None,
+                person,
             };
             keys::delegate(node, home, delegation, consent, out)
         }

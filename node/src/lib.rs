@@ -318,6 +318,7 @@ impl Node {
             return Ok(names.clone());
         }
         let successions = self.successions()?;
+        let delegations = keys::counting_delegations(self.store.delegations()?, &successions);
         let profiles = self.store.profiles()?;
         let profile_domains = profiles
             .iter()
@@ -335,11 +336,29 @@ impl Node {
             profile_domains,
             domain_checks: self.store.domain_checks()?,
             now: Some(now()),
-            delegations: keys::counting_delegations(self.store.delegations()?, &successions),
+            people: self.delegates_names(&delegations)?,
+            delegations,
             successions,
         }));
         *cached = Some((today, names.clone()));
         Ok(names)
+    }
+
+    /// The names on the practitioner records of the delegates of `delegations`.
+    fn delegates_names(
+        &self,
+        delegations: &[(AuthorKey, convene_protocol::Delegation)],
+    ) -> Result<Vec<(AuthorKey, String)>, NodeError> {
+        let mut out = Vec::new();
+        for delegate in dedup(delegations.iter().map(|(_, d)| d.delegate).collect()) {
+            self.store.for_each(Some(&delegate), |record| {
+                if let Some(Content::Practitioner(person)) = record.content() {
+                    out.push((delegate, person.name.clone()));
+                }
+                true
+            })?;
+        }
+        Ok(out)
     }
 
     fn forget_names(&self) {
@@ -946,10 +965,21 @@ impl Node {
                 _ => None,
             })
             .collect();
+        let mut profiles = profiles;
+        // A delegate's new practitioner record may make its delegation stale (or fresh).
+        if stored.iter().any(|r| r.header().kind == Kind::Practitioner) {
+            let names = self.names()?;
+            profiles.extend(
+                stored
+                    .iter()
+                    .filter(|r| r.header().kind == Kind::Practitioner)
+                    .map(|r| r.header().author)
+                    .filter(|author| names.is_delegate(author)),
+            );
+        }
         if !profiles.is_empty() {
             self.forget_names();
         }
-        let mut profiles = profiles;
         // A succession ends a key's word, a delegation lets an organisation end its
         // delegate's: the cut-offs are applied, and the keys on both sides indexed again (a
         // successor takes its predecessor's name and records).

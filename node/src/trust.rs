@@ -96,7 +96,13 @@ pub enum Basis {
     /// Organisations this node trusts vouch for it.
     Vouched { by: Vec<AuthorKey> },
     /// An organisation's signed delegation says this key acts for it, in this role.
-    Delegated { by: AuthorKey, role: String },
+    Delegated {
+        by: AuthorKey,
+        role: String,
+        /// Why the delegation looks stale, if it does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stale: Option<String>,
+    },
     /// The key succeeds another (a rotation or a recovery): it goes by that key's name and
     /// trust.
     Succeeds { from: AuthorKey, how: Authority },
@@ -167,6 +173,9 @@ pub struct Names {
     holders: HashMap<String, Vec<AuthorKey>>,
     /// Delegate → the organisation it acts for and its role, by an unexpired delegation.
     delegated: HashMap<AuthorKey, (AuthorKey, String)>,
+    /// Delegate → why its delegation is stale: it names a person whose practitioner record
+    /// now goes by another name.
+    stale: HashMap<AuthorKey, String>,
     /// The verdicts on keys whose word has ended.
     successions: std::sync::Arc<Successions>,
 }
@@ -194,6 +203,9 @@ pub struct Evidence {
     /// The verdicts on keys whose word has ended: a successor goes by its predecessor's
     /// name and trust; an ended key's path says how it ended.
     pub successions: std::sync::Arc<Successions>,
+    /// (key, name) of the practitioner records delegates publish: a delegation that names
+    /// a person whose record goes by another name now is stale.
+    pub people: Vec<(AuthorKey, String)>,
 }
 
 impl Names {
@@ -222,6 +234,7 @@ impl Names {
             owner: evidence.owner,
             holders: HashMap::new(),
             delegated: HashMap::new(),
+            stale: HashMap::new(),
             successions: evidence.successions,
         };
         let mut delegations = evidence.delegations;
@@ -232,11 +245,34 @@ impl Names {
             let current = evidence
                 .today
                 .is_none_or(|today| delegation.expires >= today);
-            if current && delegation.delegate != organisation {
+            if current
+                && delegation.delegate != organisation
+                && !names.delegated.contains_key(&delegation.delegate)
+            {
+                let delegate = delegation.delegate;
+                let now_called: Vec<&String> = evidence
+                    .people
+                    .iter()
+                    .filter(|(key, _)| *key == delegate)
+                    .map(|(_, name)| name)
+                    .collect();
+                if let Some(person) = &delegation.person
+                    && !now_called.is_empty()
+                    && !now_called.iter().any(|name| fold(name) == fold(person))
+                {
+                    let mut now_called: Vec<&str> = now_called.iter().map(|n| n.as_str()).collect();
+                    now_called.sort();
+                    names.stale.insert(
+                        delegate,
+                        format!(
+                            "the delegation names {person}; the person's record says {}",
+                            now_called.join(" / ")
+                        ),
+                    );
+                }
                 names
                     .delegated
-                    .entry(delegation.delegate)
-                    .or_insert((organisation, delegation.role));
+                    .insert(delegate, (organisation, delegation.role));
             }
         }
         let mut checks: HashMap<AuthorKey, DomainCheck> =
@@ -315,11 +351,23 @@ impl Names {
             .find_map(|before| self.direct_name(before))
     }
 
+    /// The organisation a key speaks for: the one it is a delegate of, else itself, at the
+    /// end of its chain of successions.
+    fn organisation_of(&self, key: &AuthorKey) -> AuthorKey {
+        let key = self.delegated.get(key).map_or(*key, |(by, _)| *by);
+        self.successions.current(&key)
+    }
+
     /// The nearest key `author` succeeds, and how.
     fn succeeds(&self, author: &AuthorKey) -> Option<(AuthorKey, Authority)> {
         let before = *self.successions.predecessors(author).first()?;
         let how = self.successions.verdict(&before)?.how;
         Some((before, how))
+    }
+
+    /// Whether `key` acts for an organisation by an unexpired delegation.
+    pub fn is_delegate(&self, key: &AuthorKey) -> bool {
+        self.delegated.contains_key(key)
     }
 
     /// The keys that act for `organisation` by its unexpired delegations.
@@ -426,6 +474,7 @@ impl Names {
             Basis::Delegated {
                 by: *organisation,
                 role: role.clone(),
+                stale: self.stale.get(author).cloned(),
             }
         } else if let Some(domain) = self.verified_domain(author) {
             Basis::Verified {
@@ -446,11 +495,12 @@ impl Names {
             .as_deref()
             .and_then(|name| self.holders.get(&fold(name)))
             .map(|holders| {
-                // Keys of one chain of successions are one organisation, not a conflict.
-                let chain = self.successions.current(author);
+                // An organisation's delegates and the keys of one chain of successions are one
+                // organisation, not a conflict.
+                let ours = self.organisation_of(author);
                 holders
                     .iter()
-                    .filter(|h| *h != author && self.successions.current(h) != chain)
+                    .filter(|h| *h != author && self.organisation_of(h) != ours)
                     .copied()
                     .collect()
             })
@@ -527,10 +577,13 @@ fn path(
                 before_path
             )
         }
-        Basis::Delegated { by, role } => {
+        Basis::Delegated { by, role, stale } => {
             // The organisation's own path, one level: delegations do not chain.
             let organisation = names.assess_as(by, false, false);
-            format!("{role}, delegated by {}", organisation.path)
+            match stale {
+                Some(why) => format!("{role}, delegated by {} — STALE: {why}", organisation.path),
+                None => format!("{role}, delegated by {}", organisation.path),
+            }
         }
         Basis::Unverified => match names.unverified_domain(author) {
             Some(why) => format!("unverified: calls itself {name_or_key} ({why})"),
@@ -599,6 +652,56 @@ mod tests {
             ..Evidence::default()
         });
         assert_eq!(own.assess(&key(1)).basis, Basis::Own);
+    }
+
+    #[test]
+    fn a_delegation_naming_a_person_whose_record_now_says_otherwise_is_stale() {
+        let (organisation, person) = (key(1), key(2));
+        let names = |named: Option<&str>, people: &[&str]| {
+            Names::from_evidence(Evidence {
+                profiles: vec![(organisation, "Leicestershire Police".into())],
+                delegations: vec![(
+                    organisation,
+                    convene_protocol::Delegation {
+                        delegate: person,
+                        role: "Digital Lead".into(),
+                        kinds: Vec::new(),
+                        expires: "2099-01-01".parse().unwrap(),
+                        consent: None,
+                        person: named.map(str::to_string),
+                    },
+                )],
+                people: people.iter().map(|n| (person, n.to_string())).collect(),
+                ..Evidence::default()
+            })
+        };
+        let fresh = names(Some("Sam Patel"), &["sam  patel"]).assess(&person);
+        assert!(!fresh.path.contains("STALE"), "{}", fresh.path);
+        // No record yet, or no name in the delegation: nothing to compare.
+        assert!(
+            !names(Some("Sam Patel"), &[])
+                .assess(&person)
+                .path
+                .contains("STALE")
+        );
+        assert!(
+            !names(None, &["Jo Bloggs"])
+                .assess(&person)
+                .path
+                .contains("STALE")
+        );
+        let stale = names(Some("Sam Patel"), &["Jo Bloggs"]).assess(&person);
+        assert!(
+            stale.path.ends_with(
+                "STALE: the delegation names Sam Patel; the person's record says Jo Bloggs"
+            ),
+            "{}",
+            stale.path
+        );
+        assert!(matches!(
+            stale.basis,
+            Basis::Delegated { stale: Some(_), .. }
+        ));
     }
 
     #[test]

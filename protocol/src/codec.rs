@@ -185,8 +185,9 @@ mod field {
         pub const KINDS: u16 = 3;
         pub const EXPIRES: u16 = 4;
         pub const CONSENT: u16 = 5;
+        pub const PERSON: u16 = 6;
         pub const LISTS: &[u16] = &[KINDS];
-        pub const LAST: u16 = CONSENT;
+        pub const LAST: u16 = PERSON;
     }
     pub mod succession {
         pub const SUBJECT: u16 = 1;
@@ -322,6 +323,7 @@ pub(crate) fn encode(content: &Content) -> Vec<u8> {
             if let Some(consent) = &d.consent {
                 w.field(CONSENT, &consent.0);
             }
+            w.opt(PERSON, &d.person);
         }
         Content::Succession(s) => {
             use field::succession::*;
@@ -665,7 +667,8 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
         }
         Kind::Delegation => {
             use field::delegation::*;
-            let (mut delegate, mut role, mut expires, mut consent) = (None, None, None, None);
+            let (mut delegate, mut role, mut expires, mut consent, mut person) =
+                (None, None, None, None, None);
             let mut kinds = Vec::new();
             for (number, value) in fields(body, |n| LISTS.contains(&n) || n > LAST)? {
                 match number {
@@ -682,6 +685,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                     }
                     EXPIRES => expires = Some(parsed::<Date>("expires", value)?),
                     CONSENT => consent = Some(signature("consent", value)?),
+                    PERSON => person = Some(text("person", value)?),
                     other => unknown.push(other),
                 }
             }
@@ -691,6 +695,7 @@ pub(crate) fn decode(kind: Kind, body: &[u8]) -> Result<(Content, Vec<u16>), Rec
                 kinds,
                 expires: expires.ok_or(RecordError::Missing("expires"))?,
                 consent,
+                person,
             })
         }
         Kind::Succession => {

@@ -570,7 +570,10 @@ impl Content {
             }
             Content::Featured(_) => {}
             Content::ContactCard(c) => c.contact = c.contact.trim().to_string(),
-            Content::Delegation(d) => d.role = d.role.trim().to_string(),
+            Content::Delegation(d) => {
+                text(&mut d.role);
+                opt(&mut d.person);
+            }
             Content::Interest(i) => opt(&mut i.note),
             Content::Succession(s) => opt(&mut s.reason),
             Content::Binding(b) => {

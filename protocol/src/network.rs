@@ -658,6 +658,10 @@ pub struct Delegation {
     /// nothing, so no organisation can claim a key that did not ask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<crate::keys::Sig>,
+    /// The name of the person it was given to, as their practitioner record had it: if the
+    /// record's name changes, readers see the delegation as stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
 }
 
 impl Delegation {
@@ -708,6 +712,16 @@ impl Delegation {
                 reason: format!(
                     "a delegate publishes experiments, practitioners or lessons, not {kind}"
                 ),
+            });
+        }
+        if let Some(person) = &self.person
+            && (person.trim().is_empty()
+                || person.chars().count() > crate::limits::SHORT
+                || person.chars().any(char::is_control))
+        {
+            return Err(RecordError::Invalid {
+                field: "person",
+                reason: format!("one line of 1 to {} characters", crate::limits::SHORT),
             });
         }
         if has_duplicates(&self.kinds) {

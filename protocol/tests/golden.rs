@@ -176,6 +176,7 @@ fn key_vectors() -> Vec<Value> {
             kinds: Vec::new(),
             expires: "2026-12-31".parse().unwrap(),
             consent: Some(consent(&person, &organisation.author())),
+            person: Some("Sam Patel".into()),
         }),
     );
     let profile = sign(
@@ -337,6 +338,7 @@ fn network_vectors(founder: &Identity) -> Vec<Value> {
             kinds: vec![Kind::Experiment, Kind::Lesson],
             expires: "2026-12-31".parse().unwrap(),
             consent: None,
+            person: None,
         }),
     )
     .unwrap();

@@ -104,6 +104,11 @@ fn a_revoked_delegate_keeps_its_old_records_and_cannot_publish_or_backdate_new_o
         ])
         .code(2)
         .stderr_has("does not verify for your organisation");
+    sam.publish(
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\n",
+    );
+    carry_report(&sam, &police);
     police
         .run(&[
             "delegate",
@@ -114,6 +119,9 @@ fn a_revoked_delegate_keeps_its_old_records_and_cannot_publish_or_backdate_new_o
             &consent,
         ])
         .ok();
+    // The delegation names the person as their record did.
+    let delegates = police.run(&["org", "delegates", "--json"]).ok().json();
+    assert_eq!(delegates[0]["person"], "Sam Patel", "{delegates}");
     let drones = sam.publish(
         "drones.toml",
         &experiment("Drone pilot", "Drones for searches"),
@@ -125,11 +133,26 @@ fn a_revoked_delegate_keeps_its_old_records_and_cannot_publish_or_backdate_new_o
     assert_eq!(hit["address"], drones.as_str());
     assert_eq!(hit["trust"]["basis"], "delegated", "{hit}");
     assert_eq!(hit["organisation"], "Leicestershire Police", "{hit}");
+    assert!(hit["trust"].get("conflicts").is_none(), "{hit}");
+    // The person's record changes name: the delegation shows as stale.
+    sam.publish(
+        "sam.toml",
+        "kind = \"practitioner\"\nslug = \"sam-patel\"\nname = \"Jo Bloggs\"\n",
+    );
+    carry_report(&sam, &brackley);
+    let hit = &finds(&brackley, "drone")[0];
+    assert!(
+        hit["trust"]["path"]
+            .as_str()
+            .unwrap()
+            .contains("STALE: the delegation names Sam Patel; the person's record says Jo Bloggs"),
+        "{hit}"
+    );
 
     police
         .run(&["org", "revoke", &sam_key, "--reason", "left the force"])
         .ok()
-        .stderr_has("the 1 records of it this node holds stay valid");
+        .stderr_has("the 2 records of it this node holds stay valid");
     let delegates = police.run(&["org", "delegates", "--json"]).ok().json();
     assert_eq!(delegates[0]["status"], "revoked", "{delegates}");
     carry_report(&police, &brackley);
@@ -137,15 +160,20 @@ fn a_revoked_delegate_keeps_its_old_records_and_cannot_publish_or_backdate_new_o
     // What Sam signs now is refused on every node that holds the revocation, and so is a
     // record dated before the revocation: a revoked key cannot backdate.
     sam.publish("boats.toml", &experiment("Boat patrols", "River patrols"));
+    // Refused too: the renamed practitioner record, which the police never held when it
+    // revoked (so it could not vouch that it came before).
     let report = carry_report(&sam, &brackley);
-    assert_eq!(report["rejected"].as_array().unwrap().len(), 1, "{report}");
-    assert!(
-        report["rejected"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("revoked by the organisation it acted for"),
-        "{report}"
-    );
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{report}");
+    for rejection in rejected {
+        assert!(
+            rejection["reason"]
+                .as_str()
+                .unwrap()
+                .contains("revoked by the organisation it acted for"),
+            "{report}"
+        );
+    }
     let backdated = signed_experiment(&identity(&sam), "old-plan", "Backdated plan", 1_600_000_000);
     for node in [&brackley, &police] {
         let report = offer(node, &backdated);

@@ -318,6 +318,9 @@ fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_l
         .clone();
     assert_eq!(hit["organisation"], "Rutland Volunteers", "{hit}");
     assert_eq!(hit["trust"]["basis"], "delegated", "{hit}");
+    // Regression: a delegate goes by its organisation's name and was flagged as a conflict
+    // with its own organisation.
+    assert!(hit["trust"].get("conflicts").is_none(), "{hit}");
     assert!(
         hit["trust"]["path"]
             .as_str()
