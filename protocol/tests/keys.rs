@@ -134,9 +134,11 @@ proptest! {
         turned.extend(held.iter().cloned());
         prop_assert_eq!(&verdict, &verdict_of(&turned));
 
-        let counts = |kind: &Kind| match kind {
-            Kind::Forged { .. } | Kind::Revocation { by: STRANGER } => false,
-            _ => true,
+        let counts = |kind: &Kind| {
+            !matches!(
+                kind,
+                Kind::Forged { .. } | Kind::Revocation { by: STRANGER }
+            )
         };
         let recoveries: Vec<&(Kind, u8)> = drawn
             .iter()
