@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use convene_node::keys::{Handing, Moved, RecoveryKit};
-use convene_node::{Client, Directory, Home, ListFilter, Node, now};
+use convene_node::{AskDelegation, Client, Directory, Home, ListFilter, Node, now};
 use convene_protocol::keys::{self as rules, MAX_KEPT, Sig};
 use convene_protocol::{Address, AuthorKey, Content, Date, Delegation, Kind, Succession};
 
@@ -345,4 +345,94 @@ fn report(moved: &Moved) {
          (`convene org domain DOMAIN` prints it). Recovery keys belong to the old key: make a \
          new kit with `convene org recovery-kit`"
     );
+}
+
+/// `convene org ask ORG_KEY TICKET`: sends this home's request to publish for an organisation
+/// to the organisation's node (through this home's running node).
+pub fn ask(
+    node: &mut dyn Directory,
+    home: &Home,
+    organisation: AuthorKey,
+    ticket: &str,
+    note: Option<String>,
+) -> Result<ExitCode> {
+    let own = home.identity()?.author();
+    if own == organisation {
+        bail!("this is your own key: a delegation is for another person's key");
+    }
+    let entry = crate::add_peer(home, ticket).context("connecting to the node in the ticket")?;
+    let peer = entry.peer.context("the ticket names no peer id")?;
+    let person = node
+        .list(&ListFilter {
+            author: Some(own),
+            kind: Some(Kind::Practitioner),
+            stale: false,
+            now: now(),
+        })?
+        .first()
+        .and_then(|record| record.content().map(|c| c.title().to_string()));
+    node.ask_for_delegation(&AskDelegation {
+        organisation,
+        peer: peer.to_string(),
+        person,
+        note,
+    })?;
+    say!(
+        "asked {organisation} to let you publish for it: its administrator sees the request \
+         with `convene org requests` and answers with `convene org approve {own} --as ROLE`"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `convene org requests`: people's requests to publish for this organisation.
+pub fn requests(node: &dyn Directory, json: bool, out: &mut Out) -> Result<ExitCode> {
+    let pending = node.delegation_asks()?;
+    if json {
+        out.line(&serde_json::to_string_pretty(&pending)?)?;
+    } else if pending.is_empty() {
+        say!("no requests to publish for your organisation wait for an answer");
+    } else {
+        for request in &pending {
+            let ask = &request.ask;
+            out.line(&format!(
+                "{}\t{}\t{}\t{}",
+                ask.delegate,
+                ask.person.as_deref().unwrap_or("(no name given)"),
+                ask.note.as_deref().unwrap_or(""),
+                Date::from_unix(request.received_at),
+            ))?;
+        }
+        say!("answer with `convene org approve KEY --as ROLE`");
+    }
+    Ok(crate::found(!pending.is_empty()))
+}
+
+/// `convene org approve KEY --as ROLE`: the delegation a person asked for, with the consent
+/// and name their request carried.
+pub fn approve(
+    node: &mut dyn Directory,
+    home: &Home,
+    mut delegation: Delegation,
+    out: &mut Out,
+) -> Result<ExitCode> {
+    let key = delegation.delegate;
+    let Some(pending) = node
+        .delegation_asks()?
+        .into_iter()
+        .find(|pending| pending.ask.delegate == key)
+    else {
+        bail!(
+            "{key} has not asked to publish for your organisation (`convene org requests` lists \
+             who has); with a consent line from them, use `convene delegate {key} --as ROLE \
+             --consent LINE`"
+        );
+    };
+    delegation.person = delegation.person.or(pending.ask.person);
+    delegate(
+        node,
+        home,
+        delegation,
+        Some(format!("{key}:{}", pending.ask.consent.to_hex())),
+        out,
+    )
 }

@@ -332,6 +332,35 @@ enum OrgCommand {
     /// As a person: consent to publish for an organisation (its key, as in its addresses).
     /// Prints a token to send it, for `convene delegate YOUR_KEY --as ROLE --consent TOKEN`.
     Consent { organisation: AuthorKey },
+    /// As a person, with your node running: ask an organisation (its key, and its node's
+    /// ticket from `convene node ticket`) to let you publish for it.
+    Ask {
+        organisation: AuthorKey,
+        ticket: String,
+        /// A word for whoever approves it ("digital lead from May").
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// People's requests to publish for your organisation, waiting for an answer.
+    Requests {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a person who asked publish for your organisation: a delegation with the consent
+    /// their request carried.
+    Approve {
+        key: AuthorKey,
+        /// What they do for you, e.g. "Digital Lead".
+        #[arg(long = "as", value_name = "ROLE")]
+        role: String,
+        /// The last day it holds (YYYY-MM-DD; default: a year from today).
+        #[arg(long)]
+        until: Option<Date>,
+        /// Only these kinds of record (repeatable; default: experiments, practitioners and
+        /// lessons).
+        #[arg(long = "kind")]
+        kinds: Vec<Kind>,
+    },
     /// Your delegations: who publishes for you, in what role, until when, and where each
     /// stands (active, expired, revoked).
     Delegates {
@@ -607,7 +636,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.line(&keys::consent_token(&home, organisation)?)?;
             say!(
                 "send the line above to the organisation: it runs `convene delegate {} --as \
-                 ROLE --consent LINE` to let you publish for it",
+                 ROLE --consent LINE` to let you publish for it. Or, once your node runs \
+                 (`convene node run`), ask its node directly: `convene org ask {organisation} \
+                 ITS_NODE_TICKET`",
                 home.identity()?.author()
             );
         }
@@ -741,6 +772,28 @@ fn org_command(
             Ok(ExitCode::SUCCESS)
         }
         OrgCommand::Delegates { json } => keys::delegates(node, home, json, out),
+        OrgCommand::Ask {
+            organisation,
+            ticket,
+            note,
+        } => keys::ask(node, home, organisation, &ticket, note),
+        OrgCommand::Requests { json } => keys::requests(node, json, out),
+        OrgCommand::Approve {
+            key,
+            role,
+            until,
+            kinds,
+        } => {
+            let delegation = convene_protocol::Delegation {
+                delegate: key,
+                role,
+                kinds,
+                expires: until.unwrap_or_else(a_year_from_today),
+                consent: None,
+                person: None,
+            };
+            keys::approve(node, home, delegation, out)
+        }
         OrgCommand::Revoke { key, reason } => keys::revoke(node, home, key, reason, out),
         OrgCommand::RecoveryKit { out: path } => keys::recovery_kit(node, home, &path, out),
         OrgCommand::Rotate { .. } | OrgCommand::Recover { .. } => {

@@ -98,6 +98,18 @@ pub struct AskToJoin {
     pub note: Option<String>,
 }
 
+/// A person's request, through their running node, to publish for an organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskDelegation {
+    pub organisation: AuthorKey,
+    /// The organisation's node: a libp2p peer id.
+    pub peer: String,
+    #[serde(default)]
+    pub person: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// Most join requests a node keeps unanswered.
 pub const MAX_PENDING_JOINS: usize = 1_000;
 

@@ -377,6 +377,14 @@ impl Directory for Client {
         self.post("/networks/ask", ask)
     }
 
+    fn delegation_asks(&self) -> Result<Vec<crate::keys::PendingDelegation>, NodeError> {
+        self.get("/delegates/requests")
+    }
+
+    fn ask_for_delegation(&mut self, ask: &crate::AskDelegation) -> Result<(), NodeError> {
+        self.post("/delegates/ask", ask)
+    }
+
     fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError> {
         self.post(
             "/networks/digest",

@@ -53,6 +53,10 @@ pub trait Directory: std::fmt::Debug {
     fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError>;
     /// Sends a signed request to join a network to a convenor's node (a running node only).
     fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError>;
+    /// People's requests to publish for this organisation, unanswered.
+    fn delegation_asks(&self) -> Result<Vec<crate::keys::PendingDelegation>, NodeError>;
+    /// Sends this home's request to publish for an organisation to its node.
+    fn ask_for_delegation(&mut self, ask: &crate::AskDelegation) -> Result<(), NodeError>;
     /// The organisations interested in an experiment's idea, and those trying something like it.
     fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError>;
     /// What is new and changed in a network since a day.
@@ -167,6 +171,19 @@ impl Directory for Local {
 
     fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError> {
         self.node.cohort(experiment)
+    }
+
+    fn delegation_asks(&self) -> Result<Vec<crate::keys::PendingDelegation>, NodeError> {
+        self.node.delegation_asks()
+    }
+
+    fn ask_for_delegation(&mut self, _: &crate::AskDelegation) -> Result<(), NodeError> {
+        Err(NodeError::Invalid(
+            "a request goes from a running node to the organisation's: start this home's node \
+             (`convene node run`) and ask again, or send the consent line from `convene org \
+             consent ORG_KEY` by other means"
+                .into(),
+        ))
     }
 
     fn ask_to_join(&mut self, _: &AskToJoin) -> Result<(), NodeError> {

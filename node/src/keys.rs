@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use convene_protocol::keys::{self, MAX_KEPT, Sig, Statement, Successions};
+use convene_protocol::keys::{self, DelegationAsk, MAX_KEPT, Sig, Statement, Successions};
 use convene_protocol::{
     Address, AuthorKey, Content, Delegation, Identity, Kind, Record, RecordError, Slug, Succession,
 };
@@ -385,6 +385,84 @@ pub fn change_key(
         refused,
         resumed: false,
     })
+}
+
+/// A person's request to publish for this node's organisation, as this node received it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDelegation {
+    pub ask: DelegationAsk,
+    /// Unix seconds.
+    pub received_at: i64,
+}
+
+const ASK_KEY_PREFIX: &[u8] = b"delegation-ask/";
+
+fn ask_key(delegate: &AuthorKey) -> Vec<u8> {
+    [ASK_KEY_PREFIX, delegate.as_bytes().as_slice()].concat()
+}
+
+impl crate::Node {
+    /// Keeps a person's request to publish for this node's organisation, sent by the node
+    /// `from`, for `convene org requests` (one per person: a newer one replaces it).
+    pub fn receive_delegation_ask(
+        &mut self,
+        ask: DelegationAsk,
+        from: &str,
+        now: i64,
+    ) -> Result<(), crate::NodeError> {
+        if ask.node != from {
+            return Err(crate::NodeError::Invalid(
+                "the delegation request names another node than the one that sent it".into(),
+            ));
+        }
+        if self.owner != Some(ask.organisation) {
+            return Err(crate::NodeError::Invalid(format!(
+                "this node does not publish for {}",
+                ask.organisation
+            )));
+        }
+        let key = ask_key(&ask.delegate);
+        let pending = self.store().join_requests()?;
+        if pending.len() >= crate::charters::MAX_PENDING_JOINS
+            && !pending.iter().any(|(k, _)| *k == key)
+        {
+            return Err(crate::NodeError::Invalid(
+                "too many requests wait for an answer here already; try later".into(),
+            ));
+        }
+        let value = serde_json::to_vec(&PendingDelegation {
+            ask,
+            received_at: now,
+        })
+        .expect("plain data");
+        self.store()
+            .set_join_request(&key, Some(&value))
+            .map_err(|e| self.write_failed(e.into()))?;
+        Ok(())
+    }
+
+    /// The requests to publish for this node's organisation, oldest first; those it has
+    /// answered with a consented delegation are left out.
+    pub fn delegation_asks(&self) -> Result<Vec<PendingDelegation>, crate::NodeError> {
+        let owner = self.owner;
+        let delegated: HashSet<AuthorKey> = self
+            .store()
+            .delegations()?
+            .into_iter()
+            .filter(|(organisation, d)| Some(*organisation) == owner && d.consented(organisation))
+            .map(|(_, d)| d.delegate)
+            .collect();
+        let mut out: Vec<PendingDelegation> = self
+            .store()
+            .join_requests()?
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(ASK_KEY_PREFIX))
+            .filter_map(|(_, value)| serde_json::from_slice::<PendingDelegation>(&value).ok())
+            .filter(|pending| !delegated.contains(&pending.ask.delegate))
+            .collect();
+        out.sort_by_key(|pending| pending.received_at);
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

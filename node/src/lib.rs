@@ -38,7 +38,9 @@ use convene_protocol::{Address, AuthorKey, Content, Date, Kind, NetworkId, Recor
 use convene_search::{Hit, Index, IndexError, Query, SimilarQuery};
 
 pub use crate::admission::{Policy, Source};
-pub use crate::charters::{AskToJoin, Member, NetworkChange, NetworkView, PendingJoin};
+pub use crate::charters::{
+    AskDelegation, AskToJoin, Member, NetworkChange, NetworkView, PendingJoin,
+};
 pub use crate::client::Client;
 pub use crate::client::open_directory;
 pub use crate::directory::{Directory, Local};

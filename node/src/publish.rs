@@ -179,6 +179,25 @@ impl Publisher {
         Ok(Record::sign(&self.identity, slug, seq, now, content)?)
     }
 
+    /// Signs this identity's request to publish for `organisation`, sent by `node`.
+    pub(crate) fn sign_delegation_ask(
+        &self,
+        organisation: AuthorKey,
+        node: &str,
+        person: Option<String>,
+        note: Option<String>,
+        now: i64,
+    ) -> Result<Vec<u8>, convene_protocol::RecordError> {
+        convene_protocol::keys::DelegationAsk::sign(
+            &self.identity,
+            organisation,
+            node,
+            person,
+            note,
+            now,
+        )
+    }
+
     /// Signs a request to join `network`, sent by `node`.
     pub(crate) fn sign_join(
         &self,

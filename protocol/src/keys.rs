@@ -136,6 +136,158 @@ pub fn accept_succession(successor: &Identity, subject: &AuthorKey) -> Sig {
     )
 }
 
+/// The largest delegation ask, signature included.
+pub const MAX_ASK_BYTES: usize = 1_024;
+const ASK_TAG: &[u8] = b"convene/delegation-ask/1";
+const MAX_ASK_NODE: usize = 100;
+const MAX_ASK_TEXT: usize = 200;
+
+/// A person's signed request, sent to an organisation's node, to publish for the organisation:
+/// their consent, their name and a word for whoever approves it. Not a record: it is kept by
+/// the organisation's node until answered (`convene org requests`, `convene org approve`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegationAsk {
+    pub organisation: AuthorKey,
+    pub delegate: AuthorKey,
+    /// The delegate's consent ([`consent`]), which the delegation will carry.
+    pub consent: Sig,
+    /// The asking node's libp2p peer id.
+    pub node: String,
+    /// The person's name, as their practitioner record gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Unix seconds, by the asker's clock.
+    pub created_at: i64,
+}
+
+/// Why delegation ask bytes were refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AskError {
+    #[error("malformed delegation request: {0}")]
+    Malformed(&'static str),
+    #[error("the delegation request's signature or consent does not verify")]
+    BadSignature,
+}
+
+impl DelegationAsk {
+    /// The bytes the delegate signs: tag ‖ organisation (32) ‖ delegate (32) ‖ consent (64) ‖
+    /// node (length u8) ‖ created_at (i64) ‖ person (length u16, empty when none) ‖ note
+    /// (length u16, empty when none).
+    fn signed_bytes(&self) -> Vec<u8> {
+        let mut bytes = ASK_TAG.to_vec();
+        bytes.extend_from_slice(self.organisation.as_bytes());
+        bytes.extend_from_slice(self.delegate.as_bytes());
+        bytes.extend_from_slice(&self.consent.0);
+        bytes.push(self.node.len() as u8);
+        bytes.extend_from_slice(self.node.as_bytes());
+        bytes.extend_from_slice(&self.created_at.to_be_bytes());
+        for text in [&self.person, &self.note] {
+            let text = text.as_deref().unwrap_or("");
+            bytes.extend_from_slice(&(text.len() as u16).to_be_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        bytes
+    }
+
+    /// Signs `delegate`'s request to publish for `organisation`, sent by `node`: the signed
+    /// bytes followed by the 64-byte signature.
+    pub fn sign(
+        delegate: &Identity,
+        organisation: AuthorKey,
+        node: &str,
+        person: Option<String>,
+        note: Option<String>,
+        created_at: i64,
+    ) -> Result<Vec<u8>, RecordError> {
+        let tidy =
+            |text: Option<String>| text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        let (person, note) = (tidy(person), tidy(note));
+        if node.is_empty() || node.len() > MAX_ASK_NODE {
+            return Err(RecordError::Invalid {
+                field: "node",
+                reason: "not a node id".into(),
+            });
+        }
+        for (field, text) in [("person", &person), ("note", &note)] {
+            if text.as_ref().is_some_and(|t| {
+                t.chars().count() > MAX_ASK_TEXT || t.chars().any(char::is_control)
+            }) {
+                return Err(RecordError::Invalid {
+                    field,
+                    reason: format!("one line of at most {MAX_ASK_TEXT} characters"),
+                });
+            }
+        }
+        let ask = DelegationAsk {
+            organisation,
+            delegate: delegate.author(),
+            consent: consent(delegate, &organisation),
+            node: node.to_string(),
+            person,
+            note,
+            created_at,
+        };
+        let mut bytes = ask.signed_bytes();
+        bytes.extend_from_slice(&delegate.signing_key().sign(&bytes).to_bytes());
+        Ok(bytes)
+    }
+
+    /// Reads and verifies a signed request: the delegate's signature, and its consent.
+    pub fn verify(bytes: &[u8]) -> Result<DelegationAsk, AskError> {
+        let malformed = AskError::Malformed;
+        if bytes.len() > MAX_ASK_BYTES {
+            return Err(malformed("too long"));
+        }
+        let (signed, signature) = bytes
+            .split_at_checked(bytes.len().saturating_sub(64))
+            .filter(|(signed, _)| !signed.is_empty())
+            .ok_or(malformed("too short"))?;
+        let mut rest = signed
+            .strip_prefix(ASK_TAG)
+            .ok_or(malformed("not a delegation request"))?;
+        let mut take = |len: usize| -> Result<&[u8], AskError> {
+            let (head, tail) = rest.split_at_checked(len).ok_or(malformed("truncated"))?;
+            rest = tail;
+            Ok(head)
+        };
+        let key = |bytes: &[u8]| AuthorKey(bytes.try_into().expect("32 bytes"));
+        let organisation = key(take(32)?);
+        let delegate = key(take(32)?);
+        let consent_sig = Sig(take(64)?.try_into().expect("64 bytes"));
+        let node_len = usize::from(take(1)?[0]);
+        let node = String::from_utf8(take(node_len)?.to_vec()).map_err(|_| malformed("node"))?;
+        let created_at = i64::from_be_bytes(take(8)?.try_into().expect("8 bytes"));
+        let mut text = || -> Result<Option<String>, AskError> {
+            let len = usize::from(u16::from_be_bytes(take(2)?.try_into().expect("2 bytes")));
+            let text = String::from_utf8(take(len)?.to_vec()).map_err(|_| malformed("text"))?;
+            Ok(Some(text).filter(|t| !t.is_empty()))
+        };
+        let person = text()?;
+        let note = text()?;
+        if !rest.is_empty() {
+            return Err(malformed("trailing bytes"));
+        }
+        let ask = DelegationAsk {
+            organisation,
+            delegate,
+            consent: consent_sig,
+            node,
+            person,
+            note,
+            created_at,
+        };
+        let signature = Sig(signature.try_into().expect("64 bytes"));
+        if !signature.verifies(&delegate, signed)
+            || !consent_verifies(&ask.consent, &organisation, &delegate)
+        {
+            return Err(AskError::BadSignature);
+        }
+        Ok(ask)
+    }
+}
+
 /// A statement that `subject`'s word ends (see the module documentation). Published by its
 /// author at [`Succession::slug_for`] the subject, once (`seq` 1), and never retracted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -548,6 +700,33 @@ mod tests {
         let verdict = judge(&person.author(), &statements, |_| true).unwrap();
         assert_eq!(verdict.how, Authority::Organisation);
         assert!(verdict.kept.is_empty() && verdict.successor.is_none());
+    }
+
+    #[test]
+    fn a_delegation_ask_verifies_and_any_change_breaks_it() {
+        let (org, person) = (identity(1), identity(2));
+        let bytes = DelegationAsk::sign(
+            &person,
+            org.author(),
+            "12D3KooWexample",
+            Some("Sam Patel".into()),
+            Some("digital lead from May".into()),
+            1_700_000_000,
+        )
+        .unwrap();
+        let ask = DelegationAsk::verify(&bytes).unwrap();
+        assert_eq!(ask.person.as_deref(), Some("Sam Patel"));
+        assert!(consent_verifies(
+            &ask.consent,
+            &org.author(),
+            &person.author()
+        ));
+        for at in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[at] ^= 1;
+            assert!(DelegationAsk::verify(&changed).is_err(), "byte {at}");
+        }
+        assert!(DelegationAsk::verify(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

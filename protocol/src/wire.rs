@@ -60,6 +60,7 @@ const RECONCILE: u8 = 1;
 const FETCH: u8 = 2;
 const ANNOUNCE: u8 = 3;
 const JOIN: u8 = 4;
+const DELEGATE: u8 = 5;
 const RECORDS: u8 = 2;
 const REFUSED: u8 = 3;
 const ACK: u8 = 4;
@@ -85,6 +86,10 @@ pub enum Request {
     /// A signed request to join a network ([`crate::network::JoinRequest`]), for a convenor's
     /// node; answered with [`Response::Ack`] once kept for the convenor, or refused.
     Join { request: Vec<u8> },
+    /// A person's signed request to publish for an organisation
+    /// ([`crate::keys::DelegationAsk`]), for the organisation's node; answered with
+    /// [`Response::Ack`] once kept, or refused.
+    Delegate { request: Vec<u8> },
 }
 
 /// The answer to a [`Request`].
@@ -206,6 +211,12 @@ impl Request {
                 out.extend_from_slice(request);
                 out
             }
+            Request::Delegate { request } => {
+                let mut out = Vec::with_capacity(1 + request.len());
+                out.push(DELEGATE);
+                out.extend_from_slice(request);
+                out
+            }
         }
     }
 
@@ -248,6 +259,15 @@ impl Request {
                     return Err(WireError("join request over the limit"));
                 }
                 Request::Join {
+                    request: request.to_vec(),
+                }
+            }
+            DELEGATE => {
+                let request = reader.rest();
+                if request.len() > crate::keys::MAX_ASK_BYTES {
+                    return Err(WireError("delegation request over the limit"));
+                }
+                Request::Delegate {
                     request: request.to_vec(),
                 }
             }
@@ -358,6 +378,9 @@ mod tests {
             Request::Announce,
             Request::Join {
                 request: vec![1, 2, 3],
+            },
+            Request::Delegate {
+                request: vec![4, 5],
             },
         ];
         for request in requests {

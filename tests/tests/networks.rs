@@ -270,20 +270,35 @@ fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_l
         ])
         .code(2)
         .stderr_has("needs the person's consent");
-    let consent = volunteer
-        .run(&["org", "consent", &charity.own_key()])
+    // So the volunteer asks, from their running node to the charity's; the charity approves.
+    volunteer.publish("jo.toml", "kind = \"practitioner\"\nname = \"Jo Smith\"\n");
+    volunteer
+        .run(&[
+            "org",
+            "ask",
+            &charity.own_key(),
+            &crate::util::ticket(&charity),
+            "--note",
+            "coordinating drivers",
+        ])
         .ok()
-        .stdout;
+        .stderr_has("org requests");
+    let asked = charity.run(&["org", "requests", "--json"]).ok().json();
+    assert_eq!(asked[0]["ask"]["delegate"], volunteer.own_key().as_str());
+    assert_eq!(asked[0]["ask"]["person"], "Jo Smith", "{asked}");
+    assert_eq!(asked[0]["ask"]["note"], "coordinating drivers");
     charity
         .run(&[
-            "delegate",
+            "org",
+            "approve",
             &volunteer.own_key(),
             "--as",
             "Volunteer Coordinator",
-            "--consent",
-            consent.trim(),
         ])
         .ok();
+    charity.run(&["org", "requests"]).code(1);
+    let delegates = charity.run(&["org", "delegates", "--json"]).ok().json();
+    assert_eq!(delegates[0]["status"], "active", "{delegates}");
     volunteer
         .run(&["network", "join", pilots_ticket.trim()])
         .ok();

@@ -182,6 +182,22 @@ pub enum Request {
     JoinRequests {
         reply: Reply<Vec<crate::charters::PendingJoin>>,
     },
+    ReceiveDelegationAsk {
+        ask: convene_protocol::keys::DelegationAsk,
+        from: String,
+        reply: Reply<()>,
+    },
+    DelegationAsks {
+        reply: Reply<Vec<crate::keys::PendingDelegation>>,
+    },
+    /// Signs this home's request to publish for `organisation`, sent by `node`.
+    SignDelegationAsk {
+        organisation: AuthorKey,
+        node: String,
+        person: Option<String>,
+        note: Option<String>,
+        reply: Reply<Vec<u8>>,
+    },
     /// Signs a request to join `network` sent by `node` (this node's peer id).
     SignJoin {
         network: String,
@@ -692,6 +708,25 @@ impl Actor {
                 reply,
             } => self.answer(reply, |a| a.node.receive_join(request, &from, crate::now())),
             Request::JoinRequests { reply } => self.answer(reply, |a| a.node.join_requests()),
+            Request::ReceiveDelegationAsk { ask, from, reply } => self.answer(reply, |a| {
+                a.node.receive_delegation_ask(ask, &from, crate::now())
+            }),
+            Request::DelegationAsks { reply } => self.answer(reply, |a| a.node.delegation_asks()),
+            Request::SignDelegationAsk {
+                organisation,
+                node,
+                person,
+                note,
+                reply,
+            } => self.answer(reply, |a| {
+                Ok(a.publisher.sign_delegation_ask(
+                    organisation,
+                    &node,
+                    person,
+                    note,
+                    crate::now(),
+                )?)
+            }),
             Request::SignJoin {
                 network,
                 node,

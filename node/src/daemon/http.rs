@@ -4,7 +4,7 @@
 //!
 //! Every route is a thin wrapper: the work happens on the store actor or in the network loop.
 
-use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
+use crate::{AskDelegation, AskToJoin, NetworkChange, NetworkView, PendingJoin};
 use convene_protocol::wire::{Request as WireRequest, Response as WireResponse};
 use std::sync::Arc;
 
@@ -295,6 +295,7 @@ fn router(state: State) -> Router {
         .route("/networks/digest", post(digest))
         .route("/cohort", post(cohort))
         .route("/networks/requests", get(join_requests))
+        .route("/delegates/requests", get(delegation_asks))
         .route("/networks/map", post(network_map))
         .route("/peer-blocks", get(peer_blocks))
         .layer(json.clone());
@@ -308,6 +309,7 @@ fn router(state: State) -> Router {
         .route("/blocks", post(set_block))
         .route("/networks", post(change_network))
         .route("/networks/ask", post(ask_to_join))
+        .route("/delegates/ask", post(ask_for_delegation))
         .route("/domains/check", post(check_domains))
         .route("/peer-blocks", post(set_peer_block))
         .route("/peers/{key}", delete(remove_peer))
@@ -536,12 +538,59 @@ async fn ask_to_join(
             reply,
         })
         .await?;
-    // The convenor's node may have been added a moment ago: retry while it connects.
+    send_until_acked(
+        &state,
+        peer,
+        WireRequest::Join { request },
+        "the convenor's node",
+    )
+    .await
+}
+
+async fn ask_for_delegation(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(ask): Json<AskDelegation>,
+) -> ApiResult<()> {
+    let peer = super::peers::parse_peer_id(&ask.peer)
+        .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
+    let Json(request) = state
+        .on_store(|reply| StoreRequest::SignDelegationAsk {
+            organisation: ask.organisation,
+            node: state.node_id.clone(),
+            person: ask.person,
+            note: ask.note,
+            reply,
+        })
+        .await?;
+    send_until_acked(
+        &state,
+        peer,
+        WireRequest::Delegate { request },
+        "the organisation's node",
+    )
+    .await
+}
+
+async fn delegation_asks(
+    AxumState(state): AxumState<State>,
+) -> ApiResult<Vec<crate::keys::PendingDelegation>> {
+    state
+        .on_store(|reply| StoreRequest::DelegationAsks { reply })
+        .await
+}
+
+/// Sends a signed request to `peer` until it answers: the peer may have been added a moment
+/// ago and still be connecting.
+async fn send_until_acked(
+    state: &State,
+    peer: libp2p::PeerId,
+    request: WireRequest,
+    who: &str,
+) -> ApiResult<()> {
     let deadline = tokio::time::Instant::now() + ASK_WITHIN;
     loop {
-        let request = WireRequest::Join {
-            request: request.clone(),
-        };
+        let request = request.clone();
         let answer = state
             .ask_net(|reply| NetCommand::Request {
                 peer,
@@ -554,19 +603,19 @@ async fn ask_to_join(
             Ok(WireResponse::Refused { reason }) => {
                 return Err(ApiError::new(
                     ErrorCode::Refused,
-                    format!("the convenor's node refused the join request: {reason}"),
+                    format!("{who} refused the request: {reason}"),
                 ));
             }
             Ok(_) => {
                 return Err(ApiError::new(
                     ErrorCode::Failed,
-                    "the convenor's node answered out of turn",
+                    format!("{who} answered out of turn"),
                 ));
             }
             Err(error) if tokio::time::Instant::now() >= deadline => {
                 return Err(ApiError::new(
                     ErrorCode::Timeout,
-                    format!("the convenor's node could not be reached: {error}"),
+                    format!("{who} could not be reached: {error}"),
                 ));
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,

@@ -391,6 +391,24 @@ impl Responder {
                 }
             }
             Request::Announce => Response::Ack,
+            Request::Delegate { request } => {
+                let ask = match convene_protocol::keys::DelegationAsk::verify(&request) {
+                    Ok(ask) => ask,
+                    Err(error) => return refuse(error.to_string()),
+                };
+                let kept = store
+                    .ask(|reply| actor::Request::ReceiveDelegationAsk {
+                        ask,
+                        from: peer.to_string(),
+                        reply,
+                    })
+                    .await;
+                match kept {
+                    Ok(Ok(())) => Response::Ack,
+                    Ok(Err(error)) => refuse(error.to_string()),
+                    Err(closed) => refuse(closed.to_string()),
+                }
+            }
             Request::Join { request } => {
                 let request = match convene_protocol::network::JoinRequest::verify(&request) {
                     Ok(request) => request,
