@@ -149,6 +149,8 @@ pub struct Node {
     /// or a join changes.
     networks: std::sync::Mutex<Option<(Date, std::sync::Arc<networks::Networks>)>>,
     networks_epoch: std::sync::atomic::AtomicU64,
+    /// Goes up each time an organisation profile is stored (its domain may want a check).
+    profiles_epoch: std::sync::atomic::AtomicU64,
     /// The verdicts on keys whose word has ended; rebuilt after a succession or a delegation
     /// arrives.
     successions: std::sync::Mutex<Option<std::sync::Arc<convene_protocol::keys::Successions>>>,
@@ -271,6 +273,7 @@ impl Node {
             blocked: Default::default(),
             networks: std::sync::Mutex::new(None),
             networks_epoch: Default::default(),
+            profiles_epoch: Default::default(),
             successions: std::sync::Mutex::new(None),
         };
         node.load_blocks()?;
@@ -591,6 +594,13 @@ impl Node {
         *self.networks.lock().expect("not poisoned") = None;
         self.networks_epoch
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Goes up each time an organisation profile is stored: a running node then checks the
+    /// domains not checked yet, without waiting for its hourly round.
+    pub fn profiles_epoch(&self) -> u64 {
+        self.profiles_epoch
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Goes up each time the networks view may have changed (a charter, a binding, a join):
@@ -967,6 +977,10 @@ impl Node {
                 _ => None,
             })
             .collect();
+        if stored.iter().any(|r| r.header().kind == Kind::Organisation) {
+            self.profiles_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut profiles = profiles;
         // A delegate's new practitioner record may make its delegation stale (or fresh).
         if stored.iter().any(|r| r.header().kind == Kind::Practitioner) {

@@ -284,6 +284,25 @@ fn a_domain_proof_is_checked_by_each_node_itself() {
 
     // Valid: a running node checks by itself, soon after it starts.
     let node = NodeProcess::start(&reader);
+    // And soon after a profile arrives, without waiting for its hourly round (once, a new
+    // profile stayed "not checked yet" for up to an hour). Its first round is over by now.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    let newcomer = Home::init("Newcomer Council");
+    newcomer.run(&["org", "domain", &domain]).ok();
+    carry(&newcomer, &reader);
+    let newcomer_key = newcomer.own_key();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !profile_trust(&reader, &newcomer_key)["path"]
+        .as_str()
+        .unwrap()
+        .contains("did not verify")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not check a newly arrived profile's domain"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while profile_trust(&reader, &ashdown_key)["basis"] != "verified" {
         assert!(

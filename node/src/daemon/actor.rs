@@ -319,6 +319,7 @@ pub struct StoreHandle {
     stored: broadcast::Sender<RecordId>,
     health: watch::Receiver<Health>,
     networks: watch::Receiver<u64>,
+    profiles: watch::Receiver<u64>,
 }
 
 /// Whether the store is working, or what is wrong with it.
@@ -359,6 +360,11 @@ impl StoreHandle {
     /// may send this node, and what it may send them, changed.
     pub fn networks_epoch(&self) -> u64 {
         *self.networks.borrow()
+    }
+
+    /// Changes each time an organisation profile is stored.
+    pub fn profiles(&self) -> watch::Receiver<u64> {
+        self.profiles.clone()
     }
 
     /// Whether the store is healthy now.
@@ -463,6 +469,7 @@ pub fn spawn(
     let (stored, _) = broadcast::channel(4_096);
     let (health_tx, health) = watch::channel(Health::default());
     let (networks_tx, networks) = watch::channel(0);
+    let (profiles_tx, profiles) = watch::channel(0);
     let (alive, ended) = oneshot::channel::<()>();
     let announce = stored.clone();
     let thread = std::thread::Builder::new()
@@ -470,7 +477,11 @@ pub fn spawn(
         .spawn(move || {
             // Dropped however the thread ends, which is what `ended` waits for.
             let _alive = alive;
-            Actor::new(node, publisher, announce, health_tx, author_rates).run(queue, networks_tx)
+            Actor::new(node, publisher, announce, health_tx, author_rates).run(
+                queue,
+                networks_tx,
+                profiles_tx,
+            )
         })
         .expect("spawning the store thread");
     (
@@ -479,6 +490,7 @@ pub fn spawn(
             stored,
             health,
             networks,
+            profiles,
         },
         ActorThread { thread, ended },
     )
@@ -566,6 +578,7 @@ impl Actor {
         mut self,
         mut queue: mpsc::Receiver<Job>,
         networks: watch::Sender<u64>,
+        profiles: watch::Sender<u64>,
     ) -> Result<(), NodeError> {
         while let Some(job) = self.next_job(&mut queue) {
             let mut deferred = None;
@@ -617,6 +630,8 @@ impl Actor {
             }
             let epoch = self.node.networks_epoch();
             networks.send_if_modified(|seen| std::mem::replace(seen, epoch) != epoch);
+            let epoch = self.node.profiles_epoch();
+            profiles.send_if_modified(|seen| std::mem::replace(seen, epoch) != epoch);
             if stop {
                 break;
             }

@@ -1,6 +1,7 @@
 //! The running node checks the domains that organisation profiles name: once soon after start,
-//! then every hour for those not checked for a day (`domains::RECHECK_SECS`), and at once when
-//! `convene org check` asks. The fetches run on blocking threads; the results go to the store
+//! then every hour for those not checked for a day (`domains::RECHECK_SECS`), a few seconds
+//! after a profile arrives (one that names a domain never checked is due at once), and at once
+//! when `convene org check` asks. The fetches run on blocking threads; the results go to the store
 //! actor like any other write.
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::domains::{self, DomainCheck};
 
 /// How often the node looks for domains due for a check.
 const EVERY: Duration = Duration::from_secs(3_600);
-/// The first look, after start.
+/// The first look, after start; and the wait after a profile arrives (others may follow).
 const FIRST: Duration = Duration::from_secs(5);
 
 /// Checks every domain due (not checked for `recheck_secs`; 0: all) and records the results.
@@ -62,13 +63,22 @@ pub(crate) async fn check_due(
 
 /// Runs until the store closes: the periodic checks.
 pub(crate) async fn run(store: StoreHandle, ca_file: Option<PathBuf>) {
-    tokio::time::sleep(FIRST).await;
+    let mut profiles = store.profiles();
     loop {
+        tokio::time::sleep(FIRST).await;
+        profiles.mark_unchanged();
         match check_due(&store, ca_file.clone(), domains::RECHECK_SECS).await {
             Ok(_) => {}
             Err(NodeError::Api(reason)) if reason.contains("closed") => return,
             Err(error) => tracing::warn!(%error, "checking domains failed"),
         }
-        tokio::time::sleep(EVERY).await;
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            changed = profiles.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
