@@ -69,15 +69,7 @@ pub fn delegate(
     };
     delegation.consent = Some(consent);
     if delegation.person.is_none() {
-        delegation.person = node
-            .list(&ListFilter {
-                author: Some(key),
-                kind: Some(Kind::Practitioner),
-                stale: false,
-                now: now(),
-            })?
-            .first()
-            .and_then(|record| record.content().map(|c| c.title().to_string()));
+        delegation.person = practitioner_name(node, &key)?;
     }
     let expires = delegation.expires;
     let record = crate::publish_statement(node, Content::Delegation(delegation))?;
@@ -178,15 +170,7 @@ pub fn delegates(node: &dyn Directory, home: &Home, json: bool, out: &mut Out) -
         } else {
             "active"
         };
-        let person = node
-            .list(&ListFilter {
-                author: Some(delegation.delegate),
-                kind: Some(Kind::Practitioner),
-                stale: false,
-                now: now(),
-            })?
-            .first()
-            .and_then(|r| r.content().map(|c| c.title().to_string()));
+        let person = practitioner_name(node, &delegation.delegate)?;
         rows.push(serde_json::json!({
             "delegate": delegation.delegate.to_string(),
             "person": person,
@@ -227,25 +211,11 @@ pub fn recovery_kit(
     out: &mut Out,
 ) -> Result<ExitCode> {
     let identity = home.identity()?;
-    let profiles = node.list(&ListFilter {
-        author: Some(identity.author()),
-        kind: Some(Kind::Organisation),
-        stale: false,
-        now: now(),
-    })?;
-    let Some(profile) = profiles.first() else {
-        bail!(
-            "this home has no organisation profile to name the recovery key in: publish one \
-             first (a draft with kind = \"organisation\")"
-        );
-    };
-    let Some(Content::Organisation(organisation)) = profile.content() else {
-        unreachable!("listed as an organisation")
-    };
+    let (profile, organisation) = own_profile(node, home, "the recovery key")?;
     let (kit, recovery) = RecoveryKit::new(&identity)?;
     convene_node::write_secret_file(path, kit.to_toml().as_bytes())
         .with_context(|| format!("writing the recovery kit to {}", path.display()))?;
-    let mut organisation = organisation.clone();
+    let mut organisation = organisation;
     organisation.recovery.push(recovery);
     crate::publish_statement_at(
         node,
@@ -362,15 +332,7 @@ pub fn ask(
     }
     let entry = crate::add_peer(home, ticket).context("connecting to the node in the ticket")?;
     let peer = entry.peer.context("the ticket names no peer id")?;
-    let person = node
-        .list(&ListFilter {
-            author: Some(own),
-            kind: Some(Kind::Practitioner),
-            stale: false,
-            now: now(),
-        })?
-        .first()
-        .and_then(|record| record.content().map(|c| c.title().to_string()));
+    let person = practitioner_name(node, &own)?;
     node.ask_for_delegation(&AskDelegation {
         organisation,
         peer: peer.to_string(),
@@ -435,4 +397,41 @@ pub fn approve(
         Some(format!("{key}:{}", pending.ask.consent.to_hex())),
         out,
     )
+}
+
+/// The name on `key`'s practitioner record, if this node holds one.
+fn practitioner_name(node: &dyn Directory, key: &AuthorKey) -> Result<Option<String>> {
+    Ok(node
+        .list(&ListFilter {
+            author: Some(*key),
+            kind: Some(Kind::Practitioner),
+            stale: false,
+            now: now(),
+        })?
+        .first()
+        .and_then(|record| record.content().map(|c| c.title().to_string())))
+}
+
+/// This home's organisation profile, to name `what` in; an error says to publish one first.
+pub fn own_profile(
+    node: &dyn Directory,
+    home: &Home,
+    what: &str,
+) -> Result<(convene_protocol::Record, convene_protocol::Organisation)> {
+    let profiles = node.list(&ListFilter {
+        author: Some(home.identity()?.author()),
+        kind: Some(Kind::Organisation),
+        stale: false,
+        now: now(),
+    })?;
+    let Some(profile) = profiles.into_iter().next() else {
+        bail!(
+            "this home has no organisation profile to name {what} in: publish one first (a \
+             draft with kind = \"organisation\")"
+        );
+    };
+    let Some(Content::Organisation(organisation)) = profile.content().cloned() else {
+        unreachable!("listed as an organisation")
+    };
+    Ok((profile, organisation))
 }

@@ -721,23 +721,8 @@ fn org_command(
         OrgCommand::Domain { domain } => {
             let domain = convene_protocol::domain::normalize_domain(&domain);
             let identity = home.identity()?;
-            let profiles = node.list(&ListFilter {
-                author: Some(identity.author()),
-                kind: Some(Kind::Organisation),
-                stale: false,
-                now: now(),
-            })?;
-            let Some(profile) = profiles.first() else {
-                bail!(
-                    "this home has no organisation profile to name the domain in: publish one \
-                     first (a draft with kind = \"organisation\")"
-                );
-            };
-            let Some(convene_protocol::Content::Organisation(organisation)) = profile.content()
-            else {
-                unreachable!("listed as an organisation")
-            };
-            let mut organisation = organisation.clone();
+            let (profile, organisation) = keys::own_profile(node, home, "the domain")?;
+            let mut organisation = organisation;
             organisation.domain = Some(domain.clone());
             let draft = Draft {
                 slug: Some(profile.header().slug.clone()),

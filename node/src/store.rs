@@ -1053,45 +1053,32 @@ impl Batch {
         Ok(outcomes)
     }
 
+    /// The live records of `kind` as this batch sees them (its own writes included).
+    fn live(&self, kind: convene_protocol::Kind) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
+        live_of_kind(
+            &self.txn.open_table(LATEST)?,
+            &self.txn.open_table(RECORDS)?,
+            kind,
+        )
+    }
+
     /// Every succession and live delegation as this batch sees them (its own writes included).
     pub(crate) fn successions_and_delegations(&self) -> Result<SuccessionState, StoreError> {
-        let latest = self.txn.open_table(LATEST)?;
-        let records = self.txn.open_table(RECORDS)?;
+        use convene_protocol::Kind;
         Ok((
-            successions_of(live_of_kind(
-                &latest,
-                &records,
-                convene_protocol::Kind::Succession,
-            )?),
-            delegations_of(live_of_kind(
-                &latest,
-                &records,
-                convene_protocol::Kind::Delegation,
-            )?),
+            successions_of(self.live(Kind::Succession)?),
+            delegations_of(self.live(Kind::Delegation)?),
         ))
     }
 
     /// Every charter version, live binding and delegation as this batch sees them (its own writes
     /// included), for placing records that arrive with the charter that admits them.
     pub(crate) fn charters_and_bindings(&self) -> Result<CharterState, StoreError> {
-        let latest = self.txn.open_table(LATEST)?;
-        let records = self.txn.open_table(RECORDS)?;
+        use convene_protocol::Kind;
         Ok((
-            charters_of(live_of_kind(
-                &latest,
-                &records,
-                convene_protocol::Kind::Charter,
-            )?),
-            bindings_of(live_of_kind(
-                &latest,
-                &records,
-                convene_protocol::Kind::Binding,
-            )?),
-            delegations_of(live_of_kind(
-                &latest,
-                &records,
-                convene_protocol::Kind::Delegation,
-            )?),
+            charters_of(self.live(Kind::Charter)?),
+            bindings_of(self.live(Kind::Binding)?),
+            delegations_of(self.live(Kind::Delegation)?),
         ))
     }
 

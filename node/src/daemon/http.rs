@@ -528,8 +528,7 @@ async fn ask_to_join(
     AxumState(state): AxumState<State>,
     Json(ask): Json<AskToJoin>,
 ) -> ApiResult<()> {
-    let peer = super::peers::parse_peer_id(&ask.peer)
-        .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
+    let peer = peer_id(&ask.peer)?;
     let Json((_, request)) = state
         .on_store(|reply| StoreRequest::SignJoin {
             network: ask.network,
@@ -552,8 +551,7 @@ async fn ask_for_delegation(
     AxumState(state): AxumState<State>,
     Json(ask): Json<AskDelegation>,
 ) -> ApiResult<()> {
-    let peer = super::peers::parse_peer_id(&ask.peer)
-        .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
+    let peer = peer_id(&ask.peer)?;
     let Json(request) = state
         .on_store(|reply| StoreRequest::SignDelegationAsk {
             organisation: ask.organisation,
@@ -578,6 +576,11 @@ async fn delegation_asks(
     state
         .on_store(|reply| StoreRequest::DelegationAsks { reply })
         .await
+}
+
+/// A peer id from a request body, or an error naming what is wrong with it.
+fn peer_id(text: &str) -> Result<libp2p::PeerId, ApiError> {
+    super::peers::parse_peer_id(text).map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))
 }
 
 /// Sends a signed request to `peer` until it answers: the peer may have been added a moment

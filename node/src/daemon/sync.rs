@@ -392,39 +392,31 @@ impl Responder {
             }
             Request::Announce => Response::Ack,
             Request::Delegate { request } => {
-                let ask = match convene_protocol::keys::DelegationAsk::verify(&request) {
-                    Ok(ask) => ask,
-                    Err(error) => return refuse(error.to_string()),
-                };
-                let kept = store
-                    .ask(|reply| actor::Request::ReceiveDelegationAsk {
-                        ask,
-                        from: peer.to_string(),
-                        reply,
-                    })
-                    .await;
-                match kept {
-                    Ok(Ok(())) => Response::Ack,
-                    Ok(Err(error)) => refuse(error.to_string()),
-                    Err(closed) => refuse(closed.to_string()),
+                match convene_protocol::keys::DelegationAsk::verify(&request) {
+                    Ok(ask) => acked(
+                        store
+                            .ask(|reply| actor::Request::ReceiveDelegationAsk {
+                                ask,
+                                from: peer.to_string(),
+                                reply,
+                            })
+                            .await,
+                    ),
+                    Err(error) => refuse(error.to_string()),
                 }
             }
             Request::Join { request } => {
-                let request = match convene_protocol::network::JoinRequest::verify(&request) {
-                    Ok(request) => request,
-                    Err(error) => return refuse(error.to_string()),
-                };
-                let kept = store
-                    .ask(|reply| actor::Request::ReceiveJoin {
-                        request,
-                        from: peer.to_string(),
-                        reply,
-                    })
-                    .await;
-                match kept {
-                    Ok(Ok(())) => Response::Ack,
-                    Ok(Err(error)) => refuse(error.to_string()),
-                    Err(closed) => refuse(closed.to_string()),
+                match convene_protocol::network::JoinRequest::verify(&request) {
+                    Ok(request) => acked(
+                        store
+                            .ask(|reply| actor::Request::ReceiveJoin {
+                                request,
+                                from: peer.to_string(),
+                                reply,
+                            })
+                            .await,
+                    ),
+                    Err(error) => refuse(error.to_string()),
                 }
             }
         }
@@ -481,5 +473,19 @@ impl Responder {
         let mut state = self.state.lock().expect("not poisoned");
         state.sessions.remove(peer);
         state.rates.remove(peer);
+    }
+}
+
+/// The answer to a request the store actor keeps (a join or delegation request): an
+/// acknowledgement once kept, else why not.
+fn acked(kept: Result<Result<(), crate::NodeError>, actor::ActorError>) -> Response {
+    match kept {
+        Ok(Ok(())) => Response::Ack,
+        Ok(Err(error)) => Response::Refused {
+            reason: error.to_string(),
+        },
+        Err(closed) => Response::Refused {
+            reason: closed.to_string(),
+        },
     }
 }
