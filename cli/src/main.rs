@@ -427,6 +427,10 @@ enum NodeCommand {
         /// Do not look for nodes on the local network by multicast DNS.
         #[arg(long)]
         no_mdns: bool,
+        /// Serve the open data (open records as JSON Lines, CSV and JSON-LD under /open/) here,
+        /// e.g. 127.0.0.1:4719, or a LAN address to share it; port 0 picks one.
+        #[arg(long, value_name = "ADDR")]
+        web: Option<String>,
     },
     /// The running node: peer id, addresses, connected peers, record counts, last sync.
     Status {
@@ -688,11 +692,13 @@ fn node_command(command: NodeCommand, home: &Home, out: &mut Out) -> Result<Exit
             listen,
             api,
             no_mdns,
+            web,
         } => {
             let options = RunOptions {
                 listen,
                 api,
                 mdns: no_mdns.then_some(false),
+                web,
                 ..RunOptions::default()
             };
             convene_node::daemon::run_until_signal(home, options)?;

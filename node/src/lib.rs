@@ -22,6 +22,7 @@ mod home;
 pub mod keys;
 pub mod limits;
 pub mod networks;
+pub mod open_data;
 mod people;
 mod progress;
 mod publish;

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The licence open records are published under unless the operator says otherwise.
+pub const DEFAULT_LICENCE: &str = "https://creativecommons.org/licenses/by/4.0/";
+
 /// Network settings. Every field has a default, so an empty or missing `[node]` section works.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -52,6 +55,11 @@ pub struct NodeSettings {
     /// Local API: seconds a client has to send a request's headers (and an idle connection
     /// stays open), 1 to 600.
     pub api_header_timeout_secs: u64,
+    /// Where the web listener (open data, for browsers and other programs) listens; none: no
+    /// web listener. Loopback unless the operator names a LAN or intranet address.
+    pub web: Option<String>,
+    /// The licence the open records are published under (a URL), shown with each.
+    pub open_data_licence: String,
 }
 
 impl Default for NodeSettings {
@@ -77,6 +85,8 @@ impl Default for NodeSettings {
             https_ca_file: None,
             api_max_connections: crate::limits::API_CONNECTIONS as u32,
             api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
+            web: None,
+            open_data_licence: DEFAULT_LICENCE.into(),
         }
     }
 }
@@ -126,10 +136,28 @@ impl NodeSettings {
 # Local API: seconds a client has to send a request's headers; also how long an idle
 # connection stays open.
 # api_header_timeout_secs = 10
+# The web listener: open data at /open/records.jsonl, .csv and .jsonld for anyone who can reach
+# it (only open records, never a members-only network's). Off unless set; `node run --web ADDR`
+# also sets it. Use a LAN or intranet address to share it beyond this machine.
+# web = \"127.0.0.1:4719\"
+# The licence the open records are published under, shown with each record.
+# open_data_licence = \"https://creativecommons.org/licenses/by/4.0/\"
 ";
 
     /// Checks every number against its bounds, naming the setting that is out of range.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(web) = &self.web {
+            web.parse::<std::net::SocketAddr>().map_err(|e| {
+                format!("[node] web = {web:?} is not an address like 127.0.0.1:4719 ({e})")
+            })?;
+        }
+        let licence = &self.open_data_licence;
+        if licence.trim().is_empty() || licence.len() > 500 || licence.chars().any(char::is_control)
+        {
+            return Err(
+                "[node] open_data_licence must be one line of 1 to 500 characters (a URL)".into(),
+            );
+        }
         let ranges: [(&str, u64, u64, u64); 14] = [
             (
                 "gossip_records_per_peer_per_minute",

@@ -6,6 +6,7 @@ mod hardening;
 mod https;
 mod keys;
 mod networks;
+mod open_data;
 mod trust;
 mod util;
 

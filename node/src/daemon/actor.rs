@@ -205,6 +205,11 @@ pub enum Request {
         note: Option<String>,
         reply: Reply<(NetworkId, Vec<u8>)>,
     },
+    /// A snapshot to write the open data from.
+    OpenData {
+        licence: String,
+        reply: Reply<crate::open_data::OpenData>,
+    },
     /// The name of the organisation each peer's node is bound to, if known.
     PeerNames {
         peers: Vec<String>,
@@ -805,6 +810,9 @@ impl Actor {
                 a.node.fetch_for(&organisations, &ids, budget)
             }),
             Request::Snapshot { reply } => self.answer(reply, |a| Ok(a.node.store().clone())),
+            Request::OpenData { licence, reply } => {
+                self.answer(reply, |a| a.node.open_data(&licence))
+            }
             Request::Publish {
                 draft,
                 check,

@@ -50,6 +50,8 @@ pub(crate) struct State {
     pub ca_file: Option<std::path::PathBuf>,
     /// This node's libp2p peer id.
     pub node_id: String,
+    /// Where the web listener listens, if it does.
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// A failed API call: its body, sent with the status its code goes with.
@@ -345,9 +347,19 @@ pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     state: State,
     limits: ServeLimits,
+    stop: oneshot::Receiver<()>,
+) {
+    serve_app(listener, router(state), limits, stop).await
+}
+
+/// Serves `app` on `listener` until `stop`, with the API's limits (see [`serve`]): the web
+/// listener is served the same way.
+pub(crate) async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ServeLimits,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let app = router(state);
     let max = limits.connections;
     let slots = Arc::new(tokio::sync::Semaphore::new(max));
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
@@ -416,7 +428,7 @@ async fn health(AxumState(state): AxumState<State>) -> Json<super::actor::Health
 
 async fn status(AxumState(state): AxumState<State>) -> ApiResult<Status> {
     let api = state.api.parse().expect("our own address");
-    status_of(&state.net, &state.store, api)
+    status_of(&state.net, &state.store, api, state.web)
         .await
         .map(Json)
         .ok_or_else(|| ApiError::new(ErrorCode::Closed, "shutting down"))
@@ -733,15 +745,10 @@ async fn export(AxumState(state): AxumState<State>) -> Result<Response, ApiError
         .await?;
     let (lines, receiver) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
     tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter {
-            lines,
-            buffer: Vec::with_capacity(64 * 1024),
-        };
+        let mut writer = ChannelWriter::new(lines);
         let node_error = crate::transfer::export_store(&store, &mut writer);
         if let Err(error) = node_error {
-            let _ = writer
-                .lines
-                .blocking_send(Err(std::io::Error::other(error.to_string())));
+            writer.fail(std::io::Error::other(error.to_string()));
         }
     });
     let stream = futures::stream::unfold(receiver, |mut receiver| async move {
@@ -754,10 +761,24 @@ async fn export(AxumState(state): AxumState<State>) -> Result<Response, ApiError
         .into_response())
 }
 
-/// Writes into the export stream in chunks of about 64 KiB.
-struct ChannelWriter {
+/// Writes into a response stream in chunks of about 64 KiB.
+pub(crate) struct ChannelWriter {
     lines: mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
     buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    pub(crate) fn new(lines: mpsc::Sender<Result<Vec<u8>, std::io::Error>>) -> ChannelWriter {
+        ChannelWriter {
+            lines,
+            buffer: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Ends the stream with an error (the client sees the body cut short).
+    pub(crate) fn fail(self, error: std::io::Error) {
+        let _ = self.lines.blocking_send(Err(error));
+    }
 }
 
 impl std::io::Write for ChannelWriter {

@@ -19,6 +19,7 @@ pub mod peers;
 mod rate;
 mod status;
 pub mod sync;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,7 @@ impl RunOptions {
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             api: Some("127.0.0.1:0".into()),
             mdns: Some(false),
+            web: None,
             policy: crate::Policy::default(),
         }
     }
@@ -100,6 +102,8 @@ pub struct RunOptions {
     pub api: Option<String>,
     /// `Some(false)` for `--no-mdns`.
     pub mdns: Option<bool>,
+    /// Replaces `[node] web`: where the web listener (open data) listens.
+    pub web: Option<String>,
     /// The local rules of the admission step; the default has none.
     pub policy: crate::Policy,
 }
@@ -112,6 +116,8 @@ pub struct Daemon {
     store: StoreHandle,
     api_addr: SocketAddr,
     api_task: tokio::task::JoinHandle<()>,
+    /// The web listener, if the operator asked for one: its address, task and stop.
+    web: Option<(SocketAddr, tokio::task::JoinHandle<()>, oneshot::Sender<()>)>,
     /// The periodic domain checks.
     domain_task: tokio::task::JoinHandle<()>,
     api_stop: oneshot::Sender<()>,
@@ -136,6 +142,9 @@ impl Daemon {
         }
         if let Some(mdns) = options.mdns {
             settings.mdns = mdns;
+        }
+        if options.web.is_some() {
+            settings.web = options.web;
         }
         settings.check().map_err(|reason| DaemonError::Setting {
             what: home
@@ -237,6 +246,32 @@ impl Daemon {
             .await
             .map_err(io_error(Path::new(&settings.api)))?;
         let api_addr = listener.local_addr().map_err(io_error(home.dir()))?;
+        let limits = http::ServeLimits {
+            connections: settings.api_max_connections as usize,
+            header_timeout: std::time::Duration::from_secs(settings.api_header_timeout_secs),
+        };
+        let web = match &settings.web {
+            None => None,
+            Some(text) => {
+                let addr: SocketAddr = text.parse().map_err(|e| DaemonError::Setting {
+                    what: format!("web address {text:?}"),
+                    reason: format!("{e} (expected an address like 127.0.0.1:4719)"),
+                })?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(io_error(Path::new(text)))?;
+                let addr = listener.local_addr().map_err(io_error(home.dir()))?;
+                let (stop, stopped) = oneshot::channel();
+                let app = web::router(web::WebState {
+                    store: store.clone(),
+                    licence: settings.open_data_licence.clone(),
+                });
+                let task = tokio::spawn(http::serve_app(listener, app, limits, stopped));
+                tracing::info!(web = %addr, "web listener (open data) listening");
+                Some((addr, task, stop))
+            }
+        };
+        let web_addr = web.as_ref().map(|(addr, _, _)| *addr);
         let ca_file = settings
             .https_ca_file
             .as_ref()
@@ -249,12 +284,9 @@ impl Daemon {
             author,
             ca_file: ca_file.clone(),
             node_id,
+            web: web_addr,
         };
         let (api_stop, stopped) = oneshot::channel();
-        let limits = http::ServeLimits {
-            connections: settings.api_max_connections as usize,
-            header_timeout: std::time::Duration::from_secs(settings.api_header_timeout_secs),
-        };
         let api_task = tokio::spawn(http::serve(listener, state.clone(), limits, stopped));
         let domain_task = tokio::spawn(domain_checks::run(store.clone(), ca_file));
         let api_file = home.dir().join(API_FILE);
@@ -262,7 +294,7 @@ impl Daemon {
         tracing::info!(api = %api_addr, "local API listening");
         // Wait until the listeners are up, so the first status shows them.
         for _ in 0..50 {
-            let status = status_of(&net_tx, &store, api_addr).await;
+            let status = status_of(&net_tx, &store, api_addr, web_addr).await;
             if status.is_none_or(|s| !s.net.listen.is_empty() || listen.is_empty()) {
                 break;
             }
@@ -274,6 +306,7 @@ impl Daemon {
             store,
             api_addr,
             api_task,
+            web,
             domain_task,
             api_stop,
             net_task,
@@ -293,7 +326,13 @@ impl Daemon {
     }
 
     pub async fn status(&self) -> Option<Status> {
-        status_of(&self.net, &self.store, self.api_addr).await
+        status_of(
+            &self.net,
+            &self.store,
+            self.api_addr,
+            self.web.as_ref().map(|(addr, _, _)| *addr),
+        )
+        .await
     }
 
     /// Publishes `draft` as the home's identity and gossips it, as `convene publish --yes`
@@ -398,6 +437,10 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.api_file);
         let _ = self.api_stop.send(());
         let _ = (&mut self.api_task).await;
+        if let Some((_, task, stop)) = self.web.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         self.domain_task.abort();
         let _ = (&mut self.domain_task).await;
         if let Some(stop) = self.net_stop.take() {
@@ -435,6 +478,9 @@ pub fn run_until_signal(home: &Home, options: RunOptions) -> Result<(), DaemonEr
                 eprintln!("  listening on {addr}");
             }
             eprintln!("  local API on http://{}", status.api);
+            if let Some(web) = &status.web {
+                eprintln!("  open data on http://{web}/open/records.jsonl (.csv, .jsonld)");
+            }
             eprintln!("  ticket: {}", status.net.ticket);
         }
         let died = tokio::select! {

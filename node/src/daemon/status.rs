@@ -13,6 +13,9 @@ use crate::StoreCounts;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
     pub api: String,
+    /// Where the web listener (open data) listens, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<String>,
     /// `None` when the store could not count (see `health`).
     pub counts: Option<StoreCounts>,
     /// Whether the store can write; a degraded store says why.
@@ -26,6 +29,7 @@ pub(crate) async fn status_of(
     net: &mpsc::Sender<NetCommand>,
     store: &StoreHandle,
     api: SocketAddr,
+    web: Option<SocketAddr>,
 ) -> Option<Status> {
     let (reply, result) = oneshot::channel();
     net.send(NetCommand::Status(reply)).await.ok()?;
@@ -47,6 +51,7 @@ pub(crate) async fn status_of(
     };
     Some(Status {
         api: api.to_string(),
+        web: web.map(|addr| addr.to_string()),
         counts,
         health: store.health(),
         net,

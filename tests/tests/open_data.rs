@@ -1,0 +1,162 @@
+//! Open data: a node serves its open records to anyone who can reach its web listener, as JSON
+//! Lines, CSV and schema.org JSON-LD, with each record's trust path and licence and its signed
+//! bytes — and never a members-only network's records.
+
+use std::io::{Read, Write};
+
+use crate::util::{Home, NodeProcess, status, turn};
+
+/// A plain HTTP/1.1 request; returns the status line, the headers and the body.
+fn http(addr: &str, method: &str, path: &str) -> (String, String, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: https://example.org\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let (status_line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    // The body may come chunked: keep only the chunks' data.
+    let body = if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut data = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            data.push_str(&tail[..size]);
+            rest = &tail[size + 2..];
+        }
+        data
+    } else {
+        body.to_string()
+    };
+    (status_line.to_string(), headers.to_string(), body)
+}
+
+#[test]
+fn open_data_serves_open_records_with_their_trust_path_and_never_a_members_only_one() {
+    let _turn = turn();
+    let council = Home::init("Leicester City Council");
+    let pilots = council
+        .run(&[
+            "network",
+            "create",
+            "East Midlands Pilots",
+            "--members-only",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let open = council.publish(
+        "fridges.toml",
+        "kind = \"experiment\"\ntitle = \"Community fridges\"\nsummary = \"Shared fridges, open to all\"\nstatus = \"running\"\ntags = [\"food\"]\n",
+    );
+    let secret = council.file(
+        "secret.toml",
+        "kind = \"experiment\"\ntitle = \"Quiet pilot\"\nsummary = \"Only for the network's members\"\nstatus = \"running\"\n",
+    );
+    council
+        .run(&[
+            "publish",
+            secret.to_str().unwrap(),
+            "--yes",
+            "--network",
+            &pilots,
+        ])
+        .ok();
+    council.publish(
+        "sam.toml",
+        "kind = \"practitioner\"\nname = \"Sam Patel\"\nrole = \"Digital Lead\"\ncontact = \"sam@example.org\"\nexpertise = [\"LoRaWAN\"]\n",
+    );
+    council.set_node_config(
+        "web = \"127.0.0.1:0\"\nopen_data_licence = \"https://example.org/licence\"",
+    );
+    let node = NodeProcess::start(&council);
+    let web = status(&council)["web"].as_str().unwrap().to_string();
+
+    let (line, headers, body) = http(&web, "GET", "/open/records.jsonl");
+    assert!(line.contains("200"), "{line}");
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    let rows: Vec<serde_json::Value> = body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let titles: Vec<&str> = rows.iter().map(|r| r["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"Community fridges"), "{titles:?}");
+    assert!(titles.contains(&"Sam Patel"), "{titles:?}");
+    assert!(titles.contains(&"Leicester City Council"), "{titles:?}");
+    assert!(
+        !body.contains("Quiet pilot"),
+        "a members-only record is in the open data"
+    );
+    let fridges = rows.iter().find(|r| r["address"] == open.as_str()).unwrap();
+    assert_eq!(fridges["organisation"], "Leicester City Council");
+    assert_eq!(
+        fridges["trust_path"],
+        "Leicester City Council — this node's own identity"
+    );
+    assert_eq!(fridges["licence"], "https://example.org/licence");
+    // The signed record comes with it, and verifies.
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(fridges["record"].as_str().unwrap())
+        .unwrap();
+    let record = convene_protocol::Record::from_bytes(bytes, i64::MAX / 2).unwrap();
+    assert_eq!(record.address().to_string(), open);
+    let sam = rows.iter().find(|r| r["title"] == "Sam Patel").unwrap();
+    assert_eq!(sam["contact"], "sam@example.org");
+    assert_eq!(sam["tags"][0], "LoRaWAN");
+
+    let (line, headers, body) = http(&web, "GET", "/open/records.csv");
+    assert!(
+        line.contains("200") && headers.contains("text/csv"),
+        "{line} {headers}"
+    );
+    let mut lines = body.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "address,kind,title,summary,status,tags,sector,region,contact,organisation,trust_path,updated,licence"
+    );
+    assert_eq!(lines.count(), rows.len());
+    assert!(!body.contains("Quiet pilot"));
+
+    let (line, _, body) = http(&web, "GET", "/open/records.jsonld");
+    assert!(line.contains("200"), "{line}");
+    let graph: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(graph["@context"], "https://schema.org");
+    let nodes = graph["@graph"].as_array().unwrap();
+    let project = nodes.iter().find(|n| n["@id"] == open.as_str()).unwrap();
+    assert_eq!(project["@type"], "Project");
+    assert_eq!(project["sponsor"]["name"], "Leicester City Council");
+    assert_eq!(project["license"], "https://example.org/licence");
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["@type"] == "Person" && n["jobTitle"] == "Digital Lead")
+    );
+    assert!(!body.contains("Quiet pilot"));
+
+    // Only reading: anything else is refused, and unknown paths say what is there.
+    let (line, _, _) = http(&web, "POST", "/open/records.jsonl");
+    assert!(line.contains("405"), "{line}");
+    let (line, _, body) = http(&web, "GET", "/publish");
+    assert!(
+        line.contains("404") && body.contains("/open/records.jsonl"),
+        "{line}"
+    );
+    node.stop();
+}
