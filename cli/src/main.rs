@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use convene_node::daemon::{PeerBans, PeerBook, PeerEntry, RunOptions};
 use convene_node::search::{Query, SimilarQuery, SimilarityThreshold};
 use convene_node::trust::Block;
+use convene_node::wider::WiderQuery;
 use convene_node::{
     Client, Directory, Draft, DraftFormat, Home, HomeError, ListFilter, Node, NodeError,
     PublishOutcome, Publisher, SimilarCheck, now,
@@ -39,6 +40,7 @@ macro_rules! say_inline {
 
 mod keys;
 mod network;
+mod wider;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -94,9 +96,19 @@ enum Command {
     Search {
         #[command(flatten)]
         search: SearchArgs,
-        /// Number of results (at most 1000).
+        /// Number of results (at most 1000; with --wider, at most 50).
         #[arg(short = 'n', long, default_value_t = 10, value_parser = result_count)]
         limit: usize,
+        /// Also ask the running node's connected peers to search their own records (only the
+        /// words and --kind go with it); every record they send is verified.
+        #[arg(long)]
+        wider: bool,
+        /// With --wider: seconds to wait for peers (1 to 10).
+        #[arg(long, default_value_t = 2, requires = "wider", value_parser = clap::value_parser!(u64).range(1..=10))]
+        wait: u64,
+        /// With --wider: keep the results found elsewhere here (through the admission step).
+        #[arg(long, requires = "wider")]
+        keep: bool,
         #[arg(long)]
         json: bool,
     },
@@ -495,6 +507,23 @@ struct SearchArgs {
 }
 
 impl SearchArgs {
+    /// The words of a wider search, which carries no filters but --kind.
+    fn wider_text(self) -> Result<String> {
+        let filtered = !self.tags.is_empty()
+            || self.status.is_some()
+            || self.sector.is_some()
+            || self.region.is_some()
+            || self.org.is_some()
+            || self.since.is_some()
+            || self.started_after.is_some()
+            || self.started_before.is_some()
+            || self.network.is_some();
+        if filtered {
+            bail!("a wider search carries only its words and --kind; drop the other filters");
+        }
+        Ok(self.query.join(" "))
+    }
+
     fn into_query(self, node: &dyn Directory, limit: usize) -> Result<Query> {
         let network = match &self.network {
             None => None,
@@ -1024,7 +1053,26 @@ fn command(
         Command::Search {
             search,
             limit,
+            wider: true,
+            wait,
+            keep,
             json,
+        } => {
+            let kind = search.kind;
+            let text = search.wider_text()?;
+            let query = WiderQuery {
+                text,
+                kind,
+                limit: u16::try_from(limit.min(50)).expect("at most 50"),
+                wait_ms: wait * 1_000,
+            };
+            wider::search(node, query, keep, json, out)
+        }
+        Command::Search {
+            search,
+            limit,
+            json,
+            ..
         } => {
             let hits = node.search(&search.into_query(node, limit)?)?;
             out.hits(&hits, json)?;

@@ -381,6 +381,13 @@ impl Directory for Client {
         self.get("/delegates/requests")
     }
 
+    fn wider_search(
+        &self,
+        query: &crate::wider::WiderQuery,
+    ) -> Result<crate::wider::WiderSearch, NodeError> {
+        self.post("/search/wider", query)
+    }
+
     fn ask_for_delegation(&mut self, ask: &crate::AskDelegation) -> Result<(), NodeError> {
         self.post("/delegates/ask", ask)
     }

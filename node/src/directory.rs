@@ -53,6 +53,12 @@ pub trait Directory: std::fmt::Debug {
     fn join_requests(&self) -> Result<Vec<PendingJoin>, NodeError>;
     /// Sends a signed request to join a network to a convenor's node (a running node only).
     fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError>;
+    /// Asks the connected peers to run a query and merges their checked answers (needs a
+    /// running node).
+    fn wider_search(
+        &self,
+        query: &crate::wider::WiderQuery,
+    ) -> Result<crate::wider::WiderSearch, NodeError>;
     /// People's requests to publish for this organisation, unanswered.
     fn delegation_asks(&self) -> Result<Vec<crate::keys::PendingDelegation>, NodeError>;
     /// Sends this home's request to publish for an organisation to its node.
@@ -175,6 +181,17 @@ impl Directory for Local {
 
     fn delegation_asks(&self) -> Result<Vec<crate::keys::PendingDelegation>, NodeError> {
         self.node.delegation_asks()
+    }
+
+    fn wider_search(
+        &self,
+        _: &crate::wider::WiderQuery,
+    ) -> Result<crate::wider::WiderSearch, NodeError> {
+        Err(NodeError::Invalid(
+            "a wider search asks the peers of a running node: start this home's node \
+             (`convene node run`) and search again"
+                .into(),
+        ))
     }
 
     fn ask_for_delegation(&mut self, _: &crate::AskDelegation) -> Result<(), NodeError> {

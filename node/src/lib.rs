@@ -32,6 +32,7 @@ mod store;
 mod tables;
 mod transfer;
 pub mod trust;
+pub mod wider;
 
 use std::path::Path;
 

@@ -53,6 +53,11 @@ pub const MAX_REQUEST_BYTES: usize =
     } else {
         5 + 32 * MAX_FETCH_IDS
     };
+/// Longest query text a [`Request::Search`] may carry, in bytes.
+pub const MAX_SEARCH_TEXT: usize = 500;
+/// Most results a [`Request::Search`] may ask for.
+pub const MAX_SEARCH_RESULTS: u16 = 50;
+
 /// Longest reason a refusal may give.
 pub const MAX_REFUSAL_BYTES: usize = 1_024;
 
@@ -61,6 +66,7 @@ const FETCH: u8 = 2;
 const ANNOUNCE: u8 = 3;
 const JOIN: u8 = 4;
 const DELEGATE: u8 = 5;
+const SEARCH: u8 = 6;
 const RECORDS: u8 = 2;
 const REFUSED: u8 = 3;
 const ACK: u8 = 4;
@@ -90,6 +96,15 @@ pub enum Request {
     /// ([`crate::keys::DelegationAsk`]), for the organisation's node; answered with
     /// [`Response::Ack`] once kept, or refused.
     Delegate { request: Vec<u8> },
+    /// "Run this query on your index": answered with [`Response::Records`] holding the
+    /// matching records the asker may see (signed, to verify), best first, at most `limit`
+    /// (1 to [`MAX_SEARCH_RESULTS`]) and [`RECORDS_BUDGET`] bytes. `kind`: only records of
+    /// this kind.
+    Search {
+        text: String,
+        kind: Option<crate::Kind>,
+        limit: u16,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -217,6 +232,14 @@ impl Request {
                 out.extend_from_slice(request);
                 out
             }
+            Request::Search { text, kind, limit } => {
+                let mut out = Vec::with_capacity(4 + text.len());
+                out.push(SEARCH);
+                out.push(kind.map_or(0, |kind| kind as u8));
+                out.extend_from_slice(&limit.to_be_bytes());
+                out.extend_from_slice(text.as_bytes());
+                out
+            }
         }
     }
 
@@ -260,6 +283,28 @@ impl Request {
                 }
                 Request::Join {
                     request: request.to_vec(),
+                }
+            }
+            SEARCH => {
+                let kind = match reader.u8()? {
+                    0 => None,
+                    byte => {
+                        Some(crate::Kind::from_byte(byte).map_err(|_| WireError("unknown kind"))?)
+                    }
+                };
+                let limit = u16::from_be_bytes([reader.u8()?, reader.u8()?]);
+                if limit == 0 || limit > MAX_SEARCH_RESULTS {
+                    return Err(WireError("search asks for too many results, or none"));
+                }
+                let text = reader.rest();
+                if text.len() > MAX_SEARCH_TEXT {
+                    return Err(WireError("search text over the limit"));
+                }
+                Request::Search {
+                    text: String::from_utf8(text.to_vec())
+                        .map_err(|_| WireError("search text is not UTF-8"))?,
+                    kind,
+                    limit,
                 }
             }
             DELEGATE => {
@@ -381,6 +426,16 @@ mod tests {
             },
             Request::Delegate {
                 request: vec![4, 5],
+            },
+            Request::Search {
+                text: "community fridges".into(),
+                kind: Some(crate::Kind::Experiment),
+                limit: 20,
+            },
+            Request::Search {
+                text: String::new(),
+                kind: None,
+                limit: 1,
             },
         ];
         for request in requests {

@@ -9,6 +9,7 @@ mod networks;
 mod open_data;
 mod trust;
 mod util;
+mod wider;
 
 use util::Home;
 

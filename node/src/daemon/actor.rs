@@ -205,6 +205,20 @@ pub enum Request {
         note: Option<String>,
         reply: Reply<(NetworkId, Vec<u8>)>,
     },
+    /// A peer's search: the matching records it may receive, signed.
+    AnswerSearch {
+        peer: String,
+        text: String,
+        kind: Option<convene_protocol::Kind>,
+        limit: usize,
+        reply: Reply<Vec<Vec<u8>>>,
+    },
+    /// Checks and merges what peers answered to a wider search.
+    MergeWider {
+        query: crate::wider::WiderQuery,
+        replies: Vec<(String, crate::wider::PeerReply)>,
+        reply: Reply<crate::wider::WiderSearch>,
+    },
     /// A snapshot to write the open data from.
     OpenData {
         licence: String,
@@ -810,6 +824,21 @@ impl Actor {
                 a.node.fetch_for(&organisations, &ids, budget)
             }),
             Request::Snapshot { reply } => self.answer(reply, |a| Ok(a.node.store().clone())),
+            Request::AnswerSearch {
+                peer,
+                text,
+                kind,
+                limit,
+                reply,
+            } => self.answer(reply, |a| {
+                let organisations = a.node.networks()?.organisations_of(&peer).to_vec();
+                a.node.answer_search(&organisations, &text, kind, limit)
+            }),
+            Request::MergeWider {
+                query,
+                replies,
+                reply,
+            } => self.answer(reply, |a| a.node.merge_wider(&query, replies)),
             Request::OpenData { licence, reply } => {
                 self.answer(reply, |a| a.node.open_data(&licence))
             }

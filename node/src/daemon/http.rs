@@ -283,6 +283,7 @@ fn router(state: State) -> Router {
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/search", post(search))
+        .route("/search/wider", post(wider_search))
         .route("/facets", post(facets))
         .route("/people", post(people))
         .route("/similar", post(similar))
@@ -580,6 +581,63 @@ async fn ask_for_delegation(
         "the organisation's node",
     )
     .await
+}
+
+/// Asks the connected peers (at most [`crate::wider::MAX_PEERS`]) to run the query, in
+/// parallel, waits at most the query's time for each, and has the store check and merge what
+/// they sent.
+async fn wider_search(
+    AxumState(state): AxumState<State>,
+    Json(query): Json<crate::wider::WiderQuery>,
+) -> ApiResult<crate::wider::WiderSearch> {
+    use crate::wider::PeerReply;
+    let query = query
+        .bounded()
+        .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
+    let net = state.ask_net(NetCommand::Status).await?;
+    let peers: Vec<libp2p::PeerId> = net
+        .peers
+        .iter()
+        .filter_map(|peer| peer.peer_id.parse().ok())
+        .take(crate::wider::MAX_PEERS)
+        .collect();
+    let wait = std::time::Duration::from_millis(query.wait_ms);
+    let asks = peers.into_iter().map(|peer| {
+        let state = state.clone();
+        let request = WireRequest::Search {
+            text: query.text.clone(),
+            kind: query.kind,
+            limit: query.limit,
+        };
+        async move {
+            let answer = tokio::time::timeout(
+                wait,
+                state.ask_net(|reply| NetCommand::Request {
+                    peer,
+                    request,
+                    reply,
+                }),
+            )
+            .await;
+            let reply = match answer {
+                Err(_) => PeerReply::TimedOut,
+                Ok(Err(error)) => PeerReply::Failed(error.to_string()),
+                Ok(Ok(Ok(WireResponse::Records { records, .. }))) => PeerReply::Records(records),
+                Ok(Ok(Ok(WireResponse::Refused { reason }))) => PeerReply::Refused(reason),
+                Ok(Ok(Ok(_))) => PeerReply::Failed("it answered out of turn".into()),
+                Ok(Ok(Err(error))) => PeerReply::Failed(error.to_string()),
+            };
+            (peer.to_string(), reply)
+        }
+    });
+    let replies = futures::future::join_all(asks).await;
+    state
+        .on_store(|reply| StoreRequest::MergeWider {
+            query,
+            replies,
+            reply,
+        })
+        .await
 }
 
 async fn delegation_asks(

@@ -272,7 +272,12 @@ struct Session {
 struct Rates {
     requests: Bucket,
     sessions: Bucket,
+    /// Searches asked of this node ([`Request::Search`]): each runs a query on the index.
+    searches: Bucket,
 }
+
+/// Searches this node answers per peer per minute.
+const SEARCHES_PER_MINUTE: u32 = 30;
 
 impl Default for Responder {
     fn default() -> Responder {
@@ -309,7 +314,13 @@ impl Responder {
             let rates = state.rates.entry(peer).or_insert_with(|| Rates {
                 requests: Bucket::new(budget.requests_per_minute),
                 sessions: Bucket::new(budget.sessions_per_minute),
+                searches: Bucket::new(SEARCHES_PER_MINUTE),
             });
+            if matches!(request, Request::Search { .. }) && !rates.searches.take() {
+                return refuse(format!(
+                    "over the limit of {SEARCHES_PER_MINUTE} searches a minute; try later"
+                ));
+            }
             if !rates.requests.take() {
                 return refuse(format!(
                     "over the limit of {} sync requests a minute; slow down",
@@ -391,6 +402,25 @@ impl Responder {
                 }
             }
             Request::Announce => Response::Ack,
+            Request::Search { text, kind, limit } => {
+                let found = store
+                    .ask(|reply| actor::Request::AnswerSearch {
+                        peer: peer.to_string(),
+                        text,
+                        kind,
+                        limit: usize::from(limit),
+                        reply,
+                    })
+                    .await;
+                match found {
+                    Ok(Ok(records)) => Response::Records {
+                        served: records.len() as u32,
+                        records,
+                    },
+                    Ok(Err(error)) => refuse(error.to_string()),
+                    Err(closed) => refuse(closed.to_string()),
+                }
+            }
             Request::Delegate { request } => {
                 match convene_protocol::keys::DelegationAsk::verify(&request) {
                     Ok(ask) => acked(
