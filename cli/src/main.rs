@@ -122,9 +122,16 @@ enum Command {
     /// Find the people to learn from on a topic.
     People {
         query: Vec<String>,
-        /// Number of people (at most 1000).
+        /// Number of people (at most 1000; with --wider, at most 50).
         #[arg(short = 'n', long, default_value_t = 10, value_parser = result_count)]
         limit: usize,
+        /// Also ask the running node's connected peers for practitioners on the topic (their
+        /// records are verified); see `search --wider`.
+        #[arg(long)]
+        wider: bool,
+        /// With --wider: seconds to wait for peers (1 to 10).
+        #[arg(long, default_value_t = 2, requires = "wider", value_parser = clap::value_parser!(u64).range(1..=10))]
+        wait: u64,
         #[arg(long)]
         json: bool,
     },
@@ -1083,7 +1090,24 @@ fn command(
             out.facets(&facets, json)?;
             Ok(found(facets.iter().any(|facet| !facet.values.is_empty())))
         }
-        Command::People { query, limit, json } => {
+        Command::People {
+            query,
+            limit,
+            wider: true,
+            wait,
+            json,
+        } => {
+            let query = WiderQuery {
+                text: query.join(" "),
+                kind: Some(Kind::Practitioner),
+                limit: u16::try_from(limit.min(50)).expect("at most 50"),
+                wait_ms: wait * 1_000,
+            };
+            wider::search(node, query, false, json, out)
+        }
+        Command::People {
+            query, limit, json, ..
+        } => {
             let people = node.people(&query.join(" "), limit)?;
             out.people(&people, json)?;
             Ok(found(!people.is_empty()))

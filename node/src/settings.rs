@@ -55,6 +55,8 @@ pub struct NodeSettings {
     /// Local API: seconds a client has to send a request's headers (and an idle connection
     /// stays open), 1 to 600.
     pub api_header_timeout_secs: u64,
+    /// Wider search: searches this node runs for one peer per minute (more are refused).
+    pub searches_per_minute: u32,
     /// Where the web listener (open data, for browsers and other programs) listens; none: no
     /// web listener. Loopback unless the operator names a LAN or intranet address.
     pub web: Option<String>,
@@ -85,6 +87,7 @@ impl Default for NodeSettings {
             https_ca_file: None,
             api_max_connections: crate::limits::API_CONNECTIONS as u32,
             api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
+            searches_per_minute: 30,
             web: None,
             open_data_licence: DEFAULT_LICENCE.into(),
         }
@@ -136,6 +139,8 @@ impl NodeSettings {
 # Local API: seconds a client has to send a request's headers; also how long an idle
 # connection stays open.
 # api_header_timeout_secs = 10
+# Wider search: searches this node runs for one peer per minute; more are refused.
+# searches_per_minute = 30
 # The web listener: open data at /open/records.jsonl, .csv and .jsonld for anyone who can reach
 # it (only open records, never a members-only network's). Off unless set; `node run --web ADDR`
 # also sets it. Use a LAN or intranet address to share it beyond this machine.
@@ -158,7 +163,13 @@ impl NodeSettings {
                 "[node] open_data_licence must be one line of 1 to 500 characters (a URL)".into(),
             );
         }
-        let ranges: [(&str, u64, u64, u64); 14] = [
+        let ranges: [(&str, u64, u64, u64); 15] = [
+            (
+                "searches_per_minute",
+                self.searches_per_minute.into(),
+                1,
+                100_000,
+            ),
             (
                 "gossip_records_per_peer_per_minute",
                 self.gossip_records_per_peer_per_minute.into(),

@@ -799,6 +799,7 @@ mod sync_limits {
             max_records: 1_000_000,
             sessions_per_minute: 100,
             requests_per_minute: 1_000,
+            searches_per_minute: 30,
         }
     }
 

@@ -57,6 +57,19 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
         .as_str()
         .unwrap()
         .to_string();
+    let person = holder.file(
+        "sun.toml",
+        "kind = \"practitioner\"\nname = \"Sunita Rao\"\nrole = \"Energy officer\"\nexpertise = [\"solar\"]\n",
+    );
+    holder
+        .run(&[
+            "publish",
+            person.to_str().unwrap(),
+            "--yes",
+            "--network",
+            &open,
+        ])
+        .ok();
     let quiet = holder.file(
         "quiet.toml",
         &experiment("Solar quiet roofs", "Only for members"),
@@ -169,6 +182,14 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
         "{found}"
     );
     assert_eq!(outcome(&silent)["outcome"], "timed_out");
+
+    // People too: practitioners on the topic, from the peers.
+    let people = asker
+        .run(&["people", "solar", "--wider", "--json"])
+        .ok()
+        .json();
+    assert_eq!(people["results"][0]["title"], "Sunita Rao", "{people}");
+    assert_eq!(people["results"][0]["kind"], "practitioner");
 
     // Keeping it goes through the admission step: a record of a network this node does not
     // replicate is not stored, and the command says why.

@@ -35,6 +35,8 @@ pub struct SyncBudget {
     pub sessions_per_minute: u32,
     /// Requests answered per peer per minute.
     pub requests_per_minute: u32,
+    /// Searches answered per peer per minute ([`Request::Search`]).
+    pub searches_per_minute: u32,
 }
 
 impl From<&NodeSettings> for SyncBudget {
@@ -44,6 +46,7 @@ impl From<&NodeSettings> for SyncBudget {
             max_records: settings.sync_max_records,
             sessions_per_minute: settings.sync_sessions_per_minute,
             requests_per_minute: settings.sync_requests_per_minute,
+            searches_per_minute: settings.searches_per_minute,
         }
     }
 }
@@ -276,8 +279,7 @@ struct Rates {
     searches: Bucket,
 }
 
-/// Searches this node answers per peer per minute.
-const SEARCHES_PER_MINUTE: u32 = 30;
+
 
 impl Default for Responder {
     fn default() -> Responder {
@@ -314,11 +316,12 @@ impl Responder {
             let rates = state.rates.entry(peer).or_insert_with(|| Rates {
                 requests: Bucket::new(budget.requests_per_minute),
                 sessions: Bucket::new(budget.sessions_per_minute),
-                searches: Bucket::new(SEARCHES_PER_MINUTE),
+                searches: Bucket::new(budget.searches_per_minute),
             });
             if matches!(request, Request::Search { .. }) && !rates.searches.take() {
                 return refuse(format!(
-                    "over the limit of {SEARCHES_PER_MINUTE} searches a minute; try later"
+                    "over the limit of {} searches a minute; try later",
+                    budget.searches_per_minute
                 ));
             }
             if !rates.requests.take() {
