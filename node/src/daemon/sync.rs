@@ -279,8 +279,6 @@ struct Rates {
     searches: Bucket,
 }
 
-
-
 impl Default for Responder {
     fn default() -> Responder {
         Responder::new(SyncBudget::default())
