@@ -552,6 +552,7 @@ impl SearchArgs {
             started_after: self.started_after,
             started_before: self.started_before,
             network,
+            any_network: Vec::new(),
             about: None,
             adopted_from: None,
             limit,

@@ -115,6 +115,10 @@ pub struct Query {
     /// Only records published into this network (the commons: those that name none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<convene_protocol::NetworkId>,
+    /// Only experiments, practitioners and lessons published into at least one of these
+    /// networks (the commons among them: those that name none). Empty: no such filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_network: Vec<convene_protocol::NetworkId>,
     /// Maximum number of hits; 0 means 10, at most [`limits::RESULTS`].
     pub limit: usize,
 }
@@ -420,6 +424,22 @@ impl Index {
                 bound(query.started_after),
                 bound(query.started_before),
             )));
+        }
+        if !query.any_network.is_empty() {
+            let any: Vec<(Occur, Box<dyn TantivyQuery>)> = query
+                .any_network
+                .iter()
+                .map(|network| -> (Occur, Box<dyn TantivyQuery>) {
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(f.network, &network.to_string()),
+                            IndexRecordOption::Basic,
+                        )),
+                    )
+                })
+                .collect();
+            ranges.push(Box::new(BooleanQuery::new(any)));
         }
         if filters.is_empty() && ranges.is_empty() {
             return text;
@@ -793,6 +813,48 @@ mod tests {
             }),
             ["summer"]
         );
+    }
+
+    #[test]
+    fn any_network_keeps_records_in_at_least_one_of_the_networks_named() {
+        let founder = Identity::from_secret([6; 32]).author();
+        let network = |slug: &str| convene_protocol::NetworkId::Convened {
+            founder,
+            slug: Slug::new(slug).unwrap(),
+        };
+        let in_networks = |slug: &str, networks: Vec<convene_protocol::NetworkId>| {
+            Record::sign(
+                &Identity::from_secret([5; 32]),
+                Slug::new(slug).unwrap(),
+                1,
+                0,
+                Content::Experiment(Experiment {
+                    title: format!("Pilot {slug}"),
+                    summary: "shared words".into(),
+                    networks,
+                    ..Experiment::default()
+                }),
+            )
+            .unwrap()
+        };
+        let (_dir, index) = index_of(&[
+            in_networks("commons", Vec::new()),
+            in_networks("open", vec![network("open")]),
+            in_networks("closed", vec![network("closed")]),
+            in_networks("both", vec![network("closed"), network("open")]),
+        ]);
+        let mut slugs: Vec<String> = index
+            .search(&Query {
+                text: "shared".into(),
+                any_network: vec![convene_protocol::NetworkId::Commons, network("open")],
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|hit| hit.address.slug.to_string())
+            .collect();
+        slugs.sort();
+        assert_eq!(slugs, ["both", "commons", "open"]);
     }
 
     #[test]

@@ -194,12 +194,28 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
     // Keeping it goes through the admission step: a record of a network this node does not
     // replicate is not stored, and the command says why.
     let kept = asker
-        .run(&["search", "solar", "shelters", "--wider", "--keep"])
+        .run(&[
+            "search",
+            "solar",
+            "shelters",
+            "--kind",
+            "experiment",
+            "--wider",
+            "--keep",
+        ])
         .ok();
     assert!(kept.stderr.contains("not kept"), "{kept}");
     asker.run(&["network", "join", &open]).ok();
     asker
-        .run(&["search", "solar", "shelters", "--wider", "--keep"])
+        .run(&[
+            "search",
+            "solar",
+            "shelters",
+            "--kind",
+            "experiment",
+            "--wider",
+            "--keep",
+        ])
         .ok()
         .stderr_has("kept 1 of 1");
     assert_eq!(
