@@ -23,6 +23,7 @@ pub mod keys;
 pub mod limits;
 pub mod networks;
 pub mod open_data;
+pub mod pages;
 mod people;
 mod progress;
 mod publish;

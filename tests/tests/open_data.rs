@@ -160,3 +160,114 @@ fn open_data_serves_open_records_with_their_trust_path_and_never_a_members_only_
     );
     node.stop();
 }
+
+#[test]
+fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_members_only_one() {
+    let _turn = turn();
+    let council = Home::init("Leicester City Council");
+    let pilots = council
+        .run(&[
+            "network",
+            "create",
+            "East Midlands Pilots",
+            "--members-only",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let fridges = council.publish(
+        "fridges.toml",
+        "kind = \"experiment\"\ntitle = \"Community fridges\"\nsummary = \"Shared fridges in libraries\"\nstatus = \"running\"\ntags = [\"food\"]\nregion = \"East Midlands\"\n",
+    );
+    let secret = council.file(
+        "secret.toml",
+        "kind = \"experiment\"\ntitle = \"Quiet fridges pilot\"\nsummary = \"Only for members\"\nstatus = \"running\"\n",
+    );
+    let hidden = council
+        .run(&[
+            "publish",
+            secret.to_str().unwrap(),
+            "--yes",
+            "--network",
+            &pilots,
+            "--json",
+        ])
+        .ok()
+        .json()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    council.publish(
+        "lesson.toml",
+        &format!(
+            "kind = \"lesson\"\ntitle = \"Fridges need a named volunteer\"\nsummary = \"Someone must own the cleaning rota\"\nabout = \"{fridges}\"\n"
+        ),
+    );
+    council.publish(
+        "odd.toml",
+        "kind = \"experiment\"\ntitle = \"<script>alert(1)</script> fridges\"\nsummary = \"A title with markup\"\nstatus = \"idea\"\n",
+    );
+    council.set_node_config("web = \"127.0.0.1:0\"");
+    let node = NodeProcess::start(&council);
+    let web = status(&council)["web"].as_str().unwrap().to_string();
+
+    let (line, headers, body) = http(&web, "GET", "/?q=fridges");
+    assert!(
+        line.contains("200") && headers.contains("text/html"),
+        "{line} {headers}"
+    );
+    assert!(body.contains("<html lang=\"en\">") && body.contains("href=\"#main\""));
+    assert!(body.contains("Community fridges"), "{body}");
+    assert!(
+        !body.contains("Quiet fridges pilot"),
+        "a members-only record on the page"
+    );
+    assert!(
+        body.contains("this node&#39;s own identity") || body.contains("this node's own identity")
+    );
+    // Markup in a title is shown as text, never run.
+    assert!(!body.contains("<script>"), "{body}");
+    assert!(body.contains("&lt;script&gt;"), "{body}");
+    // Facets count open records only, and a facet link narrows the search.
+    assert!(body.contains("east midlands</a> (1)"), "{body}");
+    // Two open experiments match; the members-only one is not even counted.
+    assert!(body.contains("experiment</a> (2)"), "{body}");
+    assert!(body.contains("status=running"), "{body}");
+    let (_, _, narrowed) = http(&web, "GET", "/?q=fridges&status=idea");
+    assert!(narrowed.contains("alert(1)") && !narrowed.contains("Community fridges"));
+    assert!(narrowed.contains("remove the filter status idea"));
+    // A bad filter is a clear error, not a crash.
+    let (line, _, body) = http(&web, "GET", "/?q=fridges&status=livid");
+    assert!(
+        line.contains("400") && body.contains("status"),
+        "{line} {body}"
+    );
+    // An empty search helps.
+    let (_, _, body) = http(&web, "GET", "/?q=zeppelins");
+    assert!(body.contains("No one has published on this yet"), "{body}");
+
+    // The record page: its fields, who published it, its lessons.
+    let page = |address: &str| {
+        http(
+            &web,
+            "GET",
+            &format!(
+                "/record?address={}",
+                address.replace(':', "%3A").replace('/', "%2F")
+            ),
+        )
+    };
+    let (line, _, body) = page(&fridges);
+    assert!(line.contains("200"), "{line}");
+    assert!(body.contains("<h1>Community fridges</h1>"), "{body}");
+    assert!(body.contains("Published by"));
+    assert!(body.contains("Fridges need a named volunteer"), "{body}");
+    // A members-only record has no page for visitors.
+    let (line, _, body) = page(&hidden);
+    assert!(
+        line.contains("404") && !body.contains("Quiet"),
+        "{line} {body}"
+    );
+    node.stop();
+}

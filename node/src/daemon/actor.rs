@@ -219,6 +219,16 @@ pub enum Request {
         replies: Vec<(String, crate::wider::PeerReply)>,
         reply: Reply<crate::wider::WiderSearch>,
     },
+    /// The web page's search, open records only.
+    SearchPage {
+        query: crate::pages::PageQuery,
+        reply: Reply<crate::pages::SearchPage>,
+    },
+    /// The web page of one record, if it is open.
+    RecordPage {
+        address: Address,
+        reply: Reply<Option<crate::pages::RecordPage>>,
+    },
     /// A snapshot to write the open data from.
     OpenData {
         licence: String,
@@ -839,6 +849,12 @@ impl Actor {
                 replies,
                 reply,
             } => self.answer(reply, |a| a.node.merge_wider(&query, replies)),
+            Request::SearchPage { query, reply } => {
+                self.answer(reply, |a| a.node.search_page(&query))
+            }
+            Request::RecordPage { address, reply } => {
+                self.answer(reply, |a| a.node.record_page(&address))
+            }
             Request::OpenData { licence, reply } => {
                 self.answer(reply, |a| a.node.open_data(&licence))
             }

@@ -15,6 +15,7 @@ mod codec;
 mod domain_checks;
 pub(crate) mod http;
 pub mod net;
+mod page;
 pub mod peers;
 mod rate;
 mod status;

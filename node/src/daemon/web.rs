@@ -1,5 +1,6 @@
-//! The web listener: what the node serves beyond its own machine's commands — for now the open
-//! data (`/open/records.jsonl`, `.csv`, `.jsonld`), readable by anyone who can reach it and by
+//! The web listener: what the node serves beyond its own machine's commands — the directory's
+//! pages for visitors (`/`, `/record`, see [`super::page`]) and the open data
+//! (`/open/records.jsonl`, `.csv`, `.jsonld`), readable by anyone who can reach it and by
 //! scripts on other sites (CORS for GET). Only open records are served, never a members-only
 //! network's (see [`crate::open_data`]). It listens where the operator says (`--web ADDR` or
 //! `[node] web`), with the same connection limits as the local API.
@@ -11,17 +12,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::mpsc;
 
-use super::actor::{Request as StoreRequest, StoreHandle};
+use super::actor::Request as StoreRequest;
+pub(crate) use super::page::WebState;
 use crate::open_data::OpenData;
 
-#[derive(Clone, Debug)]
-pub(crate) struct WebState {
-    pub store: StoreHandle,
-    pub licence: String,
-}
 
 pub(crate) fn router(state: WebState) -> Router {
     Router::new()
+        .route("/", get(super::page::search))
+        .route("/record", get(super::page::record))
         .route("/open/records.jsonl", get(jsonl).options(preflight))
         .route("/open/records.csv", get(csv).options(preflight))
         .route("/open/records.jsonld", get(jsonld).options(preflight))

@@ -1,0 +1,417 @@
+//! The directory as web pages, for colleagues who will never open a terminal: a search page
+//! with facet filters and counts, and a page per record. Server-rendered HTML (maud escapes
+//! every value), no JavaScript, one small stylesheet inline; built to WCAG 2.2 AA habits — a
+//! language, a skip link, landmarks, one `h1` per page, labelled form fields, visible focus,
+//! text contrast above 7:1, nothing conveyed by colour alone, and a layout that reflows on a
+//! phone. Visitors are not signed in: they see open records only (see [`crate::pages`]).
+
+use axum::extract::{Query as UrlQuery, State as AxumState};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::actor::{Request as StoreRequest, StoreHandle};
+use crate::pages::{PageQuery, RecordPage, SearchPage};
+use crate::search::Facet;
+
+/// What every route of the web listener shares.
+#[derive(Clone, Debug)]
+pub(crate) struct WebState {
+    pub store: StoreHandle,
+    /// The licence open records are published under.
+    pub licence: String,
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;color:#111;background:#fff}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
+header,main,footer{max-width:60rem;margin:0 auto;padding:1rem}
+header{border-bottom:2px solid #111}header a{color:#111;font-weight:bold;text-decoration:none}
+a{color:#0b3d91}a:focus,input:focus,select:focus,button:focus{outline:3px solid #b35900;outline-offset:2px}
+form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}label{display:block;font-weight:bold}
+input,select,button{font-size:1rem;padding:.4rem}button{cursor:pointer}
+.layout{display:flex;flex-wrap:wrap;gap:2rem}.facets{flex:1 1 14rem}.results{flex:3 1 24rem}
+.facets ul,.results ol{padding-left:1.2rem}.meta{color:#333}.mark{font-weight:bold}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:bold}
+";
+
+pub(crate) async fn search(
+    AxumState(state): AxumState<WebState>,
+    query: Result<UrlQuery<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(UrlQuery(query)) = query else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That search address is not one this page understands.",
+        );
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::SearchPage {
+            query: query.clone(),
+            reply,
+        })
+        .await;
+    match answer {
+        Ok(Ok(page)) => html_response(StatusCode::OK, &search_title(&page), search_body(&page)),
+        Ok(Err(crate::NodeError::Invalid(reason))) => problem(
+            StatusCode::BAD_REQUEST,
+            &format!("The search could not run: {reason}."),
+        ),
+        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct RecordParam {
+    address: String,
+}
+
+pub(crate) async fn record(
+    AxumState(state): AxumState<WebState>,
+    param: Result<UrlQuery<RecordParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(address) = param
+        .ok()
+        .and_then(|UrlQuery(p)| p.address.parse::<convene_protocol::Address>().ok())
+    else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That is not the address of a record.",
+        );
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::RecordPage { address, reply })
+        .await;
+    match answer {
+        Ok(Ok(Some(page))) => {
+            let title = page.content.title().to_string();
+            html_response(StatusCode::OK, &title, record_body(&page))
+        }
+        Ok(Ok(None)) => problem(
+            StatusCode::NOT_FOUND,
+            "No record is published at that address for visitors to this page.",
+        ),
+        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+fn html_response(status: StatusCode, title: &str, body: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        layout(title, body).into_string(),
+    )
+        .into_response()
+}
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    html_response(
+        status,
+        "Something went wrong",
+        html! {
+            h1 { "Something went wrong" }
+            p { (message) }
+            p { a href="/" { "Back to the search" } }
+        },
+    )
+}
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Convene directory" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                a class="skip" href="#main" { "Skip to the content" }
+                header { a href="/" { "Convene directory" } }
+                main id="main" { (body) }
+                footer {
+                    p class="meta" {
+                        "Open records from this node and the organisations it federates with. "
+                        "Open data: " a href="/open/records.jsonl" { "JSON Lines" } ", "
+                        a href="/open/records.csv" { "CSV" } ", "
+                        a href="/open/records.jsonld" { "JSON-LD" } "."
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn href(query: &PageQuery) -> String {
+    let pairs: Vec<(&str, &str)> = query
+        .q
+        .as_deref()
+        .filter(|q| !q.is_empty())
+        .map(|q| ("q", q))
+        .into_iter()
+        .chain(query.filters())
+        .collect();
+    if pairs.is_empty() {
+        return "/".into();
+    }
+    format!(
+        "/?{}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
+}
+
+fn record_href(address: &convene_protocol::Address) -> String {
+    format!(
+        "/record?{}",
+        serde_urlencoded::to_string([("address", address.to_string())]).unwrap_or_default()
+    )
+}
+
+fn search_title(page: &SearchPage) -> String {
+    match page.query.q.as_deref().filter(|q| !q.is_empty()) {
+        Some(q) => format!("Search: {q}"),
+        None => "Search the directory".into(),
+    }
+}
+
+fn search_body(page: &SearchPage) -> Markup {
+    let query = &page.query;
+    let filters = query.filters();
+    html! {
+        h1 { "Search the directory" }
+        form role="search" method="get" action="/" {
+            div {
+                label for="q" { "Words to look for" }
+                input id="q" name="q" type="search" value=(query.q.as_deref().unwrap_or(""));
+            }
+            div {
+                label for="kind" { "Kind" }
+                select id="kind" name="kind" {
+                    @for (value, label) in [("", "Everything"), ("experiment", "Experiments"), ("practitioner", "People"), ("lesson", "Lessons")] {
+                        option value=(value) selected[query.kind.as_deref().unwrap_or("") == value] { (label) }
+                    }
+                }
+            }
+            @for (field, value) in &filters {
+                @if *field != "kind" {
+                    input type="hidden" name=(field) value=(value);
+                }
+            }
+            button type="submit" { "Search" }
+        }
+        @if !filters.is_empty() {
+            section aria-labelledby="active" {
+                h2 id="active" { "Filters in use" }
+                ul {
+                    @for (field, value) in &filters {
+                        li { (field) ": " (value) " — " a href=(href(&query.with(field, None))) { "remove the filter " (field) " " (value) } }
+                    }
+                }
+            }
+        }
+        div class="layout" {
+            nav class="facets" aria-label="Narrow the results" {
+                h2 { "Narrow the results" }
+                @for facet in &page.facets {
+                    (facet_list(query, facet))
+                }
+            }
+            section class="results" aria-labelledby="results" {
+                h2 id="results" {
+                    @match page.results.len() {
+                        0 => "No results",
+                        1 => "1 result",
+                        n => { (n) " results" }
+                    }
+                }
+                @if page.results.is_empty() {
+                    p {
+                        "No one has published on this yet — be the first (publish it from your "
+                        "organisation's node), or search the wider network ("
+                        code { "convene search --wider" } ")."
+                    }
+                } @else {
+                    ol {
+                        @for hit in &page.results {
+                            li {
+                                h3 { a href=(record_href(&hit.found.hit.address)) { (hit.found.hit.title) } }
+                                p class="meta" {
+                                    (kind_label(hit.found.hit.kind))
+                                    @if let Some(status) = &hit.found.hit.status { " · " (status) }
+                                    " · " (hit.found.trust.path)
+                                }
+                                @if !hit.found.featured.is_empty() {
+                                    p class="mark" { "Featured by " (hit.found.featured.join(", ")) }
+                                }
+                                @if hit.stale {
+                                    p class="mark" { "Not reviewed since its review date passed" }
+                                }
+                                p { (hit.found.hit.snippet.text) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn facet_list(query: &PageQuery, facet: &Facet) -> Markup {
+    let field = match facet.field.as_str() {
+        "kind" => "kind",
+        "status" => "status",
+        "sector" => "sector",
+        "region" => "region",
+        "organisation" => "organisation",
+        "tags" | "tag" => "tag",
+        _ => return html! {},
+    };
+    if facet.values.is_empty() {
+        return html! {};
+    }
+    html! {
+        h3 { (facet_title(field)) }
+        ul {
+            @for (value, count) in &facet.values {
+                li {
+                    a href=(href(&query.with(field, Some(value)))) { (value) }
+                    " (" (count) ")"
+                }
+            }
+        }
+    }
+}
+
+fn facet_title(field: &str) -> &'static str {
+    match field {
+        "kind" => "Kind",
+        "status" => "Status",
+        "sector" => "Sector",
+        "region" => "Region",
+        "organisation" => "Organisation",
+        _ => "Topic",
+    }
+}
+
+fn kind_label(kind: convene_protocol::Kind) -> &'static str {
+    match kind {
+        convene_protocol::Kind::Experiment => "Experiment",
+        convene_protocol::Kind::Practitioner => "Person",
+        convene_protocol::Kind::Lesson => "Lesson",
+        convene_protocol::Kind::Organisation => "Organisation",
+        _ => "Record",
+    }
+}
+
+fn record_body(page: &RecordPage) -> Markup {
+    use convene_protocol::Content;
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    fn text(fields: &mut Vec<(&'static str, String)>, label: &'static str, value: Option<&String>) {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            fields.push((label, value.clone()));
+        }
+    }
+    match &page.content {
+        Content::Experiment(e) => {
+            fields.push(("Status", e.status.as_str().to_string()));
+            text(&mut fields, "Summary", Some(&e.summary));
+            text(&mut fields, "Description", e.description.as_ref());
+            text(&mut fields, "Outcomes", e.outcomes.as_ref());
+            text(&mut fields, "Sector", e.sector.as_ref());
+            text(&mut fields, "Region", e.region.as_ref());
+            if !e.tags.is_empty() {
+                fields.push(("Topics", e.tags.join(", ")));
+            }
+        }
+        Content::Practitioner(p) => {
+            text(&mut fields, "Role", p.role.as_ref());
+            text(&mut fields, "About", p.bio.as_ref());
+            if !p.expertise.is_empty() {
+                fields.push(("Can help with", p.expertise.join(", ")));
+            }
+            if !p.interests.is_empty() {
+                fields.push(("Wants to learn", p.interests.join(", ")));
+            }
+            text(&mut fields, "Region", p.region.as_ref());
+            fields.push((
+                "How to reach them",
+                p.contact
+                    .clone()
+                    .unwrap_or_else(|| "through their organisation".into()),
+            ));
+        }
+        Content::Lesson(l) => {
+            text(&mut fields, "Summary", Some(&l.summary));
+            text(&mut fields, "What worked", l.worked.as_ref());
+            text(&mut fields, "What did not", l.didnt_work.as_ref());
+            text(&mut fields, "Recommendation", l.recommendation.as_ref());
+            text(&mut fields, "More", l.body.as_ref());
+            if !l.tags.is_empty() {
+                fields.push(("Topics", l.tags.join(", ")));
+            }
+        }
+        Content::Organisation(o) => {
+            text(&mut fields, "About", o.description.as_ref());
+            text(&mut fields, "Region", o.region.as_ref());
+            text(&mut fields, "Website", o.website.as_ref());
+        }
+        _ => {}
+    }
+    html! {
+        h1 { (page.content.title()) }
+        p class="meta" { (kind_label(page.content.kind())) " · updated " (page.updated) }
+        @if !page.featured.is_empty() {
+            p class="mark" { "Featured by " (page.featured.join(", ")) }
+        }
+        @if page.stale {
+            p class="mark" { "Not reviewed since its review date passed" }
+        }
+        dl {
+            dt { "Published by" }
+            dd { (page.trust.path) }
+            @for (label, value) in &fields {
+                dt { (label) }
+                dd { (value) }
+            }
+        }
+        @if !page.links.is_empty() {
+            h2 { "Linked records" }
+            ul {
+                @for (field, address, title) in &page.links {
+                    li { (link_label(field)) ": " a href=(record_href(address)) { (title) } }
+                }
+            }
+        }
+        @if !page.lessons.is_empty() {
+            h2 { "Lessons learned from it" }
+            ul {
+                @for lesson in &page.lessons {
+                    li { a href=(record_href(&lesson.address)) { (lesson.title) } }
+                }
+            }
+        }
+        @if !page.adopted_by.is_empty() {
+            h2 { "Adopted by" }
+            ul {
+                @for adopted in &page.adopted_by {
+                    li { a href=(record_href(&adopted.address)) { (adopted.title) } }
+                }
+            }
+        }
+        p class="meta" { "Address: " code { (page.address) } }
+    }
+}
+
+fn link_label(field: &str) -> &'static str {
+    match field {
+        "contacts" => "Contact",
+        "about" => "About the experiment",
+        "adopted_from" => "Adopted from",
+        _ => "Linked",
+    }
+}

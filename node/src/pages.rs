@@ -1,0 +1,292 @@
+//! What the web page shows a visitor who is not signed in: only open records — the commons' and
+//! open networks' experiments, practitioners and lessons, never a members-only network's, never
+//! a contact card — each with its author's trust path. Searches, facet counts and record pages
+//! are all drawn from that set, so not even a count says anything of a members-only network.
+//! The HTML is `daemon/page.rs`'s; this module gathers what it shows.
+
+use convene_protocol::{Address, Content, Kind, NetworkId, NetworkPolicy, Record, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::search::{Facet, Hit, Query};
+use crate::trust::{Found, Trust};
+use crate::{NodeError, is_stale, now};
+
+/// The longest value a page's query string may carry in one field.
+pub const MAX_FIELD: usize = 200;
+/// Results on one page.
+pub const PAGE_RESULTS: usize = 20;
+
+/// A search as the page's form and facet links ask it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PageQuery {
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub sector: Option<String>,
+    pub region: Option<String>,
+    pub organisation: Option<String>,
+    pub tag: Option<String>,
+}
+
+impl PageQuery {
+    /// The filters set, as (field, value) pairs in a fixed order.
+    pub fn filters(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("kind", &self.kind),
+            ("status", &self.status),
+            ("sector", &self.sector),
+            ("region", &self.region),
+            ("organisation", &self.organisation),
+            ("tag", &self.tag),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| Some((field, value.as_deref()?)))
+        .filter(|(_, value)| !value.trim().is_empty())
+        .collect()
+    }
+
+    /// This query with `field` set to `value` (`None`: removed).
+    pub fn with(&self, field: &str, value: Option<&str>) -> PageQuery {
+        let mut out = self.clone();
+        let slot = match field {
+            "kind" => &mut out.kind,
+            "status" => &mut out.status,
+            "sector" => &mut out.sector,
+            "region" => &mut out.region,
+            "organisation" => &mut out.organisation,
+            "tag" => &mut out.tag,
+            _ => &mut out.q,
+        };
+        *slot = value.map(str::to_string);
+        out
+    }
+
+    /// The index query, with every value checked and bounded; an error names the field.
+    fn to_query(&self, networks: Vec<NetworkId>) -> Result<Query, String> {
+        check("q", self.q.as_deref())?;
+        for (field, value) in self.filters() {
+            check(field, Some(value))?;
+        }
+        let kind = match self.kind.as_deref().filter(|k| !k.is_empty()) {
+            None => None,
+            Some(text) => match text.parse::<Kind>() {
+                Ok(kind @ (Kind::Experiment | Kind::Practitioner | Kind::Lesson)) => Some(kind),
+                _ => return Err(format!("kind {text:?}: experiment, practitioner or lesson")),
+            },
+        };
+        let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => Some(text.parse::<Status>().map_err(|e| format!("status: {e}"))?),
+        };
+        let text = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        Ok(Query {
+            text: self.q.clone().unwrap_or_default(),
+            kind,
+            tags: text(&self.tag).into_iter().collect(),
+            status,
+            sector: text(&self.sector),
+            region: text(&self.region),
+            organisation: text(&self.organisation),
+            any_network: networks,
+            limit: PAGE_RESULTS,
+            ..Query::default()
+        })
+    }
+}
+
+fn check(field: &str, value: Option<&str>) -> Result<(), String> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    if value.chars().count() > MAX_FIELD || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{field}: one line of at most {MAX_FIELD} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// A search page's results and facet counts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchPage {
+    pub query: PageQuery,
+    pub results: Vec<PageHit>,
+    pub facets: Vec<Facet>,
+}
+
+/// One result on the page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PageHit {
+    pub found: Found,
+    /// Its review date has passed without an update.
+    pub stale: bool,
+}
+
+/// A record's page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordPage {
+    pub address: Address,
+    pub content: Content,
+    pub trust: Trust,
+    /// Updated on (the author's date of this version).
+    pub updated: String,
+    pub stale: bool,
+    /// The networks whose convenors feature it.
+    pub featured: Vec<String>,
+    /// Contacts (and a lesson's experiment, an experiment's origin) by name, if open.
+    pub links: Vec<(String, Address, String)>,
+    /// Lessons about it (experiments), open ones.
+    pub lessons: Vec<Hit>,
+    /// Experiments adopted from it, open ones.
+    pub adopted_by: Vec<Hit>,
+}
+
+impl crate::Node {
+    /// The networks whose records a visitor may see: the commons and every open network.
+    fn open_networks(&self) -> Result<Vec<NetworkId>, NodeError> {
+        let networks = self.networks()?;
+        let mut open = vec![NetworkId::Commons];
+        open.extend(
+            networks
+                .charters()
+                .filter(|(_, resolved)| resolved.head.policy == NetworkPolicy::Open)
+                .map(|(id, _)| id.clone()),
+        );
+        Ok(open)
+    }
+
+    /// The search page for `query`: open records only, facets counted over the same set.
+    pub fn search_page(&self, query: &PageQuery) -> Result<SearchPage, NodeError> {
+        let index_query = query
+            .to_query(self.open_networks()?)
+            .map_err(NodeError::Invalid)?;
+        let found = self.find(&index_query)?;
+        let networks = self.networks()?;
+        let today = convene_protocol::Date::from_unix(now());
+        let mut results = Vec::with_capacity(found.len());
+        for found in found {
+            // The index filter is by network; what counts there is checked again per record
+            // (a removed member's, a successor's stand-in).
+            let Some(record) = self.store().get(&found.hit.address)? else {
+                continue;
+            };
+            if !self.is_open_record(&record, &networks) {
+                continue;
+            }
+            let stale = record.content().is_some_and(|c| is_stale(c, today));
+            results.push(PageHit { found, stale });
+        }
+        let facets = self.index().facets(&Query {
+            limit: 0,
+            ..index_query
+        })?;
+        Ok(SearchPage {
+            query: query.clone(),
+            results,
+            facets,
+        })
+    }
+
+    /// The page of the record at `address`, if it is open (`None` otherwise: the page says
+    /// "not found", whether it does not exist or is not for visitors).
+    pub fn record_page(&self, address: &Address) -> Result<Option<RecordPage>, NodeError> {
+        let networks = self.networks()?;
+        let record = match self.get(address) {
+            Ok(record) => record,
+            Err(NodeError::NotFound(_) | NodeError::Retracted(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        if !self.is_open_record(&record, &networks) {
+            return Ok(None);
+        }
+        let content = record.content().expect("live").clone();
+        let names_of = |field: &str, address: &Address| -> Result<Option<_>, NodeError> {
+            Ok(match self.get(address) {
+                Ok(target) if self.is_open_record(&target, &networks) => Some((
+                    field.to_string(),
+                    target.address(),
+                    target
+                        .content()
+                        .map(|c| c.title().to_string())
+                        .unwrap_or_default(),
+                )),
+                _ => None,
+            })
+        };
+        let mut links = Vec::new();
+        for (field, target) in content.references() {
+            if field == "records" || field == "experiment" {
+                continue;
+            }
+            if let Some(link) = names_of(field, target)? {
+                links.push(link);
+            }
+        }
+        let open = self.open_networks()?;
+        let mut lessons = Vec::new();
+        let mut adopted_by = Vec::new();
+        if record.header().kind == Kind::Experiment {
+            let about = |query: Query| -> Result<Vec<Hit>, NodeError> {
+                Ok(self
+                    .search(&Query {
+                        any_network: open.clone(),
+                        limit: PAGE_RESULTS,
+                        ..query
+                    })?
+                    .into_iter()
+                    .filter(|hit| {
+                        self.store()
+                            .get(&hit.address)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|r| self.is_open_record(&r, &networks))
+                    })
+                    .collect())
+            };
+            lessons = about(Query {
+                kind: Some(Kind::Lesson),
+                about: Some(record.address()),
+                ..Query::default()
+            })?;
+            adopted_by = about(Query {
+                kind: Some(Kind::Experiment),
+                adopted_from: Some(record.address()),
+                ..Query::default()
+            })?;
+        }
+        let today = convene_protocol::Date::from_unix(now());
+        Ok(Some(RecordPage {
+            address: record.address(),
+            trust: self.trust(&record.header().author)?,
+            updated: convene_protocol::Date::from_unix(record.header().created_at).to_string(),
+            stale: is_stale(&content, today),
+            featured: networks
+                .featured_in(&record.address())
+                .iter()
+                .map(|network| networks.name_of(network))
+                .collect(),
+            content,
+            links,
+            lessons,
+            adopted_by,
+        }))
+    }
+
+    /// Whether a visitor may see `record`: an experiment, practitioner, lesson or profile, in
+    /// the commons or an open network and counted there, not stood in for by a successor's.
+    fn is_open_record(&self, record: &Record, networks: &crate::networks::Networks) -> bool {
+        let Some(content) = record.content() else {
+            return false;
+        };
+        if !matches!(
+            content.kind(),
+            Kind::Experiment | Kind::Practitioner | Kind::Lesson | Kind::Organisation
+        ) {
+            return false;
+        }
+        let author = record.header().author;
+        crate::networks::named_networks(record)
+            .is_none_or(|named| networks.is_open(named) && networks.visible(&author, named))
+    }
+}
