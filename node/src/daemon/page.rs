@@ -338,12 +338,14 @@ fn record_body(page: &RecordPage) -> Markup {
                 fields.push(("Wants to learn", p.interests.join(", ")));
             }
             text(&mut fields, "Region", p.region.as_ref());
-            fields.push((
-                "How to reach them",
-                p.contact
-                    .clone()
-                    .unwrap_or_else(|| "through their organisation".into()),
-            ));
+            let reach = match (&p.contact, p.contact_visibility) {
+                (Some(contact), _) => contact.clone(),
+                (None, Some(convene_protocol::ContactVisibility::Networks)) => {
+                    "shown only to members of the networks they publish in".into()
+                }
+                _ => "through their organisation".into(),
+            };
+            fields.push(("How to reach them", reach));
         }
         Content::Lesson(l) => {
             text(&mut fields, "Summary", Some(&l.summary));

@@ -16,7 +16,6 @@ use super::actor::Request as StoreRequest;
 pub(crate) use super::page::WebState;
 use crate::open_data::OpenData;
 
-
 pub(crate) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(super::page::search))
