@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::util::{Home, NodeProcess, carry, held, ticket, turn, wait_until};
+use crate::util::{
+    Home, NodeProcess, carry, create_network, held, publish_into, ticket, turn, wait_until,
+};
 
 /// Syncs again soon after anything changes, so the tests measure the rules, not the timers.
 const QUICK: &str = "announce_min_interval_secs = 1\nsync_interval_secs = 3";
@@ -12,19 +14,6 @@ fn experiment(title: &str, summary: &str) -> String {
     format!(
         "kind = \"experiment\"\ntitle = \"{title}\"\nsummary = \"{summary}\"\nstatus = \"running\"\n"
     )
-}
-
-/// Publishes a draft into `networks` (none: the commons); the record's address.
-fn publish_into(home: &Home, name: &str, draft: &str, networks: &[&str]) -> String {
-    let file = home.file(name, draft);
-    let mut args = vec!["publish", file.to_str().unwrap(), "--yes", "--json"];
-    for network in networks {
-        args.extend(["--network", network]);
-    }
-    home.run(&args).ok().json()["address"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// `home` publishing `draft` into `network` is refused: its organisation is not a member.
@@ -49,14 +38,6 @@ fn finds(home: &Home, words: &str, address: &str) -> bool {
     home.search_addresses(&[words]).iter().any(|a| a == address)
 }
 
-fn create(home: &Home, name: &str) -> String {
-    home.run(&["network", "create", name, "--members-only"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string()
-}
-
 fn started(homes: &[&Home]) -> Vec<NodeProcess> {
     homes
         .iter()
@@ -79,13 +60,13 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
     let nodes = started(&[&council, &police, &charity, &outsider]);
     // Two members-only networks: the council convenes one with the police and the charity;
     // the police convene another with the outsider. The police node is in both.
-    let pilots = create(&council, "East Midlands Pilots");
+    let pilots = create_network(&council, "East Midlands Pilots", true);
     for member in [&police, &charity] {
         council
             .run(&["network", "invite", &pilots, &member.own_key()])
             .ok();
     }
-    let digital = create(&police, "Police Digital");
+    let digital = create_network(&police, "Police Digital", true);
     police
         .run(&["network", "invite", &digital, &outsider.own_key()])
         .ok();
@@ -210,7 +191,7 @@ fn a_members_delegate_publishes_into_the_network_and_a_removed_members_records_l
         Home::init("Jo Smith"),
     );
     let _nodes = started(&[&council, &charity, &volunteer]);
-    let pilots = create(&council, "East Midlands Pilots");
+    let pilots = create_network(&council, "East Midlands Pilots", true);
     // The charity asks to join with the convenor's ticket; the convenor sees and admits it.
     let pilots_ticket = council.run(&["network", "ticket", &pilots]).ok().stdout;
     charity
@@ -391,7 +372,7 @@ fn concurrent_amendments_converge_and_an_old_charter_delivered_late_changes_noth
     let (invitee_a, invitee_b) = (Home::init("Alpha Trust"), Home::init("Beta Trust"));
     // Offline: the founder makes the second council a convenor, and both amend version 2 at
     // once, each inviting a different organisation.
-    let network = create(&founder, "East Midlands Pilots");
+    let network = create_network(&founder, "East Midlands Pilots", true);
     founder
         .run(&["network", "convenor", &network, &second.own_key()])
         .ok();
@@ -451,7 +432,7 @@ fn the_digest_map_and_featured_work_show_what_members_did() {
         Home::init("Leicestershire Police"),
         Home::init("Rutland Volunteers"),
     );
-    let pilots = create(&council, "East Midlands Pilots");
+    let pilots = create_network(&council, "East Midlands Pilots", true);
     for member in [&police, &charity] {
         council
             .run(&["network", "invite", &pilots, &member.own_key()])
@@ -684,7 +665,7 @@ fn members_find_each_other_through_the_dht_and_again_after_restarts_without_tick
         home.set_node_config("target_peers = 1");
     }
     let _convenor_node = started(&[&convenor]);
-    let innopints = create(&convenor, "Innopints");
+    let innopints = create_network(&convenor, "Innopints", true);
     let ticket = convenor.run(&["network", "ticket", &innopints]).ok().stdout;
     let mut nodes = started(&[&first, &second]);
     for home in [&first, &second] {
@@ -719,7 +700,7 @@ fn an_outsider_that_asks_a_member_directly_gets_nothing_of_a_members_only_networ
     let _turn = turn();
     let council = Home::init("Leicester City Council");
     let _node = started(&[&council]);
-    let pilots = create(&council, "East Midlands Pilots");
+    let pilots = create_network(&council, "East Midlands Pilots", true);
     let secret = publish_into(
         &council,
         "secret.toml",

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use crate::util::{Home, NodeProcess, status, turn};
+use crate::util::{Home, NodeProcess, create_network, publish_into, status, turn};
 
 /// A plain HTTP/1.1 request; returns the status line, the headers and the body.
 fn http(addr: &str, method: &str, path: &str) -> (String, String, String) {
@@ -45,34 +45,17 @@ fn http(addr: &str, method: &str, path: &str) -> (String, String, String) {
 fn open_data_serves_open_records_with_their_trust_path_and_never_a_members_only_one() {
     let _turn = turn();
     let council = Home::init("Leicester City Council");
-    let pilots = council
-        .run(&[
-            "network",
-            "create",
-            "East Midlands Pilots",
-            "--members-only",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let pilots = create_network(&council, "East Midlands Pilots", true);
     let open = council.publish(
         "fridges.toml",
         "kind = \"experiment\"\ntitle = \"Community fridges\"\nsummary = \"Shared fridges, open to all\"\nstatus = \"running\"\ntags = [\"food\"]\n",
     );
-    let secret = council.file(
+    publish_into(
+        &council,
         "secret.toml",
         "kind = \"experiment\"\ntitle = \"Quiet pilot\"\nsummary = \"Only for the network's members\"\nstatus = \"running\"\n",
+        &[&pilots],
     );
-    council
-        .run(&[
-            "publish",
-            secret.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &pilots,
-        ])
-        .ok();
     council.publish(
         "sam.toml",
         "kind = \"practitioner\"\nname = \"Sam Patel\"\nrole = \"Digital Lead\"\ncontact = \"sam@example.org\"\nexpertise = [\"LoRaWAN\"]\n",
@@ -165,39 +148,17 @@ fn open_data_serves_open_records_with_their_trust_path_and_never_a_members_only_
 fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_members_only_one() {
     let _turn = turn();
     let council = Home::init("Leicester City Council");
-    let pilots = council
-        .run(&[
-            "network",
-            "create",
-            "East Midlands Pilots",
-            "--members-only",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let pilots = create_network(&council, "East Midlands Pilots", true);
     let fridges = council.publish(
         "fridges.toml",
         "kind = \"experiment\"\ntitle = \"Community fridges\"\nsummary = \"Shared fridges in libraries\"\nstatus = \"running\"\ntags = [\"food\"]\nregion = \"East Midlands\"\n",
     );
-    let secret = council.file(
+    let hidden = publish_into(
+        &council,
         "secret.toml",
         "kind = \"experiment\"\ntitle = \"Quiet fridges pilot\"\nsummary = \"Only for members\"\nstatus = \"running\"\n",
+        &[&pilots],
     );
-    let hidden = council
-        .run(&[
-            "publish",
-            secret.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &pilots,
-            "--json",
-        ])
-        .ok()
-        .json()["address"]
-        .as_str()
-        .unwrap()
-        .to_string();
     council.publish(
         "lesson.toml",
         &format!(

@@ -464,3 +464,25 @@ pub fn carry(from: &Home, to: &Home) {
     let file = to.file("carried.jsonl", &export);
     to.run(&["import", file.to_str().unwrap()]).ok();
 }
+
+/// Publishes a draft into `networks` (none: the commons); the record's address.
+pub fn publish_into(home: &Home, name: &str, draft: &str, networks: &[&str]) -> String {
+    let file = home.file(name, draft);
+    let mut args = vec!["publish", file.to_str().unwrap(), "--yes", "--json"];
+    for network in networks {
+        args.extend(["--network", network]);
+    }
+    home.run(&args).ok().json()["address"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Convenes a network named `name` on `home` (members-only or open); its address.
+pub fn create_network(home: &Home, name: &str, members_only: bool) -> String {
+    let mut args = vec!["network", "create", name];
+    if members_only {
+        args.push("--members-only");
+    }
+    home.run(&args).ok().stdout.trim().to_string()
+}

@@ -6,7 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::util::{Home, NodeProcess, status, ticket, turn, wait_until};
+use crate::util::{
+    Home, NodeProcess, create_network, publish_into, status, ticket, turn, wait_until,
+};
 
 fn experiment(title: &str, summary: &str) -> String {
     format!(
@@ -27,77 +29,34 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
     let silent = Home::init("Silent Council");
     // The holder's wanted record is in an open network the asker does not replicate, and its
     // members-only record must never reach the asker.
-    let open = holder
-        .run(&["network", "create", "Solar Pilots"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    let closed = holder
-        .run(&["network", "create", "Quiet Pilots", "--members-only"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    let shelters = holder.file(
+    let open = create_network(&holder, "Solar Pilots", false);
+    let closed = create_network(&holder, "Quiet Pilots", true);
+    let wanted = publish_into(
+        &holder,
         "shelters.toml",
         &experiment("Solar bus shelters", "Shelters that light themselves"),
+        &[&open],
     );
-    let wanted = holder
-        .run(&[
-            "publish",
-            shelters.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &open,
-            "--json",
-        ])
-        .ok()
-        .json()["address"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let person = holder.file(
+    publish_into(
+        &holder,
         "sun.toml",
         "kind = \"practitioner\"\nname = \"Sunita Rao\"\nrole = \"Energy officer\"\nexpertise = [\"solar\"]\n",
+        &[&open],
     );
-    holder
-        .run(&[
-            "publish",
-            person.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &open,
-        ])
-        .ok();
-    let quiet = holder.file(
+    publish_into(
+        &holder,
         "quiet.toml",
         &experiment("Solar quiet roofs", "Only for members"),
+        &[&closed],
     );
-    holder
-        .run(&[
-            "publish",
-            quiet.to_str().unwrap(),
-            "--yes",
-            "--network",
-            &closed,
-        ])
-        .ok();
     // The damaged node's record is altered on its disk after it was signed: same length, so
     // the store still reads it, but its signature no longer matches.
-    let damaged_file = damaged.file(
+    publish_into(
+        &damaged,
         "lamps.toml",
         &experiment("Solar lamp posts", "Street lights"),
+        &[],
     );
-    damaged
-        .run(&[
-            "publish",
-            damaged_file.to_str().unwrap(),
-            "--yes",
-            "--network",
-            "commons",
-        ])
-        .ok();
     let store = damaged.path.join("data/store.redb");
     let bytes = std::fs::read(&store).unwrap();
     let needle = b"Solar lamp posts";
