@@ -234,10 +234,23 @@ pub fn recovery_kit(
 
 /// `convene org rotate` and `convene org recover`: moves the home to a new key. Refused while
 /// a node runs on the home (it signs with the key it started with).
+/// How `convene org recover` was asked to recover.
+#[derive(Debug)]
+pub struct Recovering {
+    pub kit: PathBuf,
+    /// The last day the key was surely safe.
+    pub before: Option<Date>,
+    /// Records of the key that are not the organisation's.
+    pub drop: Vec<Address>,
+    /// Only list what would be kept.
+    pub dry_run: bool,
+}
+
 pub fn change_key(
     home: &Home,
-    recover: Option<(PathBuf, Option<Date>)>,
+    recover: Option<Recovering>,
     reason: Option<String>,
+    out: &mut Out,
 ) -> Result<ExitCode> {
     if let Some(client) = Client::find(home.dir())? {
         bail!(
@@ -257,11 +270,40 @@ pub fn change_key(
             &Handing::Rotation { subject: &identity },
             reason,
         )?,
-        Some((kit, before)) => {
-            let text = std::fs::read_to_string(&kit)
+        Some(recovering) => {
+            let kit = &recovering.kit;
+            let text = std::fs::read_to_string(kit)
                 .with_context(|| format!("reading the recovery kit {}", kit.display()))?;
             let (subject, recovery, declaration) =
                 RecoveryKit::open(&text).with_context(|| kit.display().to_string())?;
+            // The end of the day given: records the key signed later are not kept.
+            let before = recovering
+                .before
+                .map(|day| (day.unix_days() + 1) * 86_400 - 1);
+            if recovering.dry_run {
+                let mut held = Vec::new();
+                node.store().for_each(Some(&subject), |record| {
+                    held.push(record);
+                    true
+                })?;
+                let kept = convene_node::keys::kept_by_recovery(held, before, &recovering.drop);
+                for record in &kept {
+                    out.line(&format!(
+                        "{}\t{}\t{}",
+                        Date::from_unix(record.header().created_at),
+                        record.address(),
+                        record.content().map_or("(retracted)", |c| c.title())
+                    ))?;
+                }
+                node.close()?;
+                say!(
+                    "a recovery would keep these {} records of {subject} and re-sign them under a \
+                     new key; anything else it signed would be refused everywhere. Leave out what \
+                     is not yours with --drop ADDRESS, then run again without --dry-run",
+                    kept.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             convene_node::keys::change_key(
                 home,
                 &mut node,
@@ -269,8 +311,8 @@ pub fn change_key(
                     subject,
                     recovery: &recovery,
                     declaration,
-                    // The end of the day given: records the key signed later are not kept.
-                    before: before.map(|day| (day.unix_days() + 1) * 86_400 - 1),
+                    before,
+                    dropped: &recovering.drop,
                 },
                 reason,
             )?

@@ -419,6 +419,12 @@ enum OrgCommand {
         /// it this node holds.
         #[arg(long)]
         before: Option<Date>,
+        /// A record of the key that is not yours (a thief's), left out (repeatable).
+        #[arg(long = "drop", value_name = "ADDRESS")]
+        drop: Vec<Address>,
+        /// Only list the records the recovery would keep.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long)]
         reason: Option<String>,
     },
@@ -694,15 +700,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recover { from_peers, wait } => return recover(&home, from_peers, wait),
         Command::Org {
             command: OrgCommand::Rotate { reason },
-        } => return keys::change_key(&home, None, reason),
+        } => return keys::change_key(&home, None, reason, &mut out),
         Command::Org {
             command:
                 OrgCommand::Recover {
                     kit,
                     before,
+                    drop,
+                    dry_run,
                     reason,
                 },
-        } => return keys::change_key(&home, Some((kit, before)), reason),
+        } => {
+            let recovering = keys::Recovering {
+                kit,
+                before,
+                drop,
+                dry_run,
+            };
+            return keys::change_key(&home, Some(recovering), reason, &mut out);
+        }
         _ => {}
     }
     let progress = progress::Bar::new("records");

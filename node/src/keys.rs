@@ -144,12 +144,14 @@ pub enum Handing<'a> {
     /// The subject's own key signs: a rotation.
     Rotation { subject: &'a Identity },
     /// A recovery key the subject declared signs; records the subject signed after `before`
-    /// (unix seconds, by their own date) are not kept.
+    /// (unix seconds, by their own date), and those at the addresses `dropped` (what the
+    /// operator saw was not theirs), are not kept.
     Recovery {
         subject: AuthorKey,
         recovery: &'a Identity,
         declaration: Sig,
         before: Option<i64>,
+        dropped: &'a [Address],
     },
 }
 
@@ -160,6 +162,20 @@ impl Handing<'_> {
             Handing::Recovery { subject, .. } => *subject,
         }
     }
+}
+
+/// The records of `held` a recovery keeps: those dated up to `before` (unix seconds), and not
+/// at an address in `dropped`.
+pub fn kept_by_recovery(
+    mut held: Vec<Record>,
+    before: Option<i64>,
+    dropped: &[Address],
+) -> Vec<Record> {
+    held.retain(|record| {
+        before.is_none_or(|before| record.header().created_at <= before)
+            && !dropped.contains(&record.address())
+    });
+    held
 }
 
 /// Prepares the handover of `held` (the subject's records this node holds, tombstones
@@ -179,11 +195,10 @@ pub fn hand_over(
         record.header().author == subject && record.header().kind != Kind::Succession
     });
     if let Handing::Recovery {
-        before: Some(before),
-        ..
+        before, dropped, ..
     } = handing
     {
-        held.retain(|record| record.header().created_at <= *before);
+        held = kept_by_recovery(held, *before, dropped);
     }
     held.sort_by_key(|record| std::cmp::Reverse(record.header().created_at));
     held.truncate(MAX_KEPT);
@@ -326,11 +341,17 @@ pub fn change_key(
         }
         home.discard_staged()?;
     }
-    if node.successions()?.verdict(&subject).is_some() {
-        return Err(crate::NodeError::Invalid(format!(
-            "key {subject} was already revoked, rotated or recovered: {}",
-            node.trust(&subject)?.path
-        )));
+    // A rotation needs a key whose word has not ended. A recovery outranks anything the key
+    // itself said — a thief's rotation included (regression: a recovery was refused on a
+    // node that had received the thief's rotation) — so only an earlier recovery stops it.
+    if let Some(verdict) = node.successions()?.verdict(&subject) {
+        let recovering = matches!(handing, Handing::Recovery { .. });
+        if !recovering || verdict.how == keys::Authority::Recovery {
+            return Err(crate::NodeError::Invalid(format!(
+                "key {subject} was already revoked, rotated or recovered: {}",
+                node.trust(&subject)?.path
+            )));
+        }
     }
     if own != subject {
         let mut signed_here = false;
@@ -556,6 +577,7 @@ mod tests {
                 recovery: &recovery_identity,
                 declaration,
                 before: Some(200),
+                dropped: &[],
             },
             &new,
             vec![before.clone(), after],

@@ -290,13 +290,36 @@ fn a_recovery_after_a_stolen_key_refuses_the_thiefs_records_and_beats_its_rotati
         "the theft worked at first"
     );
 
-    // The council recovers with its kit, on its own home.
+    // The thief's rotation reaches the council's own node too (regression: the recovery was
+    // then refused as "already rotated").
+    carry_report(&thief, &ashdown);
+    // The council recovers with its kit, on its own home: it looks first at what a recovery
+    // would keep, and leaves out the record that is not its own.
+    let preview = ashdown
+        .run(&[
+            "org",
+            "recover",
+            "--kit",
+            kit.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .ok();
+    let grab = preview
+        .stdout
+        .lines()
+        .find(|line| line.contains("Send us your data"))
+        .and_then(|line| line.split('\t').nth(1))
+        .expect("the thief's record is listed")
+        .to_string();
+    assert!(preview.stdout.contains("Community fridges"), "{preview}");
     ashdown
         .run(&[
             "org",
             "recover",
             "--kit",
             kit.to_str().unwrap(),
+            "--drop",
+            &grab,
             "--reason",
             "key stolen",
         ])
