@@ -528,3 +528,58 @@ pub fn distinct(organisations: &[AuthorKey]) -> Vec<AuthorKey> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convene_protocol::keys::{Statement, Succession, Successions, accept_succession};
+    use convene_protocol::{Identity, Slug};
+
+    #[test]
+    fn a_members_new_key_is_a_member_and_a_strangers_is_not() {
+        let (founder, member, successor, stranger) = (
+            Identity::from_secret([1; 32]),
+            Identity::from_secret([2; 32]),
+            Identity::from_secret([3; 32]),
+            Identity::from_secret([4; 32]),
+        );
+        let charter = Charter {
+            founder: founder.author(),
+            network: Slug::new("pilots").unwrap(),
+            version: 1,
+            previous: None,
+            name: "Pilots".into(),
+            purpose: None,
+            policy: NetworkPolicy::Members,
+            convenors: vec![founder.author()],
+            members: vec![founder.author(), member.author()],
+            federates: Vec::new(),
+        };
+        let network = charter.id();
+        let held = HeldCharter {
+            id: RecordId([9; 32]),
+            author: founder.author(),
+            charter,
+        };
+        let rotation = Succession {
+            subject: member.author(),
+            successor: Some(successor.author()),
+            accepted: Some(accept_succession(&successor, &member.author())),
+            declaration: None,
+            kept: Vec::new(),
+            reason: None,
+        };
+        let successions = Successions::new(
+            &[Statement {
+                author: member.author(),
+                succession: &rotation,
+            }],
+            |_, _| false,
+        );
+        let networks =
+            Networks::new(vec![held], Vec::new(), BTreeMap::new()).with_successions(&successions);
+        assert!(networks.counts(&network, &member.author()));
+        assert!(networks.counts(&network, &successor.author()));
+        assert!(!networks.counts(&network, &stranger.author()));
+    }
+}
