@@ -15,6 +15,8 @@ use crate::{NodeError, is_stale, now};
 pub const MAX_FIELD: usize = 200;
 /// Results on one page.
 pub const PAGE_RESULTS: usize = 20;
+/// Records listed on an organisation's page, per key (its own, each delegate's).
+pub const ORGANISATION_RESULTS: usize = 200;
 
 /// A search as the page's form and facet links ask it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +144,62 @@ pub struct RecordPage {
     pub adopted_by: Vec<Hit>,
 }
 
+/// An organisation's page: who it is as this node knows it, and its open records.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrganisationPage {
+    pub key: convene_protocol::AuthorKey,
+    pub trust: Trust,
+    /// Its own profile, if this node holds it.
+    pub profile: Option<convene_protocol::Organisation>,
+    /// Its open records (and its delegates'), newest matches first.
+    pub records: Vec<Hit>,
+}
+
 impl crate::Node {
+    /// The page of the organisation whose key is `key`: its trust path, its profile and its
+    /// open records, and those of its delegates.
+    pub fn organisation_page(
+        &self,
+        key: &convene_protocol::AuthorKey,
+    ) -> Result<OrganisationPage, NodeError> {
+        let mut profile = None;
+        self.store().for_each(Some(key), |record| {
+            if let Some(Content::Organisation(organisation)) = record.content() {
+                profile = Some(organisation.clone());
+                return false;
+            }
+            true
+        })?;
+        let networks = self.networks()?;
+        let open = self.open_networks()?;
+        let names = self.names()?;
+        let mut records = Vec::new();
+        for author in std::iter::once(*key).chain(names.delegates_of(key)) {
+            let hits = self.search(&Query {
+                author: Some(author),
+                any_network: open.clone(),
+                limit: ORGANISATION_RESULTS,
+                ..Query::default()
+            })?;
+            for hit in hits {
+                let shown = self
+                    .store()
+                    .get(&hit.address)?
+                    .is_some_and(|record| self.is_open_record(&record, &networks));
+                if shown {
+                    records.push(hit);
+                }
+            }
+        }
+        records.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.title.cmp(&b.title)));
+        Ok(OrganisationPage {
+            key: *key,
+            trust: self.trust(key)?,
+            profile,
+            records,
+        })
+    }
+
     /// The networks whose records a visitor may see: the commons and every open network.
     fn open_networks(&self) -> Result<Vec<NetworkId>, NodeError> {
         let networks = self.networks()?;

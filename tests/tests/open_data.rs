@@ -230,5 +230,23 @@ fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_member
         line.contains("404") && !body.contains("Quiet"),
         "{line} {body}"
     );
+
+    // The organisation's page: who it is, and what it published that visitors may see.
+    let key = crate::util::key_of(&fridges);
+    assert!(
+        page(&fridges)
+            .2
+            .contains(&format!("/organisation?key={key}"))
+    );
+    let (line, _, body) = http(&web, "GET", &format!("/organisation?key={key}"));
+    assert!(line.contains("200"), "{line}");
+    assert!(body.contains("<h1>Leicester City Council</h1>"), "{body}");
+    assert!(body.contains("Community fridges") && body.contains("Fridges need a named volunteer"));
+    assert!(
+        !body.contains("Quiet fridges pilot"),
+        "a members-only record on the organisation page"
+    );
+    let (line, _, _) = http(&web, "GET", "/organisation?key=not-a-key");
+    assert!(line.contains("400"), "{line}");
     node.stop();
 }

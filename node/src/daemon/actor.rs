@@ -224,6 +224,11 @@ pub enum Request {
         query: crate::pages::PageQuery,
         reply: Reply<crate::pages::SearchPage>,
     },
+    /// The web page of one organisation.
+    OrganisationPage {
+        key: AuthorKey,
+        reply: Reply<crate::pages::OrganisationPage>,
+    },
     /// The web page of one record, if it is open.
     RecordPage {
         address: Address,
@@ -851,6 +856,9 @@ impl Actor {
             } => self.answer(reply, |a| a.node.merge_wider(&query, replies)),
             Request::SearchPage { query, reply } => {
                 self.answer(reply, |a| a.node.search_page(&query))
+            }
+            Request::OrganisationPage { key, reply } => {
+                self.answer(reply, |a| a.node.organisation_page(&key))
             }
             Request::RecordPage { address, reply } => {
                 self.answer(reply, |a| a.node.record_page(&address))

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::actor::{Request as StoreRequest, StoreHandle};
-use crate::pages::{PageQuery, RecordPage, SearchPage};
+use crate::pages::{OrganisationPage, PageQuery, RecordPage, SearchPage};
 use crate::search::Facet;
 
 /// What every route of the web listener shares.
@@ -96,6 +96,83 @@ pub(crate) async fn record(
         ),
         Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
         Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct OrganisationParam {
+    key: String,
+}
+
+pub(crate) async fn organisation(
+    AxumState(state): AxumState<WebState>,
+    param: Result<UrlQuery<OrganisationParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(key) = param.ok().and_then(|UrlQuery(p)| {
+        convene_protocol::AuthorKey::from_base32(p.key.trim().trim_start_matches("convene://"))
+    }) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That is not an organisation's key.",
+        );
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::OrganisationPage { key, reply })
+        .await;
+    match answer {
+        Ok(Ok(page)) => {
+            let title = page
+                .trust
+                .name
+                .clone()
+                .unwrap_or_else(|| "An organisation".into());
+            html_response(StatusCode::OK, &title, organisation_body(&page))
+        }
+        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+/// The organisation a record's author publishes for: the one that delegated to it, else itself.
+fn publisher(trust: &crate::trust::Trust) -> convene_protocol::AuthorKey {
+    match &trust.basis {
+        crate::trust::Basis::Delegated { by, .. } => *by,
+        _ => trust.author,
+    }
+}
+
+fn organisation_href(key: &convene_protocol::AuthorKey) -> String {
+    format!("/organisation?key={key}")
+}
+
+fn organisation_body(page: &OrganisationPage) -> Markup {
+    html! {
+        h1 { (page.trust.name.as_deref().unwrap_or("An organisation without a profile")) }
+        dl {
+            dt { "How this node knows it" }
+            dd { (page.trust.path) }
+            @if let Some(profile) = &page.profile {
+                @if let Some(kind) = &profile.org_type { dt { "Type" } dd { (kind) } }
+                @if let Some(region) = &profile.region { dt { "Region" } dd { (region) } }
+                @if let Some(about) = &profile.description { dt { "About" } dd { (about) } }
+                @if let Some(website) = &profile.website { dt { "Website" } dd { (website) } }
+            }
+        }
+        h2 { "Published by it" }
+        @if page.records.is_empty() {
+            p { "Nothing open to visitors yet." }
+        } @else {
+            ul {
+                @for hit in &page.records {
+                    li {
+                        a href=(record_href(&hit.address)) { (hit.title) }
+                        " — " (kind_label(hit.kind))
+                    }
+                }
+            }
+        }
+        p class="meta" { "Key: " code { (page.key) } }
     }
 }
 
@@ -375,7 +452,10 @@ fn record_body(page: &RecordPage) -> Markup {
         }
         dl {
             dt { "Published by" }
-            dd { (page.trust.path) }
+            dd {
+                (page.trust.path) " — "
+                a href=(organisation_href(&publisher(&page.trust))) { "more from this publisher" }
+            }
             @for (label, value) in &fields {
                 dt { (label) }
                 dd { (value) }

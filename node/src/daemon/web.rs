@@ -20,6 +20,7 @@ pub(crate) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(super::page::search))
         .route("/record", get(super::page::record))
+        .route("/organisation", get(super::page::organisation))
         .route("/open/records.jsonl", get(jsonl).options(preflight))
         .route("/open/records.csv", get(csv).options(preflight))
         .route("/open/records.jsonld", get(jsonld).options(preflight))
