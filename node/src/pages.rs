@@ -155,7 +155,86 @@ pub struct OrganisationPage {
     pub records: Vec<Hit>,
 }
 
+/// An open network's page: its charter, its members and what is published in it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NetworkPage {
+    pub id: NetworkId,
+    pub name: String,
+    pub purpose: Option<String>,
+    /// Convenors and members, by the names this node knows them by, and their keys.
+    pub convenors: Vec<(String, convene_protocol::AuthorKey)>,
+    pub members: Vec<(String, convene_protocol::AuthorKey)>,
+    /// Records its convenors feature, open ones.
+    pub featured: Vec<(Address, String)>,
+    /// Records published into it (up to a page of them).
+    pub records: Vec<Hit>,
+}
+
 impl crate::Node {
+    /// The page of an open network whose charter this node holds (`None` otherwise: a
+    /// members-only network has no page for visitors).
+    pub fn network_page(&self, id: &NetworkId) -> Result<Option<NetworkPage>, NodeError> {
+        let networks = self.networks()?;
+        let Some(resolved) = networks.charter(id) else {
+            return Ok(None);
+        };
+        let charter = &resolved.head;
+        if charter.policy != NetworkPolicy::Open {
+            return Ok(None);
+        }
+        let names = self.names()?;
+        let named = |keys: &[convene_protocol::AuthorKey]| {
+            let mut out: Vec<(String, convene_protocol::AuthorKey)> = keys
+                .iter()
+                .map(|key| {
+                    let name = names.name_of(key).map_or_else(
+                        || format!("key {}…", &key.to_base32()[..12]),
+                        str::to_string,
+                    );
+                    (name, *key)
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let mut featured = Vec::new();
+        for address in networks.featured(id) {
+            if let Ok(record) = self.get(&address)
+                && self.is_open_record(&record, &networks)
+            {
+                let title = record
+                    .content()
+                    .map(|c| c.title().to_string())
+                    .unwrap_or_default();
+                featured.push((record.address(), title));
+            }
+        }
+        let records = self
+            .search(&Query {
+                network: Some(id.clone()),
+                limit: PAGE_RESULTS,
+                ..Query::default()
+            })?
+            .into_iter()
+            .filter(|hit| {
+                self.store()
+                    .get(&hit.address)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|record| self.is_open_record(&record, &networks))
+            })
+            .collect();
+        Ok(Some(NetworkPage {
+            id: id.clone(),
+            name: charter.name.clone(),
+            purpose: charter.purpose.clone(),
+            convenors: named(&charter.convenors),
+            members: named(&charter.members),
+            featured,
+            records,
+        }))
+    }
+
     /// The page of the organisation whose key is `key`: its trust path, its profile and its
     /// open records, and those of its delegates.
     pub fn organisation_page(

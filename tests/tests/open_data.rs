@@ -169,6 +169,13 @@ fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_member
         "odd.toml",
         "kind = \"experiment\"\ntitle = \"<script>alert(1)</script> fridges\"\nsummary = \"A title with markup\"\nstatus = \"idea\"\n",
     );
+    let open_network = create_network(&council, "Fridge Friends", false);
+    publish_into(
+        &council,
+        "bins.toml",
+        "kind = \"experiment\"\ntitle = \"Shared compost bins\"\nsummary = \"Bins beside the library\"\nstatus = \"planned\"\n",
+        &[&open_network],
+    );
     council.set_node_config("web = \"127.0.0.1:0\"");
     let node = NodeProcess::start(&council);
     let web = status(&council)["web"].as_str().unwrap().to_string();
@@ -204,6 +211,9 @@ fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_member
         line.contains("400") && body.contains("status"),
         "{line} {body}"
     );
+    // An open network's records are open too.
+    let (_, _, body) = http(&web, "GET", "/?q=compost");
+    assert!(body.contains("Shared compost bins"), "{body}");
     // An empty search helps.
     let (_, _, body) = http(&web, "GET", "/?q=zeppelins");
     assert!(body.contains("No one has published on this yet"), "{body}");
@@ -248,5 +258,24 @@ fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_member
     );
     let (line, _, _) = http(&web, "GET", "/organisation?key=not-a-key");
     assert!(line.contains("400"), "{line}");
+
+    // An open network's page: its name, who convenes it and what is published in it; a
+    // members-only network has none for visitors.
+    let network_page = |id: &str| {
+        http(
+            &web,
+            "GET",
+            &format!("/network?id={}", id.replace(':', "%3A").replace('/', "%2F")),
+        )
+    };
+    let (line, _, body) = network_page(&open_network);
+    assert!(line.contains("200"), "{line} {body}");
+    assert!(body.contains("<h1>Fridge Friends</h1>") && body.contains("Shared compost bins"));
+    assert!(body.contains("Leicester City Council"), "{body}");
+    let (line, _, body) = network_page(&pilots);
+    assert!(
+        line.contains("404") && !body.contains("Quiet"),
+        "{line} {body}"
+    );
     node.stop();
 }

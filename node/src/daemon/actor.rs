@@ -224,6 +224,11 @@ pub enum Request {
         query: crate::pages::PageQuery,
         reply: Reply<crate::pages::SearchPage>,
     },
+    /// The web page of one open network.
+    NetworkPage {
+        id: NetworkId,
+        reply: Reply<Option<crate::pages::NetworkPage>>,
+    },
     /// The web page of one organisation.
     OrganisationPage {
         key: AuthorKey,
@@ -857,6 +862,7 @@ impl Actor {
             Request::SearchPage { query, reply } => {
                 self.answer(reply, |a| a.node.search_page(&query))
             }
+            Request::NetworkPage { id, reply } => self.answer(reply, |a| a.node.network_page(&id)),
             Request::OrganisationPage { key, reply } => {
                 self.answer(reply, |a| a.node.organisation_page(&key))
             }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::actor::{Request as StoreRequest, StoreHandle};
-use crate::pages::{OrganisationPage, PageQuery, RecordPage, SearchPage};
+use crate::pages::{NetworkPage, OrganisationPage, PageQuery, RecordPage, SearchPage};
 use crate::search::Facet;
 
 /// What every route of the web listener shares.
@@ -131,6 +131,81 @@ pub(crate) async fn organisation(
         }
         Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
         Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct NetworkParam {
+    id: String,
+}
+
+pub(crate) async fn network(
+    AxumState(state): AxumState<WebState>,
+    param: Result<UrlQuery<NetworkParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(id) = param
+        .ok()
+        .and_then(|UrlQuery(p)| p.id.parse::<convene_protocol::NetworkId>().ok())
+    else {
+        return problem(StatusCode::BAD_REQUEST, "That is not a network's address.");
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::NetworkPage { id, reply })
+        .await;
+    match answer {
+        Ok(Ok(Some(page))) => {
+            let title = page.name.clone();
+            html_response(StatusCode::OK, &title, network_body(&page))
+        }
+        Ok(Ok(None)) => problem(
+            StatusCode::NOT_FOUND,
+            "No open network is known at that address to this node.",
+        ),
+        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+fn network_body(page: &NetworkPage) -> Markup {
+    html! {
+        h1 { (page.name) }
+        @if let Some(purpose) = &page.purpose { p { (purpose) } }
+        h2 { "Convened by" }
+        ul {
+            @for (name, key) in &page.convenors {
+                li { a href=(organisation_href(key)) { (name) } }
+            }
+        }
+        h2 { "Members" }
+        @if page.members.is_empty() {
+            p { "An open network: any organisation may publish into it." }
+        } @else {
+            ul {
+                @for (name, key) in &page.members {
+                    li { a href=(organisation_href(key)) { (name) } }
+                }
+            }
+        }
+        @if !page.featured.is_empty() {
+            h2 { "Featured work" }
+            ul {
+                @for (address, title) in &page.featured {
+                    li { a href=(record_href(address)) { (title) } }
+                }
+            }
+        }
+        h2 { "Published in it" }
+        @if page.records.is_empty() {
+            p { "Nothing published in it yet, as far as this node knows." }
+        } @else {
+            ul {
+                @for hit in &page.records {
+                    li { a href=(record_href(&hit.address)) { (hit.title) } " — " (kind_label(hit.kind)) }
+                }
+            }
+        }
+        p class="meta" { "Address: " code { (page.id) } }
     }
 }
 

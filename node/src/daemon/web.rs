@@ -21,6 +21,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/", get(super::page::search))
         .route("/record", get(super::page::record))
         .route("/organisation", get(super::page::organisation))
+        .route("/network", get(super::page::network))
         .route("/open/records.jsonl", get(jsonl).options(preflight))
         .route("/open/records.csv", get(csv).options(preflight))
         .route("/open/records.jsonld", get(jsonld).options(preflight))
