@@ -209,21 +209,14 @@ impl crate::Node {
                 featured.push((record.address(), title));
             }
         }
-        let records = self
-            .search(&Query {
+        let records = self.open_hits(
+            &Query {
                 network: Some(id.clone()),
                 limit: PAGE_RESULTS,
                 ..Query::default()
-            })?
-            .into_iter()
-            .filter(|hit| {
-                self.store()
-                    .get(&hit.address)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|record| self.is_open_record(&record, &networks))
-            })
-            .collect();
+            },
+            &networks,
+        )?;
         Ok(Some(NetworkPage {
             id: id.clone(),
             name: charter.name.clone(),
@@ -254,21 +247,15 @@ impl crate::Node {
         let names = self.names()?;
         let mut records = Vec::new();
         for author in std::iter::once(*key).chain(names.delegates_of(key)) {
-            let hits = self.search(&Query {
-                author: Some(author),
-                any_network: open.clone(),
-                limit: ORGANISATION_RESULTS,
-                ..Query::default()
-            })?;
-            for hit in hits {
-                let shown = self
-                    .store()
-                    .get(&hit.address)?
-                    .is_some_and(|record| self.is_open_record(&record, &networks));
-                if shown {
-                    records.push(hit);
-                }
-            }
+            records.extend(self.open_hits(
+                &Query {
+                    author: Some(author),
+                    any_network: open.clone(),
+                    limit: ORGANISATION_RESULTS,
+                    ..Query::default()
+                },
+                &networks,
+            )?);
         }
         records.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.title.cmp(&b.title)));
         Ok(OrganisationPage {
@@ -363,22 +350,15 @@ impl crate::Node {
         let mut lessons = Vec::new();
         let mut adopted_by = Vec::new();
         if record.header().kind == Kind::Experiment {
-            let about = |query: Query| -> Result<Vec<Hit>, NodeError> {
-                Ok(self
-                    .search(&Query {
+            let about = |query: Query| {
+                self.open_hits(
+                    &Query {
                         any_network: open.clone(),
                         limit: PAGE_RESULTS,
                         ..query
-                    })?
-                    .into_iter()
-                    .filter(|hit| {
-                        self.store()
-                            .get(&hit.address)
-                            .ok()
-                            .flatten()
-                            .is_some_and(|r| self.is_open_record(&r, &networks))
-                    })
-                    .collect())
+                    },
+                    &networks,
+                )
             };
             lessons = about(Query {
                 kind: Some(Kind::Lesson),
@@ -407,6 +387,26 @@ impl crate::Node {
             lessons,
             adopted_by,
         }))
+    }
+
+    /// The hits of `query` whose records a visitor may see (the index filters by network;
+    /// what counts there is checked again per record).
+    fn open_hits(
+        &self,
+        query: &Query,
+        networks: &crate::networks::Networks,
+    ) -> Result<Vec<Hit>, NodeError> {
+        let mut out = Vec::new();
+        for hit in self.search(query)? {
+            if self
+                .store()
+                .get(&hit.address)?
+                .is_some_and(|record| self.is_open_record(&record, networks))
+            {
+                out.push(hit);
+            }
+        }
+        Ok(out)
     }
 
     /// Whether a visitor may see `record`: an experiment, practitioner, lesson or profile, in
