@@ -508,6 +508,18 @@ impl Names {
         let mut path = path(author, name.as_deref(), &basis, &conflicts, self);
         if let Some(verdict) = self.successions.verdict(author) {
             path.push_str(&format!("; this key was {}", verdict.describe()));
+            // Which organisations revoked it, by the names this node knows them by.
+            if verdict.how == Authority::Organisation {
+                let by: Vec<String> = verdict
+                    .by
+                    .iter()
+                    .map(|org| {
+                        self.direct_name(org)
+                            .map_or_else(|| format!("key {}…", short(org)), str::to_string)
+                    })
+                    .collect();
+                path.push_str(&format!(" ({})", by.join(", ")));
+            }
             if let Some(successor) = verdict.successor {
                 path.push_str(&format!(", continued by key {}…", short(&successor)));
             } else if verdict.disputed {
