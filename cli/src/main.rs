@@ -40,6 +40,7 @@ macro_rules! say_inline {
 
 mod keys;
 mod network;
+mod web;
 mod wider;
 
 const EXIT_CODES: &str = "\
@@ -335,6 +336,11 @@ node first."
     Network {
         #[command(subcommand)]
         command: network::NetworkCommand,
+    },
+    /// The node's web page: colleagues' accounts and their sign-in links.
+    Web {
+        #[command(subcommand)]
+        command: web::WebCommand,
     },
     /// Your organisation's web domain, and the domains other organisations claim.
     Org {
@@ -1054,6 +1060,7 @@ fn command(
             unreachable!("handled above")
         }
         Command::Org { command } => org_command(command, home, node, out),
+        Command::Web { command } => web::command(command, home, node, out),
         Command::Publish {
             file,
             networks,

@@ -1,5 +1,6 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
+use crate::accounts::{AccountChange, AccountChanged, AccountView};
 use crate::cohort::Cohort;
 use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
 use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
@@ -320,6 +321,14 @@ impl Directory for Client {
 
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError> {
         self.get("/pins")
+    }
+
+    fn accounts(&self) -> Result<Vec<AccountView>, NodeError> {
+        self.post("/web/accounts/list", &serde_json::json!({}))
+    }
+
+    fn change_account(&mut self, change: &AccountChange) -> Result<AccountChanged, NodeError> {
+        self.post("/web/accounts", change)
     }
 
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError> {

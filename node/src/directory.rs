@@ -15,6 +15,7 @@ use convene_search::{Facet, Query, SimilarQuery};
 use crate::domains::DomainCheck;
 use crate::trust::{Block, Found, Pin, Trust};
 
+use crate::accounts::{AccountChange, AccountChanged, AccountView};
 use crate::{
     CsvImport, CsvMapping, Draft, ImportReport, ListFilter, Node, NodeError, Person, Progress,
     PublishOutcome, Publisher, SimilarCheck,
@@ -31,6 +32,10 @@ pub trait Directory: std::fmt::Debug {
     fn trust(&self, author: &AuthorKey) -> Result<Trust, NodeError>;
     /// The operator's pins.
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError>;
+    /// Colleagues' web accounts.
+    fn accounts(&self) -> Result<Vec<AccountView>, NodeError>;
+    /// Adds or removes a web account, or issues a new sign-in link.
+    fn change_account(&mut self, change: &AccountChange) -> Result<AccountChanged, NodeError>;
     /// Pins `author` (`None`: removes the pin); whether it had one.
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError>;
     /// Checks the domains organisation profiles name (those due, or with `all` every one) and
@@ -130,6 +135,14 @@ impl Directory for Local {
 
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError> {
         self.node.pins()
+    }
+
+    fn accounts(&self) -> Result<Vec<AccountView>, NodeError> {
+        self.node.accounts()
+    }
+
+    fn change_account(&mut self, change: &AccountChange) -> Result<AccountChanged, NodeError> {
+        self.node.change_account(change)
     }
 
     fn set_pin(&mut self, author: &AuthorKey, pin: Option<Pin>) -> Result<bool, NodeError> {

@@ -7,6 +7,7 @@
 //! on return), then the index follows from the store's arrival log and catches up on the next
 //! open if the process died in between. See `docs/ARCHITECTURE.md`, "The write path".
 
+pub mod accounts;
 pub mod admission;
 pub mod api;
 mod charters;
@@ -313,6 +314,11 @@ impl Node {
     pub fn set_owner(&mut self, author: AuthorKey) {
         self.owner = Some(author);
         self.forget_names();
+    }
+
+    /// This node's own identity, if [`Node::set_owner`] named it.
+    pub fn owner(&self) -> Option<AuthorKey> {
+        self.owner
     }
 
     /// What this node knows of authors' names (profiles, pins, vouches), built once until one

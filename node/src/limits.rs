@@ -55,3 +55,10 @@ pub fn quote(text: &str) -> String {
     let head: String = text.chars().take(QUOTED_CHARS).collect();
     format!("{head}… ({count} characters)")
 }
+
+/// The web page: the largest form body a browser may send (a publish form's fields).
+pub const WEB_FORM_BYTES: usize = 64 * 1024;
+/// The web page: sign-in attempts one client address may make per minute.
+pub const WEB_SIGN_INS_PER_CLIENT_PER_MINUTE: u32 = 10;
+/// The web page: sign-in attempts the whole page takes per minute, from everyone.
+pub const WEB_SIGN_INS_PER_MINUTE: u32 = 60;

@@ -1,8 +1,11 @@
-//! What the web page shows a visitor who is not signed in: only open records — the commons' and
-//! open networks' experiments, practitioners and lessons, never a members-only network's, never
-//! a contact card — each with its author's trust path. Searches, facet counts and record pages
-//! are all drawn from that set, so not even a count says anything of a members-only network.
-//! The HTML is `daemon/page.rs`'s; this module gathers what it shows.
+//! What the web page shows, and to whom. A visitor who is not signed in sees only open records —
+//! the commons' and open networks' experiments, practitioners and lessons, never a members-only
+//! network's, never a contact card. A signed-in colleague acts for this node's organisation and
+//! sees what a node of that organisation may receive: also the records of the members-only
+//! networks it is a member of. Each comes with its author's trust path. Searches, facet counts
+//! and record pages are all drawn from the viewer's set, so not even a count says anything of a
+//! network the viewer may not see. The HTML is `daemon/page.rs`'s; this module gathers what it
+//! shows.
 
 use convene_protocol::{Address, Content, Kind, NetworkId, NetworkPolicy, Record, Status};
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,15 @@ pub const MAX_FIELD: usize = 200;
 pub const PAGE_RESULTS: usize = 20;
 /// Records listed on an organisation's page, per key (its own, each delegate's).
 pub const ORGANISATION_RESULTS: usize = 200;
+
+/// Who is looking at a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Viewer {
+    /// Anyone who can reach the page: open records only.
+    Visitor,
+    /// A colleague signed in to this node's organisation: what its nodes may receive.
+    Colleague,
+}
 
 /// A search as the page's form and facet links ask it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,13 +185,17 @@ pub struct NetworkPage {
 impl crate::Node {
     /// The page of an open network whose charter this node holds (`None` otherwise: a
     /// members-only network has no page for visitors).
-    pub fn network_page(&self, id: &NetworkId) -> Result<Option<NetworkPage>, NodeError> {
+    pub fn network_page(
+        &self,
+        id: &NetworkId,
+        viewer: Viewer,
+    ) -> Result<Option<NetworkPage>, NodeError> {
         let networks = self.networks()?;
         let Some(resolved) = networks.charter(id) else {
             return Ok(None);
         };
         let charter = &resolved.head;
-        if charter.policy != NetworkPolicy::Open {
+        if !self.page_networks(viewer, &networks).contains(id) {
             return Ok(None);
         }
         let names = self.names()?;
@@ -200,7 +216,7 @@ impl crate::Node {
         let mut featured = Vec::new();
         for address in networks.featured(id) {
             if let Ok(record) = self.get(&address)
-                && self.is_open_record(&record, &networks)
+                && self.shows(&record, &networks, viewer)
             {
                 let title = record
                     .content()
@@ -209,13 +225,14 @@ impl crate::Node {
                 featured.push((record.address(), title));
             }
         }
-        let records = self.open_hits(
+        let records = self.shown_hits(
             &Query {
                 network: Some(id.clone()),
                 limit: PAGE_RESULTS,
                 ..Query::default()
             },
             &networks,
+            viewer,
         )?;
         Ok(Some(NetworkPage {
             id: id.clone(),
@@ -233,6 +250,7 @@ impl crate::Node {
     pub fn organisation_page(
         &self,
         key: &convene_protocol::AuthorKey,
+        viewer: Viewer,
     ) -> Result<OrganisationPage, NodeError> {
         let mut profile = None;
         self.store().for_each(Some(key), |record| {
@@ -243,11 +261,11 @@ impl crate::Node {
             true
         })?;
         let networks = self.networks()?;
-        let open = self.open_networks()?;
+        let open = self.page_networks(viewer, &networks);
         let names = self.names()?;
         let mut records = Vec::new();
         for author in std::iter::once(*key).chain(names.delegates_of(key)) {
-            records.extend(self.open_hits(
+            records.extend(self.shown_hits(
                 &Query {
                     author: Some(author),
                     any_network: open.clone(),
@@ -255,6 +273,7 @@ impl crate::Node {
                     ..Query::default()
                 },
                 &networks,
+                viewer,
             )?);
         }
         records.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.title.cmp(&b.title)));
@@ -266,26 +285,42 @@ impl crate::Node {
         })
     }
 
-    /// The networks whose records a visitor may see: the commons and every open network.
-    fn open_networks(&self) -> Result<Vec<NetworkId>, NodeError> {
-        let networks = self.networks()?;
-        let mut open = vec![NetworkId::Commons];
-        open.extend(
+    /// The networks whose records `viewer` may see: the commons and every open network, and
+    /// for a colleague also the members-only networks this node's organisation is a member of.
+    fn page_networks(
+        &self,
+        viewer: Viewer,
+        networks: &crate::networks::Networks,
+    ) -> Vec<NetworkId> {
+        let owner = self.colleagues_organisation(viewer);
+        let mut out = vec![NetworkId::Commons];
+        out.extend(
             networks
                 .charters()
-                .filter(|(_, resolved)| resolved.head.policy == NetworkPolicy::Open)
+                .filter(|(_, resolved)| {
+                    resolved.head.policy == NetworkPolicy::Open
+                        || owner.is_some_and(|owner| networks.member(&resolved.head, &owner, None))
+                })
                 .map(|(id, _)| id.clone()),
         );
-        Ok(open)
+        out
+    }
+
+    /// The organisation a signed-in colleague acts for (`None` for a visitor).
+    fn colleagues_organisation(&self, viewer: Viewer) -> Option<convene_protocol::AuthorKey> {
+        match viewer {
+            Viewer::Visitor => None,
+            Viewer::Colleague => self.owner(),
+        }
     }
 
     /// The search page for `query`: open records only, facets counted over the same set.
-    pub fn search_page(&self, query: &PageQuery) -> Result<SearchPage, NodeError> {
+    pub fn search_page(&self, query: &PageQuery, viewer: Viewer) -> Result<SearchPage, NodeError> {
+        let networks = self.networks()?;
         let index_query = query
-            .to_query(self.open_networks()?)
+            .to_query(self.page_networks(viewer, &networks))
             .map_err(NodeError::Invalid)?;
         let found = self.find(&index_query)?;
-        let networks = self.networks()?;
         let today = convene_protocol::Date::from_unix(now());
         let mut results = Vec::with_capacity(found.len());
         for found in found {
@@ -294,7 +329,7 @@ impl crate::Node {
             let Some(record) = self.store().get(&found.hit.address)? else {
                 continue;
             };
-            if !self.is_open_record(&record, &networks) {
+            if !self.shows(&record, &networks, viewer) {
                 continue;
             }
             let stale = record.content().is_some_and(|c| is_stale(c, today));
@@ -313,20 +348,24 @@ impl crate::Node {
 
     /// The page of the record at `address`, if it is open (`None` otherwise: the page says
     /// "not found", whether it does not exist or is not for visitors).
-    pub fn record_page(&self, address: &Address) -> Result<Option<RecordPage>, NodeError> {
+    pub fn record_page(
+        &self,
+        address: &Address,
+        viewer: Viewer,
+    ) -> Result<Option<RecordPage>, NodeError> {
         let networks = self.networks()?;
         let record = match self.get(address) {
             Ok(record) => record,
             Err(NodeError::NotFound(_) | NodeError::Retracted(_)) => return Ok(None),
             Err(error) => return Err(error),
         };
-        if !self.is_open_record(&record, &networks) {
+        if !self.shows(&record, &networks, viewer) {
             return Ok(None);
         }
         let content = record.content().expect("live").clone();
         let names_of = |field: &str, address: &Address| -> Result<Option<_>, NodeError> {
             Ok(match self.get(address) {
-                Ok(target) if self.is_open_record(&target, &networks) => Some((
+                Ok(target) if self.shows(&target, &networks, viewer) => Some((
                     field.to_string(),
                     target.address(),
                     target
@@ -346,18 +385,19 @@ impl crate::Node {
                 links.push(link);
             }
         }
-        let open = self.open_networks()?;
+        let open = self.page_networks(viewer, &networks);
         let mut lessons = Vec::new();
         let mut adopted_by = Vec::new();
         if record.header().kind == Kind::Experiment {
             let about = |query: Query| {
-                self.open_hits(
+                self.shown_hits(
                     &Query {
                         any_network: open.clone(),
                         limit: PAGE_RESULTS,
                         ..query
                     },
                     &networks,
+                    viewer,
                 )
             };
             lessons = about(Query {
@@ -389,19 +429,20 @@ impl crate::Node {
         }))
     }
 
-    /// The hits of `query` whose records a visitor may see (the index filters by network;
+    /// The hits of `query` whose records `viewer` may see (the index filters by network;
     /// what counts there is checked again per record).
-    fn open_hits(
+    fn shown_hits(
         &self,
         query: &Query,
         networks: &crate::networks::Networks,
+        viewer: Viewer,
     ) -> Result<Vec<Hit>, NodeError> {
         let mut out = Vec::new();
         for hit in self.search(query)? {
             if self
                 .store()
                 .get(&hit.address)?
-                .is_some_and(|record| self.is_open_record(&record, networks))
+                .is_some_and(|record| self.shows(&record, networks, viewer))
             {
                 out.push(hit);
             }
@@ -409,9 +450,10 @@ impl crate::Node {
         Ok(out)
     }
 
-    /// Whether a visitor may see `record`: an experiment, practitioner, lesson or profile, in
-    /// the commons or an open network and counted there, not stood in for by a successor's.
-    fn is_open_record(&self, record: &Record, networks: &crate::networks::Networks) -> bool {
+    /// Whether `viewer` may see `record`: an experiment, practitioner, lesson or profile,
+    /// counted in its networks; for a visitor in the commons or an open network, for a
+    /// colleague also where a node of their organisation may receive it.
+    fn shows(&self, record: &Record, networks: &crate::networks::Networks, viewer: Viewer) -> bool {
         let Some(content) = record.content() else {
             return false;
         };
@@ -422,7 +464,12 @@ impl crate::Node {
             return false;
         }
         let author = record.header().author;
-        crate::networks::named_networks(record)
-            .is_none_or(|named| networks.is_open(named) && networks.visible(&author, named))
+        let Some(named) = crate::networks::named_networks(record) else {
+            return true;
+        };
+        match self.colleagues_organisation(viewer) {
+            None => networks.is_open(named) && networks.visible(&author, named),
+            Some(owner) => networks.may_receive(&[owner], &author, content.kind(), named),
+        }
     }
 }

@@ -60,6 +60,10 @@ pub struct NodeSettings {
     /// Where the web listener (open data, for browsers and other programs) listens; none: no
     /// web listener. Loopback unless the operator names a LAN or intranet address.
     pub web: Option<String>,
+    /// The address colleagues reach the web page at, when it is not the listener's own (a TLS
+    /// proxy in front, a host name): sign-in links use it, and with `https://` the session
+    /// cookie is marked Secure.
+    pub web_url: Option<String>,
     /// The licence the open records are published under (a URL), shown with each.
     pub open_data_licence: String,
 }
@@ -89,6 +93,7 @@ impl Default for NodeSettings {
             api_header_timeout_secs: crate::limits::API_HEADER_TIMEOUT.as_secs(),
             searches_per_minute: 30,
             web: None,
+            web_url: None,
             open_data_licence: DEFAULT_LICENCE.into(),
         }
     }
@@ -145,6 +150,9 @@ impl NodeSettings {
 # it (only open records, never a members-only network's). Off unless set; `node run --web ADDR`
 # also sets it. Use a LAN or intranet address to share it beyond this machine.
 # web = \"127.0.0.1:4719\"
+# The address colleagues reach the web page at, if not the listener's own: a TLS proxy in front
+# of it, a host name. Sign-in links use it; with https:// the session cookie is marked Secure.
+# web_url = \"https://directory.example.org\"
 # The licence the open records are published under, shown with each record.
 # open_data_licence = \"https://creativecommons.org/licenses/by/4.0/\"
 ";
@@ -155,6 +163,16 @@ impl NodeSettings {
             web.parse::<std::net::SocketAddr>().map_err(|e| {
                 format!("[node] web = {web:?} is not an address like 127.0.0.1:4719 ({e})")
             })?;
+        }
+        if let Some(url) = &self.web_url
+            && (!(url.starts_with("http://") || url.starts_with("https://"))
+                || url.len() > 500
+                || url.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(format!(
+                "[node] web_url = {url:?} must be an http:// or https:// address of at most 500 \
+                 characters"
+            ));
         }
         let licence = &self.open_data_licence;
         if licence.trim().is_empty() || licence.len() > 500 || licence.chars().any(char::is_control)

@@ -17,7 +17,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::domains::DomainCheck;
 use crate::networks::{HeldCharter, Joined};
-use crate::tables::{BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS};
+use crate::tables::{
+    BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WEB_ACCOUNTS,
+    WEB_SESSIONS,
+};
 use crate::trust::{Block, Pin};
 
 /// Errors from the store.
@@ -557,6 +560,65 @@ impl Store {
         Ok(had)
     }
 
+    /// Every web account: (name, JSON) pairs, by name.
+    pub(crate) fn web_accounts(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(WEB_ACCOUNTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            out.push((key.value().to_string(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every web session: (hash of its secret, JSON) pairs.
+    pub(crate) fn web_sessions(&self) -> Result<Vec<HashedValue>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(WEB_SESSIONS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            out.push((key.value(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The web session whose secret hashes to `hash`, as JSON.
+    pub(crate) fn web_session(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(WEB_SESSIONS)?;
+        Ok(table.get(hash)?.map(|value| value.value().to_vec()))
+    }
+
+    /// Writes (`Some`) or removes (`None`) web accounts and sessions, all in one transaction.
+    /// Durable on return.
+    pub(crate) fn write_web(
+        &self,
+        accounts: &[(&str, Option<Vec<u8>>)],
+        sessions: &[([u8; 32], Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
+        let txn = self.db()?.begin_write()?;
+        {
+            let mut table = txn.open_table(WEB_ACCOUNTS)?;
+            for (name, value) in accounts {
+                match value {
+                    Some(value) => table.insert(*name, value.as_slice())?,
+                    None => table.remove(*name)?,
+                };
+            }
+            let mut table = txn.open_table(WEB_SESSIONS)?;
+            for (hash, value) in sessions {
+                match value {
+                    Some(value) => table.insert(hash, value.as_slice())?,
+                    None => table.remove(hash)?,
+                };
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// The record with this id, if it is stored (only winning versions are).
     pub fn get_by_id(&self, id: RecordId) -> Result<Option<Record>, StoreError> {
         let txn = self.db()?.begin_read()?;
@@ -827,6 +889,8 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(PLACES)?;
         txn.open_table(JOINED)?;
         txn.open_table(REQUESTS)?;
+        txn.open_table(WEB_ACCOUNTS)?;
+        txn.open_table(WEB_SESSIONS)?;
         txn.commit()?;
         Ok(db)
     });
@@ -931,6 +995,8 @@ fn bindings_of(records: Vec<(Record, LatestEntry)>) -> Vec<(AuthorKey, convene_p
 }
 
 /// A table entry's key and value bytes.
+/// A key hash and its value, as the web sessions table holds them.
+pub(crate) type HashedValue = ([u8; 32], Vec<u8>);
 pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Every charter version held and every live binding.

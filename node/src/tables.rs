@@ -49,3 +49,14 @@ pub(crate) const JOINED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::ne
 /// Network key ‖ organisation key → a join request a convenor has not answered (JSON:
 /// `charters::PendingJoin`). Local: requests come from the asking node, never from gossip.
 pub(crate) const REQUESTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("requests_v1");
+
+/// Account name → a colleague's web account (JSON: `accounts::Account`): who the operator lets
+/// sign in to the web page, and the one-time sign-in link pending for them (its BLAKE3 hash,
+/// never the link). Local, never sent to peers.
+pub(crate) const WEB_ACCOUNTS: TableDefinition<'_, &str, &[u8]> =
+    TableDefinition::new("web_accounts_v1");
+
+/// BLAKE3 of a session's secret (the browser's cookie) → the session (JSON:
+/// `accounts::Session`). The secret itself is never stored. Local, never sent to peers.
+pub(crate) const WEB_SESSIONS: TableDefinition<'_, [u8; 32], &[u8]> =
+    TableDefinition::new("web_sessions_v1");

@@ -136,7 +136,7 @@ fn open_data_serves_open_records_with_their_trust_path_and_never_a_members_only_
     // Only reading: anything else is refused, and unknown paths say what is there.
     let (line, _, _) = http(&web, "POST", "/open/records.jsonl");
     assert!(line.contains("405"), "{line}");
-    let (line, _, body) = http(&web, "GET", "/publish");
+    let (line, _, body) = http(&web, "GET", "/no-such-page");
     assert!(
         line.contains("404") && body.contains("/open/records.jsonl"),
         "{line}"

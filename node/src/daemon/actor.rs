@@ -116,6 +116,25 @@ pub enum Request {
     Pins {
         reply: Reply<Vec<(AuthorKey, Pin)>>,
     },
+    Accounts {
+        reply: Reply<Vec<crate::accounts::AccountView>>,
+    },
+    ChangeAccount {
+        change: crate::accounts::AccountChange,
+        reply: Reply<crate::accounts::AccountChanged>,
+    },
+    SignIn {
+        token: String,
+        reply: Reply<Option<crate::accounts::NewSession>>,
+    },
+    WebSession {
+        secret: String,
+        reply: Reply<Option<crate::accounts::Session>>,
+    },
+    SignOut {
+        secret: String,
+        reply: Reply<()>,
+    },
     SetPin {
         author: AuthorKey,
         pin: Option<Pin>,
@@ -222,21 +241,25 @@ pub enum Request {
     /// The web page's search, open records only.
     SearchPage {
         query: crate::pages::PageQuery,
+        viewer: crate::pages::Viewer,
         reply: Reply<crate::pages::SearchPage>,
     },
     /// The web page of one open network.
     NetworkPage {
         id: NetworkId,
+        viewer: crate::pages::Viewer,
         reply: Reply<Option<crate::pages::NetworkPage>>,
     },
     /// The web page of one organisation.
     OrganisationPage {
         key: AuthorKey,
+        viewer: crate::pages::Viewer,
         reply: Reply<crate::pages::OrganisationPage>,
     },
     /// The web page of one record, if it is open.
     RecordPage {
         address: Address,
+        viewer: crate::pages::Viewer,
         reply: Reply<Option<crate::pages::RecordPage>>,
     },
     /// A snapshot to write the open data from.
@@ -714,6 +737,15 @@ impl Actor {
             }),
             Request::Trust { author, reply } => self.answer(reply, |a| a.node.trust(&author)),
             Request::Pins { reply } => self.answer(reply, |a| a.node.pins()),
+            Request::Accounts { reply } => self.answer(reply, |a| a.node.accounts()),
+            Request::ChangeAccount { change, reply } => {
+                self.answer(reply, |a| a.node.change_account(&change))
+            }
+            Request::SignIn { token, reply } => self.answer(reply, |a| a.node.sign_in(&token)),
+            Request::WebSession { secret, reply } => {
+                self.answer(reply, |a| a.node.web_session(&secret))
+            }
+            Request::SignOut { secret, reply } => self.answer(reply, |a| a.node.sign_out(&secret)),
             Request::SetPin { author, pin, reply } => {
                 self.answer(reply, |a| a.node.set_pin(&author, pin.as_ref()))
             }
@@ -859,16 +891,22 @@ impl Actor {
                 replies,
                 reply,
             } => self.answer(reply, |a| a.node.merge_wider(&query, replies)),
-            Request::SearchPage { query, reply } => {
-                self.answer(reply, |a| a.node.search_page(&query))
+            Request::SearchPage {
+                query,
+                viewer,
+                reply,
+            } => self.answer(reply, |a| a.node.search_page(&query, viewer)),
+            Request::NetworkPage { id, viewer, reply } => {
+                self.answer(reply, |a| a.node.network_page(&id, viewer))
             }
-            Request::NetworkPage { id, reply } => self.answer(reply, |a| a.node.network_page(&id)),
-            Request::OrganisationPage { key, reply } => {
-                self.answer(reply, |a| a.node.organisation_page(&key))
+            Request::OrganisationPage { key, viewer, reply } => {
+                self.answer(reply, |a| a.node.organisation_page(&key, viewer))
             }
-            Request::RecordPage { address, reply } => {
-                self.answer(reply, |a| a.node.record_page(&address))
-            }
+            Request::RecordPage {
+                address,
+                viewer,
+                reply,
+            } => self.answer(reply, |a| a.node.record_page(&address, viewer)),
             Request::OpenData { licence, reply } => {
                 self.answer(reply, |a| a.node.open_data(&licence))
             }

@@ -309,6 +309,8 @@ fn router(state: State) -> Router {
         .route("/reindex", post(reindex))
         .route("/peers", post(add_peer))
         .route("/pins", post(set_pin))
+        .route("/web/accounts", post(change_account))
+        .route("/web/accounts/list", post(accounts))
         .route("/blocks", post(set_block))
         .route("/networks", post(change_network))
         .route("/networks/ask", post(ask_to_join))
@@ -367,7 +369,7 @@ pub(crate) async fn serve_app(
     let mut connections = tokio::task::JoinSet::new();
     let mut refused = 0u64;
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             _ = &mut stop => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
@@ -392,7 +394,11 @@ pub(crate) async fn serve_app(
             drop(stream);
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Handlers that limit by client (the web page's sign-in) read its address.
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let service = hyper_util::service::TowerToHyperService::new(app);
         let mut closing = closing_rx.clone();
         connections.spawn(async move {
             let _slot = slot;
@@ -750,6 +756,25 @@ async fn change_network(
 
 async fn pins(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Pin)>> {
     state.on_store(|reply| StoreRequest::Pins { reply }).await
+}
+
+async fn accounts(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+) -> ApiResult<Vec<crate::accounts::AccountView>> {
+    state
+        .on_store(|reply| StoreRequest::Accounts { reply })
+        .await
+}
+
+async fn change_account(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    Json(change): Json<crate::accounts::AccountChange>,
+) -> ApiResult<crate::accounts::AccountChanged> {
+    state
+        .on_store(|reply| StoreRequest::ChangeAccount { change, reply })
+        .await
 }
 
 async fn set_pin(

@@ -13,11 +13,13 @@
 pub mod actor;
 mod codec;
 mod domain_checks;
+mod forms;
 pub(crate) mod http;
 pub mod net;
 mod page;
 pub mod peers;
 mod rate;
+mod session;
 mod status;
 pub mod sync;
 mod web;
@@ -262,17 +264,10 @@ impl Daemon {
                     .await
                     .map_err(io_error(Path::new(text)))?;
                 let addr = listener.local_addr().map_err(io_error(home.dir()))?;
-                let (stop, stopped) = oneshot::channel();
-                let app = web::router(web::WebState {
-                    store: store.clone(),
-                    licence: settings.open_data_licence.clone(),
-                });
-                let task = tokio::spawn(http::serve_app(listener, app, limits, stopped));
-                tracing::info!(web = %addr, "web listener (open data) listening");
-                Some((addr, task, stop))
+                Some((addr, listener))
             }
         };
-        let web_addr = web.as_ref().map(|(addr, _, _)| *addr);
+        let web_addr = web.as_ref().map(|(addr, _)| *addr);
         let ca_file = settings
             .https_ca_file
             .as_ref()
@@ -287,6 +282,22 @@ impl Daemon {
             node_id,
             web: web_addr,
         };
+        let web = web.map(|(addr, listener)| {
+            let (stop, stopped) = oneshot::channel();
+            let app = web::router(web::WebState {
+                store: store.clone(),
+                api: state.clone(),
+                licence: settings.open_data_licence.clone(),
+                secure: settings
+                    .web_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("https://")),
+                sign_ins: std::sync::Arc::new(std::sync::Mutex::new(session::SignInLimits::new())),
+            });
+            let task = tokio::spawn(http::serve_app(listener, app, limits, stopped));
+            tracing::info!(web = %addr, "web listener (pages and open data) listening");
+            (addr, task, stop)
+        });
         let (api_stop, stopped) = oneshot::channel();
         let api_task = tokio::spawn(http::serve(listener, state.clone(), limits, stopped));
         let domain_task = tokio::spawn(domain_checks::run(store.clone(), ca_file));

@@ -6,97 +6,147 @@
 //! phone. Visitors are not signed in: they see open records only (see [`crate::pages`]).
 
 use axum::extract::{Query as UrlQuery, State as AxumState};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::actor::{Request as StoreRequest, StoreHandle};
+use super::actor::{ActorError, Request as StoreRequest};
+use super::session::{Signed, WebState, viewer};
 use crate::pages::{NetworkPage, OrganisationPage, PageQuery, RecordPage, SearchPage};
 use crate::search::Facet;
-
-/// What every route of the web listener shares.
-#[derive(Clone, Debug)]
-pub(crate) struct WebState {
-    pub store: StoreHandle,
-    /// The licence open records are published under.
-    pub licence: String,
-}
 
 const STYLE: &str = "
 body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;color:#111;background:#fff}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
 header,main,footer{max-width:60rem;margin:0 auto;padding:1rem}
-header{border-bottom:2px solid #111}header a{color:#111;font-weight:bold;text-decoration:none}
-a{color:#0b3d91}a:focus,input:focus,select:focus,button:focus{outline:3px solid #b35900;outline-offset:2px}
+header{border-bottom:2px solid #111;display:flex;flex-wrap:wrap;gap:1rem;justify-content:space-between;align-items:center}
+header a.home{color:#111;font-weight:bold;text-decoration:none}
+header nav ul{display:flex;flex-wrap:wrap;gap:1rem;list-style:none;margin:0;padding:0;align-items:center}
+a{color:#0b3d91}a:focus,input:focus,select:focus,textarea:focus,button:focus{outline:3px solid #b35900;outline-offset:2px}
 form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}label{display:block;font-weight:bold}
-input,select,button{font-size:1rem;padding:.4rem}button{cursor:pointer}
+form.stack{display:block}form.stack div{margin-bottom:1rem}form.inline{display:inline}
+input,select,textarea,button{font-size:1rem;padding:.4rem}button{cursor:pointer}
+textarea,form.stack input,form.stack select{width:100%;max-width:40rem;box-sizing:border-box}
+.hint{color:#333;font-weight:normal}
 .layout{display:flex;flex-wrap:wrap;gap:2rem}.facets{flex:1 1 14rem}.results{flex:3 1 24rem}
 .facets ul,.results ol{padding-left:1.2rem}.meta{color:#333}.mark{font-weight:bold}
+.notice{border:2px solid #111;padding:.5rem 1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:bold}
 ";
 
+/// What a page handler got from the store actor.
+type Answer<T> = Result<Result<T, crate::NodeError>, ActorError>;
+
+/// The page for an answer: `page` for a value, the matching error page otherwise (a value
+/// `page` cannot show becomes `missing`'s "not found").
+fn answered<T>(
+    answer: Answer<T>,
+    signed: Option<&Signed>,
+    page: impl FnOnce(T) -> Option<Response>,
+    missing: &str,
+) -> Response {
+    match answer {
+        Ok(Ok(value)) => {
+            page(value).unwrap_or_else(|| problem(StatusCode::NOT_FOUND, missing, signed))
+        }
+        Ok(Err(crate::NodeError::Invalid(reason))) => problem(
+            StatusCode::BAD_REQUEST,
+            &format!("That could not be done: {reason}."),
+            signed,
+        ),
+        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string(), signed),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string(), signed),
+    }
+}
+
 pub(crate) async fn search(
     AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
     query: Result<UrlQuery<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let signed = state.signed_in(&headers).await;
+    let signed = signed.as_ref();
     let Ok(UrlQuery(query)) = query else {
         return problem(
             StatusCode::BAD_REQUEST,
             "That search address is not one this page understands.",
+            signed,
         );
     };
     let answer = state
         .store
         .ask(|reply| StoreRequest::SearchPage {
             query: query.clone(),
+            viewer: viewer(signed),
             reply,
         })
         .await;
-    match answer {
-        Ok(Ok(page)) => html_response(StatusCode::OK, &search_title(&page), search_body(&page)),
-        Ok(Err(crate::NodeError::Invalid(reason))) => problem(
-            StatusCode::BAD_REQUEST,
-            &format!("The search could not run: {reason}."),
-        ),
-        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-    }
+    answered(
+        answer,
+        signed,
+        |page| {
+            Some(html_response(
+                StatusCode::OK,
+                &search_title(&page),
+                search_body(&page, signed),
+                signed,
+            ))
+        },
+        "",
+    )
 }
 
 #[derive(serde::Deserialize)]
 pub(crate) struct RecordParam {
     address: String,
+    /// A word to show above the record (after a form sent here): `interested`, `published`.
+    #[serde(default)]
+    done: Option<String>,
 }
 
 pub(crate) async fn record(
     AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
     param: Result<UrlQuery<RecordParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(address) = param
-        .ok()
-        .and_then(|UrlQuery(p)| p.address.parse::<convene_protocol::Address>().ok())
-    else {
+    let signed = state.signed_in(&headers).await;
+    let signed = signed.as_ref();
+    let Some((address, done)) = param.ok().and_then(|UrlQuery(p)| {
+        Some((p.address.parse::<convene_protocol::Address>().ok()?, p.done))
+    }) else {
         return problem(
             StatusCode::BAD_REQUEST,
             "That is not the address of a record.",
+            signed,
         );
     };
     let answer = state
         .store
-        .ask(|reply| StoreRequest::RecordPage { address, reply })
+        .ask(|reply| StoreRequest::RecordPage {
+            address,
+            viewer: viewer(signed),
+            reply,
+        })
         .await;
-    match answer {
-        Ok(Ok(Some(page))) => {
+    answered(
+        answer,
+        signed,
+        |page| {
+            let page = page?;
             let title = page.content.title().to_string();
-            html_response(StatusCode::OK, &title, record_body(&page))
-        }
-        Ok(Ok(None)) => problem(
-            StatusCode::NOT_FOUND,
-            "No record is published at that address for visitors to this page.",
-        ),
-        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-    }
+            Some(html_response(
+                StatusCode::OK,
+                &title,
+                record_body(&page, done.as_deref(), signed),
+                signed,
+            ))
+        },
+        if signed.is_some() {
+            "No record is held at that address."
+        } else {
+            "No record is published at that address for visitors to this page."
+        },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -106,32 +156,46 @@ pub(crate) struct OrganisationParam {
 
 pub(crate) async fn organisation(
     AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
     param: Result<UrlQuery<OrganisationParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let signed = state.signed_in(&headers).await;
+    let signed = signed.as_ref();
     let Some(key) = param.ok().and_then(|UrlQuery(p)| {
         convene_protocol::AuthorKey::from_base32(p.key.trim().trim_start_matches("convene://"))
     }) else {
         return problem(
             StatusCode::BAD_REQUEST,
             "That is not an organisation's key.",
+            signed,
         );
     };
     let answer = state
         .store
-        .ask(|reply| StoreRequest::OrganisationPage { key, reply })
+        .ask(|reply| StoreRequest::OrganisationPage {
+            key,
+            viewer: viewer(signed),
+            reply,
+        })
         .await;
-    match answer {
-        Ok(Ok(page)) => {
+    answered(
+        answer,
+        signed,
+        |page| {
             let title = page
                 .trust
                 .name
                 .clone()
                 .unwrap_or_else(|| "An organisation".into());
-            html_response(StatusCode::OK, &title, organisation_body(&page))
-        }
-        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-    }
+            Some(html_response(
+                StatusCode::OK,
+                &title,
+                organisation_body(&page),
+                signed,
+            ))
+        },
+        "",
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -141,30 +205,44 @@ pub(crate) struct NetworkParam {
 
 pub(crate) async fn network(
     AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
     param: Result<UrlQuery<NetworkParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let signed = state.signed_in(&headers).await;
+    let signed = signed.as_ref();
     let Some(id) = param
         .ok()
         .and_then(|UrlQuery(p)| p.id.parse::<convene_protocol::NetworkId>().ok())
     else {
-        return problem(StatusCode::BAD_REQUEST, "That is not a network's address.");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That is not a network's address.",
+            signed,
+        );
     };
     let answer = state
         .store
-        .ask(|reply| StoreRequest::NetworkPage { id, reply })
+        .ask(|reply| StoreRequest::NetworkPage {
+            id,
+            viewer: viewer(signed),
+            reply,
+        })
         .await;
-    match answer {
-        Ok(Ok(Some(page))) => {
+    answered(
+        answer,
+        signed,
+        |page| {
+            let page = page?;
             let title = page.name.clone();
-            html_response(StatusCode::OK, &title, network_body(&page))
-        }
-        Ok(Ok(None)) => problem(
-            StatusCode::NOT_FOUND,
-            "No open network is known at that address to this node.",
-        ),
-        Ok(Err(error)) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-    }
+            Some(html_response(
+                StatusCode::OK,
+                &title,
+                network_body(&page),
+                signed,
+            ))
+        },
+        "No network you may see is known at that address to this node.",
+    )
 }
 
 fn network_body(page: &NetworkPage) -> Markup {
@@ -251,16 +329,21 @@ fn organisation_body(page: &OrganisationPage) -> Markup {
     }
 }
 
-fn html_response(status: StatusCode, title: &str, body: Markup) -> Response {
+pub(crate) fn html_response(
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+    signed: Option<&Signed>,
+) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        layout(title, body).into_string(),
+        layout(title, body, signed).into_string(),
     )
         .into_response()
 }
 
-fn problem(status: StatusCode, message: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, message: &str, signed: Option<&Signed>) -> Response {
     html_response(
         status,
         "Something went wrong",
@@ -269,10 +352,11 @@ fn problem(status: StatusCode, message: &str) -> Response {
             p { (message) }
             p { a href="/" { "Back to the search" } }
         },
+        signed,
     )
 }
 
-fn layout(title: &str, body: Markup) -> Markup {
+fn layout(title: &str, body: Markup, signed: Option<&Signed>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -284,11 +368,34 @@ fn layout(title: &str, body: Markup) -> Markup {
             }
             body {
                 a class="skip" href="#main" { "Skip to the content" }
-                header { a href="/" { "Convene directory" } }
+                header {
+                    a class="home" href="/" { "Convene directory" }
+                    nav aria-label="Your account" {
+                        ul {
+                            @if let Some(signed) = signed {
+                                li { "Signed in as " (signed.session.account) }
+                                li { a href="/publish" { "Publish an experiment" } }
+                                li {
+                                    form class="inline" method="post" action="/sign-out" {
+                                        input type="hidden" name="csrf" value=(signed.session.csrf);
+                                        button type="submit" { "Sign out" }
+                                    }
+                                }
+                            } @else {
+                                li { a href="/sign-in" { "Sign in" } }
+                            }
+                        }
+                    }
+                }
                 main id="main" { (body) }
                 footer {
                     p class="meta" {
-                        "Open records from this node and the organisations it federates with. "
+                        @if signed.is_some() {
+                            "Records from this node, the organisations it federates with and the "
+                            "members-only networks your organisation belongs to. "
+                        } @else {
+                            "Open records from this node and the organisations it federates with. "
+                        }
                         "Open data: " a href="/open/records.jsonl" { "JSON Lines" } ", "
                         a href="/open/records.csv" { "CSV" } ", "
                         a href="/open/records.jsonld" { "JSON-LD" } "."
@@ -317,7 +424,7 @@ fn href(query: &PageQuery) -> String {
     )
 }
 
-fn record_href(address: &convene_protocol::Address) -> String {
+pub(crate) fn record_href(address: &convene_protocol::Address) -> String {
     format!(
         "/record?{}",
         serde_urlencoded::to_string([("address", address.to_string())]).unwrap_or_default()
@@ -331,7 +438,7 @@ fn search_title(page: &SearchPage) -> String {
     }
 }
 
-fn search_body(page: &SearchPage) -> Markup {
+fn search_body(page: &SearchPage, signed: Option<&Signed>) -> Markup {
     let query = &page.query;
     let filters = query.filters();
     html! {
@@ -383,8 +490,13 @@ fn search_body(page: &SearchPage) -> Markup {
                 }
                 @if page.results.is_empty() {
                     p {
-                        "No one has published on this yet — be the first (publish it from your "
-                        "organisation's node), or search the wider network ("
+                        "No one has published on this yet — be the first ("
+                        @if signed.is_some() {
+                            a href="/publish" { "publish an experiment" }
+                        } @else {
+                            "publish it from your organisation's node"
+                        }
+                        "), or search the wider network ("
                         code { "convene search --wider" } ")."
                     }
                 } @else {
@@ -460,7 +572,7 @@ fn kind_label(kind: convene_protocol::Kind) -> &'static str {
     }
 }
 
-fn record_body(page: &RecordPage) -> Markup {
+fn record_body(page: &RecordPage, done: Option<&str>, signed: Option<&Signed>) -> Markup {
     use convene_protocol::Content;
     let mut fields: Vec<(&str, String)> = Vec::new();
     fn text(fields: &mut Vec<(&'static str, String)>, label: &'static str, value: Option<&String>) {
@@ -517,6 +629,11 @@ fn record_body(page: &RecordPage) -> Markup {
         _ => {}
     }
     html! {
+        @match done {
+            Some("published") => p class="notice" role="status" { "Published for your organisation. It is on its way to the nodes you federate with." },
+            Some("interested") => p class="notice" role="status" { "Your organisation now says it is interested in this too." },
+            _ => {}
+        }
         h1 { (page.content.title()) }
         p class="meta" { (kind_label(page.content.kind())) " · updated " (page.updated) }
         @if !page.featured.is_empty() {
@@ -557,6 +674,20 @@ fn record_body(page: &RecordPage) -> Markup {
             ul {
                 @for adopted in &page.adopted_by {
                     li { a href=(record_href(&adopted.address)) { (adopted.title) } }
+                }
+            }
+        }
+        @if let (Some(signed), convene_protocol::Kind::Experiment) = (signed, page.content.kind()) {
+            section aria-labelledby="interest" {
+                h2 id="interest" { "Trying this too?" }
+                form class="stack" method="post" action="/interest" {
+                    input type="hidden" name="csrf" value=(signed.session.csrf);
+                    input type="hidden" name="address" value=(page.address);
+                    div {
+                        label for="note" { "A note for the others (optional)" span class="hint" { " — e.g. “piloting in 2026”" } }
+                        input id="note" name="note" type="text" maxlength="500";
+                    }
+                    button type="submit" { "We're interested too" }
                 }
             }
         }

@@ -1,37 +1,50 @@
 //! The web listener: what the node serves beyond its own machine's commands — the directory's
-//! pages for visitors (`/`, `/record`, see [`super::page`]) and the open data
-//! (`/open/records.jsonl`, `.csv`, `.jsonld`), readable by anyone who can reach it and by
-//! scripts on other sites (CORS for GET). Only open records are served, never a members-only
-//! network's (see [`crate::open_data`]). It listens where the operator says (`--web ADDR` or
-//! `[node] web`), with the same connection limits as the local API.
+//! pages (`/`, `/record`, see [`super::page`]; signing in, publishing and "we're interested
+//! too" for colleagues, see [`super::forms`]) and the open data (`/open/records.jsonl`, `.csv`,
+//! `.jsonld`), readable by anyone who can reach it and by scripts on other sites (CORS for
+//! GET). Only open records go into open data, never a members-only network's (see
+//! [`crate::open_data`]). It listens where the operator says (`--web ADDR` or `[node] web`),
+//! with the same connection limits as the local API.
 
 use axum::Router;
-use axum::extract::State as AxumState;
+use axum::extract::{DefaultBodyLimit, State as AxumState};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::mpsc;
 
 use super::actor::Request as StoreRequest;
-pub(crate) use super::page::WebState;
+use super::forms;
+pub(crate) use super::session::WebState;
+use crate::limits::WEB_FORM_BYTES;
 use crate::open_data::OpenData;
 
 pub(crate) fn router(state: WebState) -> Router {
-    Router::new()
+    let open = Router::new()
+        .route("/open/records.jsonl", get(jsonl).options(preflight))
+        .route("/open/records.csv", get(csv).options(preflight))
+        .route("/open/records.jsonld", get(jsonld).options(preflight))
+        .layer(axum::middleware::map_response(cors));
+    let pages = Router::new()
         .route("/", get(super::page::search))
         .route("/record", get(super::page::record))
         .route("/organisation", get(super::page::organisation))
         .route("/network", get(super::page::network))
-        .route("/open/records.jsonl", get(jsonl).options(preflight))
-        .route("/open/records.csv", get(csv).options(preflight))
-        .route("/open/records.jsonld", get(jsonld).options(preflight))
+        .route("/sign-in", get(forms::sign_in_page).post(forms::sign_in))
+        .route("/sign-out", axum::routing::post(forms::sign_out))
+        .route("/publish", get(forms::publish_page).post(forms::publish))
+        .route("/interest", axum::routing::post(forms::interest))
+        .layer(DefaultBodyLimit::max(WEB_FORM_BYTES))
+        .layer(axum::middleware::map_response(page_headers));
+    Router::new()
+        .merge(open)
+        .merge(pages)
         .fallback(not_found)
-        .layer(axum::middleware::map_response(cors))
         .with_state(state)
 }
 
-/// Every answer may be read by scripts on other sites: the data is open, and nothing here
-/// depends on cookies or credentials.
+/// Open data may be read by scripts on other sites: it is open, and nothing in it depends on
+/// cookies or credentials. The pages get no such header.
 async fn cors(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
@@ -42,6 +55,29 @@ async fn cors(mut response: Response) -> Response {
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, OPTIONS"),
     );
+    response
+}
+
+/// Every page: no scripts at all, no framing by another site, forms only to this page, no
+/// copies kept by the browser or a proxy (a signed-in page shows more than an open one).
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
