@@ -132,7 +132,7 @@ fn a_colleague_signs_in_once_sees_members_only_records_and_publishes_after_a_war
     let page = browser.get(&format!("/sign-in?token={token}"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Sign in</button>"), "{}", page.body);
-    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("referrer-policy"), Some("same-origin"));
     assert!(page.header("set-cookie").is_none());
 
     // A post from another site is refused before the token is looked at.

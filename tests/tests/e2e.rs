@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `convene` binary, driven as a user would drive it.
 
+mod browser;
 mod colleagues;
 mod federation;
 mod fuzz_seeds;

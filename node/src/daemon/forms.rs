@@ -95,13 +95,10 @@ pub(crate) async fn sign_in_page(
             }
         }
     };
-    let mut response = html_response(StatusCode::OK, "Sign in", body, signed.as_ref());
-    // The token is in this page's address: never send it on to another site.
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        "no-referrer".parse().expect("static"),
-    );
-    response
+    // The token is in this page's address: the pages' `Referrer-Policy: same-origin` never
+    // sends it on to another site (`no-referrer` would make the browser send `Origin: null`
+    // with the form, which the origin check refuses).
+    html_response(StatusCode::OK, "Sign in", body, signed.as_ref())
 }
 
 #[derive(Deserialize)]

@@ -25,7 +25,7 @@ header nav ul{display:flex;flex-wrap:wrap;gap:1rem;list-style:none;margin:0;padd
 a{color:#0b3d91}a:focus,input:focus,select:focus,textarea:focus,button:focus{outline:3px solid #b35900;outline-offset:2px}
 form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}label{display:block;font-weight:bold}
 form.stack{display:block}form.stack div{margin-bottom:1rem}form.inline{display:inline}
-input,select,textarea,button{font-size:1rem;padding:.4rem}button{cursor:pointer}
+input,select,textarea,button{font-size:1rem;font-family:inherit;padding:.4rem}button{cursor:pointer}
 textarea,form.stack input,form.stack select{width:100%;max-width:40rem;box-sizing:border-box}
 .hint{color:#333;font-weight:normal}
 .layout{display:flex;flex-wrap:wrap;gap:2rem}.facets{flex:1 1 14rem}.results{flex:3 1 24rem}
