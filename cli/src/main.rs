@@ -470,6 +470,9 @@ enum NodeCommand {
     },
     /// Print a ticket (peer id and addresses) that another node can add with `convene peers add`.
     Ticket,
+    /// Print the local API's description (OpenAPI 3.1 JSON), as a running node serves it at
+    /// /v1/openapi.json.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -670,6 +673,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.line(String::from_utf8_lossy(&script).trim_end())?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Node {
+            command: NodeCommand::Openapi,
+        } => {
+            out.line(&convene_node::daemon::openapi_json())?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
             let mut page = Vec::new();
@@ -773,6 +782,7 @@ fn node_command(command: NodeCommand, home: &Home, out: &mut Out) -> Result<Exit
             out.line(&status.net.ticket)?;
             Ok(ExitCode::SUCCESS)
         }
+        NodeCommand::Openapi => unreachable!("handled before the home is opened"),
     }
 }
 

@@ -16,8 +16,9 @@ use crate::{Draft, NodeError, SimilarCheck};
 pub const API_VERSION: &str = "/v1";
 
 /// A record on the API: its bytes, base64.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordBody {
+    /// The record's signed bytes, base64 (see docs/protocol.md).
     pub record: String,
 }
 
@@ -37,35 +38,45 @@ impl RecordBody {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeopleRequest {
     pub topic: String,
     pub limit: usize,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListRequest {
+    #[schema(value_type = Option<String>)]
     pub author: Option<AuthorKey>,
+    #[schema(value_type = Option<String>)]
     pub kind: Option<Kind>,
     pub stale: bool,
     pub now: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AddressQuery {
+    #[schema(value_type = String)]
+    #[param(value_type = String)]
     pub address: Address,
 }
 
 /// `POST /publish`: a draft, and whether to look for similar records first.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublishRequest {
+    /// The record's fields as a draft file has them, `kind` included.
+    #[schema(value_type = Object)]
     pub draft: Draft,
+    /// `{"check": "skip"}`, or `{"check": "ask", "limit": N}` to be shown similar records
+    /// instead of publishing when there are any.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub check: SimilarCheck,
 }
 
 /// What `POST /publish` did.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PublishResponse {
     Published {
@@ -73,16 +84,23 @@ pub enum PublishResponse {
         previous_seq: Option<u64>,
     },
     /// Nothing was published: these records are similar.
-    Similar { similar: Vec<(f32, Hit)> },
+    Similar {
+        #[schema(value_type = Vec<Object>)]
+        similar: Vec<(f32, Hit)>,
+    },
     /// Nothing was published: the address holds a retraction (publish with `"check": "skip"`
     /// to bring the record back).
-    Retracted { address: Address },
+    Retracted {
+        #[schema(value_type = String)]
+        address: Address,
+    },
 }
 
 /// The URL query of an import request; the body is the chunk of the file itself (whole lines
 /// of JSON Lines, or a CSV header and whole rows), at most
 /// [`crate::limits::API_IMPORT_BODY_BYTES`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// The number, in the whole file, of the body's first line (for CSV: of its first row's
     /// first line), so rejections name lines of the whole file.
@@ -93,67 +111,75 @@ pub struct ImportQuery {
     pub mapping: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthorQuery {
+    #[schema(value_type = String)]
+    #[param(value_type = String)]
     pub author: AuthorKey,
 }
 
 /// `POST /pins`: pin `author` as `pin`, or with `pin: null` remove its pin.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PinRequest {
+    #[schema(value_type = String)]
     pub author: AuthorKey,
+    #[schema(value_type = Option<Object>)]
     pub pin: Option<crate::trust::Pin>,
 }
 
 /// Whether the author had a pin before.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PinResponse {
     pub had: bool,
 }
 
 /// `POST /blocks`: block `author` (purging its records), or with `block: null` lift the block.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockRequest {
+    #[schema(value_type = String)]
     pub author: AuthorKey,
+    #[schema(value_type = Option<Object>)]
     pub block: Option<crate::trust::Block>,
 }
 
 /// `POST /peer-blocks`: block a peer for good (`block: null` lifts it). Answers a
 /// [`PinResponse`]-like `{"had": bool}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerBlockRequest {
     /// A libp2p peer id (`12D3KooW…`).
     pub peer: String,
+    #[schema(value_type = Option<Object>)]
     pub block: Option<crate::trust::Block>,
 }
 
 /// `POST /domains/check`: check the domains organisation profiles name — those due (not
 /// checked for a day), or with `all`, every one. Answers `[[author, check], …]`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DomainCheckRequest {
     #[serde(default)]
     pub all: bool,
 }
 
 /// Whether the author was blocked before, and how many records were purged.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockResponse {
     pub had: bool,
     pub purged: usize,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerRequest {
     pub peer: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reindexed {
     pub indexed: u64,
 }
 
 /// What a failed request is, for programs: stable across versions of the API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// No record at `address` (404).
@@ -206,13 +232,14 @@ impl ErrorCode {
 }
 
 /// What a failed request answers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// For people.
     pub error: String,
     pub code: ErrorCode,
     /// The record the error is about, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub address: Option<Address>,
 }
 

@@ -113,22 +113,27 @@ pub enum Basis {
 }
 
 /// How this node knows who an author is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Trust {
+    #[schema(value_type = String)]
     pub author: AuthorKey,
     /// What this node calls the author: the pinned name, else the profile's.
     pub name: Option<String>,
+    /// `basis` (own, pinned, domain, vouched, delegated, succeeds, self_described, …) and its
+    /// details.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub basis: Basis,
     /// Other authors this node knows under the same name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub conflicts: Vec<AuthorKey>,
     /// The whole path in words, as the command shows it.
     pub path: String,
 }
 
 /// A search result with its author's trust path.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Found {
     #[serde(flatten)]
     pub hit: convene_search::Hit,

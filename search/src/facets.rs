@@ -14,7 +14,7 @@ pub const FACET_FIELDS: [&str; 5] = ["kind", "status", "sector", "region", "orga
 const VALUES_PER_FIELD: u32 = 20;
 
 /// Counts for one field, most common value first.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Facet {
     pub field: String,
     pub values: Vec<(String, u64)>,

@@ -87,37 +87,50 @@ pub mod limits {
 }
 
 /// A search: free text plus exact filters. Filters compare case-insensitively.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Query {
     /// Words to look for. Empty means every record that passes the filters.
     pub text: String,
+    /// experiment, practitioner, lesson, organisation, …
+    #[schema(value_type = Option<String>)]
     pub kind: Option<Kind>,
     /// Every tag listed must be present (for practitioners, tags include their expertise).
     pub tags: Vec<String>,
+    /// idea, planned, running, paused, completed or stopped.
+    #[schema(value_type = Option<String>)]
     pub status: Option<Status>,
     pub sector: Option<String>,
     pub region: Option<String>,
     pub organisation: Option<String>,
+    /// An author's key (52 characters of base32).
+    #[schema(value_type = Option<String>)]
     pub author: Option<AuthorKey>,
     /// Only records published (or last changed) on or after this day, UTC.
+    #[schema(value_type = Option<String>, format = Date)]
     pub since: Option<Date>,
     /// Only experiments started on or after this day.
+    #[schema(value_type = Option<String>, format = Date)]
     pub started_after: Option<Date>,
     /// Only experiments started on or before this day.
+    #[schema(value_type = Option<String>, format = Date)]
     pub started_before: Option<Date>,
     /// Only experiments adopted from this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub adopted_from: Option<convene_protocol::Address>,
     /// Only lessons about this experiment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub about: Option<convene_protocol::Address>,
     /// Only records published into this network (the commons: those that name none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub network: Option<convene_protocol::NetworkId>,
     /// Only experiments, practitioners and lessons published into at least one of these
     /// networks (the commons among them: those that name none). Empty: no such filter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub any_network: Vec<convene_protocol::NetworkId>,
     /// Maximum number of hits; 0 means 10, at most [`limits::RESULTS`].
     pub limit: usize,
@@ -154,16 +167,22 @@ impl Query {
 }
 
 /// A text fragment with the ranges (byte offsets into `text`) that matched the query.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Snippet {
     pub text: String,
+    /// `{"start": …, "end": …}` byte ranges.
+    #[schema(value_type = Vec<Object>)]
     pub highlights: Vec<Range<usize>>,
 }
 
 /// One search result, with enough of the record to display it without a store look-up.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Hit {
+    #[schema(value_type = String)]
     pub address: Address,
+    #[schema(value_type = String)]
     pub kind: Kind,
     pub title: String,
     pub summary: String,
@@ -175,8 +194,10 @@ pub struct Hit {
     pub region: Option<String>,
     pub organisation: Option<String>,
     /// Practitioner addresses this record names as contacts.
+    #[schema(value_type = Vec<String>)]
     pub contacts: Vec<Address>,
     /// The experiment a lesson is about.
+    #[schema(value_type = Option<String>)]
     pub about: Option<Address>,
 }
 

@@ -9,6 +9,7 @@ mod https;
 mod keys;
 mod networks;
 mod open_data;
+mod openapi;
 mod trust;
 mod util;
 mod wider;

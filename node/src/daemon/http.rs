@@ -9,7 +9,9 @@ use convene_protocol::wire::{Request as WireRequest, Response as WireResponse};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Path, Query as UrlQuery, Request, State as AxumState};
+use axum::extract::{
+    FromRequest, FromRequestParts, Path, Query as UrlQuery, Request, State as AxumState,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -184,6 +186,42 @@ impl FromRequestParts<State> for Authorised {
     }
 }
 
+/// A JSON body; one that does not parse is an `invalid` error, as JSON like every other.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::new(ErrorCode::Invalid, rejection.body_text())),
+        }
+    }
+}
+
+/// A URL query; one that does not parse is an `invalid` error, as JSON like every other.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match UrlQuery::<T>::from_request_parts(parts, state).await {
+            Ok(UrlQuery(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::new(ErrorCode::Invalid, rejection.body_text())),
+        }
+    }
+}
+
+/// A path or method the API does not have.
+async fn no_route() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such route in this API; GET /v1/openapi.json lists them",
+    )
+}
+
 /// The same check as a layer over every write route, outside the body limits: a client
 /// without the token learns so before even its body's declared size is looked at.
 async fn require_token(
@@ -276,6 +314,76 @@ async fn bounded_body(
         .await
 }
 
+/// The API's description (OpenAPI 3.1), generated from the route handlers' annotations and the
+/// request and response types. `GET /v1/openapi.json` serves it; `convene node openapi` prints it.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Convene node local API",
+        description = "The API the `convene` command uses to talk to a running node, on a loopback \
+            address only (`[node] api`, default 127.0.0.1:4718). Reads are open to local users; \
+            writes need the token in `HOME/api.token` as `Authorization: Bearer TOKEN`. Every \
+            error is an `ErrorBody` whose `code` is stable across versions; programs match on it, \
+            never on the message. Every number in a request is bounded (limits, lengths, body \
+            sizes: 1 MiB for JSON, 16 MiB for an import chunk)."
+    ),
+    paths(
+        health, status, search, wider_search, facets, people, similar, record, list, export,
+        peers, trust, pins, blocks, networks, digest, cohort, join_requests, delegation_asks,
+        network_map, peer_blocks, openapi, publish, retract, reindex, add_peer, set_pin,
+        change_account, accounts, set_block, change_network, ask_to_join, ask_for_delegation,
+        check_domains, set_peer_block, remove_peer, import_jsonl, import_csv
+    ),
+    components(schemas(ErrorBody, ErrorCode)),
+    modifiers(&TokenScheme),
+    tags(
+        (name = "search", description = "Searching this node's index and its peers'"),
+        (name = "records", description = "Records: publishing, retracting, reading, importing, exporting"),
+        (name = "trust", description = "Who authors are: trust paths, pins, blocks, delegates, domains"),
+        (name = "networks", description = "Convened networks"),
+        (name = "peers", description = "The nodes this node connects to"),
+        (name = "web", description = "Colleagues' accounts on the web page"),
+        (name = "node", description = "The node itself")
+    )
+)]
+pub struct ApiDoc;
+
+/// The `token` security scheme: the bearer token from `HOME/api.token`.
+struct TokenScheme;
+
+impl utoipa::Modify for TokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The token in HOME/api.token (mode 0600)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API's description as JSON.
+pub fn openapi_json() -> String {
+    use utoipa::OpenApi as _;
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the description serialises")
+}
+
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "node", summary = "This description.", responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json")))]
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_json(),
+    )
+        .into_response()
+}
+
 fn router(state: State) -> Router {
     let json = middleware::from_fn_with_state(API_JSON_BODY_BYTES, bounded_body);
     let import = middleware::from_fn_with_state(API_IMPORT_BODY_BYTES, bounded_body);
@@ -301,6 +409,7 @@ fn router(state: State) -> Router {
         .route("/delegates/requests", get(delegation_asks))
         .route("/networks/map", post(network_map))
         .route("/peer-blocks", get(peer_blocks))
+        .route("/openapi.json", get(openapi))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
     let writes = Router::new()
@@ -330,6 +439,7 @@ fn router(state: State) -> Router {
     let v1 = reads.merge(writes);
     Router::new()
         .nest(API_VERSION, v1)
+        .fallback(no_route)
         // The body limits above replace axum's default one.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn(loopback_host))
@@ -429,10 +539,12 @@ pub(crate) async fn serve_app(
 
 /// Answers at once, without waiting for the store: commands use it to tell a busy node from
 /// one that does not answer.
+#[utoipa::path(get, path = "/v1/health", tag = "node", summary = "Answers at once, without waiting for the store: whether the node is up and how busy it is.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn health(AxumState(state): AxumState<State>) -> Json<super::actor::Health> {
     Json(state.store.health())
 }
 
+#[utoipa::path(get, path = "/v1/status", tag = "node", summary = "The node's identity, listeners, peers and record counts.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn status(AxumState(state): AxumState<State>) -> ApiResult<Status> {
     let api = state.api.parse().expect("our own address");
     status_of(&state.net, &state.store, api, state.web)
@@ -441,27 +553,30 @@ async fn status(AxumState(state): AxumState<State>) -> ApiResult<Status> {
         .ok_or_else(|| ApiError::new(ErrorCode::Closed, "shutting down"))
 }
 
+#[utoipa::path(post, path = "/v1/search", tag = "search", summary = "Search this node's index: words and filters; ranked hits with snippets and trust paths.", request_body = Query, responses((status = 200, description = "Done", body = Vec<Found>), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn search(
     AxumState(state): AxumState<State>,
-    Json(query): Json<Query>,
+    ApiJson(query): ApiJson<Query>,
 ) -> ApiResult<Vec<Found>> {
     state
         .on_store(|reply| StoreRequest::Search { query, reply })
         .await
 }
 
+#[utoipa::path(post, path = "/v1/facets", tag = "search", summary = "How the matches of a search divide by kind, status, sector, region and organisation.", request_body = Query, responses((status = 200, description = "Done", body = Vec<Facet>), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn facets(
     AxumState(state): AxumState<State>,
-    Json(query): Json<Query>,
+    ApiJson(query): ApiJson<Query>,
 ) -> ApiResult<Vec<Facet>> {
     state
         .on_store(|reply| StoreRequest::Facets { query, reply })
         .await
 }
 
+#[utoipa::path(post, path = "/v1/people", tag = "search", summary = "Who to learn from about a topic, and why.", request_body = PeopleRequest, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn people(
     AxumState(state): AxumState<State>,
-    Json(request): Json<PeopleRequest>,
+    ApiJson(request): ApiJson<PeopleRequest>,
 ) -> ApiResult<Vec<Person>> {
     state
         .on_store(|reply| StoreRequest::People {
@@ -472,18 +587,20 @@ async fn people(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/similar", tag = "search", summary = "Records like a draft or a record.", request_body = serde_json::Value, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn similar(
     AxumState(state): AxumState<State>,
-    Json(query): Json<SimilarQuery>,
+    ApiJson(query): ApiJson<SimilarQuery>,
 ) -> ApiResult<Vec<(f32, Found)>> {
     state
         .on_store(|reply| StoreRequest::Similar { query, reply })
         .await
 }
 
+#[utoipa::path(get, path = "/v1/trust", tag = "trust", summary = "How this node knows who an author is: its trust path.", params(AuthorQuery), responses((status = 200, description = "Done", body = Trust), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn trust(
     AxumState(state): AxumState<State>,
-    UrlQuery(query): UrlQuery<AuthorQuery>,
+    ApiQuery(query): ApiQuery<AuthorQuery>,
 ) -> ApiResult<Trust> {
     state
         .on_store(|reply| StoreRequest::Trust {
@@ -493,10 +610,11 @@ async fn trust(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/domains/check", tag = "trust", summary = "Check the web domains organisation profiles claim.", request_body = DomainCheckRequest, security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn check_domains(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<DomainCheckRequest>,
+    ApiJson(request): ApiJson<DomainCheckRequest>,
 ) -> ApiResult<Vec<(AuthorKey, DomainCheck)>> {
     let recheck = if request.all {
         0
@@ -508,14 +626,16 @@ async fn check_domains(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/blocks", tag = "trust", summary = "The authors this node refuses.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn blocks(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Block)>> {
     state.on_store(|reply| StoreRequest::Blocks { reply }).await
 }
 
+#[utoipa::path(post, path = "/v1/blocks", tag = "trust", summary = "Block an author (purging its records), or lift the block.", request_body = BlockRequest, security(("token" = [])), responses((status = 200, description = "Done", body = BlockResponse), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn set_block(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<BlockRequest>,
+    ApiJson(request): ApiJson<BlockRequest>,
 ) -> ApiResult<BlockResponse> {
     let Json((had, purged)) = state
         .on_store(|reply| StoreRequest::SetBlock {
@@ -527,12 +647,14 @@ async fn set_block(
     Ok(Json(BlockResponse { had, purged }))
 }
 
+#[utoipa::path(get, path = "/v1/networks", tag = "networks", summary = "The networks this node knows or replicates.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn networks(AxumState(state): AxumState<State>) -> ApiResult<Vec<NetworkView>> {
     state
         .on_store(|reply| StoreRequest::Networks { reply })
         .await
 }
 
+#[utoipa::path(get, path = "/v1/networks/requests", tag = "networks", summary = "Join requests waiting for this node's organisation, as a convenor.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn join_requests(AxumState(state): AxumState<State>) -> ApiResult<Vec<PendingJoin>> {
     state
         .on_store(|reply| StoreRequest::JoinRequests { reply })
@@ -542,10 +664,11 @@ async fn join_requests(AxumState(state): AxumState<State>) -> ApiResult<Vec<Pend
 /// How long a join request waits for the convenor's node to be reachable.
 const ASK_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
+#[utoipa::path(post, path = "/v1/networks/ask", tag = "networks", summary = "Send a convenor's node a signed request to join a network.", request_body = serde_json::Value, security(("token" = [])), responses((status = 200, description = "Done"), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn ask_to_join(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(ask): Json<AskToJoin>,
+    ApiJson(ask): ApiJson<AskToJoin>,
 ) -> ApiResult<()> {
     let peer = peer_id(&ask.peer)?;
     let Json((_, request)) = state
@@ -565,10 +688,11 @@ async fn ask_to_join(
     .await
 }
 
+#[utoipa::path(post, path = "/v1/delegates/ask", tag = "trust", summary = "Send an organisation's node a signed request to publish for it.", request_body = serde_json::Value, security(("token" = [])), responses((status = 200, description = "Done"), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn ask_for_delegation(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(ask): Json<AskDelegation>,
+    ApiJson(ask): ApiJson<AskDelegation>,
 ) -> ApiResult<()> {
     let peer = peer_id(&ask.peer)?;
     let Json(request) = state
@@ -592,9 +716,10 @@ async fn ask_for_delegation(
 /// Asks the connected peers (at most [`crate::wider::MAX_PEERS`]) to run the query, in
 /// parallel, waits at most the query's time for each, and has the store check and merge what
 /// they sent.
+#[utoipa::path(post, path = "/v1/search/wider", tag = "search", summary = "Ask every connected peer to run the query too; every answer verified, merged and ranked, with which peers answered.", request_body = serde_json::Value, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn wider_search(
     AxumState(state): AxumState<State>,
-    Json(query): Json<crate::wider::WiderQuery>,
+    ApiJson(query): ApiJson<crate::wider::WiderQuery>,
 ) -> ApiResult<crate::wider::WiderSearch> {
     use crate::wider::PeerReply;
     let query = query
@@ -646,6 +771,7 @@ async fn wider_search(
         .await
 }
 
+#[utoipa::path(get, path = "/v1/delegates/requests", tag = "trust", summary = "People's requests to publish for this node's organisation.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn delegation_asks(
     AxumState(state): AxumState<State>,
 ) -> ApiResult<Vec<crate::keys::PendingDelegation>> {
@@ -702,9 +828,10 @@ async fn send_until_acked(
     }
 }
 
+#[utoipa::path(post, path = "/v1/cohort", tag = "records", summary = "Who shares an experiment's idea: the organisations interested in it and those trying something like it.", request_body = AddressQuery, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn cohort(
     AxumState(state): AxumState<State>,
-    Json(request): Json<AddressQuery>,
+    ApiJson(request): ApiJson<AddressQuery>,
 ) -> ApiResult<crate::cohort::Cohort> {
     state
         .on_store(|reply| StoreRequest::Cohort {
@@ -714,9 +841,10 @@ async fn cohort(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/networks/digest", tag = "networks", summary = "What is new in a network.", request_body = serde_json::Value, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn digest(
     AxumState(state): AxumState<State>,
-    Json(request): Json<DigestRequest>,
+    ApiJson(request): ApiJson<DigestRequest>,
 ) -> ApiResult<Digest> {
     state
         .on_store(|reply| StoreRequest::Digest {
@@ -727,9 +855,10 @@ async fn digest(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/networks/map", tag = "networks", summary = "Who is in a network and what they publish, as this node knows it.", request_body = serde_json::Value, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn network_map(
     AxumState(state): AxumState<State>,
-    Json(request): Json<MapRequest>,
+    ApiJson(request): ApiJson<MapRequest>,
 ) -> ApiResult<NetworkMap> {
     state
         .on_store(|reply| StoreRequest::NetworkMap {
@@ -739,10 +868,11 @@ async fn network_map(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/networks", tag = "networks", summary = "Found, amend, join or leave a network.", request_body = serde_json::Value, security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn change_network(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(change): Json<NetworkChange>,
+    ApiJson(change): ApiJson<NetworkChange>,
 ) -> ApiResult<NetworkView> {
     let (view, signed) = state
         .store
@@ -754,10 +884,12 @@ async fn change_network(
     Ok(Json(view))
 }
 
+#[utoipa::path(get, path = "/v1/pins", tag = "trust", summary = "The operator's pins.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn pins(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Pin)>> {
     state.on_store(|reply| StoreRequest::Pins { reply }).await
 }
 
+#[utoipa::path(post, path = "/v1/web/accounts/list", tag = "web", summary = "Colleagues' web accounts.", security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn accounts(
     _: Authorised,
     AxumState(state): AxumState<State>,
@@ -767,20 +899,22 @@ async fn accounts(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/web/accounts", tag = "web", summary = "Add or remove a colleague's web account, or issue a new one-time sign-in link.", request_body = serde_json::Value, security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn change_account(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(change): Json<crate::accounts::AccountChange>,
+    ApiJson(change): ApiJson<crate::accounts::AccountChange>,
 ) -> ApiResult<crate::accounts::AccountChanged> {
     state
         .on_store(|reply| StoreRequest::ChangeAccount { change, reply })
         .await
 }
 
+#[utoipa::path(post, path = "/v1/pins", tag = "trust", summary = "Pin an author as a name, or remove the pin.", request_body = PinRequest, security(("token" = [])), responses((status = 200, description = "Done", body = PinResponse), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn set_pin(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<PinRequest>,
+    ApiJson(request): ApiJson<PinRequest>,
 ) -> ApiResult<PinResponse> {
     let Json(had) = state
         .on_store(|reply| StoreRequest::SetPin {
@@ -792,9 +926,10 @@ async fn set_pin(
     Ok(Json(PinResponse { had }))
 }
 
+#[utoipa::path(get, path = "/v1/record", tag = "records", summary = "One record, by address.", params(AddressQuery), responses((status = 200, description = "Done", body = RecordBody), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn record(
     AxumState(state): AxumState<State>,
-    UrlQuery(query): UrlQuery<AddressQuery>,
+    ApiQuery(query): ApiQuery<AddressQuery>,
 ) -> ApiResult<RecordBody> {
     let Json(record) = state
         .on_store(|reply| StoreRequest::Get {
@@ -805,9 +940,10 @@ async fn record(
     Ok(Json(RecordBody::of(&record)))
 }
 
+#[utoipa::path(post, path = "/v1/list", tag = "records", summary = "Records held, by author and kind, or those overdue for review.", request_body = ListRequest, responses((status = 200, description = "Done", body = Vec<RecordBody>), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn list(
     AxumState(state): AxumState<State>,
-    Json(request): Json<ListRequest>,
+    ApiJson(request): ApiJson<ListRequest>,
 ) -> ApiResult<Vec<RecordBody>> {
     let filter = ListFilter {
         author: request.author,
@@ -822,6 +958,7 @@ async fn list(
 }
 
 /// Streams the export from a snapshot of the store, so writes go on meanwhile.
+#[utoipa::path(get, path = "/v1/export", tag = "records", summary = "Every record held, retractions included, as JSON Lines of signed bytes.", responses((status = 200, description = "JSON Lines", content_type = "application/x-ndjson"), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn export(AxumState(state): AxumState<State>) -> Result<Response, ApiError> {
     let Json(store) = state
         .on_store(|reply| StoreRequest::Snapshot { reply })
@@ -906,10 +1043,11 @@ impl State {
     }
 }
 
+#[utoipa::path(post, path = "/v1/publish", tag = "records", summary = "Publish a draft as this node's organisation (signed, admitted, stored, gossiped); or, if asked, be shown similar records first.", request_body = PublishRequest, security(("token" = [])), responses((status = 200, description = "Done", body = PublishResponse), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn publish(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<PublishRequest>,
+    ApiJson(request): ApiJson<PublishRequest>,
 ) -> ApiResult<PublishResponse> {
     Ok(Json(match state.publish(request).await? {
         PublishOutcome::Published(published) => PublishResponse::Published {
@@ -921,10 +1059,11 @@ async fn publish(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/retract", tag = "records", summary = "Retract one of this organisation's records.", request_body = AddressQuery, security(("token" = [])), responses((status = 200, description = "Done", body = RecordBody), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn retract(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<AddressQuery>,
+    ApiJson(request): ApiJson<AddressQuery>,
 ) -> ApiResult<RecordBody> {
     let record: Record = state
         .store
@@ -962,10 +1101,11 @@ async fn import_off_runtime(
     Ok(Json(report))
 }
 
+#[utoipa::path(post, path = "/v1/import/jsonl", tag = "records", summary = "Import whole lines of a JSON Lines export; every record verified and admitted as if from the network.", request_body(content = String, content_type = "text/plain", description = "A chunk of the file: whole lines, at most 16 MiB"), params(ImportQuery), security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn import_jsonl(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    UrlQuery(query): UrlQuery<ImportQuery>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<ImportReport> {
     let dry_run = query.dry_run;
@@ -990,10 +1130,11 @@ async fn import_jsonl(
     .await
 }
 
+#[utoipa::path(post, path = "/v1/import/csv", tag = "records", summary = "Import CSV rows as records of this organisation, with a column mapping.", request_body(content = String, content_type = "text/plain", description = "A chunk of the file: whole lines, at most 16 MiB"), params(ImportQuery), security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn import_csv(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    UrlQuery(query): UrlQuery<ImportQuery>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<ImportReport> {
     let mapping = CsvMapping::parse(query.mapping.as_deref().unwrap_or_default())
@@ -1021,6 +1162,7 @@ async fn import_csv(
     .await
 }
 
+#[utoipa::path(post, path = "/v1/reindex", tag = "node", summary = "Rebuild the search index from the store.", security(("token" = [])), responses((status = 200, description = "Done", body = Reindexed), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn reindex(_: Authorised, AxumState(state): AxumState<State>) -> ApiResult<Reindexed> {
     let Json(indexed) = state
         .on_store(|reply| StoreRequest::Reindex { reply })
@@ -1028,6 +1170,7 @@ async fn reindex(_: Authorised, AxumState(state): AxumState<State>) -> ApiResult
     Ok(Json(Reindexed { indexed }))
 }
 
+#[utoipa::path(get, path = "/v1/peer-blocks", tag = "peers", summary = "Peers blocked for good.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn peer_blocks(AxumState(state): AxumState<State>) -> ApiResult<Vec<(String, Block)>> {
     let bans = state.ask_net(NetCommand::Bans).await?;
     Ok(Json(
@@ -1037,10 +1180,11 @@ async fn peer_blocks(AxumState(state): AxumState<State>) -> ApiResult<Vec<(Strin
     ))
 }
 
+#[utoipa::path(post, path = "/v1/peer-blocks", tag = "peers", summary = "Block a peer for good, or lift the block.", request_body = PeerBlockRequest, security(("token" = [])), responses((status = 200, description = "Done", body = PinResponse), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn set_peer_block(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<PeerBlockRequest>,
+    ApiJson(request): ApiJson<PeerBlockRequest>,
 ) -> ApiResult<PinResponse> {
     let peer = super::peers::parse_peer_id(&request.peer)?;
     if let Some(block) = &request.block {
@@ -1053,14 +1197,16 @@ async fn set_peer_block(
     Ok(Json(PinResponse { had }))
 }
 
+#[utoipa::path(get, path = "/v1/peers", tag = "peers", summary = "The peers this node knows, connected or not.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn peers(AxumState(state): AxumState<State>) -> ApiResult<Vec<BookPeer>> {
     Ok(Json(state.ask_net(NetCommand::Peers).await?))
 }
 
+#[utoipa::path(post, path = "/v1/peers", tag = "peers", summary = "Remember a peer (a ticket or a multiaddr) and connect to it.", request_body = PeerRequest, security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn add_peer(
     _: Authorised,
     AxumState(state): AxumState<State>,
-    Json(request): Json<PeerRequest>,
+    ApiJson(request): ApiJson<PeerRequest>,
 ) -> ApiResult<PeerEntry> {
     let entry = PeerEntry::parse(&request.peer)?;
     let added = entry.clone();
@@ -1070,6 +1216,7 @@ async fn add_peer(
     Ok(Json(added))
 }
 
+#[utoipa::path(delete, path = "/v1/peers/{key}", tag = "peers", summary = "Forget a peer.", params(("key" = String, Path, description = "A peer id or a ticket")), security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn remove_peer(
     _: Authorised,
     AxumState(state): AxumState<State>,

@@ -37,6 +37,7 @@ pub use crate::recover::Recovery;
 pub use crate::settings::NodeSettings;
 use crate::{Home, HomeError, Node, NodeError};
 pub use actor::{ActorError, Degraded, Health, StoreHandle, Verdict};
+pub use http::openapi_json;
 pub use net::{BookPeer, NetStatus, PeerStatus};
 pub use peers::{PeerBans, PeerBook, PeerEntry, PeerError, parse_peer_id};
 pub use status::Status;
