@@ -44,19 +44,9 @@ pub struct Trying {
 }
 
 impl Node {
-    /// The cohort of the experiment at `experiment`.
-    pub fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError> {
-        if experiment.kind != Kind::Experiment {
-            return Err(NodeError::Invalid(format!(
-                "{experiment} is a {}: a cohort is for experiments",
-                experiment.kind
-            )));
-        }
-        let record = self.get(experiment)?;
-        let content = record
-            .content()
-            .cloned()
-            .expect("live records have content");
+    /// The organisations that said they are interested in `experiment`, newest first. (Reads
+    /// every interest held: interests are not indexed.)
+    pub(crate) fn interested_in(&self, experiment: &Address) -> Result<Vec<Interested>, NodeError> {
         let mut interested: Vec<Interested> = Vec::new();
         for (organisation, interest, created_at) in self.store().interests()? {
             if interest.experiment != *experiment {
@@ -72,6 +62,23 @@ impl Node {
             });
         }
         interested.sort_by(|a, b| b.day.cmp(&a.day).then_with(|| a.name.cmp(&b.name)));
+        Ok(interested)
+    }
+
+    /// The cohort of the experiment at `experiment`.
+    pub fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError> {
+        if experiment.kind != Kind::Experiment {
+            return Err(NodeError::Invalid(format!(
+                "{experiment} is a {}: a cohort is for experiments",
+                experiment.kind
+            )));
+        }
+        let record = self.get(experiment)?;
+        let content = record
+            .content()
+            .cloned()
+            .expect("live records have content");
+        let interested = self.interested_in(experiment)?;
         let similar = self.find_similar(&SimilarQuery {
             content: content.clone(),
             exclude: Some(experiment.clone()),

@@ -18,6 +18,8 @@ use crate::{NodeError, is_stale, now};
 pub const MAX_FIELD: usize = 200;
 /// Results on one page.
 pub const PAGE_RESULTS: usize = 20;
+/// Similar experiments a record's page lists.
+pub const SIMILAR_SHOWN: usize = 5;
 /// Records listed on an organisation's page, per key (its own, each delegate's).
 pub const ORGANISATION_RESULTS: usize = 200;
 
@@ -154,6 +156,10 @@ pub struct RecordPage {
     pub lessons: Vec<Hit>,
     /// Experiments adopted from it, open ones.
     pub adopted_by: Vec<Hit>,
+    /// Organisations that said they are interested in it too (experiments).
+    pub interested: Vec<crate::cohort::Interested>,
+    /// Similar experiments elsewhere, most similar first, that the viewer may see.
+    pub similar: Vec<(f32, Hit)>,
 }
 
 /// An organisation's page: who it is as this node knows it, and its open records.
@@ -182,7 +188,39 @@ pub struct NetworkPage {
     pub records: Vec<Hit>,
 }
 
+/// "People to learn from" about a topic.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeoplePage {
+    pub topic: String,
+    /// Best first; each with the evidence the viewer may see.
+    pub people: Vec<crate::Person>,
+}
+
 impl crate::Node {
+    /// The people to learn from about `topic`, as `viewer` may see them: their profiles and
+    /// every piece of evidence drawn from records the viewer may see.
+    pub fn people_page(&self, topic: &str, viewer: Viewer) -> Result<PeoplePage, NodeError> {
+        check("topic", Some(topic)).map_err(NodeError::Invalid)?;
+        let networks = self.networks()?;
+        let mut people = Vec::new();
+        if !topic.trim().is_empty() {
+            let visible = self.page_networks(viewer, &networks);
+            for person in self.people_in(topic, PAGE_RESULTS, &visible)? {
+                if self
+                    .store()
+                    .get(&person.address)?
+                    .is_some_and(|record| self.shows(&record, &networks, viewer))
+                {
+                    people.push(person);
+                }
+            }
+        }
+        Ok(PeoplePage {
+            topic: topic.to_string(),
+            people,
+        })
+    }
+
     /// The page of an open network whose charter this node holds (`None` otherwise: a
     /// members-only network has no page for visitors).
     pub fn network_page(
@@ -388,7 +426,25 @@ impl crate::Node {
         let open = self.page_networks(viewer, &networks);
         let mut lessons = Vec::new();
         let mut adopted_by = Vec::new();
+        let mut interested = Vec::new();
+        let mut similar = Vec::new();
         if record.header().kind == Kind::Experiment {
+            interested = self.interested_in(&record.address())?;
+            for (score, found) in self.find_similar(&convene_search::SimilarQuery {
+                content: content.clone(),
+                exclude: Some(record.address()),
+                threshold: convene_search::SimilarityThreshold::PUBLISH,
+                limit: SIMILAR_SHOWN,
+            })? {
+                if found.hit.kind == Kind::Experiment
+                    && self
+                        .store()
+                        .get(&found.hit.address)?
+                        .is_some_and(|other| self.shows(&other, &networks, viewer))
+                {
+                    similar.push((score, found.hit));
+                }
+            }
             let about = |query: Query| {
                 self.shown_hits(
                     &Query {
@@ -426,6 +482,8 @@ impl crate::Node {
             links,
             lessons,
             adopted_by,
+            interested,
+            similar,
         }))
     }
 

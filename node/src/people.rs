@@ -54,6 +54,17 @@ pub struct Person {
 impl Node {
     /// The practitioners to learn from on `topic`, best first.
     pub fn people(&self, topic: &str, limit: usize) -> Result<Vec<Person>, NodeError> {
+        self.people_in(topic, limit, &[])
+    }
+
+    /// [`Node::people`], with every piece of evidence drawn from records published into one
+    /// of `networks` (the commons among them: those that name none); empty, from any record.
+    pub(crate) fn people_in(
+        &self,
+        topic: &str,
+        limit: usize,
+        networks: &[convene_protocol::NetworkId],
+    ) -> Result<Vec<Person>, NodeError> {
         convene_search::limits::results(limit)?;
         convene_search::limits::text(topic)?;
         let mut found: HashMap<Address, (f32, Vec<Reason>)> = HashMap::new();
@@ -69,6 +80,7 @@ impl Node {
                 text: topic.to_string(),
                 kind: Some(kind),
                 limit: EVIDENCE_PER_KIND,
+                any_network: networks.to_vec(),
                 ..Query::default()
             })
         };

@@ -286,6 +286,14 @@ fn a_colleague_uses_the_directory_in_a_browser_and_every_page_passes_an_accessib
             .unwrap();
         assert!(body_text(&client).await.contains("Shared compost bins"));
         check_page(&client, &tools, "06-network").await;
+        client.goto(&format!("{web}/?q=fridges")).await.unwrap();
+        click_link(&client, "People to learn from about “fridges”").await;
+        let text = body_text(&client).await;
+        assert!(
+            text.contains("Sam Patel") && text.contains("Ran Community fridges in libraries"),
+            "{text}"
+        );
+        check_page(&client, &tools, "06b-people").await;
 
         // A colleague signs in with the link the operator gave them.
         client.goto(&format!("{web}/sign-in")).await.unwrap();

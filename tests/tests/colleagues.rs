@@ -96,14 +96,20 @@ fn a_colleague_signs_in_once_sees_members_only_records_and_publishes_after_a_war
     let _turn = turn();
     let council = Home::init("Leicester City Council");
     let pilots = create_network(&council, "East Midlands Pilots", true);
+    let jo = council.publish(
+        "jo.toml",
+        "kind = \"practitioner\"\nname = \"Jo Smith\"\nrole = \"Food projects lead\"\n",
+    );
     let fridges = council.publish(
         "fridges.toml",
-        "kind = \"experiment\"\ntitle = \"Community fridges in libraries\"\nsummary = \"Shared fridges in libraries where residents leave and take surplus food\"\nstatus = \"running\"\ntags = [\"food\"]\n",
+        &format!("kind = \"experiment\"\ntitle = \"Community fridges in libraries\"\nsummary = \"Shared fridges in libraries where residents leave and take surplus food\"\nstatus = \"running\"\ntags = [\"food\"]\ncontacts = [\"{jo}\"]\n"),
     );
     publish_into(
         &council,
         "quiet.toml",
-        "kind = \"experiment\"\ntitle = \"Quiet fridges pilot\"\nsummary = \"Only for the network's members\"\nstatus = \"running\"\n",
+        &format!(
+            "kind = \"experiment\"\ntitle = \"Quiet fridges pilot\"\nsummary = \"Only for the network's members\"\nstatus = \"running\"\ncontacts = [\"{jo}\"]\n"
+        ),
         &[&pilots],
     );
     council.set_node_config("web = \"127.0.0.1:0\"");
@@ -170,6 +176,22 @@ fn a_colleague_signs_in_once_sees_members_only_records_and_publishes_after_a_war
     assert!(colleague.body.contains("Signed in as Sam Patel"));
     assert_eq!(colleague.header("cache-control"), Some("no-store"));
     let csrf = csrf_of(&colleague.body);
+    // People to learn from: a visitor sees what Jo ran in the open, never the members-only
+    // pilot; a colleague sees both.
+    let people = Browser::new(&web).get("/people?topic=fridges");
+    assert!(people.body.contains("Jo Smith"), "{}", people.body);
+    assert!(people.body.contains("Community fridges in libraries"));
+    assert!(
+        !people.body.contains("Quiet fridges pilot"),
+        "{}",
+        people.body
+    );
+    let people = browser.get("/people?topic=fridges");
+    assert!(
+        people.body.contains("Quiet fridges pilot"),
+        "{}",
+        people.body
+    );
 
     // Every form needs the session's token, and to come from this page.
     let draft = [
@@ -283,6 +305,19 @@ fn a_colleague_signs_in_once_sees_members_only_records_and_publishes_after_a_war
         fridges.replace(':', "%3A").replace('/', "%2F")
     ));
     assert!(!visitors_record.body.contains("interested too"));
+    // The record's page shows who else is interested, and similar work.
+    assert!(
+        visitors_record.body.contains("Also interested (1)")
+            && visitors_record.body.contains("piloting in 2027"),
+        "{}",
+        visitors_record.body
+    );
+    assert!(visitors_record.body.contains("Similar work elsewhere"));
+    assert!(
+        visitors_record
+            .body
+            .contains("Community fridges at libraries")
+    );
 
     // Signing out ends the session; removing the account ends every session.
     council

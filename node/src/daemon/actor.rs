@@ -257,6 +257,11 @@ pub enum Request {
         reply: Reply<crate::pages::OrganisationPage>,
     },
     /// The web page of one record, if it is open.
+    PeoplePage {
+        topic: String,
+        viewer: crate::pages::Viewer,
+        reply: Reply<crate::pages::PeoplePage>,
+    },
     RecordPage {
         address: Address,
         viewer: crate::pages::Viewer,
@@ -902,6 +907,11 @@ impl Actor {
             Request::OrganisationPage { key, viewer, reply } => {
                 self.answer(reply, |a| a.node.organisation_page(&key, viewer))
             }
+            Request::PeoplePage {
+                topic,
+                viewer,
+                reply,
+            } => self.answer(reply, |a| a.node.people_page(&topic, viewer)),
             Request::RecordPage {
                 address,
                 viewer,

@@ -12,7 +12,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::actor::{ActorError, Request as StoreRequest};
 use super::session::{Signed, WebState, viewer};
-use crate::pages::{NetworkPage, OrganisationPage, PageQuery, RecordPage, SearchPage};
+use crate::pages::{NetworkPage, OrganisationPage, PageQuery, PeoplePage, RecordPage, SearchPage};
 use crate::search::Facet;
 
 const STYLE: &str = "
@@ -147,6 +147,100 @@ pub(crate) async fn record(
             "No record is published at that address for visitors to this page."
         },
     )
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct PeopleParam {
+    #[serde(default)]
+    topic: String,
+}
+
+pub(crate) async fn people(
+    AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
+    param: Result<UrlQuery<PeopleParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let signed = state.signed_in(&headers).await;
+    let signed = signed.as_ref();
+    let Ok(UrlQuery(param)) = param else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That address is not one this page understands.",
+            signed,
+        );
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::PeoplePage {
+            topic: param.topic,
+            viewer: viewer(signed),
+            reply,
+        })
+        .await;
+    answered(
+        answer,
+        signed,
+        |page| {
+            let title = if page.topic.trim().is_empty() {
+                "People to learn from".to_string()
+            } else {
+                format!("People to learn from: {}", page.topic)
+            };
+            Some(html_response(
+                StatusCode::OK,
+                &title,
+                people_body(&page),
+                signed,
+            ))
+        },
+        "",
+    )
+}
+
+fn people_body(page: &PeoplePage) -> Markup {
+    use crate::Reason;
+    html! {
+        h1 { "People to learn from" }
+        form role="search" method="get" action="/people" {
+            div {
+                label for="topic" { "A topic" }
+                input id="topic" name="topic" type="search" value=(page.topic);
+            }
+            button type="submit" { "Find people" }
+        }
+        @if page.topic.trim().is_empty() {
+            p { "Name a topic — “digital inclusion”, “drones”, “warm spaces” — to find the people who know it, ran a pilot on it or wrote down what they learned." }
+        } @else if page.people.is_empty() {
+            p {
+                "No one has published on this yet — be the first, or "
+                a href=(href(&PageQuery { q: Some(page.topic.clone()), ..PageQuery::default() })) { "search the records" }
+                " or the wider network (" code { "convene people --wider" } ")."
+            }
+        } @else {
+            ol {
+                @for person in &page.people {
+                    li {
+                        h2 { a href=(record_href(&person.address)) { (person.practitioner.name) } }
+                        p class="meta" {
+                            @if let Some(role) = &person.practitioner.role { (role) " · " }
+                            (person.trust.path)
+                        }
+                        ul {
+                            @for reason in &person.reasons {
+                                li {
+                                    @match reason {
+                                        Reason::Ran { title, address } => { "Ran " a href=(record_href(address)) { (title) } }
+                                        Reason::Wrote { title, address } => { "Wrote " a href=(record_href(address)) { (title) } }
+                                        other => { (other.to_string()) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -372,6 +466,7 @@ fn layout(title: &str, body: Markup, signed: Option<&Signed>) -> Markup {
                     a class="home" href="/" { "Convene directory" }
                     nav aria-label="Your account" {
                         ul {
+                            li { a href="/people" { "People to learn from" } }
                             @if let Some(signed) = signed {
                                 li { "Signed in as " (signed.session.account) }
                                 li { a href="/publish" { "Publish an experiment" } }
@@ -472,6 +567,9 @@ fn search_body(page: &SearchPage, signed: Option<&Signed>) -> Markup {
                     }
                 }
             }
+        }
+        @if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            p { a href={"/people?" (serde_urlencoded::to_string([("topic", q)]).unwrap_or_default())} { "People to learn from about “" (q) "”" } }
         }
         div class="layout" {
             nav class="facets" aria-label="Narrow the results" {
@@ -666,6 +764,30 @@ fn record_body(page: &RecordPage, done: Option<&str>, signed: Option<&Signed>) -
             ul {
                 @for lesson in &page.lessons {
                     li { a href=(record_href(&lesson.address)) { (lesson.title) } }
+                }
+            }
+        }
+        @if !page.interested.is_empty() {
+            h2 { "Also interested (" (page.interested.len()) ")" }
+            ul {
+                @for each in &page.interested {
+                    li {
+                        a href=(organisation_href(&each.organisation)) { (each.name.as_deref().unwrap_or("An organisation")) }
+                        @if let Some(note) = &each.note { " — “" (note) "”" }
+                        span class="meta" { " · since " (each.day) }
+                    }
+                }
+            }
+        }
+        @if !page.similar.is_empty() {
+            h2 { "Similar work elsewhere" }
+            ul {
+                @for (score, hit) in &page.similar {
+                    li {
+                        a href=(record_href(&hit.address)) { (hit.title) }
+                        @if let Some(organisation) = &hit.organisation { " — " (organisation) }
+                        span class="meta" { " · " (format!("{:.0}% similar", score * 100.0)) }
+                    }
                 }
             }
         }

@@ -28,6 +28,7 @@ pub(crate) fn router(state: WebState) -> Router {
     let pages = Router::new()
         .route("/", get(super::page::search))
         .route("/record", get(super::page::record))
+        .route("/people", get(super::page::people))
         .route("/organisation", get(super::page::organisation))
         .route("/network", get(super::page::network))
         .route("/sign-in", get(forms::sign_in_page).post(forms::sign_in))
