@@ -56,8 +56,9 @@ pub fn quote(text: &str) -> String {
     format!("{head}… ({count} characters)")
 }
 
-/// The web page: the largest form body a browser may send (a publish form's fields).
-pub const WEB_FORM_BYTES: usize = 64 * 1024;
+/// The web page: the largest form body a browser may send (a publish form, or a record kept
+/// from a wider search, its signed bytes in base64).
+pub const WEB_FORM_BYTES: usize = 512 * 1024;
 /// The web page: sign-in attempts one client address may make per minute.
 pub const WEB_SIGN_INS_PER_CLIENT_PER_MINUTE: u32 = 10;
 /// The web page: sign-in attempts the whole page takes per minute, from everyone.

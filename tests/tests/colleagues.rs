@@ -6,7 +6,7 @@
 use crate::util::{Answer, Home, NodeProcess, create_network, http, publish_into, status, turn};
 
 /// `application/x-www-form-urlencoded`, every byte but letters and digits escaped.
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     let escape = |text: &str| -> String {
         text.bytes()
             .map(|b| {
@@ -26,14 +26,14 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A browser's requests to the web page: its origin, and its session cookie once signed in.
-struct Browser {
+pub(crate) struct Browser {
     web: String,
     origin: String,
     cookie: Option<String>,
 }
 
 impl Browser {
-    fn new(web: &str) -> Browser {
+    pub(crate) fn new(web: &str) -> Browser {
         Browser {
             web: web.to_string(),
             origin: format!("http://{web}"),
@@ -48,7 +48,7 @@ impl Browser {
             .unwrap_or_default()
     }
 
-    fn get(&self, path: &str) -> Answer {
+    pub(crate) fn get(&self, path: &str) -> Answer {
         http(
             &self.web,
             &format!(
@@ -60,7 +60,7 @@ impl Browser {
         )
     }
 
-    fn post(&self, path: &str, body: &str) -> Answer {
+    pub(crate) fn post(&self, path: &str, body: &str) -> Answer {
         http(
             &self.web,
             &format!(
@@ -73,6 +73,20 @@ impl Browser {
             body.as_bytes(),
         )
     }
+}
+
+/// A browser signed in to `home`'s web page (at `web`) as a new account `name`, and its
+/// session's form token.
+pub(crate) fn signed_in(home: &Home, web: &str, name: &str) -> (Browser, String) {
+    let link = home.run(&["web", "user", "add", name]).ok().stdout;
+    let token = link.trim().rsplit_once("token=").unwrap().1.to_string();
+    let mut browser = Browser::new(web);
+    let signed = browser.post("/sign-in", &form(&[("token", &token)]));
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let cookie = signed.header("set-cookie").unwrap();
+    browser.cookie = Some(cookie.split(';').next().unwrap().to_string());
+    let csrf = csrf_of(&browser.get("/").body);
+    (browser, csrf)
 }
 
 /// The session's form token, as the page's forms carry it.

@@ -68,6 +68,7 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
     altered[at..at + needle.len()].copy_from_slice(b"Solar lamp pests");
     std::fs::write(&store, altered).unwrap();
 
+    asker.set_node_config("web = \"127.0.0.1:0\"");
     let nodes: Vec<NodeProcess> = [&asker, &holder, &damaged, &silent]
         .iter()
         .map(|home| NodeProcess::start(home))
@@ -150,6 +151,39 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
     assert_eq!(people["results"][0]["title"], "Sunita Rao", "{people}");
     assert_eq!(people["results"][0]["kind"], "practitioner");
 
+    // The same from the web page, for a signed-in colleague: verified results, and a button to
+    // keep each; keeping goes through the admission step, which refuses a record of a network
+    // this node does not replicate.
+    let web = status(&asker)["web"].as_str().unwrap().to_string();
+    let visitor = crate::colleagues::Browser::new(&web).get("/wider?q=solar");
+    assert_eq!(
+        visitor.status, 403,
+        "a visitor cannot spend the node's welcome with its peers"
+    );
+    let (browser, csrf) = crate::colleagues::signed_in(&asker, &web, "Priya Shah");
+    let page = browser.get("/wider?q=solar+shelters");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Solar bus shelters"), "{}", page.body);
+    assert!(!page.body.contains("Solar quiet roofs") && !page.body.contains("lamp"));
+    assert!(page.body.contains("Holder Council"), "{}", page.body);
+    let record = hit["record"].as_str().unwrap();
+    let refused = browser.post(
+        "/keep",
+        &crate::colleagues::form(&[("csrf", &csrf), ("record", record)]),
+    );
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let mut forged = record.to_string();
+    forged.replace_range(40..44, "AAAA");
+    let forged = browser.post(
+        "/keep",
+        &crate::colleagues::form(&[("csrf", &csrf), ("record", &forged)]),
+    );
+    assert_eq!(
+        forged.status, 400,
+        "an altered record is not kept: {}",
+        forged.body
+    );
+
     // Keeping it goes through the admission step: a record of a network this node does not
     // replicate is not stored, and the command says why.
     let kept = asker
@@ -181,6 +215,25 @@ fn a_wider_search_finds_what_peers_hold_verifies_it_and_says_who_answered() {
         asker.search_addresses(&["solar", "shelters", "--kind", "experiment"]),
         std::slice::from_ref(&wanted)
     );
+    // Now that it is held, the page says so instead of offering to keep it; and a colleague
+    // keeps the person from the page.
+    let page = browser.get("/wider?q=solar");
+    assert!(
+        page.body.contains("Already in this directory"),
+        "{}",
+        page.body
+    );
+    let person = people["results"][0]["record"].as_str().unwrap();
+    let kept = browser.post(
+        "/keep",
+        &crate::colleagues::form(&[("csrf", &csrf), ("record", person)]),
+    );
+    assert_eq!(kept.status, 303, "{}", kept.body);
+    assert!(kept.header("location").unwrap().ends_with("&done=kept"));
+    asker
+        .run(&["people", "solar"])
+        .ok()
+        .stdout_has("Sunita Rao");
     for node in nodes {
         node.stop();
     }

@@ -558,3 +558,181 @@ fn publish_body(
         }
     }
 }
+
+#[derive(Deserialize)]
+pub(crate) struct WiderParam {
+    #[serde(default)]
+    q: String,
+}
+
+/// "Search the wider network": the query asked of every connected peer, for a signed-in
+/// colleague (a visitor could otherwise spend this node's welcome with its peers). Every result
+/// is verified; one not held here can be kept, through the admission step.
+pub(crate) async fn wider(
+    AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
+    param: Result<UrlQuery<WiderParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(signed) = state.signed_in(&headers).await else {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "Searching the wider network is for signed-in colleagues: it asks the nodes this \
+             one is connected to. Sign in with the link your node's operator gave you.",
+            None,
+        );
+    };
+    let Ok(UrlQuery(param)) = param else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That address is not one this page understands.",
+            Some(&signed),
+        );
+    };
+    let query = crate::wider::WiderQuery {
+        text: param.q.clone(),
+        kind: None,
+        limit: 20,
+        wait_ms: 0,
+    };
+    match state.api.wider(query).await {
+        Ok(found) => html_response(
+            StatusCode::OK,
+            &format!("The wider network: {}", param.q),
+            wider_body(&param.q, &found, &signed),
+            Some(&signed),
+        ),
+        Err(error) => problem(StatusCode::BAD_REQUEST, &error.to_string(), Some(&signed)),
+    }
+}
+
+fn wider_body(q: &str, found: &crate::wider::WiderSearch, signed: &Signed) -> Markup {
+    use crate::wider::PeerOutcome;
+    let answered = found
+        .peers
+        .iter()
+        .filter(|p| matches!(p.outcome, PeerOutcome::Answered { .. }))
+        .count();
+    html! {
+        h1 { "The wider network: “" (q) "”" }
+        p {
+            "Asked " (found.peers.len()) " connected node(s); " (answered) " answered. "
+            "Every result below was checked against its author's signature."
+        }
+        @if found.results.is_empty() {
+            p { "None of them holds anything on this that you may see." }
+        } @else {
+            ol {
+                @for hit in &found.results {
+                    li {
+                        h2 { (hit.title) }
+                        p class="meta" { (hit.trust.path) }
+                        @if let Some(summary) = &hit.summary { p { (summary) } }
+                        @if hit.held {
+                            p { a href={"/record?" (serde_urlencoded::to_string([("address", &hit.address)]).unwrap_or_default())} { "Already in this directory" } }
+                        } @else {
+                            form method="post" action="/keep" {
+                                input type="hidden" name="csrf" value=(signed.session.csrf);
+                                input type="hidden" name="record" value=(hit.record);
+                                button type="submit" aria-label={"Keep “" (hit.title) "” in this directory"} { "Keep it in this directory" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "The nodes asked" }
+        @if found.peers.is_empty() {
+            p { "This node is connected to no other node just now." }
+        } @else {
+            ul {
+                @for peer in &found.peers {
+                    li {
+                        (peer.organisation.as_deref().unwrap_or("A node"))
+                        " (" code { (peer.peer.chars().take(16).collect::<String>()) "…" } "): "
+                        @match &peer.outcome {
+                            PeerOutcome::Answered { records, invalid } => {
+                                (records) " result(s)"
+                                @if *invalid > 0 { ", " (invalid) " that did not verify (dropped)" }
+                            }
+                            PeerOutcome::Refused { reason } => { "refused: " (reason) }
+                            PeerOutcome::TimedOut => "did not answer in time",
+                            PeerOutcome::Failed { reason } => { "failed: " (reason) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KeepForm {
+    #[serde(default)]
+    csrf: String,
+    record: String,
+}
+
+/// Keeps a record a wider search found: verified again, then admitted like any import.
+pub(crate) async fn keep(
+    AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<KeepForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return problem(StatusCode::BAD_REQUEST, "That form was incomplete.", None);
+    };
+    let signed = match colleague(&state, &headers, &form.csrf).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    use base64::Engine as _;
+    let record = base64::engine::general_purpose::STANDARD
+        .decode(form.record.trim())
+        .ok()
+        .and_then(|bytes| convene_protocol::Record::from_bytes(bytes, crate::now()).ok());
+    let Some(record) = record else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That is not a signed record, or its signature does not verify.",
+            Some(&signed),
+        );
+    };
+    let address = record.address();
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::Admit {
+            records: vec![record],
+            source: crate::Source::Import,
+            dry_run: false,
+            reply,
+        })
+        .await;
+    match answer {
+        Ok(Ok(admitted)) => match admitted.first().map(|a| &a.outcome) {
+            Some(crate::Outcome::Stored { .. } | crate::Outcome::Duplicate) => {
+                tracing::info!(account = %signed.session.account, %address, "kept from a wider search");
+                see_other(&format!("{}&done=kept", record_href(&address)))
+            }
+            Some(outcome) => problem(
+                StatusCode::CONFLICT,
+                &format!("This node did not keep it: {outcome:?}"),
+                Some(&signed),
+            ),
+            None => problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Nothing was admitted.",
+                Some(&signed),
+            ),
+        },
+        Ok(Err(error)) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+            Some(&signed),
+        ),
+        Err(error) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+            Some(&signed),
+        ),
+    }
+}

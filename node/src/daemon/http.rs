@@ -721,54 +721,69 @@ async fn wider_search(
     AxumState(state): AxumState<State>,
     ApiJson(query): ApiJson<crate::wider::WiderQuery>,
 ) -> ApiResult<crate::wider::WiderSearch> {
-    use crate::wider::PeerReply;
-    let query = query
-        .bounded()
-        .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
-    let net = state.ask_net(NetCommand::Status).await?;
-    let peers: Vec<libp2p::PeerId> = net
-        .peers
-        .iter()
-        .filter_map(|peer| peer.peer_id.parse().ok())
-        .take(crate::wider::MAX_PEERS)
-        .collect();
-    let wait = std::time::Duration::from_millis(query.wait_ms);
-    let asks = peers.into_iter().map(|peer| {
-        let state = state.clone();
-        let request = WireRequest::Search {
-            text: query.text.clone(),
-            kind: query.kind,
-            limit: query.limit,
-        };
-        async move {
-            let answer = tokio::time::timeout(
-                wait,
-                state.ask_net(|reply| NetCommand::Request {
-                    peer,
-                    request,
-                    reply,
-                }),
-            )
-            .await;
-            let reply = match answer {
-                Err(_) => PeerReply::TimedOut,
-                Ok(Err(error)) => PeerReply::Failed(error.to_string()),
-                Ok(Ok(Ok(WireResponse::Records { records, .. }))) => PeerReply::Records(records),
-                Ok(Ok(Ok(WireResponse::Refused { reason }))) => PeerReply::Refused(reason),
-                Ok(Ok(Ok(_))) => PeerReply::Failed("it answered out of turn".into()),
-                Ok(Ok(Err(error))) => PeerReply::Failed(error.to_string()),
+    state.wider(query).await.map(Json)
+}
+
+impl State {
+    /// Asks every connected peer (at most [`crate::wider::MAX_PEERS`]) to run `query`, in
+    /// parallel and within its wait; every answer is verified and merged by the store actor.
+    pub(crate) async fn wider(
+        &self,
+        query: crate::wider::WiderQuery,
+    ) -> Result<crate::wider::WiderSearch, ApiError> {
+        let state = self;
+        use crate::wider::PeerReply;
+        let query = query
+            .bounded()
+            .map_err(|e| ApiError::new(ErrorCode::Invalid, e.to_string()))?;
+        let net = state.ask_net(NetCommand::Status).await?;
+        let peers: Vec<libp2p::PeerId> = net
+            .peers
+            .iter()
+            .filter_map(|peer| peer.peer_id.parse().ok())
+            .take(crate::wider::MAX_PEERS)
+            .collect();
+        let wait = std::time::Duration::from_millis(query.wait_ms);
+        let asks = peers.into_iter().map(|peer| {
+            let state = state.clone();
+            let request = WireRequest::Search {
+                text: query.text.clone(),
+                kind: query.kind,
+                limit: query.limit,
             };
-            (peer.to_string(), reply)
-        }
-    });
-    let replies = futures::future::join_all(asks).await;
-    state
-        .on_store(|reply| StoreRequest::MergeWider {
-            query,
-            replies,
-            reply,
-        })
-        .await
+            async move {
+                let answer = tokio::time::timeout(
+                    wait,
+                    state.ask_net(|reply| NetCommand::Request {
+                        peer,
+                        request,
+                        reply,
+                    }),
+                )
+                .await;
+                let reply = match answer {
+                    Err(_) => PeerReply::TimedOut,
+                    Ok(Err(error)) => PeerReply::Failed(error.to_string()),
+                    Ok(Ok(Ok(WireResponse::Records { records, .. }))) => {
+                        PeerReply::Records(records)
+                    }
+                    Ok(Ok(Ok(WireResponse::Refused { reason }))) => PeerReply::Refused(reason),
+                    Ok(Ok(Ok(_))) => PeerReply::Failed("it answered out of turn".into()),
+                    Ok(Ok(Err(error))) => PeerReply::Failed(error.to_string()),
+                };
+                (peer.to_string(), reply)
+            }
+        });
+        let replies = futures::future::join_all(asks).await;
+        let Json(found) = state
+            .on_store(|reply| StoreRequest::MergeWider {
+                query,
+                replies,
+                reply,
+            })
+            .await?;
+        Ok(found)
+    }
 }
 
 #[utoipa::path(get, path = "/v1/delegates/requests", tag = "trust", summary = "People's requests to publish for this node's organisation.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]

@@ -569,7 +569,12 @@ fn search_body(page: &SearchPage, signed: Option<&Signed>) -> Markup {
             }
         }
         @if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            p { a href={"/people?" (serde_urlencoded::to_string([("topic", q)]).unwrap_or_default())} { "People to learn from about “" (q) "”" } }
+            p {
+                a href={"/people?" (serde_urlencoded::to_string([("topic", q)]).unwrap_or_default())} { "People to learn from about “" (q) "”" }
+                @if signed.is_some() {
+                    " · " a href={"/wider?" (serde_urlencoded::to_string([("q", q)]).unwrap_or_default())} { "Search the wider network for “" (q) "”" }
+                }
+            }
         }
         div class="layout" {
             nav class="facets" aria-label="Narrow the results" {
@@ -594,8 +599,8 @@ fn search_body(page: &SearchPage, signed: Option<&Signed>) -> Markup {
                         } @else {
                             "publish it from your organisation's node"
                         }
-                        "), or search the wider network ("
-                        code { "convene search --wider" } ")."
+                        "), or search the wider network"
+                        @if signed.is_some() { " with the link above." } @else { " (" code { "convene search --wider" } ")." }
                     }
                 } @else {
                     ol {
@@ -730,6 +735,7 @@ fn record_body(page: &RecordPage, done: Option<&str>, signed: Option<&Signed>) -
         @match done {
             Some("published") => p class="notice" role="status" { "Published for your organisation. It is on its way to the nodes you federate with." },
             Some("interested") => p class="notice" role="status" { "Your organisation now says it is interested in this too." },
+            Some("kept") => p class="notice" role="status" { "Kept in this directory: it was checked and admitted like any record from a peer." },
             _ => {}
         }
         h1 { (page.content.title()) }

@@ -35,6 +35,8 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/sign-out", axum::routing::post(forms::sign_out))
         .route("/publish", get(forms::publish_page).post(forms::publish))
         .route("/interest", axum::routing::post(forms::interest))
+        .route("/wider", get(forms::wider))
+        .route("/keep", axum::routing::post(forms::keep))
         .layer(DefaultBodyLimit::max(WEB_FORM_BYTES))
         .layer(axum::middleware::map_response(page_headers));
     Router::new()
