@@ -186,7 +186,12 @@ pub struct NetworkPage {
     pub featured: Vec<(Address, String)>,
     /// Records published into it (up to a page of them).
     pub records: Vec<Hit>,
+    /// What is new in it over the last [`DIGEST_DAYS`] days.
+    pub digest: crate::digest::Digest,
 }
+
+/// Days of news a network's page shows.
+pub const DIGEST_DAYS: i64 = 30;
 
 /// "People to learn from" about a topic.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -272,7 +277,11 @@ impl crate::Node {
             &networks,
             viewer,
         )?;
+        let today = convene_protocol::Date::from_unix(now());
+        let since = convene_protocol::Date::from_unix((today.unix_days() - DIGEST_DAYS) * 86_400);
+        let digest = self.digest(&id.to_string(), since, today)?;
         Ok(Some(NetworkPage {
+            digest,
             id: id.clone(),
             name: charter.name.clone(),
             purpose: charter.purpose.clone(),

@@ -272,6 +272,9 @@ fn the_directory_page_searches_open_records_with_facets_and_never_shows_a_member
     assert!(line.contains("200"), "{line} {body}");
     assert!(body.contains("<h1>Fridge Friends</h1>") && body.contains("Shared compost bins"));
     assert!(body.contains("Leicester City Council"), "{body}");
+    // Its news: what was published in it over the last 30 days.
+    assert!(body.contains("<h2>Since "), "{body}");
+    assert_eq!(body.matches("Shared compost bins").count(), 2, "{body}");
     let (line, _, body) = network_page(&pilots);
     assert!(
         line.contains("404") && !body.contains("Quiet"),

@@ -367,6 +367,7 @@ fn network_body(page: &NetworkPage) -> Markup {
                 }
             }
         }
+        (digest_section(&page.digest))
         h2 { "Published in it" }
         @if page.records.is_empty() {
             p { "Nothing published in it yet, as far as this node knows." }
@@ -378,6 +379,37 @@ fn network_body(page: &NetworkPage) -> Markup {
             }
         }
         p class="meta" { "Address: " code { (page.id) } }
+    }
+}
+
+/// A network's news: what started, finished or was learned, and who joined, recently.
+fn digest_section(digest: &crate::digest::Digest) -> Markup {
+    let groups = [
+        ("Started", &digest.started),
+        ("Finished", &digest.finished),
+        ("Other news", &digest.other),
+        ("Lessons learned", &digest.lessons),
+        ("People", &digest.people),
+    ];
+    html! {
+        h2 { "Since " (digest.since) }
+        @if groups.iter().all(|(_, items)| items.is_empty()) {
+            p { "Nothing new in the last " (crate::pages::DIGEST_DAYS) " days." }
+        }
+        @for (heading, items) in groups {
+            @if !items.is_empty() {
+                h3 { (heading) }
+                ul {
+                    @for item in items {
+                        li {
+                            a href=(record_href(&item.address)) { (item.title) }
+                            @if let Some(organisation) = &item.organisation { " — " (organisation) }
+                            span class="meta" { " · " (item.day) }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
