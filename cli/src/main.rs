@@ -568,6 +568,7 @@ impl SearchArgs {
             started_before: self.started_before,
             network,
             any_network: Vec::new(),
+            among: Vec::new(),
             about: None,
             adopted_from: None,
             limit,

@@ -34,6 +34,7 @@ mod store;
 mod tables;
 mod transfer;
 pub mod trust;
+pub mod watches;
 pub mod wider;
 
 use std::path::Path;

@@ -190,6 +190,12 @@ pub struct NetworkPage {
     pub digest: crate::digest::Digest,
 }
 
+/// A colleague's followed topics, each with what is new since they last looked.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FollowingPage {
+    pub news: Vec<crate::watches::News>,
+}
+
 /// Days of news a network's page shows.
 pub const DIGEST_DAYS: i64 = 30;
 
@@ -202,6 +208,30 @@ pub struct PeoplePage {
 }
 
 impl crate::Node {
+    /// A signed-in colleague's followed topics with what is new in each since they last looked
+    /// (which moves them up to now), from what a colleague may see.
+    pub fn following_page(&self, account: &str) -> Result<FollowingPage, NodeError> {
+        let networks = self.networks()?;
+        let viewer = Viewer::Colleague;
+        let visible = self.page_networks(viewer, &networks);
+        let watcher = crate::watches::Watcher::Account(account.to_string());
+        let mut news = self.news(&watcher, &visible, true)?;
+        for each in &mut news {
+            let mut shown = Vec::new();
+            for found in std::mem::take(&mut each.found) {
+                if self
+                    .store()
+                    .get(&found.hit.address)?
+                    .is_some_and(|record| self.shows(&record, &networks, viewer))
+                {
+                    shown.push(found);
+                }
+            }
+            each.found = shown;
+        }
+        Ok(FollowingPage { news })
+    }
+
     /// The people to learn from about `topic`, as `viewer` may see them: their profiles and
     /// every piece of evidence drawn from records the viewer may see.
     pub fn people_page(&self, topic: &str, viewer: Viewer) -> Result<PeoplePage, NodeError> {

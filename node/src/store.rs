@@ -18,7 +18,7 @@ use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::domains::DomainCheck;
 use crate::networks::{HeldCharter, Joined};
 use crate::tables::{
-    BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WEB_ACCOUNTS,
+    BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WATCHES, WEB_ACCOUNTS,
     WEB_SESSIONS,
 };
 use crate::trust::{Block, Pin};
@@ -560,6 +560,42 @@ impl Store {
         Ok(had)
     }
 
+    /// The saved searches whose keys start with `prefix`: (key, JSON) pairs, by key.
+    pub(crate) fn watches(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(WATCHES)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..)? {
+            let (key, value) = entry?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            out.push((key.value().to_string(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Writes (`Some`) or removes (`None`) saved searches, in one transaction; whether each
+    /// key was there before. Durable on return.
+    pub(crate) fn write_watches(
+        &self,
+        writes: &[(String, Option<Vec<u8>>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let txn = self.db()?.begin_write()?;
+        let mut had = Vec::with_capacity(writes.len());
+        {
+            let mut table = txn.open_table(WATCHES)?;
+            for (key, value) in writes {
+                had.push(match value {
+                    Some(value) => table.insert(key.as_str(), value.as_slice())?.is_some(),
+                    None => table.remove(key.as_str())?.is_some(),
+                });
+            }
+        }
+        txn.commit()?;
+        Ok(had)
+    }
+
     /// Every web account: (name, JSON) pairs, by name.
     pub(crate) fn web_accounts(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let txn = self.db()?.begin_read()?;
@@ -891,6 +927,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(REQUESTS)?;
         txn.open_table(WEB_ACCOUNTS)?;
         txn.open_table(WEB_SESSIONS)?;
+        txn.open_table(WATCHES)?;
         txn.commit()?;
         Ok(db)
     });

@@ -60,3 +60,8 @@ pub(crate) const WEB_ACCOUNTS: TableDefinition<'_, &str, &[u8]> =
 /// `accounts::Session`). The secret itself is never stored. Local, never sent to peers.
 pub(crate) const WEB_SESSIONS: TableDefinition<'_, [u8; 32], &[u8]> =
     TableDefinition::new("web_sessions_v1");
+
+/// Watcher ‖ 0 ‖ watch id → a saved search (JSON: `watches::Watch`): a topic the operator
+/// (`convene watch`) or a colleague on the web page follows, and how far in the arrival log
+/// they have looked. Local, never sent to peers.
+pub(crate) const WATCHES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("watches_v1");

@@ -63,6 +63,8 @@ pub mod limits {
     pub const FILTER_TAGS: usize = 32;
     /// Characters in one filter value (tag, sector, region, organisation).
     pub const FILTER_CHARS: usize = 200;
+    /// Addresses in one `among` filter.
+    pub const AMONG: usize = 10_000;
 
     /// Checks a requested number of results.
     pub fn results(limit: usize) -> Result<(), crate::IndexError> {
@@ -132,6 +134,10 @@ pub struct Query {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<String>)]
     pub any_network: Vec<convene_protocol::NetworkId>,
+    /// Only the records at these addresses (at most [`limits::AMONG`]). Empty: no such filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub among: Vec<convene_protocol::Address>,
     /// Maximum number of hits; 0 means 10, at most [`limits::RESULTS`].
     pub limit: usize,
 }
@@ -141,6 +147,13 @@ impl Query {
     pub fn check(&self) -> Result<(), IndexError> {
         limits::results(self.limit)?;
         limits::text(&self.text)?;
+        if self.among.len() > limits::AMONG {
+            return Err(IndexError::OverLimit(format!(
+                "{} addresses in `among` are over the maximum of {}",
+                self.among.len(),
+                limits::AMONG
+            )));
+        }
         if self.tags.len() > limits::FILTER_TAGS {
             return Err(IndexError::OverLimit(format!(
                 "{} tag filters are over the maximum of {}",
@@ -461,6 +474,13 @@ impl Index {
                 })
                 .collect();
             ranges.push(Box::new(BooleanQuery::new(any)));
+        }
+        if !query.among.is_empty() {
+            let terms = query
+                .among
+                .iter()
+                .map(|address| Term::from_field_text(f.address, &address.to_string()));
+            ranges.push(Box::new(tantivy::query::TermSetQuery::new(terms)));
         }
         if filters.is_empty() && ranges.is_empty() {
             return text;

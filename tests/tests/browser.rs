@@ -315,6 +315,13 @@ fn a_colleague_uses_the_directory_in_a_browser_and_every_page_passes_an_accessib
             "members-only record hidden from a colleague: {text}"
         );
         check_page(&client, &tools, "09-search-signed-in").await;
+        click_button(&client, "Follow this search").await;
+        assert!(
+            body_text(&client)
+                .await
+                .contains("Nothing new since you last looked")
+        );
+        check_page(&client, &tools, "09b-following").await;
 
         // They publish through the form: first an empty one, then one like existing work.
         click_link(&client, "Publish an experiment").await;

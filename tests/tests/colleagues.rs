@@ -333,6 +333,42 @@ fn a_colleague_signs_in_once_sees_members_only_records_and_publishes_after_a_war
             .contains("Community fridges at libraries")
     );
 
+    // Following a search: what arrives and matches it afterwards is news, once.
+    let followed = browser.post("/follow", &form(&[("csrf", &csrf), ("q", "fridges")]));
+    assert_eq!(followed.status, 303, "{}", followed.body);
+    assert_eq!(followed.header("location"), Some("/following"));
+    let page = browser.get("/following");
+    assert!(
+        page.body.contains("“fridges”") && page.body.contains("Nothing new since you last looked"),
+        "{}",
+        page.body
+    );
+    council.publish(
+        "schools.toml",
+        "kind = \"experiment\"\ntitle = \"Fridges in schools\"\nsummary = \"Surplus food fridges at school gates\"\nstatus = \"idea\"\n",
+    );
+    let page = browser.get("/following");
+    assert!(
+        page.body.contains("1 new or changed since you last looked"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Fridges in schools"));
+    assert!(
+        browser
+            .get("/following")
+            .body
+            .contains("Nothing new since you last looked")
+    );
+    let unfollowed = browser.post("/unfollow", &form(&[("csrf", &csrf), ("id", "fridges")]));
+    assert_eq!(unfollowed.status, 303);
+    assert!(
+        browser
+            .get("/following")
+            .body
+            .contains("You follow no topics yet")
+    );
+
     // Signing out ends the session; removing the account ends every session.
     council
         .run(&["web", "user", "list"])

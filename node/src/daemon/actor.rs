@@ -257,6 +257,24 @@ pub enum Request {
         reply: Reply<crate::pages::OrganisationPage>,
     },
     /// The web page of one record, if it is open.
+    FollowingPage {
+        account: String,
+        reply: Reply<crate::pages::FollowingPage>,
+    },
+    Watches {
+        watcher: crate::watches::Watcher,
+        reply: Reply<Vec<crate::watches::Watch>>,
+    },
+    ChangeWatch {
+        watcher: crate::watches::Watcher,
+        change: crate::watches::WatchChange,
+        reply: Reply<Option<crate::watches::Watch>>,
+    },
+    News {
+        watcher: crate::watches::Watcher,
+        mark_seen: bool,
+        reply: Reply<Vec<crate::watches::News>>,
+    },
     PeoplePage {
         topic: String,
         viewer: crate::pages::Viewer,
@@ -912,6 +930,20 @@ impl Actor {
                 viewer,
                 reply,
             } => self.answer(reply, |a| a.node.people_page(&topic, viewer)),
+            Request::FollowingPage { account, reply } => {
+                self.answer(reply, |a| a.node.following_page(&account))
+            }
+            Request::Watches { watcher, reply } => self.answer(reply, |a| a.node.watches(&watcher)),
+            Request::ChangeWatch {
+                watcher,
+                change,
+                reply,
+            } => self.answer(reply, |a| a.node.change_watch(&watcher, &change)),
+            Request::News {
+                watcher,
+                mark_seen,
+                reply,
+            } => self.answer(reply, |a| a.node.news(&watcher, &[], mark_seen)),
             Request::RecordPage {
                 address,
                 viewer,

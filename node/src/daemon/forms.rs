@@ -736,3 +736,150 @@ pub(crate) async fn keep(
         ),
     }
 }
+
+#[derive(Deserialize)]
+pub(crate) struct FollowForm {
+    #[serde(default)]
+    csrf: String,
+    /// Follow: the search to follow.
+    #[serde(default)]
+    q: String,
+    /// Unfollow: the watch's id.
+    #[serde(default)]
+    id: String,
+}
+
+/// Follows a search ("Follow this search"): from now on, what arrives and matches it is news
+/// on the colleague's "Following" page.
+pub(crate) async fn follow(
+    AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    change_watch(state, headers, form, true).await
+}
+
+pub(crate) async fn unfollow(
+    AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    change_watch(state, headers, form, false).await
+}
+
+async fn change_watch(
+    state: WebState,
+    headers: HeaderMap,
+    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+    follow: bool,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return problem(StatusCode::BAD_REQUEST, "That form was incomplete.", None);
+    };
+    let signed = match colleague(&state, &headers, &form.csrf).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let change = if follow {
+        crate::watches::WatchChange::Add {
+            text: form.q,
+            kind: None,
+        }
+    } else {
+        crate::watches::WatchChange::Remove { id: form.id }
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::ChangeWatch {
+            watcher: crate::watches::Watcher::Account(signed.session.account.clone()),
+            change,
+            reply,
+        })
+        .await;
+    match answer {
+        Ok(Ok(_)) => see_other("/following"),
+        Ok(Err(crate::NodeError::Invalid(reason))) => {
+            problem(StatusCode::BAD_REQUEST, &reason, Some(&signed))
+        }
+        Ok(Err(error)) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+            Some(&signed),
+        ),
+        Err(error) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+            Some(&signed),
+        ),
+    }
+}
+
+/// The colleague's followed searches, each with what is new since they last looked.
+pub(crate) async fn following(
+    AxumState(state): AxumState<WebState>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(signed) = state.signed_in(&headers).await else {
+        return see_other("/sign-in");
+    };
+    let answer = state
+        .store
+        .ask(|reply| StoreRequest::FollowingPage {
+            account: signed.session.account.clone(),
+            reply,
+        })
+        .await;
+    match answer {
+        Ok(Ok(page)) => html_response(
+            StatusCode::OK,
+            "Following",
+            following_body(&page, &signed),
+            Some(&signed),
+        ),
+        Ok(Err(error)) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+            Some(&signed),
+        ),
+        Err(error) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+            Some(&signed),
+        ),
+    }
+}
+
+fn following_body(page: &crate::pages::FollowingPage, signed: &Signed) -> Markup {
+    html! {
+        h1 { "Following" }
+        @if page.news.is_empty() {
+            p { "You follow no topics yet. Search for one, then press “Follow this search” to see here what arrives on it." }
+        }
+        @for news in &page.news {
+            section aria-labelledby={"watch-" (news.watch.id)} {
+                h2 id={"watch-" (news.watch.id)} { "“" (news.watch.text) "”" }
+                @if news.found.is_empty() {
+                    p { "Nothing new since you last looked." }
+                } @else {
+                    p { (news.found.len()) " new or changed since you last looked:" }
+                    ul {
+                        @for found in &news.found {
+                            li {
+                                a href=(record_href(&found.hit.address)) { (found.hit.title) }
+                                span class="meta" { " — " (found.trust.path) }
+                            }
+                        }
+                    }
+                }
+                @if news.truncated {
+                    p class="meta" { "Much arrived since: only the latest arrivals were looked through." }
+                }
+                form class="inline" method="post" action="/unfollow" {
+                    input type="hidden" name="csrf" value=(signed.session.csrf);
+                    input type="hidden" name="id" value=(news.watch.id);
+                    button type="submit" aria-label={"Stop following “" (news.watch.text) "”"} { "Stop following" }
+                }
+            }
+        }
+    }
+}

@@ -502,6 +502,7 @@ fn layout(title: &str, body: Markup, signed: Option<&Signed>) -> Markup {
                             @if let Some(signed) = signed {
                                 li { "Signed in as " (signed.session.account) }
                                 li { a href="/publish" { "Publish an experiment" } }
+                                li { a href="/following" { "Following" } }
                                 li {
                                     form class="inline" method="post" action="/sign-out" {
                                         input type="hidden" name="csrf" value=(signed.session.csrf);
@@ -605,6 +606,13 @@ fn search_body(page: &SearchPage, signed: Option<&Signed>) -> Markup {
                 a href={"/people?" (serde_urlencoded::to_string([("topic", q)]).unwrap_or_default())} { "People to learn from about “" (q) "”" }
                 @if signed.is_some() {
                     " · " a href={"/wider?" (serde_urlencoded::to_string([("q", q)]).unwrap_or_default())} { "Search the wider network for “" (q) "”" }
+                }
+            }
+            @if let Some(signed) = signed {
+                form method="post" action="/follow" {
+                    input type="hidden" name="csrf" value=(signed.session.csrf);
+                    input type="hidden" name="q" value=(q);
+                    button type="submit" { "Follow this search" }
                 }
             }
         }

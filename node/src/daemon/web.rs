@@ -36,6 +36,9 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/publish", get(forms::publish_page).post(forms::publish))
         .route("/interest", axum::routing::post(forms::interest))
         .route("/wider", get(forms::wider))
+        .route("/following", get(forms::following))
+        .route("/follow", axum::routing::post(forms::follow))
+        .route("/unfollow", axum::routing::post(forms::unfollow))
         .route("/keep", axum::routing::post(forms::keep))
         .layer(DefaultBodyLimit::max(WEB_FORM_BYTES))
         .layer(axum::middleware::map_response(page_headers));

@@ -1,0 +1,293 @@
+//! Following a topic: a saved search, and what matched it since its follower last looked.
+//!
+//! A watch remembers a position in the store's arrival log. Its news are the records that
+//! arrived after that position (new ones and new versions alike, from any source) and match its
+//! search — found by the index, restricted to those addresses (`Query::among`). Nothing is kept
+//! per arrival, so a running node and a command see the same news; looking moves the position
+//! to the log's head. The operator's watches (`convene watch`) and each web account's are kept
+//! apart.
+
+use convene_protocol::{Address, Kind, NetworkId};
+use serde::{Deserialize, Serialize};
+
+use crate::trust::Found;
+use crate::{Node, NodeError};
+
+/// Watches one watcher keeps at most.
+pub const MAX_WATCHES: usize = 100;
+/// The longest search text a watch keeps, in characters.
+pub const MAX_TEXT: usize = 200;
+/// Arrivals one look goes through at most: the most recent ones, if more arrived since.
+pub const NEWS_SCAN: usize = convene_search::limits::AMONG;
+/// Records one watch's news lists at most, best match first.
+pub const NEWS_RESULTS: usize = 50;
+
+/// Whose watches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Watcher {
+    /// The node's operator, at the command line.
+    Operator,
+    /// A colleague's web account.
+    Account(String),
+}
+
+impl Watcher {
+    fn prefix(&self) -> String {
+        match self {
+            Watcher::Operator => "operator\0".to_string(),
+            Watcher::Account(name) => format!("web:{name}\0"),
+        }
+    }
+}
+
+/// A saved search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// Its name among the watcher's watches: a slug of its text (and kind).
+    pub id: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    pub created_at: i64,
+    /// The arrival log's position up to which its follower has looked.
+    pub seen: u64,
+}
+
+/// What matched a watch since its follower last looked.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct News {
+    pub watch: Watch,
+    pub found: Vec<Found>,
+    /// More arrived than one look goes through ([`NEWS_SCAN`]): only the latest were searched.
+    pub truncated: bool,
+}
+
+/// A change to a watcher's watches.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum WatchChange {
+    Add {
+        text: String,
+        #[serde(default)]
+        kind: Option<Kind>,
+    },
+    Remove {
+        id: String,
+    },
+}
+
+fn id_of(text: &str, kind: Option<Kind>) -> String {
+    let base = match kind {
+        Some(kind) => format!("{text} {kind}"),
+        None => text.to_string(),
+    };
+    convene_protocol::slugify(&base).to_string()
+}
+
+impl Node {
+    /// A watcher's watches, by id.
+    pub fn watches(&self, watcher: &Watcher) -> Result<Vec<Watch>, NodeError> {
+        Ok(self
+            .store()
+            .watches(&watcher.prefix())?
+            .into_iter()
+            .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
+            .collect())
+    }
+
+    /// Adds a watch (from now on: what arrived before is not news) or removes one. Adding one
+    /// that exists answers it unchanged.
+    pub fn change_watch(
+        &self,
+        watcher: &Watcher,
+        change: &WatchChange,
+    ) -> Result<Option<Watch>, NodeError> {
+        match change {
+            WatchChange::Add { text, kind } => {
+                let text = text.trim();
+                if text.is_empty()
+                    || text.chars().count() > MAX_TEXT
+                    || text.chars().any(char::is_control)
+                {
+                    return Err(NodeError::Invalid(format!(
+                        "a watch's search is one line of 1 to {MAX_TEXT} characters"
+                    )));
+                }
+                let id = id_of(text, *kind);
+                let held = self.watches(watcher)?;
+                if let Some(existing) = held.iter().find(|w| w.id == id) {
+                    return Ok(Some(existing.clone()));
+                }
+                if held.len() >= MAX_WATCHES {
+                    return Err(NodeError::Invalid(format!(
+                        "{MAX_WATCHES} watches is the most one follower keeps; remove one first"
+                    )));
+                }
+                let watch = Watch {
+                    id: id.clone(),
+                    text: text.to_string(),
+                    kind: *kind,
+                    created_at: crate::now(),
+                    seen: self.store().log_head()?,
+                };
+                let bytes = serde_json::to_vec(&watch).expect("plain data");
+                self.store()
+                    .write_watches(&[(format!("{}{id}", watcher.prefix()), Some(bytes))])?;
+                Ok(Some(watch))
+            }
+            WatchChange::Remove { id } => {
+                let key = format!("{}{id}", watcher.prefix());
+                let had = self.store().write_watches(&[(key, None)])?;
+                if !had[0] {
+                    return Err(NodeError::Invalid(format!(
+                        "there is no watch {id:?}; the list shows those there are"
+                    )));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Each watch's news: what arrived since its follower last looked and matches it, drawn
+    /// from records published into one of `networks` (empty: any). With `mark_seen`, looking
+    /// moves every watch up to now.
+    pub fn news(
+        &self,
+        watcher: &Watcher,
+        networks: &[NetworkId],
+        mark_seen: bool,
+    ) -> Result<Vec<News>, NodeError> {
+        let head = self.store().log_head()?;
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for watch in self.watches(watcher)? {
+            let from = watch.seen.max(head.saturating_sub(NEWS_SCAN as u64));
+            let (records, _) = self.store().log_since(from, NEWS_SCAN)?;
+            let mut among: Vec<Address> = records
+                .iter()
+                .filter(|record| !record.is_retraction())
+                .map(|record| record.address())
+                .collect();
+            among.sort_by_key(|a| a.to_string());
+            among.dedup();
+            let found = if among.is_empty() {
+                Vec::new()
+            } else {
+                self.find(&convene_search::Query {
+                    text: watch.text.clone(),
+                    kind: watch.kind,
+                    any_network: networks.to_vec(),
+                    among,
+                    limit: NEWS_RESULTS,
+                    ..convene_search::Query::default()
+                })?
+            };
+            if mark_seen && watch.seen != head {
+                let moved = Watch {
+                    seen: head,
+                    ..watch.clone()
+                };
+                seen.push((
+                    format!("{}{}", watcher.prefix(), watch.id),
+                    Some(serde_json::to_vec(&moved).expect("plain data")),
+                ));
+            }
+            out.push(News {
+                truncated: watch.seen < from,
+                watch,
+                found,
+            });
+        }
+        if !seen.is_empty() {
+            self.store().write_watches(&seen)?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convene_protocol::{Content, Experiment, Identity, Record, Slug, Status};
+
+    fn experiment(identity: &Identity, slug: &str, title: &str, seq: u64) -> Record {
+        Record::sign(
+            identity,
+            Slug::new(slug).unwrap(),
+            seq,
+            crate::now(),
+            Content::Experiment(Experiment {
+                title: title.into(),
+                summary: format!("{title}, a pilot"),
+                status: Status::Running,
+                ..Experiment::default()
+            }),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn news_are_what_arrived_since_the_last_look_and_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::create(dir.path()).unwrap();
+        let identity = Identity::from_secret([7; 32]);
+        node.admit(
+            &[experiment(&identity, "fridges", "Community fridges", 1)],
+            crate::Source::Import,
+        )
+        .unwrap();
+        let me = Watcher::Operator;
+        let add = WatchChange::Add {
+            text: "fridges".into(),
+            kind: None,
+        };
+        let watch = node.change_watch(&me, &add).unwrap().unwrap();
+        assert_eq!(watch.id, "fridges");
+        // What was there before the watch is not news.
+        assert!(node.news(&me, &[], true).unwrap()[0].found.is_empty());
+        node.admit(
+            &[
+                experiment(&identity, "more-fridges", "More fridges", 1),
+                experiment(&identity, "drones", "Drones for surveys", 1),
+                experiment(&identity, "fridges", "Community fridges, now in schools", 2),
+            ],
+            crate::Source::Import,
+        )
+        .unwrap();
+        let news = node.news(&me, &[], false).unwrap();
+        let mut titles: Vec<&str> = news[0].found.iter().map(|f| f.hit.title.as_str()).collect();
+        titles.sort_unstable();
+        assert_eq!(
+            titles,
+            ["Community fridges, now in schools", "More fridges"]
+        );
+        // Without marking, looking again shows the same; marked, they are no longer news.
+        assert_eq!(node.news(&me, &[], true).unwrap()[0].found.len(), 2);
+        assert!(node.news(&me, &[], true).unwrap()[0].found.is_empty());
+        // Another follower's watches are their own.
+        assert!(
+            node.watches(&Watcher::Account("Sam".into()))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(node.change_watch(&me, &add).unwrap().unwrap().id, "fridges");
+        node.change_watch(
+            &me,
+            &WatchChange::Remove {
+                id: "fridges".into(),
+            },
+        )
+        .unwrap();
+        assert!(node.watches(&me).unwrap().is_empty());
+        assert!(
+            node.change_watch(
+                &me,
+                &WatchChange::Remove {
+                    id: "fridges".into()
+                }
+            )
+            .is_err()
+        );
+    }
+}
