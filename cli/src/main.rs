@@ -40,6 +40,7 @@ macro_rules! say_inline {
 
 mod keys;
 mod network;
+mod watch;
 mod web;
 mod wider;
 
@@ -336,6 +337,19 @@ node first."
     Network {
         #[command(subcommand)]
         command: network::NetworkCommand,
+    },
+    /// Follow a topic: saved searches whose news `convene news` lists.
+    Watch {
+        #[command(subcommand)]
+        command: watch::WatchCommand,
+    },
+    /// What arrived since you last looked and matches the searches you follow.
+    News {
+        /// Look without marking it seen.
+        #[arg(long)]
+        peek: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// The node's web page: colleagues' accounts and their sign-in links.
     Web {
@@ -1072,6 +1086,8 @@ fn command(
         }
         Command::Org { command } => org_command(command, home, node, out),
         Command::Web { command } => web::command(command, home, node, out),
+        Command::Watch { command } => watch::watch(command, node, out),
+        Command::News { peek, json } => watch::news(node, peek, json, out),
         Command::Publish {
             file,
             networks,

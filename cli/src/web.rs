@@ -80,9 +80,9 @@ pub fn command(
         AccountChanged::Link(link) => {
             out.line(&sign_in_link(&base, &link))?;
             say!(
-                "send this link to {} by a channel you trust: it signs in once, until {} (UTC)",
+                "send this link to {} by a channel you trust: it signs in once, until {}",
                 link.account,
-                time_of(link.expires_at)
+                convene_node::rfc3339(link.expires_at)
             );
         }
         AccountChanged::Removed { name, sessions } => {
@@ -94,16 +94,6 @@ pub fn command(
 
 fn sign_in_link(base: &str, link: &SignInToken) -> String {
     format!("{base}/sign-in?token={}", link.token)
-}
-
-fn time_of(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
 }
 
 /// Where colleagues reach the web page: `[node] web_url`, else the running node's web

@@ -168,6 +168,14 @@ pub struct BlockResponse {
     pub purged: usize,
 }
 
+/// `POST /news`: what is new for each of the operator's saved searches; with `mark_seen`,
+/// looking moves them up to now.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewsRequest {
+    #[serde(default)]
+    pub mark_seen: bool,
+}
+
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerRequest {
     pub peer: String,

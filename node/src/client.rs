@@ -1,8 +1,10 @@
 //! The blocking client of a running node's local API, used by the `convene` command.
 
 use crate::accounts::{AccountChange, AccountChanged, AccountView};
+use crate::api::NewsRequest;
 use crate::cohort::Cohort;
 use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
+use crate::watches::{News, Watch, WatchChange};
 use crate::{AskToJoin, NetworkChange, NetworkView, PendingJoin};
 use convene_protocol::Date;
 use std::io::{BufRead, Read, Write};
@@ -321,6 +323,18 @@ impl Directory for Client {
 
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError> {
         self.get("/pins")
+    }
+
+    fn watches(&self) -> Result<Vec<Watch>, NodeError> {
+        self.get("/watches")
+    }
+
+    fn change_watch(&mut self, change: &WatchChange) -> Result<Option<Watch>, NodeError> {
+        self.post("/watches", change)
+    }
+
+    fn news(&mut self, mark_seen: bool) -> Result<Vec<News>, NodeError> {
+        self.post("/news", &NewsRequest { mark_seen })
     }
 
     fn accounts(&self) -> Result<Vec<AccountView>, NodeError> {

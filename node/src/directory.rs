@@ -16,6 +16,7 @@ use crate::domains::DomainCheck;
 use crate::trust::{Block, Found, Pin, Trust};
 
 use crate::accounts::{AccountChange, AccountChanged, AccountView};
+use crate::watches::{News, Watch, WatchChange, Watcher};
 use crate::{
     CsvImport, CsvMapping, Draft, ImportReport, ListFilter, Node, NodeError, Person, Progress,
     PublishOutcome, Publisher, SimilarCheck,
@@ -32,6 +33,13 @@ pub trait Directory: std::fmt::Debug {
     fn trust(&self, author: &AuthorKey) -> Result<Trust, NodeError>;
     /// The operator's pins.
     fn pins(&self) -> Result<Vec<(AuthorKey, Pin)>, NodeError>;
+    /// The operator's saved searches.
+    fn watches(&self) -> Result<Vec<Watch>, NodeError>;
+    /// Adds or removes a saved search of the operator's.
+    fn change_watch(&mut self, change: &WatchChange) -> Result<Option<Watch>, NodeError>;
+    /// What is new for each of the operator's saved searches since the last look; with
+    /// `mark_seen`, looking moves them up to now.
+    fn news(&mut self, mark_seen: bool) -> Result<Vec<News>, NodeError>;
     /// Colleagues' web accounts.
     fn accounts(&self) -> Result<Vec<AccountView>, NodeError>;
     /// Adds or removes a web account, or issues a new sign-in link.
@@ -139,6 +147,18 @@ impl Directory for Local {
 
     fn accounts(&self) -> Result<Vec<AccountView>, NodeError> {
         self.node.accounts()
+    }
+
+    fn watches(&self) -> Result<Vec<Watch>, NodeError> {
+        self.node.watches(&Watcher::Operator)
+    }
+
+    fn change_watch(&mut self, change: &WatchChange) -> Result<Option<Watch>, NodeError> {
+        self.node.change_watch(&Watcher::Operator, change)
+    }
+
+    fn news(&mut self, mark_seen: bool) -> Result<Vec<News>, NodeError> {
+        self.node.news(&Watcher::Operator, &[], mark_seen)
     }
 
     fn change_account(&mut self, change: &AccountChange) -> Result<AccountChanged, NodeError> {

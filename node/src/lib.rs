@@ -234,6 +234,17 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A unix time as RFC 3339 (`2026-11-26T15:29:18Z`).
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
 impl Node {
     /// Opens the store and index in `data_dir`, creating an empty store if there is none (for a
     /// new home), and brings the index up to date.

@@ -149,6 +149,56 @@ impl Node {
         }
     }
 
+    /// The records among the latest [`NEWS_SCAN`] arrivals that match watch `id`, best first
+    /// (what its Atom feed lists), whatever its follower has seen.
+    pub fn recent_matches(
+        &self,
+        watcher: &Watcher,
+        id: &str,
+    ) -> Result<(Watch, Vec<Found>), NodeError> {
+        let watch = self
+            .watches(watcher)?
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| {
+                NodeError::Invalid(format!(
+                    "there is no watch {id:?}; `convene watch list` shows those there are"
+                ))
+            })?;
+        let head = self.store().log_head()?;
+        let found = self.matches_since(&watch, head.saturating_sub(NEWS_SCAN as u64), &[])?;
+        Ok((watch, found))
+    }
+
+    /// The records that arrived at log positions `from..` (at most [`NEWS_SCAN`]) and match
+    /// `watch`, published into one of `networks` (empty: any).
+    fn matches_since(
+        &self,
+        watch: &Watch,
+        from: u64,
+        networks: &[NetworkId],
+    ) -> Result<Vec<Found>, NodeError> {
+        let (records, _) = self.store().log_since(from, NEWS_SCAN)?;
+        let mut among: Vec<Address> = records
+            .iter()
+            .filter(|record| !record.is_retraction())
+            .map(|record| record.address())
+            .collect();
+        among.sort_by_key(|a| a.to_string());
+        among.dedup();
+        if among.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.find(&convene_search::Query {
+            text: watch.text.clone(),
+            kind: watch.kind,
+            any_network: networks.to_vec(),
+            among,
+            limit: NEWS_RESULTS,
+            ..convene_search::Query::default()
+        })
+    }
+
     /// Each watch's news: what arrived since its follower last looked and matches it, drawn
     /// from records published into one of `networks` (empty: any). With `mark_seen`, looking
     /// moves every watch up to now.
@@ -163,26 +213,7 @@ impl Node {
         let mut seen = Vec::new();
         for watch in self.watches(watcher)? {
             let from = watch.seen.max(head.saturating_sub(NEWS_SCAN as u64));
-            let (records, _) = self.store().log_since(from, NEWS_SCAN)?;
-            let mut among: Vec<Address> = records
-                .iter()
-                .filter(|record| !record.is_retraction())
-                .map(|record| record.address())
-                .collect();
-            among.sort_by_key(|a| a.to_string());
-            among.dedup();
-            let found = if among.is_empty() {
-                Vec::new()
-            } else {
-                self.find(&convene_search::Query {
-                    text: watch.text.clone(),
-                    kind: watch.kind,
-                    any_network: networks.to_vec(),
-                    among,
-                    limit: NEWS_RESULTS,
-                    ..convene_search::Query::default()
-                })?
-            };
+            let found = self.matches_since(&watch, from, networks)?;
             if mark_seen && watch.seen != head {
                 let moved = Watch {
                     seen: head,
@@ -203,6 +234,76 @@ impl Node {
             self.store().write_watches(&seen)?;
         }
         Ok(out)
+    }
+}
+
+/// Text escaped for XML.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Node {
+    /// Watch `id`'s recent matches as an Atom feed, so any feed reader can follow it. Each
+    /// entry's link is its page on the web listener at `web` (e.g. `http://127.0.0.1:4719`),
+    /// if there is one.
+    pub fn atom_feed(
+        &self,
+        watcher: &Watcher,
+        id: &str,
+        web: Option<&str>,
+    ) -> Result<String, NodeError> {
+        let (watch, found) = self.recent_matches(watcher, id)?;
+        let mut entries = String::new();
+        let mut newest = watch.created_at;
+        for found in &found {
+            let Some(record) = self.store().get(&found.hit.address)? else {
+                continue;
+            };
+            let updated = record.header().created_at;
+            newest = newest.max(updated);
+            let address = found.hit.address.to_string();
+            let link = web
+                .map(|base| {
+                    let query =
+                        serde_urlencoded::to_string([("address", &address)]).unwrap_or_default();
+                    format!(
+                        "<link href=\"{}\"/>",
+                        xml(&format!("{base}/record?{query}"))
+                    )
+                })
+                .unwrap_or_default();
+            entries.push_str(&format!(
+                "<entry><id>{}</id><title>{}</title>{link}<updated>{}</updated>\
+                 <author><name>{}</name></author><summary>{}</summary></entry>\n",
+                xml(&address),
+                xml(&found.hit.title),
+                crate::rfc3339(updated),
+                xml(found.trust.name.as_deref().unwrap_or("unknown")),
+                xml(&format!("{} — {}", found.hit.summary, found.trust.path)),
+            ));
+        }
+        Ok(format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+             <feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
+             <id>urn:convene:watch:{}</id><title>Convene: {}</title><updated>{}</updated>\n\
+             <generator>Convene</generator>\n{entries}</feed>\n",
+            xml(&watch.id),
+            xml(&watch.text),
+            crate::rfc3339(newest),
+        ))
     }
 }
 

@@ -977,3 +977,82 @@ fn interest_and_cohort_show_who_shares_an_idea() {
         "{cohort}"
     );
 }
+
+/// Issue 11, following a topic: `watch add` saves a search; `news` lists what arrived since the
+/// last look and matches it (once; `--peek` leaves it news); a running node serves the same as
+/// an Atom feed.
+#[test]
+fn news_lists_what_arrived_on_a_followed_search_since_the_last_look() {
+    let _turn = crate::util::turn();
+    let home = Home::init("Example Council");
+    home.publish("old.toml", EXPERIMENT);
+    home.run(&["watch", "add", "fridge"])
+        .ok()
+        .stdout_has("fridge");
+    home.run(&["news"])
+        .code(1)
+        .stderr_has("nothing new since the last look");
+    home.publish(
+        "schools.toml",
+        "kind = \"experiment\"\ntitle = \"Fridge <&> schools\"\nsummary = \"Surplus food fridge at school gates\"\nstatus = \"idea\"\n",
+    );
+    home.publish(
+        "drones.toml",
+        "kind = \"experiment\"\ntitle = \"Drone surveys\"\nsummary = \"Roof surveys by drone\"\nstatus = \"idea\"\n",
+    );
+    let peeked = home.run(&["news", "--peek", "--json"]).ok().json();
+    let found = peeked[0]["found"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{peeked}");
+    assert_eq!(found[0]["title"], "Fridge <&> schools");
+    home.run(&["news"])
+        .ok()
+        .stdout_has("fridge (\"fridge\"): 1 new or changed")
+        .stdout_has("Fridge <&> schools");
+    home.run(&["news"]).code(1);
+    home.run(&["watch", "list"])
+        .ok()
+        .stdout_has("fridge\tfridge");
+
+    // Through a running node, and as Atom for a feed reader.
+    let node = crate::util::NodeProcess::start(&home);
+    home.publish(
+        "again.toml",
+        "kind = \"experiment\"\ntitle = \"Fridge library\"\nsummary = \"Borrow a fridge\"\nstatus = \"idea\"\n",
+    );
+    home.run(&["news", "--peek"])
+        .ok()
+        .stdout_has("Fridge library");
+    let api = home.api();
+    let feed = crate::util::http(
+        &api,
+        &format!("GET /v1/watches/fridge/atom HTTP/1.1\r\nHost: {api}"),
+        b"",
+    );
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(
+        feed.header("content-type")
+            .unwrap()
+            .starts_with("application/atom+xml")
+    );
+    assert!(
+        feed.body
+            .contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">")
+    );
+    assert!(
+        feed.body
+            .contains("<title>Fridge &lt;&amp;&gt; schools</title>"),
+        "{}",
+        feed.body
+    );
+    assert!(feed.body.contains("<title>Fridge library</title>"));
+    assert!(!feed.body.contains("Drone"));
+    let missing = crate::util::http(
+        &api,
+        &format!("GET /v1/watches/nothing/atom HTTP/1.1\r\nHost: {api}"),
+        b"",
+    );
+    assert_eq!(missing.status, 400);
+    home.run(&["watch", "remove", "fridge"]).ok();
+    home.run(&["watch", "list"]).code(1);
+    node.stop();
+}

@@ -270,6 +270,11 @@ pub enum Request {
         change: crate::watches::WatchChange,
         reply: Reply<Option<crate::watches::Watch>>,
     },
+    AtomFeed {
+        id: String,
+        web: Option<String>,
+        reply: Reply<String>,
+    },
     News {
         watcher: crate::watches::Watcher,
         mark_seen: bool,
@@ -939,6 +944,10 @@ impl Actor {
                 change,
                 reply,
             } => self.answer(reply, |a| a.node.change_watch(&watcher, &change)),
+            Request::AtomFeed { id, web, reply } => self.answer(reply, |a| {
+                a.node
+                    .atom_feed(&crate::watches::Watcher::Operator, &id, web.as_deref())
+            }),
             Request::News {
                 watcher,
                 mark_seen,

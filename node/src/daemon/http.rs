@@ -29,8 +29,8 @@ use super::status::{Status, status_of};
 use crate::admission::Source;
 use crate::api::{
     API_VERSION, AddressQuery, AuthorQuery, BlockRequest, BlockResponse, DomainCheckRequest,
-    ErrorBody, ErrorCode, ImportQuery, ListRequest, PeerBlockRequest, PeerRequest, PeopleRequest,
-    PinRequest, PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
+    ErrorBody, ErrorCode, ImportQuery, ListRequest, NewsRequest, PeerBlockRequest, PeerRequest,
+    PeopleRequest, PinRequest, PinResponse, PublishRequest, PublishResponse, RecordBody, Reindexed,
 };
 use crate::digest::{Digest, DigestRequest, MapRequest, NetworkMap};
 use crate::domains::DomainCheck;
@@ -330,7 +330,7 @@ async fn bounded_body(
     paths(
         health, status, search, wider_search, facets, people, similar, record, list, export,
         peers, trust, pins, blocks, networks, digest, cohort, join_requests, delegation_asks,
-        network_map, peer_blocks, openapi, publish, retract, reindex, add_peer, set_pin,
+        network_map, peer_blocks, openapi, watches, watch_feed, change_watch, news, publish, retract, reindex, add_peer, set_pin,
         change_account, accounts, set_block, change_network, ask_to_join, ask_for_delegation,
         check_domains, set_peer_block, remove_peer, import_jsonl, import_csv
     ),
@@ -343,6 +343,7 @@ async fn bounded_body(
         (name = "networks", description = "Convened networks"),
         (name = "peers", description = "The nodes this node connects to"),
         (name = "web", description = "Colleagues' accounts on the web page"),
+        (name = "watches", description = "Saved searches: what is new on a topic, also as Atom"),
         (name = "node", description = "The node itself")
     )
 )]
@@ -410,6 +411,8 @@ fn router(state: State) -> Router {
         .route("/networks/map", post(network_map))
         .route("/peer-blocks", get(peer_blocks))
         .route("/openapi.json", get(openapi))
+        .route("/watches", get(watches))
+        .route("/watches/{id}/atom", get(watch_feed))
         .layer(json.clone());
     // Each write handler takes `Authorised` first: the token is checked before the body is read.
     let writes = Router::new()
@@ -419,6 +422,8 @@ fn router(state: State) -> Router {
         .route("/peers", post(add_peer))
         .route("/pins", post(set_pin))
         .route("/web/accounts", post(change_account))
+        .route("/watches", post(change_watch))
+        .route("/news", post(news))
         .route("/web/accounts/list", post(accounts))
         .route("/blocks", post(set_block))
         .route("/networks", post(change_network))
@@ -902,6 +907,65 @@ async fn change_network(
 #[utoipa::path(get, path = "/v1/pins", tag = "trust", summary = "The operator's pins.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn pins(AxumState(state): AxumState<State>) -> ApiResult<Vec<(AuthorKey, Pin)>> {
     state.on_store(|reply| StoreRequest::Pins { reply }).await
+}
+
+#[utoipa::path(get, path = "/v1/watches", tag = "watches", summary = "The operator's saved searches.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
+async fn watches(AxumState(state): AxumState<State>) -> ApiResult<Vec<crate::watches::Watch>> {
+    state
+        .on_store(|reply| StoreRequest::Watches {
+            watcher: crate::watches::Watcher::Operator,
+            reply,
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/watches", tag = "watches", summary = "Add (`{\"op\": \"add\", \"text\": …, \"kind\": …}`) or remove (`{\"op\": \"remove\", \"id\": …}`) a saved search.", request_body = serde_json::Value, security(("token" = [])), responses((status = 200, description = "The watch added, or null", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody)))]
+async fn change_watch(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    ApiJson(change): ApiJson<crate::watches::WatchChange>,
+) -> ApiResult<Option<crate::watches::Watch>> {
+    state
+        .on_store(|reply| StoreRequest::ChangeWatch {
+            watcher: crate::watches::Watcher::Operator,
+            change,
+            reply,
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/news", tag = "watches", summary = "What is new for each saved search since the last look (marking it seen if asked).", request_body = NewsRequest, security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody)))]
+async fn news(
+    _: Authorised,
+    AxumState(state): AxumState<State>,
+    ApiJson(request): ApiJson<NewsRequest>,
+) -> ApiResult<Vec<crate::watches::News>> {
+    state
+        .on_store(|reply| StoreRequest::News {
+            watcher: crate::watches::Watcher::Operator,
+            mark_seen: request.mark_seen,
+            reply,
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/watches/{id}/atom", tag = "watches", summary = "A saved search's recent matches as an Atom feed, for any feed reader on this machine.", params(("id" = String, Path, description = "The watch's id")), responses((status = 200, description = "Atom", content_type = "application/atom+xml"), (status = 400, description = "No such watch", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody)))]
+async fn watch_feed(
+    AxumState(state): AxumState<State>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let web = state.web.map(|addr| format!("http://{addr}"));
+    let Json(feed) = state
+        .on_store(|reply| StoreRequest::AtomFeed { id, web, reply })
+        .await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/atom+xml; charset=utf-8",
+        )],
+        feed,
+    )
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/v1/web/accounts/list", tag = "web", summary = "Colleagues' web accounts.", security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
