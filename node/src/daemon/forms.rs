@@ -7,7 +7,9 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Form, Query as UrlQuery, State as AxumState};
+use axum::extract::{
+    ConnectInfo, Form, FromRequest, Query as UrlQuery, Request, State as AxumState,
+};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use convene_protocol::{Address, Content, Experiment, NetworkId, NetworkPolicy, Status};
@@ -15,7 +17,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::actor::Request as StoreRequest;
-use super::page::{html_response, problem, record_href};
+use super::page::{answered, html_response, problem, record_href};
 use super::session::{Signed, WebState, same_origin, token_matches};
 use crate::accounts::SESSION_SECS;
 use crate::{Draft, PublishOutcome, SimilarCheck};
@@ -56,6 +58,51 @@ async fn colleague(state: &WebState, headers: &HeaderMap, csrf: &str) -> Result<
     }
     Ok(signed)
 }
+
+/// A form a signed-in colleague posted from this page: parsed, its origin and its session
+/// token checked ([`colleague`]). Otherwise the handler never runs, and the page says why.
+pub(crate) struct Posted<T> {
+    signed: Signed,
+    form: T,
+}
+
+/// A form that carries its session's token.
+pub(crate) trait Tokened {
+    fn csrf(&self) -> &str;
+}
+
+impl<T> FromRequest<WebState> for Posted<T>
+where
+    T: serde::de::DeserializeOwned + Tokened + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let Ok(Form(form)) = Form::<T>::from_request(request, state).await else {
+            let signed = state.signed_in(&headers).await;
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "That form was incomplete.",
+                signed.as_ref(),
+            ));
+        };
+        let signed = colleague(state, &headers, form.csrf()).await?;
+        Ok(Posted { signed, form })
+    }
+}
+
+macro_rules! tokened {
+    ($($form:ty),*) => {
+        $(impl Tokened for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+
+tokened!(TokenForm, InterestForm, PublishForm, KeepForm, FollowForm);
 
 #[derive(Deserialize)]
 pub(crate) struct SignInParam {
@@ -174,14 +221,8 @@ pub(crate) struct TokenForm {
 
 pub(crate) async fn sign_out(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+    Posted { signed, .. }: Posted<TokenForm>,
 ) -> Response {
-    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    let signed = match colleague(&state, &headers, &csrf).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     let secret = signed.secret.clone();
     let _ = state
         .store
@@ -205,16 +246,8 @@ pub(crate) struct InterestForm {
 
 pub(crate) async fn interest(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<InterestForm>, axum::extract::rejection::FormRejection>,
+    Posted { signed, form }: Posted<InterestForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return problem(StatusCode::BAD_REQUEST, "That form was incomplete.", None);
-    };
-    let signed = match colleague(&state, &headers, &form.csrf).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     let Ok(experiment) = form.address.parse::<Address>() else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -396,16 +429,8 @@ pub(crate) async fn publish_page(
 
 pub(crate) async fn publish(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<PublishForm>, axum::extract::rejection::FormRejection>,
+    Posted { signed, form }: Posted<PublishForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return problem(StatusCode::BAD_REQUEST, "That form was incomplete.", None);
-    };
-    let signed = match colleague(&state, &headers, &form.csrf).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     let networks = publishable(&state).await;
     let again = |problems: &[(&'static str, String)], similar: &[(f32, crate::search::Hit)]| {
         let status = if problems.is_empty() {
@@ -675,16 +700,8 @@ pub(crate) struct KeepForm {
 /// Keeps a record a wider search found: verified again, then admitted like any import.
 pub(crate) async fn keep(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<KeepForm>, axum::extract::rejection::FormRejection>,
+    Posted { signed, form }: Posted<KeepForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return problem(StatusCode::BAD_REQUEST, "That form was incomplete.", None);
-    };
-    let signed = match colleague(&state, &headers, &form.csrf).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     use base64::Engine as _;
     let record = base64::engine::general_purpose::STANDARD
         .decode(form.record.trim())
@@ -707,34 +724,43 @@ pub(crate) async fn keep(
             reply,
         })
         .await;
-    match answer {
-        Ok(Ok(admitted)) => match admitted.first().map(|a| &a.outcome) {
-            Some(crate::Outcome::Stored { .. } | crate::Outcome::Duplicate) => {
-                tracing::info!(account = %signed.session.account, %address, "kept from a wider search");
-                see_other(&format!("{}&done=kept", record_href(&address)))
-            }
-            Some(outcome) => problem(
-                StatusCode::CONFLICT,
-                &format!("This node did not keep it: {outcome:?}"),
-                Some(&signed),
-            ),
-            None => problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Nothing was admitted.",
-                Some(&signed),
-            ),
+    answered(
+        answer,
+        Some(&signed),
+        |admitted| {
+            Some(match admitted.first().map(|a| &a.outcome) {
+                Some(crate::Outcome::Stored { .. } | crate::Outcome::Duplicate) => {
+                    tracing::info!(account = %signed.session.account, %address, "kept from a wider search");
+                    see_other(&format!("{}&done=kept", record_href(&address)))
+                }
+                Some(outcome) => {
+                    let why = match outcome {
+                        crate::Outcome::Refused(reason) => {
+                            format!("its admission policy refuses it ({reason})")
+                        }
+                        crate::Outcome::Elsewhere(why) => format!(
+                            "it is in no network this node replicates ({why}); join the network first"
+                        ),
+                        crate::Outcome::Stale { .. } => {
+                            "a newer version is already held".to_string()
+                        }
+                        _ => "it was not stored".to_string(),
+                    };
+                    problem(
+                        StatusCode::CONFLICT,
+                        &format!("This node did not keep it: {why}."),
+                        Some(&signed),
+                    )
+                }
+                None => problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Nothing was admitted.",
+                    Some(&signed),
+                ),
+            })
         },
-        Ok(Err(error)) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &error.to_string(),
-            Some(&signed),
-        ),
-        Err(error) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &error.to_string(),
-            Some(&signed),
-        ),
-    }
+        "",
+    )
 }
 
 #[derive(Deserialize)]
@@ -753,33 +779,23 @@ pub(crate) struct FollowForm {
 /// on the colleague's "Following" page.
 pub(crate) async fn follow(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+    posted: Posted<FollowForm>,
 ) -> Response {
-    change_watch(state, headers, form, true).await
+    change_watch(state, posted, true).await
 }
 
 pub(crate) async fn unfollow(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+    posted: Posted<FollowForm>,
 ) -> Response {
-    change_watch(state, headers, form, false).await
+    change_watch(state, posted, false).await
 }
 
 async fn change_watch(
     state: WebState,
-    headers: HeaderMap,
-    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+    Posted { signed, form }: Posted<FollowForm>,
     follow: bool,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return problem(StatusCode::BAD_REQUEST, "That form was incomplete.", None);
-    };
-    let signed = match colleague(&state, &headers, &form.csrf).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     let change = if follow {
         crate::watches::WatchChange::Add {
             text: form.q,
@@ -796,22 +812,7 @@ async fn change_watch(
             reply,
         })
         .await;
-    match answer {
-        Ok(Ok(_)) => see_other("/following"),
-        Ok(Err(crate::NodeError::Invalid(reason))) => {
-            problem(StatusCode::BAD_REQUEST, &reason, Some(&signed))
-        }
-        Ok(Err(error)) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &error.to_string(),
-            Some(&signed),
-        ),
-        Err(error) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &error.to_string(),
-            Some(&signed),
-        ),
-    }
+    answered(answer, Some(&signed), |_| Some(see_other("/following")), "")
 }
 
 /// The colleague's followed searches, each with what is new since they last looked.
@@ -829,24 +830,19 @@ pub(crate) async fn following(
             reply,
         })
         .await;
-    match answer {
-        Ok(Ok(page)) => html_response(
-            StatusCode::OK,
-            "Following",
-            following_body(&page, &signed),
-            Some(&signed),
-        ),
-        Ok(Err(error)) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &error.to_string(),
-            Some(&signed),
-        ),
-        Err(error) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &error.to_string(),
-            Some(&signed),
-        ),
-    }
+    answered(
+        answer,
+        Some(&signed),
+        |page| {
+            Some(html_response(
+                StatusCode::OK,
+                "Following",
+                following_body(&page, &signed),
+                Some(&signed),
+            ))
+        },
+        "",
+    )
 }
 
 fn following_body(page: &crate::pages::FollowingPage, signed: &Signed) -> Markup {

@@ -6,7 +6,7 @@
 //! phone. Visitors are not signed in: they see open records only (see [`crate::pages`]).
 
 use axum::extract::{Query as UrlQuery, State as AxumState};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -35,11 +35,11 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 ";
 
 /// What a page handler got from the store actor.
-type Answer<T> = Result<Result<T, crate::NodeError>, ActorError>;
+pub(crate) type Answer<T> = Result<Result<T, crate::NodeError>, ActorError>;
 
 /// The page for an answer: `page` for a value, the matching error page otherwise (a value
 /// `page` cannot show becomes `missing`'s "not found").
-fn answered<T>(
+pub(crate) fn answered<T>(
     answer: Answer<T>,
     signed: Option<&Signed>,
     page: impl FnOnce(T) -> Option<Response>,
@@ -59,20 +59,55 @@ fn answered<T>(
     }
 }
 
+/// What a page's address asks for, parsed from its query string.
+pub(crate) trait PageParam: serde::de::DeserializeOwned {
+    type Value;
+    /// What the page says when the address does not parse.
+    const WRONG: &'static str;
+    fn value(self) -> Option<Self::Value>;
+}
+
+/// A page request: who is looking (signed in or not) and what the address asks for. One that
+/// does not parse never reaches the handler: the page says [`PageParam::WRONG`].
+pub(crate) struct Viewing<P: PageParam> {
+    signed: Option<Signed>,
+    value: P::Value,
+}
+
+impl<P: PageParam + Send> axum::extract::FromRequestParts<WebState> for Viewing<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &WebState,
+    ) -> Result<Self, Response> {
+        let signed = state.signed_in(&parts.headers).await;
+        let value = UrlQuery::<P>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|UrlQuery(param)| param.value());
+        match value {
+            Some(value) => Ok(Viewing { signed, value }),
+            None => Err(problem(StatusCode::BAD_REQUEST, P::WRONG, signed.as_ref())),
+        }
+    }
+}
+
+impl PageParam for PageQuery {
+    type Value = PageQuery;
+    const WRONG: &'static str = "That search address is not one this page understands.";
+    fn value(self) -> Option<PageQuery> {
+        Some(self)
+    }
+}
+
 pub(crate) async fn search(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    query: Result<UrlQuery<PageQuery>, axum::extract::rejection::QueryRejection>,
+    Viewing {
+        signed,
+        value: query,
+    }: Viewing<PageQuery>,
 ) -> Response {
-    let signed = state.signed_in(&headers).await;
     let signed = signed.as_ref();
-    let Ok(UrlQuery(query)) = query else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "That search address is not one this page understands.",
-            signed,
-        );
-    };
     let answer = state
         .store
         .ask(|reply| StoreRequest::SearchPage {
@@ -104,22 +139,22 @@ pub(crate) struct RecordParam {
     done: Option<String>,
 }
 
+impl PageParam for RecordParam {
+    type Value = (convene_protocol::Address, Option<String>);
+    const WRONG: &'static str = "That is not the address of a record.";
+    fn value(self) -> Option<Self::Value> {
+        Some((self.address.parse().ok()?, self.done))
+    }
+}
+
 pub(crate) async fn record(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    param: Result<UrlQuery<RecordParam>, axum::extract::rejection::QueryRejection>,
+    Viewing {
+        signed,
+        value: (address, done),
+    }: Viewing<RecordParam>,
 ) -> Response {
-    let signed = state.signed_in(&headers).await;
     let signed = signed.as_ref();
-    let Some((address, done)) = param.ok().and_then(|UrlQuery(p)| {
-        Some((p.address.parse::<convene_protocol::Address>().ok()?, p.done))
-    }) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "That is not the address of a record.",
-            signed,
-        );
-    };
     let answer = state
         .store
         .ask(|reply| StoreRequest::RecordPage {
@@ -155,24 +190,26 @@ pub(crate) struct PeopleParam {
     topic: String,
 }
 
+impl PageParam for PeopleParam {
+    type Value = String;
+    const WRONG: &'static str = "That address is not one this page understands.";
+    fn value(self) -> Option<String> {
+        Some(self.topic)
+    }
+}
+
 pub(crate) async fn people(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    param: Result<UrlQuery<PeopleParam>, axum::extract::rejection::QueryRejection>,
+    Viewing {
+        signed,
+        value: topic,
+    }: Viewing<PeopleParam>,
 ) -> Response {
-    let signed = state.signed_in(&headers).await;
     let signed = signed.as_ref();
-    let Ok(UrlQuery(param)) = param else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "That address is not one this page understands.",
-            signed,
-        );
-    };
     let answer = state
         .store
         .ask(|reply| StoreRequest::PeoplePage {
-            topic: param.topic,
+            topic,
             viewer: viewer(signed),
             reply,
         })
@@ -248,22 +285,19 @@ pub(crate) struct OrganisationParam {
     key: String,
 }
 
+impl PageParam for OrganisationParam {
+    type Value = convene_protocol::AuthorKey;
+    const WRONG: &'static str = "That is not an organisation's key.";
+    fn value(self) -> Option<Self::Value> {
+        convene_protocol::AuthorKey::from_base32(self.key.trim().trim_start_matches("convene://"))
+    }
+}
+
 pub(crate) async fn organisation(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    param: Result<UrlQuery<OrganisationParam>, axum::extract::rejection::QueryRejection>,
+    Viewing { signed, value: key }: Viewing<OrganisationParam>,
 ) -> Response {
-    let signed = state.signed_in(&headers).await;
     let signed = signed.as_ref();
-    let Some(key) = param.ok().and_then(|UrlQuery(p)| {
-        convene_protocol::AuthorKey::from_base32(p.key.trim().trim_start_matches("convene://"))
-    }) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "That is not an organisation's key.",
-            signed,
-        );
-    };
     let answer = state
         .store
         .ask(|reply| StoreRequest::OrganisationPage {
@@ -297,23 +331,19 @@ pub(crate) struct NetworkParam {
     id: String,
 }
 
+impl PageParam for NetworkParam {
+    type Value = convene_protocol::NetworkId;
+    const WRONG: &'static str = "That is not a network's address.";
+    fn value(self) -> Option<Self::Value> {
+        self.id.parse().ok()
+    }
+}
+
 pub(crate) async fn network(
     AxumState(state): AxumState<WebState>,
-    headers: HeaderMap,
-    param: Result<UrlQuery<NetworkParam>, axum::extract::rejection::QueryRejection>,
+    Viewing { signed, value: id }: Viewing<NetworkParam>,
 ) -> Response {
-    let signed = state.signed_in(&headers).await;
     let signed = signed.as_ref();
-    let Some(id) = param
-        .ok()
-        .and_then(|UrlQuery(p)| p.id.parse::<convene_protocol::NetworkId>().ok())
-    else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "That is not a network's address.",
-            signed,
-        );
-    };
     let answer = state
         .store
         .ask(|reply| StoreRequest::NetworkPage {
