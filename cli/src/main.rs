@@ -584,6 +584,7 @@ impl SearchArgs {
             any_network: Vec::new(),
             among: Vec::new(),
             about: None,
+            contact: None,
             adopted_from: None,
             limit,
         })

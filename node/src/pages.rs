@@ -156,6 +156,11 @@ pub struct RecordPage {
     pub lessons: Vec<Hit>,
     /// Experiments adopted from it, open ones.
     pub adopted_by: Vec<Hit>,
+    /// A practitioner's: the experiments and lessons that name them as a contact.
+    #[serde(default)]
+    pub ran: Vec<Hit>,
+    #[serde(default)]
+    pub wrote: Vec<Hit>,
     /// Organisations that said they are interested in it too (experiments).
     pub interested: Vec<crate::cohort::Interested>,
     /// Similar experiments elsewhere, most similar first, that the viewer may see.
@@ -467,6 +472,23 @@ impl crate::Node {
         let mut adopted_by = Vec::new();
         let mut interested = Vec::new();
         let mut similar = Vec::new();
+        let mut ran = Vec::new();
+        let mut wrote = Vec::new();
+        if record.header().kind == Kind::Practitioner {
+            for (kind, out) in [(Kind::Experiment, &mut ran), (Kind::Lesson, &mut wrote)] {
+                *out = self.shown_hits(
+                    &Query {
+                        kind: Some(kind),
+                        contact: Some(record.address()),
+                        any_network: open.clone(),
+                        limit: PAGE_RESULTS,
+                        ..Query::default()
+                    },
+                    &networks,
+                    viewer,
+                )?;
+            }
+        }
         if record.header().kind == Kind::Experiment {
             interested = self.interested_in(&record.address())?;
             for (score, found) in self.find_similar(&convene_search::SimilarQuery {
@@ -523,6 +545,8 @@ impl crate::Node {
             adopted_by,
             interested,
             similar,
+            ran,
+            wrote,
         }))
     }
 

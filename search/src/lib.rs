@@ -125,6 +125,10 @@ pub struct Query {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub about: Option<convene_protocol::Address>,
+    /// Only experiments and lessons that name this practitioner as a contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub contact: Option<convene_protocol::Address>,
     /// Only records published into this network (the commons: those that name none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -438,6 +442,9 @@ impl Index {
         }
         if let Some(about) = &query.about {
             filters.push((f.about, about.to_string()));
+        }
+        if let Some(contact) = &query.contact {
+            filters.push((f.contacts, contact.to_string()));
         }
         if let Some(from) = &query.adopted_from {
             filters.push((f.adopted_from, from.to_string()));

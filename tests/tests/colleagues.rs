@@ -206,6 +206,24 @@ fn a_colleague_signs_in_once_sees_members_only_records_and_publishes_after_a_war
         "{}",
         people.body
     );
+    // Jo's own page lists what they ran, as far as the viewer may see.
+    let jos_page = format!(
+        "/record?address={}",
+        jo.replace(':', "%3A").replace('/', "%2F")
+    );
+    let visitors = Browser::new(&web).get(&jos_page);
+    assert!(
+        visitors.body.contains("Experiments they ran"),
+        "{}",
+        visitors.body
+    );
+    assert!(visitors.body.contains("Community fridges in libraries"));
+    assert!(
+        !visitors.body.contains("Quiet fridges pilot"),
+        "{}",
+        visitors.body
+    );
+    assert!(browser.get(&jos_page).body.contains("Quiet fridges pilot"));
 
     // Every form needs the session's token, and to come from this page.
     let draft = [

@@ -843,6 +843,22 @@ fn record_body(page: &RecordPage, done: Option<&str>, signed: Option<&Signed>) -
                 }
             }
         }
+        @if !page.ran.is_empty() {
+            h2 { "Experiments they ran" }
+            ul {
+                @for hit in &page.ran {
+                    li { a href=(record_href(&hit.address)) { (hit.title) } @if let Some(status) = &hit.status { span class="meta" { " · " (status) } } }
+                }
+            }
+        }
+        @if !page.wrote.is_empty() {
+            h2 { "Lessons they wrote" }
+            ul {
+                @for hit in &page.wrote {
+                    li { a href=(record_href(&hit.address)) { (hit.title) } }
+                }
+            }
+        }
         @if !page.interested.is_empty() {
             h2 { "Also interested (" (page.interested.len()) ")" }
             ul {
