@@ -134,6 +134,23 @@ fn main() {
             gathered.push(started.elapsed());
         }
     }
+    // A record's page, for experiments: its fields, trust path, lessons, adoptions, the
+    // organisations interested and similar work.
+    let experiments: Vec<_> = records
+        .iter()
+        .filter(|r| r.header().kind == convene_protocol::Kind::Experiment)
+        .step_by(97)
+        .take(200)
+        .map(|r| r.address())
+        .collect();
+    let mut record_pages = Vec::new();
+    for address in &experiments {
+        let started = Instant::now();
+        node.record_page(address, convene_node::pages::Viewer::Visitor)
+            .unwrap()
+            .expect("an open record");
+        record_pages.push(started.elapsed());
+    }
     node.close().unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -182,6 +199,7 @@ fn main() {
         "`Node::search_page`: results, trust paths and facet counts",
         gathered,
     );
+    report("`Node::record_page`, an experiment", record_pages);
     let page = report("search page `/?q=…`, time to first byte", plain);
     let page_filtered = report(
         "search page with kind + region filters, time to first byte",

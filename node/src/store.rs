@@ -18,8 +18,8 @@ use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::domains::DomainCheck;
 use crate::networks::{HeldCharter, Joined};
 use crate::tables::{
-    BLOCKS, DOMAINS, JOINED, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WATCHES, WEB_ACCOUNTS,
-    WEB_SESSIONS,
+    BLOCKS, DOMAINS, JOINED, KINDS, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WATCHES,
+    WEB_ACCOUNTS, WEB_SESSIONS,
 };
 use crate::trust::{Block, Pin};
 
@@ -437,6 +437,7 @@ impl Store {
             let mut latest = txn.open_table(LATEST)?;
             let mut records = txn.open_table(RECORDS)?;
             let mut places = txn.open_table(PLACES)?;
+            let mut kinds = txn.open_table(KINDS)?;
             for (key, entry) in doomed {
                 // Only what is still the version that was judged (a write may have come in
                 // between).
@@ -448,6 +449,7 @@ impl Store {
                 }
                 records.remove(entry.version.id.0)?;
                 latest.remove(key.as_slice())?;
+                kinds.remove(kind_key(&key).as_slice())?;
                 places.remove(key.as_slice())?;
                 if let Some(address) = Address::from_key(&key) {
                     purged.push(address);
@@ -712,7 +714,12 @@ impl Store {
         kind: convene_protocol::Kind,
     ) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
         let txn = self.db()?.begin_read()?;
-        live_of_kind(&txn.open_table(LATEST)?, &txn.open_table(RECORDS)?, kind)
+        live_of_kind(
+            &txn.open_table(KINDS)?,
+            &txn.open_table(LATEST)?,
+            &txn.open_table(RECORDS)?,
+            kind,
+        )
     }
 
     /// The addresses of the records that name `network`.
@@ -814,11 +821,13 @@ impl Store {
                 keys.push((key.value().to_vec(), LatestEntry::from_bytes(value.value())));
             }
             let mut places = txn.open_table(PLACES)?;
+            let mut kinds = txn.open_table(KINDS)?;
             for (key, entry) in keys {
                 if let Some(bytes) = records.remove(entry.version.id.0)? {
                     purged.push(decode(entry.version.id, bytes.value())?.address());
                 }
                 latest.remove(key.as_slice())?;
+                kinds.remove(kind_key(&key).as_slice())?;
                 places.remove(key.as_slice())?;
             }
         }
@@ -928,6 +937,17 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(WEB_ACCOUNTS)?;
         txn.open_table(WEB_SESSIONS)?;
         txn.open_table(WATCHES)?;
+        {
+            let latest = txn.open_table(LATEST)?;
+            let mut kinds = txn.open_table(KINDS)?;
+            if kinds.len()? != latest.len()? {
+                kinds.retain(|_, ()| false)?;
+                for entry in latest.iter()? {
+                    let (key, _) = entry?;
+                    kinds.insert(kind_key(key.value()).as_slice(), ())?;
+                }
+            }
+        }
         txn.commit()?;
         Ok(db)
     });
@@ -955,17 +975,33 @@ fn quietly<T>(work: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread:
     result
 }
 
+/// The `kinds_v1` key of an address key (author 32 bytes ‖ kind ‖ slug): its kind first.
+fn kind_key(address_key: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(address_key.len() + 1);
+    key.push(address_key.get(32).copied().unwrap_or(0));
+    key.extend_from_slice(address_key);
+    key
+}
+
 fn live_of_kind(
+    kinds: &impl ReadableTable<&'static [u8], ()>,
     latest: &impl ReadableTable<&'static [u8], [u8; 49]>,
     records: &impl ReadableTable<[u8; 32], &'static [u8]>,
     kind: convene_protocol::Kind,
 ) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
     let mut out = Vec::new();
-    for entry in latest.iter()? {
-        let (key, value) = entry?;
-        if key.value().get(32) != Some(&(kind as u8)) {
+    let start = [kind as u8];
+    for entry in kinds.range(start.as_slice()..)? {
+        let (key, _) = entry?;
+        let Some((&first, address_key)) = key.value().split_first() else {
             continue;
+        };
+        if first != kind as u8 {
+            break;
         }
+        let Some(value) = latest.get(address_key)? else {
+            continue;
+        };
         let entry = LatestEntry::from_bytes(value.value());
         if entry.retracted {
             continue;
@@ -1090,6 +1126,7 @@ impl Batch {
         let mut records = self.txn.open_table(RECORDS)?;
         let mut log = self.txn.open_table(LOG)?;
         let mut places = self.txn.open_table(PLACES)?;
+        let mut kinds = self.txn.open_table(KINDS)?;
         let mut position = log.len()?;
         let mut outcomes = Vec::with_capacity(incoming.len());
         for record in incoming {
@@ -1146,6 +1183,9 @@ impl Batch {
             }
             let version = record.version();
             records.insert(version.id.0, record.bytes())?;
+            if held.is_none() {
+                kinds.insert(kind_key(&key).as_slice(), ())?;
+            }
             latest.insert(key.as_slice(), LatestEntry::of(record).to_bytes())?;
             log.insert(position, version.id.0)?;
             position += 1;
@@ -1159,6 +1199,7 @@ impl Batch {
     /// The live records of `kind` as this batch sees them (its own writes included).
     fn live(&self, kind: convene_protocol::Kind) -> Result<Vec<(Record, LatestEntry)>, StoreError> {
         live_of_kind(
+            &self.txn.open_table(KINDS)?,
             &self.txn.open_table(LATEST)?,
             &self.txn.open_table(RECORDS)?,
             kind,

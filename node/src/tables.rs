@@ -65,3 +65,10 @@ pub(crate) const WEB_SESSIONS: TableDefinition<'_, [u8; 32], &[u8]> =
 /// (`convene watch`) or a colleague on the web page follows, and how far in the arrival log
 /// they have looked. Local, never sent to peers.
 pub(crate) const WATCHES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("watches_v1");
+
+/// Kind (1 byte) ‖ address key → nothing: the addresses of `latest_v1`, by kind, so the views
+/// built from one kind (charters, bindings, delegations, successions, interests, featured lists,
+/// profiles) read only that kind's records instead of every address. Holds exactly the keys of
+/// `latest_v1`: written and removed with them, and rebuilt from them on open if the two ever
+/// differ in length (a store from before this table).
+pub(crate) const KINDS: TableDefinition<'_, &[u8], ()> = TableDefinition::new("kinds_v1");

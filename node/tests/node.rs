@@ -1574,3 +1574,74 @@ fn a_renamed_spreadsheet_row_is_reported_as_like_the_record_it_was() {
         "community-fridge-network"
     );
 }
+
+fn interest(author: u8, experiment: &Address) -> Record {
+    Record::sign(
+        &identity(author),
+        convene_protocol::Interest::slug_for(experiment),
+        1,
+        NOW,
+        Content::Interest(convene_protocol::Interest {
+            experiment: experiment.clone(),
+            note: None,
+        }),
+    )
+    .unwrap()
+}
+
+/// Views built from one kind (interests here) read that kind through `kinds_v1`, which follows
+/// every write and purge, and is rebuilt on open for a store that lacks it.
+#[test]
+fn a_kinds_records_are_found_through_the_kinds_table_after_writes_purges_and_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
+    let fridges = signed(1, "fridges", 1, "Community fridges");
+    let address = fridges.address();
+    node.ingest(&[fridges]).unwrap();
+    node.ingest(&[
+        interest(2, &address),
+        interest(3, &address),
+        signed(2, "other", 1, "Other"),
+    ])
+    .unwrap();
+    let interested = |node: &Node| -> Vec<convene_protocol::AuthorKey> {
+        let mut keys: Vec<_> = node
+            .store()
+            .interests()
+            .unwrap()
+            .into_iter()
+            .map(|(author, _, _)| author)
+            .collect();
+        keys.sort();
+        keys
+    };
+    let mut both = vec![identity(2).author(), identity(3).author()];
+    both.sort();
+    assert_eq!(interested(&node), both);
+    // A blocked author's interest is purged, and the view no longer lists it.
+    node.set_block(
+        &identity(3).author(),
+        Some(&convene_node::trust::Block {
+            reason: "spam".into(),
+            at: NOW,
+        }),
+    )
+    .unwrap();
+    assert_eq!(interested(&node), [identity(2).author()]);
+    node.close().unwrap();
+
+    // A store from before the table: it is rebuilt from the addresses held.
+    {
+        let db = redb::Database::create(dir.path().join(convene_node::STORE_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut kinds = txn
+                .open_table(redb::TableDefinition::<&[u8], ()>::new("kinds_v1"))
+                .unwrap();
+            kinds.retain(|_, ()| false).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(interested(&node), [identity(2).author()]);
+}
