@@ -1050,6 +1050,7 @@ fn peers_command(command: PeersCommand, home: &Home, out: &mut Out) -> Result<Ex
                         peer_id: entry.peer.map(|p| p.to_string()),
                         addrs: entry.addrs.iter().map(|a| a.to_string()).collect(),
                         connected: false,
+                        organisation: None,
                     })
                     .collect(),
             };

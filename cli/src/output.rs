@@ -405,9 +405,10 @@ impl Out {
                 (true, false) => "not connected",
             };
             self.line(&format!(
-                "{}\t{}\t{state}",
+                "{}\t{}\t{state}\t{}",
                 peer.peer_id.as_deref().unwrap_or("(peer id not yet known)"),
                 peer.addrs.join(" "),
+                peer.organisation.as_deref().unwrap_or("-"),
             ))?;
         }
         Ok(())

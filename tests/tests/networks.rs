@@ -174,6 +174,19 @@ fn members_only_records_reach_members_and_never_an_outsider_even_from_a_node_in_
             .any(|p| p["organisation"] == "Leicestershire Police"),
         "{peers}"
     );
+    // And in the peer list of the nodes it dialled (the police joined by the council's ticket).
+    let book = police.run(&["peers", "list", "--json"]).ok().json();
+    assert!(
+        book.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["organisation"] == "Leicester City Council"),
+        "{book}"
+    );
+    police
+        .run(&["peers", "list"])
+        .ok()
+        .stdout_has("\tconnected\tLeicester City Council");
     // Nothing was ever offered to it by gossip either.
     let log = nodes[3].log();
     assert!(

@@ -1278,7 +1278,21 @@ async fn set_peer_block(
 
 #[utoipa::path(get, path = "/v1/peers", tag = "peers", summary = "The peers this node knows, connected or not.", responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
 async fn peers(AxumState(state): AxumState<State>) -> ApiResult<Vec<BookPeer>> {
-    Ok(Json(state.ask_net(NetCommand::Peers).await?))
+    let mut book = state.ask_net(NetCommand::Peers).await?;
+    let peers: Vec<String> = book
+        .iter()
+        .map(|p| p.peer_id.clone().unwrap_or_default())
+        .collect();
+    if let Ok(Ok(names)) = state
+        .store
+        .ask(|reply| StoreRequest::PeerNames { peers, reply })
+        .await
+    {
+        for (peer, name) in book.iter_mut().zip(names) {
+            peer.organisation = name;
+        }
+    }
+    Ok(Json(book))
 }
 
 #[utoipa::path(post, path = "/v1/peers", tag = "peers", summary = "Remember a peer (a ticket or a multiaddr) and connect to it.", request_body = PeerRequest, security(("token" = [])), responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 401, description = "No token, or the wrong one", body = ErrorBody), (status = 413, description = "The body is over the limit", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]

@@ -168,6 +168,9 @@ pub struct BookPeer {
     pub peer_id: Option<String>,
     pub addrs: Vec<String>,
     pub connected: bool,
+    /// The organisation the peer's node is bound to, by the name this node knows it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
 }
 
 struct Redial {
@@ -575,6 +578,7 @@ impl Net {
                         peer_id: entry.peer.map(|p| p.to_string()),
                         addrs: entry.addrs.iter().map(|a| a.to_string()).collect(),
                         connected: entry.peer.is_some_and(|p| self.swarm.is_connected(&p)),
+                        organisation: None,
                     })
                     .collect();
                 let _ = reply.send(peers);
