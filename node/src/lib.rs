@@ -1144,7 +1144,20 @@ impl Node {
     /// [`Node::search`], each hit with its author's trust path.
     /// Within a network, what its convenors feature comes first (in rank order otherwise).
     pub fn find(&self, query: &Query) -> Result<Vec<trust::Found>, NodeError> {
-        let mut hits = self.search(query)?;
+        let hits = self.search(query)?;
+        self.found(query, hits)
+    }
+
+    /// [`Node::find`] and the facet counts of the same query, in one pass over the matches.
+    pub fn find_with_facets(
+        &self,
+        query: &Query,
+    ) -> Result<(Vec<trust::Found>, Vec<convene_search::Facet>), NodeError> {
+        let (hits, facets) = self.index.search_with_facets(query)?;
+        Ok((self.found(query, hits)?, facets))
+    }
+
+    fn found(&self, query: &Query, mut hits: Vec<Hit>) -> Result<Vec<trust::Found>, NodeError> {
         if let Some(network) = &query.network {
             let networks = self.networks()?;
             hits.sort_by_key(|hit| !networks.featured_in(&hit.address).contains(network));

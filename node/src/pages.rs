@@ -402,7 +402,7 @@ impl crate::Node {
         let index_query = query
             .to_query(self.page_networks(viewer, &networks))
             .map_err(NodeError::Invalid)?;
-        let found = self.find(&index_query)?;
+        let (found, facets) = self.find_with_facets(&index_query)?;
         let today = convene_protocol::Date::from_unix(now());
         let mut results = Vec::with_capacity(found.len());
         for found in found {
@@ -417,10 +417,6 @@ impl crate::Node {
             let stale = record.content().is_some_and(|c| is_stale(c, today));
             results.push(PageHit { found, stale });
         }
-        let facets = self.index().facets(&Query {
-            limit: 0,
-            ..index_query
-        })?;
         Ok(SearchPage {
             query: query.clone(),
             results,

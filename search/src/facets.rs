@@ -22,9 +22,17 @@ pub struct Facet {
     pub other: u64,
 }
 
+fn internal(reason: String) -> IndexError {
+    IndexError::Tantivy(tantivy::TantivyError::InternalError(reason))
+}
+
 pub(crate) fn count(index: &Index, query: &dyn Query) -> Result<Vec<Facet>, IndexError> {
-    let internal =
-        |reason: String| IndexError::Tantivy(tantivy::TantivyError::InternalError(reason));
+    let results = index.searcher().search(query, &collector(index)?)?;
+    read(results)
+}
+
+/// The collector that counts every match's facet values.
+pub(crate) fn collector(index: &Index) -> Result<AggregationCollector, IndexError> {
     let request: serde_json::Map<String, Value> = FACET_FIELDS
         .iter()
         .map(|field| {
@@ -40,8 +48,13 @@ pub(crate) fn count(index: &Index, query: &dyn Query) -> Result<Vec<Facet>, Inde
         AggregationLimitsGuard::default(),
         index.tantivy().tokenizers().clone(),
     );
-    let collector = AggregationCollector::from_aggs(request, context);
-    let results = index.searcher().search(query, &collector)?;
+    Ok(AggregationCollector::from_aggs(request, context))
+}
+
+/// The counts, from what [`collector`] collected.
+pub(crate) fn read(
+    results: tantivy::aggregation::agg_result::AggregationResults,
+) -> Result<Vec<Facet>, IndexError> {
     let results = serde_json::to_value(&results).map_err(|e| internal(e.to_string()))?;
     Ok(FACET_FIELDS
         .iter()

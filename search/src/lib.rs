@@ -373,12 +373,42 @@ impl Index {
         let text_query = self.text_query(&query.text);
         let combined = self.with_filters(text_query.box_clone(), query);
         let top = searcher.search(&combined, &TopDocs::with_limit(limit).order_by_score())?;
+        self.hits(&searcher, &*text_query, top)
+    }
+
+    /// [`Index::search`] and [`Index::facets`] of the same query, in one pass over the matches.
+    pub fn search_with_facets(&self, query: &Query) -> Result<(Vec<Hit>, Vec<Facet>), IndexError> {
+        query.check()?;
+        let searcher = self.reader.searcher();
+        let limit = if query.limit == 0 { 10 } else { query.limit };
+        let text_query = self.text_query(&query.text);
+        let combined = self.with_filters(text_query.box_clone(), query);
+        let (top, counts) = searcher.search(
+            &combined,
+            &(
+                TopDocs::with_limit(limit).order_by_score(),
+                facets::collector(self)?,
+            ),
+        )?;
+        Ok((
+            self.hits(&searcher, &*text_query, top)?,
+            facets::read(counts)?,
+        ))
+    }
+
+    /// The hits for the top documents, with snippets of what `text_query` matched.
+    fn hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        text_query: &dyn TantivyQuery,
+        top: Vec<(f32, tantivy::DocAddress)>,
+    ) -> Result<Vec<Hit>, IndexError> {
         if top.is_empty() {
             return Ok(Vec::new());
         }
         let snippets = Snippets::new(
-            &searcher,
-            &*text_query,
+            searcher,
+            text_query,
             [self.fields.summary, self.fields.body],
         );
         top.into_iter()
@@ -755,6 +785,32 @@ mod tests {
                 hit.snippet.text
             );
         }
+    }
+
+    #[test]
+    fn one_pass_gives_the_same_hits_and_counts_as_two() {
+        let (_dir, index) = index_of(&[
+            record("a", "Food hubs", "Community food in halls.", "Yorkshire"),
+            record("b", "Food banks online", "Food vouchers by text.", "Wales"),
+            record("c", "Food waste", "Collections.", "Wales"),
+            record("d", "Bus routes", "Rural buses.", "Wales"),
+        ]);
+        let query = Query {
+            text: "food".into(),
+            limit: 2,
+            ..Query::default()
+        };
+        let (hits, facets) = index.search_with_facets(&query).unwrap();
+        let apart = index.search(&query).unwrap();
+        let addresses = |hits: &[Hit]| hits.iter().map(|h| h.address.clone()).collect::<Vec<_>>();
+        assert_eq!(addresses(&hits), addresses(&apart));
+        assert_eq!(facets, index.facets(&query).unwrap());
+        // Counted over every match, not the two hits shown.
+        let region = facets.iter().find(|f| f.field == "region").unwrap();
+        assert_eq!(
+            region.values,
+            [("wales".to_string(), 2), ("yorkshire".to_string(), 1)]
+        );
     }
 
     #[test]
