@@ -731,6 +731,8 @@ pub(crate) async fn keep(
             Some(match admitted.first().map(|a| &a.outcome) {
                 Some(crate::Outcome::Stored { .. } | crate::Outcome::Duplicate) => {
                     tracing::info!(account = %signed.session.account, %address, "kept from a wider search");
+                    // As after an import: peers that lack it may sync it from here.
+                    let _ = state.api.net.try_send(super::net::NetCommand::Announce);
                     see_other(&format!("{}&done=kept", record_href(&address)))
                 }
                 Some(outcome) => {
