@@ -1,9 +1,10 @@
 //! What a signed-in colleague does on the web page: sign in with a one-time link, publish an
 //! experiment for the organisation (warned first of similar records), say "we're interested
-//! too", and sign out. Every form post is checked twice against another site's forgery: its
-//! `Origin` must be this page's, and it carries the session's token. What is published goes
-//! through the local API's publish path, so it is signed, admitted, stored and gossiped exactly
-//! as `convene publish` would.
+//! too", follow a search, search the wider network and keep a result, and sign out. Every form
+//! post is checked twice against another site's forgery ([`Posted`]): its `Origin` must be
+//! this page's, and it carries the session's token. What is published goes through the local
+//! API's publish path, so it is signed, admitted, stored and gossiped exactly as `convene
+//! publish` would.
 
 use std::net::SocketAddr;
 
