@@ -226,6 +226,19 @@ impl Store {
     /// Records that arrived at positions `from..`, oldest first, at most `limit` of them, with the
     /// position after the last entry read. Entries whose record was superseded are skipped.
     pub fn log_since(&self, from: u64, limit: usize) -> Result<(Vec<Record>, u64), StoreError> {
+        let (arrivals, next) = self.arrivals(from, limit)?;
+        Ok((
+            arrivals.into_iter().map(|(_, record)| record).collect(),
+            next,
+        ))
+    }
+
+    /// [`Store::log_since`], each record with its position in the log.
+    pub(crate) fn arrivals(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<(u64, Record)>, u64), StoreError> {
         let txn = self.db()?.begin_read()?;
         let log = txn.open_table(LOG)?;
         let records = txn.open_table(RECORDS)?;
@@ -235,7 +248,10 @@ impl Store {
             let (position, id) = entry?;
             next = position.value() + 1;
             if let Some(bytes) = records.get(id.value())? {
-                out.push(decode(RecordId(id.value()), bytes.value())?);
+                out.push((
+                    position.value(),
+                    decode(RecordId(id.value()), bytes.value())?,
+                ));
             }
         }
         Ok((out, next))

@@ -165,24 +165,35 @@ impl Node {
                     "there is no watch {id:?}; `convene watch list` shows those there are"
                 ))
             })?;
-        let head = self.store().log_head()?;
-        let found = self.matches_since(&watch, head.saturating_sub(NEWS_SCAN as u64), &[])?;
+        let from = self.store().log_head()?.saturating_sub(NEWS_SCAN as u64);
+        let found = self.matches_since(&watch, &self.arrived(from)?, from, &[])?;
         Ok((watch, found))
     }
 
-    /// The records that arrived at log positions `from..` (at most [`NEWS_SCAN`]) and match
-    /// `watch`, published into one of `networks` (empty: any).
+    /// The addresses of the live records that arrived at log positions `from..` (at most
+    /// [`NEWS_SCAN`]), with their positions. Read once for every watch a look goes through.
+    fn arrived(&self, from: u64) -> Result<Vec<(u64, Address)>, NodeError> {
+        let (arrivals, _) = self.store().arrivals(from, NEWS_SCAN)?;
+        Ok(arrivals
+            .into_iter()
+            .filter(|(_, record)| !record.is_retraction())
+            .map(|(position, record)| (position, record.address()))
+            .collect())
+    }
+
+    /// The records among `arrived` from position `from` on that match `watch`, published into
+    /// one of `networks` (empty: any).
     fn matches_since(
         &self,
         watch: &Watch,
+        arrived: &[(u64, Address)],
         from: u64,
         networks: &[NetworkId],
     ) -> Result<Vec<Found>, NodeError> {
-        let (records, _) = self.store().log_since(from, NEWS_SCAN)?;
-        let mut among: Vec<Address> = records
+        let mut among: Vec<Address> = arrived
             .iter()
-            .filter(|record| !record.is_retraction())
-            .map(|record| record.address())
+            .filter(|(position, _)| *position >= from)
+            .map(|(_, address)| address.clone())
             .collect();
         among.sort_by_key(|a| a.to_string());
         among.dedup();
@@ -209,11 +220,24 @@ impl Node {
         mark_seen: bool,
     ) -> Result<Vec<News>, NodeError> {
         let head = self.store().log_head()?;
+        let oldest = head.saturating_sub(NEWS_SCAN as u64);
+        let watches = self.watches(watcher)?;
+        // The arrivals every watch looks through, read once: from the earliest any has not seen.
+        let earliest = watches
+            .iter()
+            .map(|watch| watch.seen.max(oldest))
+            .min()
+            .unwrap_or(head);
+        let arrived = if earliest < head {
+            self.arrived(earliest)?
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::new();
         let mut seen = Vec::new();
-        for watch in self.watches(watcher)? {
-            let from = watch.seen.max(head.saturating_sub(NEWS_SCAN as u64));
-            let found = self.matches_since(&watch, from, networks)?;
+        for watch in watches {
+            let from = watch.seen.max(oldest);
+            let found = self.matches_since(&watch, &arrived, from, networks)?;
             if mark_seen && watch.seen != head {
                 let moved = Watch {
                     seen: head,
@@ -363,6 +387,33 @@ mod tests {
             titles,
             ["Community fridges, now in schools", "More fridges"]
         );
+        // A watch added now starts from now, whatever the others have not seen yet.
+        let drones = WatchChange::Add {
+            text: "drones".into(),
+            kind: None,
+        };
+        node.change_watch(&me, &drones).unwrap();
+        node.admit(
+            &[experiment(&identity, "roof-drones", "Drones for roofs", 1)],
+            crate::Source::Import,
+        )
+        .unwrap();
+        let news = node.news(&me, &[], false).unwrap();
+        let titles = |id: &str| -> Vec<String> {
+            let each = news.iter().find(|n| n.watch.id == id).unwrap();
+            let mut titles: Vec<String> = each.found.iter().map(|f| f.hit.title.clone()).collect();
+            titles.sort_unstable();
+            titles
+        };
+        assert_eq!(titles("drones"), ["Drones for roofs"]);
+        assert_eq!(titles("fridges").len(), 2);
+        node.change_watch(
+            &me,
+            &WatchChange::Remove {
+                id: "drones".into(),
+            },
+        )
+        .unwrap();
         // Without marking, looking again shows the same; marked, they are no longer news.
         assert_eq!(node.news(&me, &[], true).unwrap()[0].found.len(), 2);
         assert!(node.news(&me, &[], true).unwrap()[0].found.is_empty());
