@@ -130,15 +130,16 @@ impl Draft {
         }
         // Every problem a reader can name at once, each with its field (regression: issue 11,
         // friction 5 — three mistakes took three rounds).
-        let problems = check_fields(object);
-        if !problems.is_empty() {
-            return Err(fields(match problems.as_slice() {
-                [one] => one.clone(),
-                many => format!("{} problems:\n  - {}", many.len(), many.join("\n  - ")),
-            }));
+        let mut problems = check_fields(object);
+        let faulted: Vec<String> = problems.iter().map(|(field, _)| field.clone()).collect();
+        for field in &faulted {
+            object.remove(field);
         }
-        let mut content: Content =
-            serde_json::from_value(value).map_err(|e| fields(e.to_string()))?;
+        let (content, unread) = read_content(value);
+        problems.extend(unread);
+        let Some(mut content) = content else {
+            return Err(fields(list_problems(&problems)));
+        };
         content.normalize();
         // Checked as it will be signed: a contact not for everyone goes in a contact card,
         // not in the practitioner record (see `publish::split_contact`).
@@ -149,11 +150,22 @@ impl Draft {
         {
             person.contact = None;
         }
-        signed.validate().map_err(|source| DraftError::Invalid {
-            source_name: source_name.to_string(),
-            source,
-        })?;
-        Ok(Draft { slug, content })
+        let mut invalid = signed.problems();
+        if problems.is_empty() && invalid.len() <= 1 {
+            return match invalid.pop() {
+                None => Ok(Draft { slug, content }),
+                Some(source) => Err(DraftError::Invalid {
+                    source_name: source_name.to_string(),
+                    source,
+                }),
+            };
+        }
+        problems.extend(
+            invalid
+                .into_iter()
+                .map(|problem| (String::new(), problem.to_string())),
+        );
+        Err(fields(list_problems(&problems)))
     }
 
     /// The slug to publish under: the chosen one, or one derived from the title or name.
@@ -270,7 +282,7 @@ const LIST_FIELDS: &[&str] = &[
 /// Checks a draft's fields before it is read: unknown fields (with the nearest known one),
 /// enumerations (with their values; any case is accepted and lower-cased here), and lists
 /// written as text. One line per problem, each naming its field.
-fn check_fields(object: &mut serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+fn check_fields(object: &mut serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let kind = object
         .get("kind")
@@ -298,14 +310,17 @@ fn check_fields(object: &mut serde_json::Map<String, serde_json::Value>) -> Vec<
         let hint = nearest(field, known)
             .map(|near| format!(" (did you mean `{near}`?)"))
             .unwrap_or_default();
-        problems.push(format!(
-            "unknown field `{field}`{hint}; a {} has {}",
-            kind.as_deref().unwrap_or_default(),
-            known
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        problems.push((
+            field.clone(),
+            format!(
+                "unknown field `{field}`{hint}; a {} has {}",
+                kind.as_deref().unwrap_or_default(),
+                known
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     let enums: [(&str, Vec<&str>); 2] = [
@@ -324,9 +339,12 @@ fn check_fields(object: &mut serde_json::Map<String, serde_json::Value>) -> Vec<
             if values.contains(&lower.as_str()) {
                 *value = lower;
             } else {
-                problems.push(format!(
-                    "field `{field}`: {value:?} is not one of {}",
-                    values.join(", ")
+                problems.push((
+                    field.to_string(),
+                    format!(
+                        "field `{field}`: {value:?} is not one of {}",
+                        values.join(", ")
+                    ),
                 ));
             }
         }
@@ -338,13 +356,114 @@ fn check_fields(object: &mut serde_json::Map<String, serde_json::Value>) -> Vec<
                 .map(|item| format!("{:?}", item.trim()))
                 .filter(|item| item != "\"\"")
                 .collect();
-            problems.push(format!(
-                "field `{field}` is a list: write {field} = [{}]",
-                items.join(", ")
+            problems.push((
+                field.to_string(),
+                format!(
+                    "field `{field}` is a list: write {field} = [{}]",
+                    items.join(", ")
+                ),
             ));
         }
     }
     problems
+}
+
+/// One problem as it is, several as a counted list.
+fn list_problems(problems: &[(String, String)]) -> String {
+    match problems {
+        [(_, one)] => one.clone(),
+        many => format!(
+            "{} problems:\n  - {}",
+            many.len(),
+            many.iter()
+                .map(|(_, problem)| problem.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  - ")
+        ),
+    }
+}
+
+/// Reads a draft's content, reading on past each field that cannot be read so that every
+/// one is named: a field of the wrong type is reported (with its name) and left out, and a
+/// missing required text is read as empty, which validation then names. The kinds a draft
+/// is written in are read through their own types, which name the field at fault; any other
+/// kind is read whole, with the reader's one message. Gives the content read without the
+/// fields at fault, if any could be, and a problem for each of those fields.
+fn read_content(mut value: serde_json::Value) -> (Option<Content>, Vec<(String, String)>) {
+    use serde::de::DeserializeOwned;
+    fn read<T: DeserializeOwned>(
+        fields: &serde_json::Value,
+    ) -> Result<T, (Option<String>, String)> {
+        serde_path_to_error::deserialize::<_, T>(fields).map_err(|error| {
+            let field = match error.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
+                _ => None,
+            };
+            (field, error.into_inner().to_string())
+        })
+    }
+    let kind = value
+        .get("kind")
+        .and_then(|kind| kind.as_str())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut filled = Vec::new();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("kind");
+    }
+    // Each round leaves out or fills in one field, so there are at most as many rounds as
+    // fields, plus the required ones.
+    let rounds = value.as_object().map_or(0, |object| object.len()) + 8;
+    for _ in 0..rounds {
+        let read = match kind.as_str() {
+            "experiment" => read(&value).map(Content::Experiment),
+            "practitioner" => read(&value).map(Content::Practitioner),
+            "lesson" => read(&value).map(Content::Lesson),
+            "organisation" | "organization" => read(&value).map(Content::Organisation),
+            "vouch" => read(&value).map(Content::Vouch),
+            _ => {
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("kind".into(), kind.clone().into());
+                }
+                return match serde_json::from_value(value) {
+                    Ok(content) => (Some(content), problems),
+                    Err(error) => (None, vec![(String::new(), error.to_string())]),
+                };
+            }
+        };
+        let (field, message) = match read {
+            Ok(content) => return (Some(content), problems),
+            Err(error) => error,
+        };
+        let object = value.as_object_mut().expect("a draft is an object");
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+            .filter(|missing| !object.contains_key(*missing))
+            .map(str::to_string);
+        match (field, missing) {
+            (Some(field), _) if object.contains_key(&field) => {
+                object.remove(&field);
+                let problem = if filled.contains(&field) {
+                    // Not text after all: it is simply missing.
+                    format!("missing field `{field}`")
+                } else {
+                    format!("field `{field}`: {message}")
+                };
+                problems.push((field, problem));
+            }
+            (_, Some(missing)) => {
+                object.insert(missing.clone(), String::new().into());
+                filled.push(missing);
+            }
+            _ => {
+                problems.push((String::new(), message));
+                return (None, problems);
+            }
+        }
+    }
+    (None, problems)
 }
 
 /// The known field nearest to `field` (at most two edits away), for "did you mean".
@@ -500,6 +619,55 @@ population = 120000
     }
 
     #[test]
+    fn problems_the_reader_and_the_limits_find_are_named_with_the_others() {
+        // Regression (issue 11, friction 5): a row with a wrongly typed date, a status
+        // nobody uses, no title and an over-long summary reported only its first problem.
+        let error = Draft::from_json(
+            serde_json::json!({
+                "kind": "experiment",
+                "status": "live",
+                "started": "last spring",
+                "summary": "s".repeat(convene_protocol::limits::SUMMARY + 1),
+                "tags": ["ok"],
+            }),
+            "row",
+            &AUTHOR,
+        )
+        .unwrap_err()
+        .to_string();
+        for part in [
+            "4 problems",
+            "field `status`: \"live\" is not one of",
+            "field `started`:",
+            "missing required field `title`",
+            "field `summary` is 1001 characters long, over the limit of 1000",
+        ] {
+            assert!(error.contains(part), "{part:?} missing from:\n{error}");
+        }
+        // A missing field that is not text is named as missing, not as mistyped.
+        let error = Draft::from_json(
+            serde_json::json!({"kind": "vouch", "name": "Sam"}),
+            "v",
+            &AUTHOR,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("missing field `subject`"), "{error}");
+        // One problem alone keeps its typed error.
+        assert!(matches!(
+            Draft::from_json(
+                serde_json::json!({"kind": "lesson", "title": "t", "summary": ""}),
+                "l",
+                &AUTHOR,
+            ),
+            Err(DraftError::Invalid {
+                source: convene_protocol::RecordError::Missing("summary"),
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn every_problem_is_named_at_once_with_its_field() {
         // Regression (issue 11, friction 5): three mistakes took three rounds, and the errors
         // did not name the field ("unknown variant `live`", "expected a sequence").
@@ -512,8 +680,10 @@ population = 120000
         .unwrap_err()
         .to_string();
         for part in [
-            "3 problems",
+            "4 problems",
             "unknown field `sumary` (did you mean `summary`?)",
+            // The misspelt field leaves the summary missing: said in the same round.
+            "missing required field `summary`",
             "field `status`: \"live\" is not one of idea, planned, running, paused, completed, stopped",
             "field `tags` is a list: write tags = [\"one\", \"two\"]",
         ] {

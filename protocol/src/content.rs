@@ -585,53 +585,72 @@ impl Content {
     }
 
     /// Checks required fields, lengths and counts. The record size limit is checked on the
-    /// encoded bytes, not here.
+    /// encoded bytes, not here. The first problem found; [`Content::problems`] lists them all.
     pub fn validate(&self) -> Result<(), RecordError> {
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem [`Content::validate`] would find, in field order, so that an author
+    /// can mend them in one round. Empty when the content is valid.
+    pub fn problems(&self) -> Vec<RecordError> {
         use limits::*;
+        let mut found = Vec::new();
+        let mut note = |checked: Result<(), RecordError>| {
+            if let Err(problem) = checked {
+                found.push(problem);
+            }
+        };
         match self {
             Content::Experiment(e) => {
-                check::required("title", &e.title, TITLE)?;
-                check::required("summary", &e.summary, SUMMARY)?;
-                check::long_opt("description", &e.description)?;
-                check::short_opt("organisation", &e.organisation)?;
-                check::addresses("contacts", &e.contacts, Some(Kind::Practitioner))?;
-                check::tags("tags", &e.tags)?;
-                check::short_opt("sector", &e.sector)?;
-                check::short_opt("region", &e.region)?;
-                check::count("context", e.context.len(), CONTEXT)?;
+                note(check::required("title", &e.title, TITLE));
+                note(check::required("summary", &e.summary, SUMMARY));
+                note(check::long_opt("description", &e.description));
+                note(check::short_opt("organisation", &e.organisation));
+                note(check::addresses(
+                    "contacts",
+                    &e.contacts,
+                    Some(Kind::Practitioner),
+                ));
+                note(check::tags("tags", &e.tags));
+                note(check::short_opt("sector", &e.sector));
+                note(check::short_opt("region", &e.region));
+                note(check::count("context", e.context.len(), CONTEXT));
                 for (key, value) in &e.context {
-                    check::required("context key", key, CONTEXT_KEY)?;
-                    check::line("context value", value, CONTEXT_VALUE)?;
+                    note(check::required("context key", key, CONTEXT_KEY));
+                    note(check::line("context value", value, CONTEXT_VALUE));
                 }
-                check::long_opt("outcomes", &e.outcomes)?;
-                check::links("links", &e.links)?;
+                note(check::long_opt("outcomes", &e.outcomes));
+                note(check::links("links", &e.links));
                 if let Some(from) = &e.adopted_from {
-                    check::address("adopted_from", from, Some(Kind::Experiment))?;
+                    note(check::address("adopted_from", from, Some(Kind::Experiment)));
                 }
-                check_networks("networks", &e.networks)?;
+                note(check_networks("networks", &e.networks));
                 if let (Some(started), Some(ended)) = (e.started, e.ended)
                     && ended < started
                 {
-                    return Err(RecordError::Invalid {
+                    note(Err(RecordError::Invalid {
                         field: "ended",
                         reason: format!("{ended} is before started ({started})"),
-                    });
+                    }));
                 }
             }
             Content::Practitioner(p) => {
-                check::required("name", &p.name, TITLE)?;
-                check::short_opt("role", &p.role)?;
-                check::short_opt("organisation", &p.organisation)?;
-                check::long_opt("bio", &p.bio)?;
-                check::tags("expertise", &p.expertise)?;
-                check::tags("interests", &p.interests)?;
-                check::tags("open_to", &p.open_to)?;
-                check::short_opt("contact", &p.contact)?;
-                check::short_opt("region", &p.region)?;
-                check_networks("networks", &p.networks)?;
+                note(check::required("name", &p.name, TITLE));
+                note(check::short_opt("role", &p.role));
+                note(check::short_opt("organisation", &p.organisation));
+                note(check::long_opt("bio", &p.bio));
+                note(check::tags("expertise", &p.expertise));
+                note(check::tags("interests", &p.interests));
+                note(check::tags("open_to", &p.open_to));
+                note(check::short_opt("contact", &p.contact));
+                note(check::short_opt("region", &p.region));
+                note(check_networks("networks", &p.networks));
                 let visibility = p.contact_visibility.unwrap_or_default();
                 if visibility != ContactVisibility::Everyone && p.contact.is_some() {
-                    return Err(RecordError::Invalid {
+                    note(Err(RecordError::Invalid {
                         field: "contact",
                         reason: format!(
                             "a contact visible to {} is not written in the record itself, which \
@@ -642,55 +661,59 @@ impl Content {
                                 "the networks' members"
                             }
                         ),
-                    });
+                    }));
                 }
             }
             Content::Lesson(l) => {
-                check::required("title", &l.title, TITLE)?;
-                check::required("summary", &l.summary, SUMMARY)?;
+                note(check::required("title", &l.title, TITLE));
+                note(check::required("summary", &l.summary, SUMMARY));
                 for (field, value) in [
                     ("body", &l.body),
                     ("worked", &l.worked),
                     ("didnt_work", &l.didnt_work),
                     ("recommendation", &l.recommendation),
                 ] {
-                    check::long_opt(field, value)?;
+                    note(check::long_opt(field, value));
                 }
                 if let Some(about) = &l.about {
-                    check::address("about", about, Some(Kind::Experiment))?;
+                    note(check::address("about", about, Some(Kind::Experiment)));
                 }
-                check::tags("tags", &l.tags)?;
-                check::links("links", &l.links)?;
-                check::addresses("contacts", &l.contacts, Some(Kind::Practitioner))?;
-                check_networks("networks", &l.networks)?;
+                note(check::tags("tags", &l.tags));
+                note(check::links("links", &l.links));
+                note(check::addresses(
+                    "contacts",
+                    &l.contacts,
+                    Some(Kind::Practitioner),
+                ));
+                note(check_networks("networks", &l.networks));
             }
             Content::Organisation(o) => {
-                check::required("name", &o.name, TITLE)?;
-                check::short_opt("type", &o.org_type)?;
-                check::short_opt("region", &o.region)?;
-                check::short_opt("website", &o.website)?;
-                check::long_opt("description", &o.description)?;
+                note(check::required("name", &o.name, TITLE));
+                note(check::short_opt("type", &o.org_type));
+                note(check::short_opt("region", &o.region));
+                note(check::short_opt("website", &o.website));
+                note(check::long_opt("description", &o.description));
                 if let Some(domain) = &o.domain {
-                    check::domain(domain)?;
+                    note(check::domain(domain));
                 }
             }
             Content::Vouch(v) => {
-                check::required("name", &v.name, TITLE)?;
-                check::long_opt("note", &v.note)?;
+                note(check::required("name", &v.name, TITLE));
+                note(check::long_opt("note", &v.note));
             }
             Content::Charter(c) => {
-                check::required("name", &c.name, TITLE)?;
-                check::long_opt("purpose", &c.purpose)?;
-                c.validate()?;
+                note(check::required("name", &c.name, TITLE));
+                note(check::long_opt("purpose", &c.purpose));
+                note(c.validate());
             }
-            Content::Binding(b) => b.validate()?,
-            Content::Featured(f) => f.validate()?,
-            Content::ContactCard(c) => c.validate()?,
-            Content::Delegation(d) => d.validate()?,
-            Content::Interest(i) => i.validate()?,
-            Content::Succession(s) => s.validate()?,
+            Content::Binding(b) => note(b.validate()),
+            Content::Featured(f) => note(f.validate()),
+            Content::ContactCard(c) => note(c.validate()),
+            Content::Delegation(d) => note(d.validate()),
+            Content::Interest(i) => note(i.validate()),
+            Content::Succession(s) => note(s.validate()),
         }
-        Ok(())
+        found
     }
 }
 

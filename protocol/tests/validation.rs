@@ -98,6 +98,37 @@ fn over_long_fields_and_too_many_tags_are_rejected() {
 }
 
 #[test]
+fn every_problem_is_listed_at_once_and_validate_gives_the_first() {
+    // Regression: issue 11, friction 5 (three mistakes took three rounds).
+    let wrong_thrice = Experiment {
+        title: String::new(),
+        summary: "s".repeat(limits::SUMMARY + 1),
+        tags: (0..=limits::TAGS).map(|n| format!("tag {n}")).collect(),
+        ..experiment()
+    };
+    let content = Content::Experiment(wrong_thrice);
+    let problems = content.problems();
+    assert_eq!(
+        problems,
+        vec![
+            RecordError::Missing("title"),
+            RecordError::TooLong {
+                field: "summary",
+                len: limits::SUMMARY + 1,
+                max: limits::SUMMARY
+            },
+            RecordError::TooMany {
+                field: "tags",
+                count: limits::TAGS + 1,
+                max: limits::TAGS
+            },
+        ]
+    );
+    assert_eq!(content.validate(), Err(problems[0].clone()));
+    assert!(Content::Experiment(experiment()).problems().is_empty());
+}
+
+#[test]
 fn control_characters_in_single_line_fields_are_rejected() {
     let bell = Experiment {
         title: "ring\u{7}".into(),

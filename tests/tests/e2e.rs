@@ -538,7 +538,8 @@ fn a_csv_of_case_studies_is_imported_with_a_column_mapping() {
         "Project,Description,Keywords,Stage\n\
          Parklets,Parking spaces turned into seating,streets;parking,completed\n\
          Repair cafe,Volunteers fix residents' appliances,circular economy;volunteers,running\n\
-         ,Missing its title,x,idea\n",
+         ,Missing its title,x,idea\n\
+         Night bus,,x,Live\n",
     );
     let path = csv.to_str().unwrap();
     home.run(&["import", path]).code(2).stderr_has("--map");
@@ -550,6 +551,11 @@ fn a_csv_of_case_studies_is_imported_with_a_column_mapping() {
     home.run(&["import", path, "--map", map])
         .code(3)
         .stderr_has("line 4: rejected")
+        // Every problem of a row at once (regression: issue 11, friction 5).
+        .stderr_has("line 5: rejected")
+        .stderr_has("2 problems")
+        .stderr_has("missing required field `summary`")
+        .stderr_has("field `status`: \"live\" is not one of")
         .stderr_has("stored 2");
     assert_eq!(home.search_addresses(&["--tag", "volunteers"]).len(), 1);
     home.run(&["import", path, "--map", map])
