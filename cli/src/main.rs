@@ -184,6 +184,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The versions of a record this node holds, newest first, with what each changed.
+    History {
+        /// An address, or a slug (or the start of one) of your own records, then of any.
+        #[arg(value_parser = address_or_slug)]
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List records.
     List {
         /// Only records published by this node's identity.
@@ -1359,6 +1367,11 @@ fn command(
             Ok(found(
                 !cohort.interested.is_empty() || !cohort.trying.is_empty(),
             ))
+        }
+        Command::History { address, json } => {
+            let address = resolve_address(node, home, &address)?;
+            out.history(&node.history(&address)?, json)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Lineage { address, json } => {
             let address = resolve_address(node, home, &address)?;

@@ -5,6 +5,7 @@ use std::io::{self, IsTerminal, Write};
 
 use convene_node::daemon::{BookPeer, Status, SyncReport};
 use convene_node::domains::DomainCheck;
+use convene_node::history::{Change, History};
 use convene_node::search::Facet;
 use convene_node::trust::{Basis, Block, Pin};
 use convene_node::{Found, Person, Published, Snippet, Trust};
@@ -26,6 +27,44 @@ impl Out {
             terminal,
             color: terminal && std::env::var_os("NO_COLOR").is_none(),
         }
+    }
+
+    /// A record's versions, newest first, each with the fields it changed.
+    pub fn history(&mut self, history: &History, json: bool) -> io::Result<()> {
+        if json {
+            return self.json(&serde_json::to_value(history).expect("plain data"));
+        }
+        self.line(&format!(
+            "History of {:?} · {}",
+            history.title, history.address
+        ))?;
+        for (at, version) in history.versions.iter().enumerate() {
+            let what = match (at, version.retraction) {
+                (_, true) => " · retracted",
+                (0, false) => " · latest",
+                _ => "",
+            };
+            let heading = format!(
+                "version {} · signed {}{what}",
+                version.seq, version.signed_at
+            );
+            self.line(&self.bold(&heading))?;
+            for change in &version.changes {
+                self.line(&format!("  {}", describe_change(change)))?;
+            }
+            if at + 1 == history.versions.len() && !version.retraction {
+                self.line("  (the oldest version held here)")?;
+            }
+        }
+        if history.earlier_not_held {
+            let oldest = history.versions.last().map_or(1, |v| v.seq);
+            self.line(&format!(
+                "Versions before {oldest} are not held here: they were replaced before this \
+                 node received the record, or are older than the {} it keeps.",
+                convene_node::HISTORY_VERSIONS
+            ))?;
+        }
+        Ok(())
     }
 
     pub fn line(&mut self, text: &str) -> io::Result<()> {
@@ -720,4 +759,51 @@ fn sync_summary(report: &SyncReport) -> String {
         report.refused,
         report.millis
     )
+}
+
+/// One changed field as a line: `status: "running" → "completed"`, `tags: added "evaluation"`,
+/// a long text by its length.
+fn describe_change(change: &Change) -> String {
+    const SHORT: usize = 60;
+    fn value(shown: &Value) -> String {
+        match shown {
+            Value::String(text) if text.chars().count() > SHORT => {
+                let start: String = text.chars().take(SHORT).collect();
+                format!("{start:?}… ({} characters)", text.chars().count())
+            }
+            Value::String(text) => format!("{text:?}"),
+            Value::Array(items) => items.iter().map(value).collect::<Vec<_>>().join(", "),
+            other => other.to_string(),
+        }
+    }
+    let field = &change.field;
+    match (&change.before, &change.after) {
+        (Some(Value::Array(before)), Some(Value::Array(after))) => {
+            let added: Vec<String> = after
+                .iter()
+                .filter(|item| !before.contains(item))
+                .map(value)
+                .collect();
+            let removed: Vec<String> = before
+                .iter()
+                .filter(|item| !after.contains(item))
+                .map(value)
+                .collect();
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("added {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed {}", removed.join(", ")));
+            }
+            if parts.is_empty() {
+                parts.push("reordered".into());
+            }
+            format!("{field}: {}", parts.join("; "))
+        }
+        (None, Some(after)) => format!("{field}: added {}", value(after)),
+        (Some(before), None) => format!("{field}: removed (was {})", value(before)),
+        (Some(before), Some(after)) => format!("{field}: {} → {}", value(before), value(after)),
+        (None, None) => format!("{field}: changed"),
+    }
 }

@@ -396,6 +396,15 @@ impl Directory for Client {
         )
     }
 
+    fn history(&self, address: &Address) -> Result<crate::history::History, NodeError> {
+        self.post(
+            "/history",
+            &AddressQuery {
+                address: address.clone(),
+            },
+        )
+    }
+
     fn ask_to_join(&mut self, ask: &AskToJoin) -> Result<(), NodeError> {
         self.post("/networks/ask", ask)
     }

@@ -78,6 +78,8 @@ pub trait Directory: std::fmt::Debug {
     fn ask_for_delegation(&mut self, ask: &crate::AskDelegation) -> Result<(), NodeError>;
     /// The organisations interested in an experiment's idea, and those trying something like it.
     fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError>;
+    /// The versions of a record held here, newest first, with what each changed.
+    fn history(&self, address: &Address) -> Result<crate::history::History, NodeError>;
     /// What is new and changed in a network since a day.
     fn digest(&self, network: &str, since: Date) -> Result<Digest, NodeError>;
     /// Who is working on what in a network.
@@ -210,6 +212,10 @@ impl Directory for Local {
 
     fn cohort(&self, experiment: &Address) -> Result<Cohort, NodeError> {
         self.node.cohort(experiment)
+    }
+
+    fn history(&self, address: &Address) -> Result<crate::history::History, NodeError> {
+        self.node.history(address)
     }
 
     fn delegation_asks(&self) -> Result<Vec<crate::keys::PendingDelegation>, NodeError> {

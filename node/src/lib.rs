@@ -19,6 +19,7 @@ mod directory;
 pub mod domains;
 mod draft;
 mod fsutil;
+pub mod history;
 mod home;
 pub mod keys;
 pub mod limits;
@@ -67,7 +68,7 @@ pub use crate::people::{Person, Reason};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::publish::{PublishOutcome, Published, Publisher, SimilarCheck, next_seq};
 pub use crate::settings::NodeSettings;
-pub use crate::store::{LatestEntry, Outcome, Store, StoreCounts, StoreError};
+pub use crate::store::{HISTORY_VERSIONS, LatestEntry, Outcome, Store, StoreCounts, StoreError};
 pub use crate::transfer::{
     Admitted, CsvChunk, CsvImport, CsvMapping, ExportLine, ImportReport, LineRead, Rejection,
     RowResult, SimilarRow, csv_chunks, export_store, read_line_bounded,

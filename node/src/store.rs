@@ -18,9 +18,13 @@ use crate::admission::{self, Admission, Held, Ignored, Policy, Source};
 use crate::domains::DomainCheck;
 use crate::networks::{HeldCharter, Joined};
 use crate::tables::{
-    BLOCKS, DOMAINS, JOINED, KINDS, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WATCHES,
+    BLOCKS, DOMAINS, HISTORY, JOINED, KINDS, LATEST, LOG, PINS, PLACES, RECORDS, REQUESTS, WATCHES,
     WEB_ACCOUNTS, WEB_SESSIONS,
 };
+
+/// Superseded versions kept per address (`history_v1`) for `convene history`; a newer one
+/// pushes out the oldest.
+pub const HISTORY_VERSIONS: usize = 10;
 use crate::trust::{Block, Pin};
 
 /// Errors from the store.
@@ -275,6 +279,21 @@ impl Store {
         decode(id, bytes.value()).map(Some)
     }
 
+    /// The versions this node held at `address` before its latest, oldest first (at most
+    /// [`HISTORY_VERSIONS`]; none once it is retracted).
+    pub fn history(&self, address: &Address) -> Result<Vec<Record>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let history = txn.open_table(HISTORY)?;
+        let (start, end) = history_bounds(&address.to_key());
+        let mut versions = Vec::new();
+        for entry in history.range(start.as_slice()..end.as_slice())? {
+            let (_, bytes) = entry?;
+            let bytes = bytes.value();
+            versions.push(decode(RecordId::of(bytes), bytes)?);
+        }
+        Ok(versions)
+    }
+
     /// The latest-version entry at `address`, without reading the record.
     pub fn latest(&self, address: &Address) -> Result<Option<LatestEntry>, StoreError> {
         let txn = self.db()?.begin_read()?;
@@ -454,6 +473,7 @@ impl Store {
             let mut records = txn.open_table(RECORDS)?;
             let mut places = txn.open_table(PLACES)?;
             let mut kinds = txn.open_table(KINDS)?;
+            let mut history = txn.open_table(HISTORY)?;
             for (key, entry) in doomed {
                 // Only what is still the version that was judged (a write may have come in
                 // between).
@@ -467,6 +487,7 @@ impl Store {
                 latest.remove(key.as_slice())?;
                 kinds.remove(kind_key(&key).as_slice())?;
                 places.remove(key.as_slice())?;
+                forget_history(&mut history, &key)?;
                 if let Some(address) = Address::from_key(&key) {
                     purged.push(address);
                 }
@@ -838,6 +859,7 @@ impl Store {
             }
             let mut places = txn.open_table(PLACES)?;
             let mut kinds = txn.open_table(KINDS)?;
+            let mut history = txn.open_table(HISTORY)?;
             for (key, entry) in keys {
                 if let Some(bytes) = records.remove(entry.version.id.0)? {
                     purged.push(decode(entry.version.id, bytes.value())?.address());
@@ -845,6 +867,7 @@ impl Store {
                 latest.remove(key.as_slice())?;
                 kinds.remove(kind_key(&key).as_slice())?;
                 places.remove(key.as_slice())?;
+                forget_history(&mut history, &key)?;
             }
         }
         txn.commit()?;
@@ -953,6 +976,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         txn.open_table(WEB_ACCOUNTS)?;
         txn.open_table(WEB_SESSIONS)?;
         txn.open_table(WATCHES)?;
+        txn.open_table(HISTORY)?;
         {
             let latest = txn.open_table(LATEST)?;
             let mut kinds = txn.open_table(KINDS)?;
@@ -989,6 +1013,51 @@ fn quietly<T>(work: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread:
     let result = std::panic::catch_unwind(work);
     std::panic::set_hook(hook);
     result
+}
+
+/// The `history_v1` keys of an address key's versions lie in `start..end`.
+fn history_bounds(address_key: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut start = Vec::with_capacity(address_key.len() + 9);
+    start.extend_from_slice(address_key);
+    start.push(0);
+    let mut end = start.clone();
+    *end.last_mut().expect("pushed") = 1;
+    (start, end)
+}
+
+/// Keeps a superseded version in `history_v1`, and drops the oldest beyond
+/// [`HISTORY_VERSIONS`].
+fn keep_superseded(
+    history: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    address_key: &[u8],
+    seq: u64,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let (start, end) = history_bounds(address_key);
+    // Seq, then the id's complement: two versions with one seq (an equivocation) are both
+    // kept, in version order (on equal seq the lower id wins, so it sorts later).
+    let mut key = start.clone();
+    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend(RecordId::of(bytes).0.iter().map(|byte| !byte));
+    history.insert(key.as_slice(), bytes)?;
+    let mut kept = Vec::new();
+    for entry in history.range(start.as_slice()..end.as_slice())? {
+        kept.push(entry?.0.value().to_vec());
+    }
+    for old in &kept[..kept.len().saturating_sub(HISTORY_VERSIONS)] {
+        history.remove(old.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Deletes every superseded version kept for an address.
+fn forget_history(
+    history: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    address_key: &[u8],
+) -> Result<(), StoreError> {
+    let (start, end) = history_bounds(address_key);
+    history.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+    Ok(())
 }
 
 /// The `kinds_v1` key of an address key (author 32 bytes ‖ kind ‖ slug): its kind first.
@@ -1143,6 +1212,7 @@ impl Batch {
         let mut log = self.txn.open_table(LOG)?;
         let mut places = self.txn.open_table(PLACES)?;
         let mut kinds = self.txn.open_table(KINDS)?;
+        let mut history = self.txn.open_table(HISTORY)?;
         let mut position = log.len()?;
         let mut outcomes = Vec::with_capacity(incoming.len());
         for record in incoming {
@@ -1195,7 +1265,14 @@ impl Batch {
                 }
             }
             if let Some(held) = held {
-                records.remove(held.version.id.0)?;
+                let superseded = records
+                    .remove(held.version.id.0)?
+                    .map(|bytes| bytes.value().to_vec());
+                if record.is_retraction() {
+                    forget_history(&mut history, &key)?;
+                } else if let (Some(bytes), false) = (superseded, held.retracted) {
+                    keep_superseded(&mut history, &key, held.version.seq, &bytes)?;
+                }
             }
             let version = record.version();
             records.insert(version.id.0, record.bytes())?;

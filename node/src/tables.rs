@@ -6,8 +6,8 @@ use redb::TableDefinition;
 /// Record id (BLAKE3 of the record bytes) → the record's exact bytes.
 ///
 /// Holds exactly one record per address: the winning version, which may be a retraction
-/// (tombstone). A superseded version is deleted in the same transaction that stores its successor,
-/// so retracted content does not linger on disk.
+/// (tombstone). A superseded version moves to `history_v1` in the same transaction that stores
+/// its successor; a retraction deletes both, so retracted content does not linger on disk.
 pub(crate) const RECORDS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("records_v1");
 
 /// Address key (author 32 bytes ‖ kind 1 byte ‖ slug) → `LatestEntry` bytes: the winning
@@ -72,3 +72,13 @@ pub(crate) const WATCHES: TableDefinition<'_, &str, &[u8]> = TableDefinition::ne
 /// `latest_v1`: written and removed with them, and rebuilt from them on open if the two ever
 /// differ in length (a store from before this table).
 pub(crate) const KINDS: TableDefinition<'_, &[u8], ()> = TableDefinition::new("kinds_v1");
+
+/// Address key ‖ 0 ‖ seq (u64 BE) ‖ the record id's bitwise complement (so keys sort in
+/// version order) → the exact bytes of a version this node held at that address
+/// until a newer one replaced it: what `convene history` shows. At most
+/// [`crate::store::HISTORY_VERSIONS`] per address, the newest kept. Local: never a sync item,
+/// never indexed, never sent to peers. A retraction, a purge or a block deletes the address's
+/// history in the transaction that removes its content, so retracted content still does not
+/// linger. (The 0 byte, which no slug holds, keeps one address's history apart from that of a
+/// slug it is the start of.)
+pub(crate) const HISTORY: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("history_v1");

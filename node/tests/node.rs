@@ -124,6 +124,9 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     /// Address → (winning version, title if live).
     latest: HashMap<Address, (Version, Option<String>)>,
+    /// Address → the live versions the winners replaced, oldest first, since its last
+    /// retraction: what `history_v1` keeps (the newest `HISTORY_VERSIONS` of them).
+    replaced: HashMap<Address, Vec<Version>>,
 }
 
 impl Model {
@@ -135,7 +138,15 @@ impl Model {
             .is_none_or(|(version, _)| record.version() > *version);
         if wins {
             let title = record.content().map(|c| c.title().to_string());
-            self.latest.insert(address, (record.version(), title));
+            let replaced = self.replaced.entry(address.clone()).or_default();
+            match self
+                .latest
+                .insert(address, (record.version(), title.clone()))
+            {
+                _ if title.is_none() => replaced.clear(),
+                Some((version, Some(_))) => replaced.push(version),
+                _ => {}
+            }
         }
         wins
     }
@@ -196,6 +207,13 @@ proptest! {
                 let stored = node.store().get(address).unwrap().expect("the model's address is stored");
                 prop_assert_eq!(stored.version(), *version);
                 prop_assert_eq!(stored.content().map(|c| c.title().to_string()), title.clone());
+                let replaced = &model.replaced[address];
+                let kept = &replaced[replaced.len().saturating_sub(convene_node::HISTORY_VERSIONS)..];
+                let mut expected: Vec<(u64, String)> = kept.iter().map(|v| (v.seq, v.id.to_hex())).collect();
+                expected.push((version.seq, version.id.to_hex()));
+                expected.reverse();
+                let history: Vec<(u64, String)> = node.history(address).unwrap().versions.into_iter().map(|v| (v.seq, v.id)).collect();
+                prop_assert_eq!(history, expected, "history of {}", address);
             }
             for word in WORDS {
                 prop_assert_eq!(search_all(&node, word), model.live_with_word(word), "search for {}", word);
@@ -1644,4 +1662,83 @@ fn a_kinds_records_are_found_through_the_kinds_table_after_writes_purges_and_an_
     }
     let node = Node::open(dir.path()).unwrap();
     assert_eq!(interested(&node), [identity(2).author()]);
+}
+
+/// `convene history`: each version a newer one replaced is kept, up to the bound, and a
+/// retraction or a block deletes them with the content.
+#[test]
+fn replaced_versions_are_kept_for_the_history_until_retracted_or_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
+    let total = convene_node::HISTORY_VERSIONS as u64 + 3;
+    for seq in 1..=total {
+        node.ingest(&[signed(
+            1,
+            "fridges",
+            seq,
+            &format!("Community fridges {seq}"),
+        )])
+        .unwrap();
+    }
+    // A slug that starts with the other's keeps its own history apart.
+    node.ingest(&[signed(1, "fridges-2", 1, "Fridges again")])
+        .unwrap();
+    node.ingest(&[signed(1, "fridges-2", 2, "Fridges again, edited")])
+        .unwrap();
+    let address = signed(1, "fridges", 1, "x").address();
+    let history = node.history(&address).unwrap();
+    let seqs: Vec<u64> = history.versions.iter().map(|v| v.seq).collect();
+    let expected: Vec<u64> = (total - convene_node::HISTORY_VERSIONS as u64..=total)
+        .rev()
+        .collect();
+    assert_eq!(seqs, expected, "the latest and the newest replaced ones");
+    assert!(history.earlier_not_held);
+    assert_eq!(history.title, format!("Community fridges {total}"));
+    let changed: Vec<&str> = history.versions[0]
+        .changes
+        .iter()
+        .map(|change| change.field.as_str())
+        .collect();
+    assert_eq!(changed, ["summary", "title"]);
+    assert_eq!(
+        node.history(&signed(1, "fridges-2", 1, "x").address())
+            .unwrap()
+            .versions
+            .len(),
+        2
+    );
+
+    // A retraction deletes the content of every version, and survives a reopen.
+    let retraction = Record::sign_retraction(&identity(1), &address, total + 1, NOW).unwrap();
+    node.ingest(&[retraction]).unwrap();
+    node.close().unwrap();
+    let mut node = Node::open(dir.path()).unwrap();
+    let history = node.history(&address).unwrap();
+    assert_eq!(history.versions.len(), 1);
+    assert!(history.versions[0].retraction);
+    // Blocking the author purges the rest.
+    node.set_block(
+        &identity(1).author(),
+        Some(&convene_node::trust::Block {
+            reason: "spam".into(),
+            at: NOW,
+        }),
+    )
+    .unwrap();
+    assert!(matches!(
+        node.history(&signed(1, "fridges-2", 1, "x").address()),
+        Err(NodeError::NotFound(_))
+    ));
+    node.close().unwrap();
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let db = redb::Database::create(dir.path().join(convene_node::STORE_FILE)).unwrap();
+    let txn = db.begin_read().unwrap();
+    let history = txn
+        .open_table(redb::TableDefinition::<&[u8], &[u8]>::new("history_v1"))
+        .unwrap();
+    assert_eq!(
+        history.len().unwrap(),
+        0,
+        "no version of a blocked author is left"
+    );
 }

@@ -887,6 +887,71 @@ fn similar_lists_an_experiments_lessons_and_people_beside_similar_experiments() 
 /// Issue 11, lineage: "adopted from" is shown on the copy, "adopted by" on the original, and
 /// `lineage` shows the family of adaptations with their outcomes.
 #[test]
+fn history_lists_the_versions_held_with_what_each_changed() {
+    let council = Home::init("Example Council");
+    let draft = "kind = \"experiment\"\nslug = \"night-bus\"\ntitle = \"Night bus\"\nsummary = \"A late bus for shift workers\"\nstatus = \"running\"\ntags = [\"transport\"]\n";
+    council.publish("bus.toml", draft);
+    council.publish(
+        "bus.toml",
+        &format!("{draft}outcomes = \"Ridership doubled\"\n")
+            .replace("running", "completed")
+            .replace("[\"transport\"]", "[\"transport\", \"evaluation\"]"),
+    );
+    // Another node that first hears of the record at version 2 holds no version 1.
+    let neighbour = Home::init("Neighbour Council");
+    util::carry(&council, &neighbour);
+    council.publish(
+        "bus.toml",
+        &format!("{draft}outcomes = \"Ridership doubled\"\n").replace("running", "completed"),
+    );
+    council
+        .run(&["history", "night-bus"])
+        .ok()
+        .stdout_has("History of \"Night bus\"")
+        .stdout_has("version 3")
+        .stdout_has("latest")
+        .stdout_has("tags: removed \"evaluation\"")
+        .stdout_has("status: \"running\" → \"completed\"")
+        .stdout_has("outcomes: added \"Ridership doubled\"")
+        .stdout_has("(the oldest version held here)");
+    let held = council.run(&["history", "night-bus", "--json"]).ok().json();
+    let seqs: Vec<u64> = held["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|version| version["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 2, 1]);
+    assert_eq!(held["earlier_not_held"], false);
+    let address = held["address"].as_str().unwrap().to_string();
+    let seen = neighbour.run(&["history", &address, "--json"]).ok().json();
+    assert_eq!(seen["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["earlier_not_held"], true);
+    neighbour
+        .run(&["history", &address])
+        .ok()
+        .stdout_has("Versions before 2 are not held here");
+
+    // Through a running node, the same; and a retraction leaves only its tombstone.
+    let node = crate::util::NodeProcess::start(&council);
+    let through_node = council.run(&["history", "night-bus", "--json"]).ok().json();
+    assert_eq!(through_node, held);
+    council.run(&["retract", &address]).ok();
+    council
+        .run(&["history", &address])
+        .ok()
+        .stdout_has("version 4")
+        .stdout_has("retracted");
+    let after = council.run(&["history", &address, "--json"]).ok().json();
+    assert_eq!(after["versions"].as_array().unwrap().len(), 1);
+    node.stop();
+    council
+        .run(&["history", "no-such-record"])
+        .code(2)
+        .stderr_has("no-such-record");
+}
+
+#[test]
 fn lineage_shows_what_an_experiment_was_adopted_from_and_by() {
     let (council, metro, district) = (
         Home::init("Example Borough Council"),

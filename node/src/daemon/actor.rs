@@ -304,6 +304,10 @@ pub enum Request {
         experiment: Address,
         reply: Reply<crate::cohort::Cohort>,
     },
+    History {
+        address: Address,
+        reply: Reply<crate::history::History>,
+    },
     Digest {
         network: String,
         since: convene_protocol::Date,
@@ -872,6 +876,7 @@ impl Actor {
             Request::Cohort { experiment, reply } => {
                 self.answer(reply, |a| a.node.cohort(&experiment))
             }
+            Request::History { address, reply } => self.answer(reply, |a| a.node.history(&address)),
             Request::Digest {
                 network,
                 since,

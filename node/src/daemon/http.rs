@@ -329,7 +329,7 @@ async fn bounded_body(
     ),
     paths(
         health, status, search, wider_search, facets, people, similar, record, list, export,
-        peers, trust, pins, blocks, networks, digest, cohort, join_requests, delegation_asks,
+        peers, trust, pins, blocks, networks, digest, cohort, history, join_requests, delegation_asks,
         network_map, peer_blocks, openapi, watches, watch_feed, change_watch, news, publish, retract, reindex, add_peer, set_pin,
         change_account, accounts, set_block, change_network, ask_to_join, ask_for_delegation,
         check_domains, set_peer_block, remove_peer, import_jsonl, import_csv
@@ -406,6 +406,7 @@ fn router(state: State) -> Router {
         .route("/networks", get(networks))
         .route("/networks/digest", post(digest))
         .route("/cohort", post(cohort))
+        .route("/history", post(history))
         .route("/networks/requests", get(join_requests))
         .route("/delegates/requests", get(delegation_asks))
         .route("/networks/map", post(network_map))
@@ -856,6 +857,19 @@ async fn cohort(
     state
         .on_store(|reply| StoreRequest::Cohort {
             experiment: request.address,
+            reply,
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/history", tag = "records", summary = "The versions of a record this node holds, newest first, with what each changed from the one before it.", request_body = AddressQuery, responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "A value is missing or out of range", body = ErrorBody), (status = 403, description = "The Host is not a loopback name", body = ErrorBody), (status = 404, description = "No record at that address", body = ErrorBody), (status = 500, description = "The node failed", body = ErrorBody), (status = 503, description = "The node is shutting down", body = ErrorBody)))]
+async fn history(
+    AxumState(state): AxumState<State>,
+    ApiJson(request): ApiJson<AddressQuery>,
+) -> ApiResult<crate::history::History> {
+    state
+        .on_store(|reply| StoreRequest::History {
+            address: request.address,
             reply,
         })
         .await
