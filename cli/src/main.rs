@@ -1419,6 +1419,9 @@ fn command(
                 if had { "re-pinned" } else { "pinned" },
                 trust.path
             );
+            if json {
+                out.trust(&trust, true)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Block { key, reason, json } => {
@@ -1436,21 +1439,27 @@ fn command(
             let block = Block { reason, at: now() };
             let key = match blocked(&key)? {
                 Blocked::Peer(peer) => {
-                    let had = block_peer(home, &peer, Some(block))?;
+                    let had = block_peer(home, &peer, Some(block.clone()))?;
                     say!(
                         "{} peer {peer}: disconnected, and never connected to again",
                         if had { "blocked again" } else { "blocked" }
                     );
+                    if json {
+                        out.blocks(&[], &[(peer.to_string(), block)], true)?;
+                    }
                     return Ok(ExitCode::SUCCESS);
                 }
                 Blocked::Author(key) => key,
             };
-            let (had, purged) = node.set_block(&key, Some(block))?;
+            let (had, purged) = node.set_block(&key, Some(block.clone()))?;
             say!(
                 "{} {key}: {purged} record{} purged; its records are refused from now on",
                 if had { "blocked again" } else { "blocked" },
                 if purged == 1 { "" } else { "s" }
             );
+            if json {
+                out.blocks(&[(key.to_string(), block)], &[], true)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Unblock { key } => {

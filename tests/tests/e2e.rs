@@ -10,6 +10,7 @@ mod keys;
 mod networks;
 mod open_data;
 mod openapi;
+mod schemas;
 mod trust;
 mod util;
 mod wider;
@@ -273,7 +274,7 @@ fn bad_drafts_are_refused_with_the_problem_named_and_nothing_stored() {
         (
             "no-title.toml",
             "kind = \"experiment\"\nsummary = \"s\"\n",
-            "missing field `title`",
+            "missing required field `title`",
         ),
         (
             "blank-title.toml",

@@ -60,15 +60,18 @@ pub fn repo() -> PathBuf {
 /// What a command printed and how it exited.
 pub struct Run {
     pub line: String,
+    /// The arguments after `--home HOME`.
+    pub args: Vec<String>,
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    fn from(line: String, output: Output) -> Run {
+    fn from(line: String, args: &[&str], output: Output) -> Run {
         Run {
             line,
+            args: args.iter().map(|arg| arg.to_string()).collect(),
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -105,10 +108,17 @@ impl Run {
         self
     }
 
+    /// Stdout as JSON. With `--json`, it is also checked against the command's JSON Schema
+    /// in `docs/schemas/` (see `schemas.rs`), so every output a test reads checks the schema.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+        let value = serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"));
+        if self.args.iter().any(|arg| arg == "--json") {
+            let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+            crate::schemas::check(&args, &value, self);
+        }
+        value
     }
 }
 
@@ -201,7 +211,7 @@ impl Home {
                 .write_all(text.as_bytes())
                 .unwrap();
         }
-        Run::from(line, child.wait_with_output().unwrap())
+        Run::from(line, args, child.wait_with_output().unwrap())
     }
 
     /// The address printed by publishing `draft` (TOML text) with --yes.
