@@ -47,8 +47,10 @@ mod wider;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  nothing found (search, facets, people, similar, list, show, trust, block, network
-     list), or nothing to undo (distrust, unblock)
+  1  nothing found: search, facets, people, similar, cohort, list, an empty trust or block
+     list, peers list, network list and requests, org check, requests and delegates, watch
+     list, news with nothing new, web user list; show or history of a record not held (or
+     retracted, for show); or nothing to undo (distrust, unblock)
   2  error: bad input or usage, missing home, store in use
   3  import finished, but some lines were rejected
   4  not published: similar records exist (answer the question, or pass --yes)";
