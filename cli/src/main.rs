@@ -313,6 +313,9 @@ enum Command {
     },
     /// Rebuild the search index from the store.
     Reindex,
+    /// Give the store file's free space back to the disk (after large retractions, purges or
+    /// many updates). The node must be stopped: compaction needs the store to itself.
+    Compact,
     /// Start a new store when the old one is lost or damaged: the damaged file is moved aside,
     /// every record in it that still verifies is kept, and the index is rebuilt.
     #[command(
@@ -738,6 +741,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Peers { command } => return peers_command(command, &home, &mut out),
         Command::Export { output } => return export(&home, output),
         Command::Reindex => return reindex(&home),
+        Command::Compact => return compact(&home),
         Command::Recover { from_peers, wait } => return recover(&home, from_peers, wait),
         Command::Org {
             command: OrgCommand::Rotate { reason },
@@ -1582,7 +1586,7 @@ fn command(
             dry_run,
             json,
         } => import(node, &file, map.as_deref(), dry_run, json, out),
-        Command::Export { .. } | Command::Reindex | Command::Recover { .. } => {
+        Command::Export { .. } | Command::Reindex | Command::Compact | Command::Recover { .. } => {
             unreachable!("handled above")
         }
     }
@@ -1685,6 +1689,34 @@ fn recover(home: &Home, from_peers: bool, wait: u64) -> Result<ExitCode> {
             }
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Compacts the store file, which only a stopped node allows.
+fn compact(home: &Home) -> Result<ExitCode> {
+    if Client::find(home.dir())?.is_some() {
+        bail!(
+            "a node is running on this home: stop it first (compaction needs the store to itself), \
+             then run `convene compact` and start the node again"
+        );
+    }
+    let data = home.data_dir();
+    let path = data.join(convene_node::STORE_FILE);
+    let mut store = convene_node::Store::open_existing(&path)
+        .map_err(NodeError::from)
+        .with_context(|| format!("opening the store in {}", data.display()))?;
+    say!("compacting {} …", path.display());
+    let (before, after) = store
+        .compact()
+        .map_err(NodeError::from)
+        .context("compacting the store")?;
+    let mib = |bytes: u64| bytes as f64 / 1_048_576.0;
+    say!(
+        "compacted the store: {:.1} MiB → {:.1} MiB ({:.1} MiB given back)",
+        mib(before),
+        mib(after),
+        mib(before.saturating_sub(after))
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -272,6 +272,18 @@ fn main() {
         ms(percentile(&filtered, 0.5)),
         ms(percentile(&filtered, 0.99))
     );
+    // Store size per byte of record, as the import left it and after `convene compact`.
+    let record_bytes: u64 = records.iter().map(|r| r.bytes().len() as u64).sum();
+    let mut node = node;
+    let start = Instant::now();
+    let (written, compacted) = node.compact().unwrap();
+    let compaction = start.elapsed();
+    println!(
+        "| store bytes per record byte: as imported / after `convene compact` | {:.2} / **{:.2}** (aim ≤ 1.5; compaction took {:.1} s) |",
+        written as f64 / record_bytes as f64,
+        compacted as f64 / record_bytes as f64,
+        compaction.as_secs_f64()
+    );
     println!();
     println!(
         "{} queries (1–3 words or a 2-word phrase, Zipf-distributed like the text) × 5 rounds, \

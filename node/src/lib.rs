@@ -318,6 +318,11 @@ impl Node {
         Ok(())
     }
 
+    /// Compacts the store file ([`Store::compact`]): its size before and after, in bytes.
+    pub fn compact(&mut self) -> Result<(u64, u64), NodeError> {
+        Ok(self.store.compact()?)
+    }
+
     /// The store, for reading: writes go through [`Node::admit`].
     pub fn store(&self) -> &Store {
         &self.store

@@ -844,3 +844,59 @@ fn kill_9_at_random_points_loses_nothing_acknowledged() {
     }
     source_node.stop();
 }
+
+/// Issue 13 (store size): redb never shrinks its file by itself, so a purge left the disk
+/// space taken. `convene compact` gives it back, and the store reads the same afterwards; it
+/// refuses while a node runs on the home.
+#[test]
+fn compact_gives_back_the_space_a_purge_freed_and_keeps_every_record() {
+    let source = Home::init("Source Council");
+    let rows: String = (0..3_000)
+        .map(|i| {
+            format!(
+                "Pilot {i},{}\n",
+                format!("summary words for pilot {i} ").repeat(25)
+            )
+        })
+        .collect();
+    let csv = source.file("pilots.csv", &format!("Project,Description\n{rows}"));
+    let mapping = source.file(
+        "map.toml",
+        "kind = \"experiment\"\n[columns]\ntitle = \"Project\"\nsummary = \"Description\"\n",
+    );
+    source
+        .run(&[
+            "import",
+            csv.to_str().unwrap(),
+            "--map",
+            mapping.to_str().unwrap(),
+        ])
+        .ok();
+    let home = Home::init("Example Council");
+    home.publish("fridges.toml", EXPERIMENT);
+    crate::util::carry(&source, &home);
+    home.run(&["block", &source.own_key(), "--reason", "test"])
+        .ok();
+    let store = home.path.join("data").join("store.redb");
+    let before = std::fs::metadata(&store).unwrap().len();
+    let listed = home.run(&["list", "--json"]).ok().json();
+
+    let node = NodeProcess::start(&home);
+    home.run(&["compact"]).code(2).stderr_has("stop it first");
+    node.stop();
+    home.run(&["compact"])
+        .ok()
+        .stderr_has("compacted the store");
+    let after = std::fs::metadata(&store).unwrap().len();
+    assert!(
+        after * 2 < before,
+        "the purged records' space was not given back: {before} → {after} bytes"
+    );
+    assert_eq!(home.run(&["list", "--json"]).ok().json(), listed);
+    assert_eq!(home.search_addresses(&["fridge"]).len(), 1);
+    home.publish(
+        "second.toml",
+        &EXPERIMENT.replace("Community fridge network", "Second fridge"),
+    );
+    assert_eq!(home.search_addresses(&["fridge"]).len(), 2);
+}
