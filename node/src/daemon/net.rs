@@ -46,6 +46,9 @@ const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(300);
 const PROVIDE_EVERY: Duration = Duration::from_secs(30);
 /// Gossip score below which a peer's messages are ignored; such a peer is also disconnected.
 const GRAYLIST: f64 = -100.0;
+/// A connection this node opened is not closed as spare before it is this old: long enough
+/// for identify, a first sync and the gossip mesh to settle.
+const SPARE_GRACE: Duration = Duration::from_secs(30);
 /// Queue of commands to the network loop.
 pub(crate) const COMMAND_QUEUE: usize = 256;
 /// Peers whose invalid records are counted at once; beyond this the oldest count is dropped.
@@ -182,6 +185,9 @@ struct Redial {
 #[derive(Default)]
 struct PeerState {
     address: Option<Multiaddr>,
+    /// This node dialled the peer (its first connection), rather than the peer this node.
+    outbound: bool,
+    connected_at: Option<Instant>,
     /// Identify said the peer speaks the sync protocol (or it sent a sync request): only then
     /// does this node start syncs with it.
     speaks_sync: bool,
@@ -191,6 +197,30 @@ struct PeerState {
     sync_again: bool,
     last_sync_started: Option<Instant>,
     last_sync: Option<SyncReport>,
+}
+
+/// A connected peer, as [`spare_connections`] weighs it.
+#[derive(Clone, Copy, Debug)]
+struct Connection {
+    peer: PeerId,
+    since: Instant,
+    /// This node opened it.
+    outbound: bool,
+    /// Something here needs it: a remembered peer, a gossip mesh peer, a node of a network
+    /// this node replicates, or a sync under way.
+    busy: bool,
+}
+
+/// The connections to close, newest first, to come down to `target`: those this node opened,
+/// past [`SPARE_GRACE`], that nothing needs. Connections other nodes opened are theirs to close.
+fn spare_connections(connections: Vec<Connection>, target: usize, now: Instant) -> Vec<PeerId> {
+    let excess = connections.len().saturating_sub(target);
+    let mut spare: Vec<Connection> = connections
+        .into_iter()
+        .filter(|c| c.outbound && !c.busy && now.saturating_duration_since(c.since) >= SPARE_GRACE)
+        .collect();
+    spare.sort_by_key(|c| std::cmp::Reverse(c.since));
+    spare.into_iter().take(excess).map(|c| c.peer).collect()
 }
 
 /// Builds the swarm: TCP, noise, yamux, and the behaviours above.
@@ -364,6 +394,10 @@ pub struct Net {
     last_provide: Option<Instant>,
     /// Peers the operator blocked for good.
     bans: PeerBans,
+    /// Nodes found in the DHT as nodes of a network this node replicates: kept connected.
+    /// Only those dialled or connected (a failed dial or a closed connection drops one), so at
+    /// most the connection limit.
+    network_nodes: HashSet<PeerId>,
     /// Where changes to the bans go to be saved, off this loop; set while it runs.
     ban_saves: Option<watch::Sender<Option<BookSnapshot>>>,
 }
@@ -425,6 +459,7 @@ impl Net {
             last_provide: None,
             bans,
             ban_saves: None,
+            network_nodes: HashSet::new(),
         }
     }
 
@@ -731,6 +766,7 @@ impl Net {
         for peer in graylisted {
             self.block(peer, "its gossip score fell below the graylist threshold");
         }
+        self.close_spare_connections(now);
         // Lift expired blocks.
         let expired: Vec<PeerId> = self
             .blocked
@@ -1006,6 +1042,8 @@ impl Net {
                         peer_id,
                         PeerState {
                             address: Some(address),
+                            outbound: endpoint.is_dialer(),
+                            connected_at: Some(Instant::now()),
                             ..PeerState::default()
                         },
                     );
@@ -1019,6 +1057,7 @@ impl Net {
                 tracing::info!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
                 self.responder.forget(&peer_id);
+                self.network_nodes.remove(&peer_id);
                 let soon = Instant::now() + Duration::from_secs(1);
                 for redial in &mut self.redials {
                     if redial.entry.peer == Some(peer_id) {
@@ -1028,6 +1067,11 @@ impl Net {
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(?peer_id, %error, "could not connect");
+                if let Some(peer) = peer_id
+                    && !self.swarm.is_connected(&peer)
+                {
+                    self.network_nodes.remove(&peer);
+                }
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
@@ -1108,6 +1152,7 @@ impl Net {
                         && !self.bans.contains(&peer)
                     {
                         tracing::debug!(%peer, "dialling a node of a network found in the DHT");
+                        self.network_nodes.insert(peer);
                         let _ = self.swarm.dial(DialOpts::peer_id(peer).build());
                     }
                 }
@@ -1128,6 +1173,48 @@ impl Net {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Kademlia's lookups connect to the nodes they ask, and those connections used to stay
+    /// for the idle timeout (an hour): at 100 nodes every node ended up connected to about 86
+    /// others (issue 13). Above twice `target_peers`, this closes the connections this node
+    /// opened that nothing here needs — not a remembered peer, not in a gossip mesh, not a node
+    /// of a network this node replicates, not syncing, and past [`SPARE_GRACE`] — newest first,
+    /// down to `target_peers`. Connections other nodes opened are theirs to close.
+    fn close_spare_connections(&mut self, now: Instant) {
+        let target = self.settings.target_peers as usize;
+        if self.peers.len() <= target.saturating_mul(2).max(4) {
+            return;
+        }
+        let mesh: HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        let remembered: HashSet<PeerId> = self
+            .redials
+            .iter()
+            .filter_map(|redial| redial.entry.peer)
+            .collect();
+        let connections: Vec<Connection> = self
+            .peers
+            .iter()
+            .map(|(peer, state)| Connection {
+                peer: *peer,
+                since: state.connected_at.unwrap_or(now),
+                outbound: state.outbound,
+                busy: state.syncing
+                    || mesh.contains(peer)
+                    || remembered.contains(peer)
+                    || self.network_nodes.contains(peer),
+            })
+            .collect();
+        for peer in spare_connections(connections, target, now) {
+            tracing::debug!(%peer, "closing a spare connection");
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 
@@ -1250,5 +1337,49 @@ impl sync::Link for mpsc::Sender<NetCommand> {
 
     async fn penalise(&self, peer: PeerId, invalid: u32) {
         let _ = self.send(NetCommand::Penalise { peer, invalid }).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(n: u8, age_secs: u64, outbound: bool, busy: bool, now: Instant) -> Connection {
+        Connection {
+            peer: PeerId::from_public_key(
+                &libp2p::identity::Keypair::ed25519_from_bytes([n; 32])
+                    .unwrap()
+                    .public(),
+            ),
+            since: now - Duration::from_secs(age_secs),
+            outbound,
+            busy,
+        }
+    }
+
+    /// Regression (issue 13): Kademlia's lookups left every node of a 100-node network
+    /// connected to ~86 others. Only what this node opened and nothing needs is closed.
+    #[test]
+    fn only_idle_connections_this_node_opened_are_spare_newest_first() {
+        let now = Instant::now() + Duration::from_secs(3_600);
+        let connections = vec![
+            connection(1, 600, true, false, now),  // spare, oldest
+            connection(2, 300, true, false, now),  // spare
+            connection(3, 120, true, false, now),  // spare, newest past the grace
+            connection(4, 5, true, false, now),    // within the grace
+            connection(5, 600, false, false, now), // the peer opened it
+            connection(6, 600, true, true, now),   // needed (mesh, remembered, syncing)
+        ];
+        let peer = |i: usize| connections[i].peer;
+        assert_eq!(
+            spare_connections(connections.clone(), 4, now),
+            [peer(2), peer(1)],
+            "six connections, target four: the two newest spare ones go"
+        );
+        assert_eq!(
+            spare_connections(connections.clone(), 0, now),
+            [peer(2), peer(1), peer(0)]
+        );
+        assert!(spare_connections(connections, 6, now).is_empty());
     }
 }
