@@ -54,11 +54,10 @@ impl Node {
     /// The versions of the record at `address` held here, with what each changed. Unlike
     /// [`Node::get`], a retracted record has a history (its tombstone, which ended it).
     pub fn history(&self, address: &Address) -> Result<History, NodeError> {
-        let Some(latest) = self.store().get(address)? else {
+        let held = self.store().versions(address)?;
+        if held.is_empty() {
             return Err(NodeError::NotFound(address.clone()));
-        };
-        let mut held = self.store().history(address)?;
-        held.push(latest);
+        }
         Ok(history_of(address, &held))
     }
 }

@@ -301,18 +301,33 @@ impl Store {
         decode(id, bytes.value()).map(Some)
     }
 
-    /// The versions this node held at `address` before its latest, oldest first (at most
-    /// [`HISTORY_VERSIONS`]; none once it is retracted).
-    pub fn history(&self, address: &Address) -> Result<Vec<Record>, StoreError> {
+    /// The versions this node holds at `address`, oldest first: those its latest replaced (at
+    /// most [`HISTORY_VERSIONS`]; none once it is retracted), then the latest itself. Empty if
+    /// nothing is held there. One read transaction, so a write in between cannot show a
+    /// version twice.
+    pub fn versions(&self, address: &Address) -> Result<Vec<Record>, StoreError> {
         let txn = self.db()?.begin_read()?;
+        let key = address.to_key();
+        let Some(entry) = txn.open_table(LATEST)?.get(key.as_slice())? else {
+            return Ok(Vec::new());
+        };
+        let id = LatestEntry::from_bytes(entry.value()).version.id;
         let history = txn.open_table(HISTORY)?;
-        let (start, end) = history_bounds(&address.to_key());
+        let (start, end) = history_bounds(&key);
         let mut versions = Vec::new();
         for entry in history.range(start.as_slice()..end.as_slice())? {
             let (_, bytes) = entry?;
             let bytes = bytes.value();
             versions.push(decode(RecordId::of(bytes), bytes)?);
         }
+        let records = txn.open_table(RECORDS)?;
+        let bytes = records.get(id.0)?.ok_or_else(|| StoreError::Corrupt {
+            id,
+            source: RecordError::Truncated {
+                what: "the record (missing from the records table)",
+            },
+        })?;
+        versions.push(decode(id, bytes.value())?);
         Ok(versions)
     }
 
