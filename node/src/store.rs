@@ -285,20 +285,7 @@ impl Store {
 
     /// The latest version at `address`, which may be a retraction.
     pub fn get(&self, address: &Address) -> Result<Option<Record>, StoreError> {
-        let txn = self.db()?.begin_read()?;
-        let latest = txn.open_table(LATEST)?;
-        let Some(entry) = latest.get(address.to_key().as_slice())? else {
-            return Ok(None);
-        };
-        let id = LatestEntry::from_bytes(entry.value()).version.id;
-        let records = txn.open_table(RECORDS)?;
-        let bytes = records.get(id.0)?.ok_or_else(|| StoreError::Corrupt {
-            id,
-            source: RecordError::Truncated {
-                what: "the record (missing from the records table)",
-            },
-        })?;
-        decode(id, bytes.value()).map(Some)
+        latest_in(&self.db()?.begin_read()?, &address.to_key())
     }
 
     /// The versions this node holds at `address`, oldest first: those its latest replaced (at
@@ -308,10 +295,9 @@ impl Store {
     pub fn versions(&self, address: &Address) -> Result<Vec<Record>, StoreError> {
         let txn = self.db()?.begin_read()?;
         let key = address.to_key();
-        let Some(entry) = txn.open_table(LATEST)?.get(key.as_slice())? else {
+        let Some(latest) = latest_in(&txn, &key)? else {
             return Ok(Vec::new());
         };
-        let id = LatestEntry::from_bytes(entry.value()).version.id;
         let history = txn.open_table(HISTORY)?;
         let (start, end) = history_bounds(&key);
         let mut versions = Vec::new();
@@ -320,14 +306,7 @@ impl Store {
             let bytes = bytes.value();
             versions.push(decode(RecordId::of(bytes), bytes)?);
         }
-        let records = txn.open_table(RECORDS)?;
-        let bytes = records.get(id.0)?.ok_or_else(|| StoreError::Corrupt {
-            id,
-            source: RecordError::Truncated {
-                what: "the record (missing from the records table)",
-            },
-        })?;
-        versions.push(decode(id, bytes.value())?);
+        versions.push(latest);
         Ok(versions)
     }
 
@@ -1050,6 +1029,22 @@ fn quietly<T>(work: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread:
     let result = std::panic::catch_unwind(work);
     std::panic::set_hook(hook);
     result
+}
+
+/// The latest version at an address key, as `txn` sees it (a retraction included).
+fn latest_in(txn: &redb::ReadTransaction, key: &[u8]) -> Result<Option<Record>, StoreError> {
+    let Some(entry) = txn.open_table(LATEST)?.get(key)? else {
+        return Ok(None);
+    };
+    let id = LatestEntry::from_bytes(entry.value()).version.id;
+    let records = txn.open_table(RECORDS)?;
+    let bytes = records.get(id.0)?.ok_or_else(|| StoreError::Corrupt {
+        id,
+        source: RecordError::Truncated {
+            what: "the record (missing from the records table)",
+        },
+    })?;
+    decode(id, bytes.value()).map(Some)
 }
 
 /// The `history_v1` keys of an address key's versions lie in `start..end`.
