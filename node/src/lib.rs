@@ -160,6 +160,9 @@ pub struct Node {
     /// The verdicts on keys whose word has ended; rebuilt after a succession or a delegation
     /// arrives.
     successions: std::sync::Mutex<Option<std::sync::Arc<convene_protocol::keys::Successions>>>,
+    /// The write path leaves the index uncommitted for the owner to commit on its own schedule
+    /// (the daemon's store actor: before reads and when quiet); otherwise every write commits it.
+    defer_index_commits: bool,
 }
 
 /// Opens the index in `dir`; an index that cannot be opened (deleted or garbled files) is
@@ -292,6 +295,7 @@ impl Node {
             networks_epoch: Default::default(),
             profiles_epoch: Default::default(),
             successions: std::sync::Mutex::new(None),
+            defer_index_commits: false,
         };
         node.load_blocks()?;
         // A purge interrupted by a crash is finished here (the successions are in the store).
@@ -866,19 +870,29 @@ impl Node {
         Ok(self.index.discard_uncommitted()?)
     }
 
+    /// From now on the write path ([`Node::admit`], so publishing too) leaves its index changes
+    /// uncommitted: the caller commits them ([`Index::uncommitted`] says since when they wait),
+    /// before any search and when it sees fit. A crash loses nothing: the index catches up from
+    /// the store's log on the next open.
+    pub(crate) fn defer_index_commits(&mut self) {
+        self.defer_index_commits = true;
+    }
+
     /// **The write path.** Offers verified records from `source` to the admission step, stores
-    /// the accepted ones in one durable transaction, then indexes them. Returns one outcome per
-    /// record, in order. Once the store has committed, the records are kept whatever happens to
-    /// the index: an index that cannot be written (a full disk) is only warned about, and
-    /// catches up from the store on a later open.
+    /// the accepted ones in one durable transaction, then indexes them (and commits the index,
+    /// unless [`Node::defer_index_commits`] was called). Returns one outcome per record, in
+    /// order. Once the store has committed, the records are kept whatever happens to the index:
+    /// an index that cannot be written (a full disk) is only warned about, and catches up from
+    /// the store on a later open.
     pub fn admit(&mut self, records: &[Record], source: Source) -> Result<Vec<Outcome>, NodeError> {
         let (outcomes, stored) = self.store_records(records, source)?;
         if stored.is_empty() {
             return Ok(outcomes);
         }
+        let defer = self.defer_index_commits;
         let indexed = self
             .index_records(&stored)
-            .and_then(|()| self.commit_index());
+            .and_then(|()| if defer { Ok(()) } else { self.commit_index() });
         if let Err(error) = indexed {
             tracing::warn!(
                 "stored, but the search index could not be updated, so searches miss this \

@@ -15,6 +15,7 @@ mod similar;
 
 use std::ops::{Bound, Range};
 use std::path::Path;
+use std::time::Instant;
 
 use convene_protocol::{Address, AuthorKey, Date, Kind, Record, Status};
 use tantivy::collector::TopDocs;
@@ -224,6 +225,18 @@ pub struct Index {
     reader: IndexReader,
     writer: Option<IndexWriter>,
     fields: Fields,
+    /// Changes applied since the last commit or discard, if any.
+    uncommitted: Option<Uncommitted>,
+}
+
+/// When the changes not yet committed were made: what a caller that commits on its own
+/// schedule (the node's store actor) decides by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uncommitted {
+    /// The first change since the last commit.
+    pub first: Instant,
+    /// The latest change.
+    pub last: Instant,
 }
 
 impl std::fmt::Debug for Index {
@@ -259,6 +272,7 @@ impl Index {
             reader,
             writer: None,
             fields,
+            uncommitted: None,
         })
     }
 
@@ -275,6 +289,19 @@ impl Index {
     /// Live records in the index.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// When the changes not yet visible to searches were made; `None` when there are none.
+    pub fn uncommitted(&self) -> Option<Uncommitted> {
+        self.uncommitted
+    }
+
+    /// The writer, for a change: the change counts as uncommitted from now.
+    fn change(&mut self) -> Result<&mut IndexWriter, IndexError> {
+        let now = Instant::now();
+        let first = self.uncommitted.map_or(now, |changes| changes.first);
+        self.uncommitted = Some(Uncommitted { first, last: now });
+        self.writer()
     }
 
     fn writer(&mut self) -> Result<&mut IndexWriter, IndexError> {
@@ -301,7 +328,7 @@ impl Index {
             .content()
             .and_then(|content| document::build(&self.fields, record, content, author));
         let term = Term::from_field_text(self.fields.address, &address);
-        let writer = self.writer()?;
+        let writer = self.change()?;
         writer.delete_term(term);
         if let Some(doc) = doc {
             writer.add_document(doc)?;
@@ -312,13 +339,13 @@ impl Index {
     /// Removes the document at `address`, if there is one. Visible after the next commit.
     pub fn remove(&mut self, address: &Address) -> Result<(), IndexError> {
         let term = Term::from_field_text(self.fields.address, &address.to_string());
-        self.writer()?.delete_term(term);
+        self.change()?.delete_term(term);
         Ok(())
     }
 
     /// Removes every document (for a rebuild). Visible after the next commit.
     pub fn clear(&mut self) -> Result<(), IndexError> {
-        self.writer()?.delete_all_documents()?;
+        self.change()?.delete_all_documents()?;
         Ok(())
     }
 
@@ -329,6 +356,7 @@ impl Index {
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&position.to_string());
         prepared.commit()?;
+        self.uncommitted = None;
         self.reader.reload()?;
         Ok(())
     }
@@ -340,6 +368,7 @@ impl Index {
             // A writer that a failed write killed cannot roll back; dropping it is enough.
             let _ = writer.rollback();
         }
+        self.uncommitted = None;
         self.reader.reload()?;
         Ok(())
     }

@@ -1128,3 +1128,21 @@ fn news_lists_what_arrived_on_a_followed_search_since_the_last_look() {
     home.run(&["watch", "list"]).code(1);
     node.stop();
 }
+
+/// A running node commits its search index only before a search and once quiet (so gossip is
+/// forwarded without waiting for a commit). A record published through it and then lost to
+/// `kill -9` before any commit is still found: the index catches up from the store on open.
+#[test]
+fn a_record_published_just_before_kill_9_is_found_though_the_index_was_not_committed() {
+    let _turn = crate::util::turn();
+    let home = Home::init("Deferred Index Council");
+    let node = crate::util::NodeProcess::start(&home);
+    let address = home.publish(
+        "late.toml",
+        "kind = \"experiment\"\ntitle = \"Lantern repair cafe\"\nsummary = \"Fixing street lanterns together\"\n",
+    );
+    // Well inside the second of quiet before the node would commit on its own.
+    node.kill_9();
+    let found = home.search_addresses(&["lantern"]);
+    assert_eq!(found, vec![address]);
+}

@@ -21,7 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use convene_protocol::{Address, AuthorKey, NetworkId, Record, RecordId};
-use convene_search::{Facet, Query, SimilarQuery};
+use convene_search::{Facet, Query, SimilarQuery, Uncommitted};
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -42,12 +42,15 @@ const QUEUE: usize = 256;
 const MAX_BATCH: usize = 2_048;
 /// Batches at least this large are verified on every core.
 const PARALLEL_FROM: usize = 16;
-/// The index is committed before every read, when the queue runs dry (but not more often
-/// than [`INDEX_COMMIT_AFTER`], so that an import's chunks do not each pay for a commit), and at
-/// least this often under a steady stream.
-const INDEX_COMMIT_EVERY: Duration = Duration::from_secs(1);
-/// The least time between two index commits that no read asked for.
-const INDEX_COMMIT_AFTER: Duration = Duration::from_millis(250);
+/// The index is committed before every request that reads it, once nothing has changed it for
+/// this long (a burst of records pays for one commit, and gossip is forwarded before it), and
+/// at least every [`INDEX_COMMIT_EVERY`] under a steady stream. A tantivy commit writes a new
+/// segment and reloads the reader: committing after every record cost the 100-node
+/// propagation benchmark most of its time (see `docs/benchmarks.md`).
+const INDEX_COMMIT_QUIET: Duration = Duration::from_secs(1);
+/// The longest an index change waits for a commit that no read asked for; a crash loses none
+/// of them (the index catches up from the store's log), this only bounds that catching up.
+const INDEX_COMMIT_EVERY: Duration = Duration::from_secs(5);
 /// While degraded, the actor tries to reopen what failed at most this often.
 const RECOVER_EVERY: Duration = Duration::from_secs(2);
 /// Most records (or CSV rows) in one import request to the actor.
@@ -385,6 +388,40 @@ pub enum Request {
     },
 }
 
+/// Whether index changes made at `changes` are due for a commit that no read asked for: once
+/// nothing has changed the index for [`INDEX_COMMIT_QUIET`] and no job waits, or once the
+/// oldest has waited [`INDEX_COMMIT_EVERY`] whatever else is going on.
+fn index_commit_due(changes: Option<Uncommitted>, queue_empty: bool, now: Instant) -> bool {
+    changes.is_some_and(|changes| {
+        now.saturating_duration_since(changes.first) >= INDEX_COMMIT_EVERY
+            || (queue_empty && now.saturating_duration_since(changes.last) >= INDEX_COMMIT_QUIET)
+    })
+}
+
+impl Request {
+    /// Whether answering may read the search index, so that it must first commit what was
+    /// stored before it. The requests listed here read only the store; they are the ones the
+    /// network loop and every web page's sign-in check send often, which otherwise would each
+    /// commit the index after every gossiped record. Any other request commits first.
+    fn reads_index(&self) -> bool {
+        !matches!(
+            self,
+            Request::SyncSet { .. }
+                | Request::Fetch { .. }
+                | Request::LogHead { .. }
+                | Request::PeerView { .. }
+                | Request::Scope { .. }
+                | Request::Spread { .. }
+                | Request::Get { .. }
+                | Request::Counts { .. }
+                | Request::WebSession { .. }
+                | Request::Bind { .. }
+                | Request::DomainsDue { .. }
+                | Request::Snapshot { .. }
+        )
+    }
+}
+
 enum Job {
     Ingest {
         records: Vec<Vec<u8>>,
@@ -595,9 +632,6 @@ struct Actor {
     publisher: Publisher,
     stored: broadcast::Sender<RecordId>,
     health: watch::Sender<Health>,
-    /// Records were stored since the index was last committed.
-    index_dirty: bool,
-    last_index_commit: Instant,
     last_recovery: Option<Instant>,
     /// A reindex under way.
     reindex: Option<Reindexing>,
@@ -630,13 +664,14 @@ impl Actor {
         health: watch::Sender<Health>,
         author_rates: Buckets<AuthorKey>,
     ) -> Actor {
+        let mut node = node;
+        // This actor commits the index itself: before reads, and when quiet.
+        node.defer_index_commits();
         Actor {
             node,
             publisher,
             stored,
             health,
-            index_dirty: false,
-            last_index_commit: Instant::now(),
             last_recovery: None,
             reindex: None,
             author_rates,
@@ -719,7 +754,9 @@ impl Actor {
             self.recover_if_degraded();
             if let Some(request) = deferred {
                 // Reads see every record acknowledged before them.
-                self.commit_index_if_dirty();
+                if request.reads_index() {
+                    self.commit_index_if_dirty();
+                }
                 self.serve(request);
             }
             let epoch = self.node.networks_epoch();
@@ -729,11 +766,11 @@ impl Actor {
             if stop {
                 break;
             }
-            let since = self.last_index_commit.elapsed();
-            if self.index_dirty
-                && (since >= INDEX_COMMIT_EVERY
-                    || (queue.is_empty() && since >= INDEX_COMMIT_AFTER))
-            {
+            if index_commit_due(
+                self.node.index().uncommitted(),
+                queue.is_empty(),
+                Instant::now(),
+            ) {
                 self.commit_index_if_dirty();
             }
             if self.reindex.is_some() {
@@ -745,7 +782,7 @@ impl Actor {
         if let Some(reindexing) = self.reindex.take() {
             let _ = reindexing.reply.send(Err(ActorError::Closed));
         }
-        if self.index_dirty {
+        if self.node.index().uncommitted().is_some() {
             self.node.commit_index()?;
         }
         self.node.close()
@@ -991,9 +1028,7 @@ impl Actor {
                 let outcomes = if dry_run {
                     a.node.begin()?.admit(&records, source)?
                 } else {
-                    let outcomes = a.node.admit_uncommitted(&records, source)?;
-                    a.index_dirty |= outcomes.iter().any(Outcome::is_stored);
-                    outcomes
+                    a.node.admit_uncommitted(&records, source)?
                 };
                 Ok(Admitted::list(&records, outcomes))
             }),
@@ -1002,11 +1037,8 @@ impl Actor {
                 dry_run,
                 reply,
             } => self.answer(reply, |a| {
-                let results = a
-                    .node
-                    .publish_rows(&a.publisher, rows, crate::now(), dry_run)?;
-                a.index_dirty |= !dry_run;
-                Ok(results)
+                a.node
+                    .publish_rows(&a.publisher, rows, crate::now(), dry_run)
             }),
             Request::Reindex { reply } => self.start_reindex(reply),
             Request::PanicForTests { message, reply } => {
@@ -1035,7 +1067,8 @@ impl Actor {
             Err(panic) => {
                 let message = panic_message(&*panic);
                 tracing::error!(panic = %message, "a request failed inside the store; carrying on");
-                self.index_dirty = false;
+                // What the failed request left in the index writer is not to be committed.
+                let _ = self.node.discard_index_changes();
                 if let Err(error) = self.node.recover() {
                     self.degrade(format!("after a failed request: {error}"));
                 }
@@ -1093,8 +1126,6 @@ impl Actor {
             Ok(Ok(None)) => {
                 let running = self.reindex.take().expect("checked above");
                 let done = self.node.finish_reindex();
-                self.index_dirty = false;
-                self.last_index_commit = Instant::now();
                 let _ = running.reply.send(Ok(done));
             }
             Ok(Err(error)) => {
@@ -1115,19 +1146,13 @@ impl Actor {
 
     fn commit_index_if_dirty(&mut self) {
         // A reindex commits once, at its end: until then searches see the index as it was.
-        if !self.index_dirty || self.reindex.is_some() {
+        if self.node.index().uncommitted().is_none() || self.reindex.is_some() {
             return;
         }
-        match self.node.commit_index() {
-            Ok(()) => {
-                self.index_dirty = false;
-                self.last_index_commit = Instant::now();
-            }
-            Err(error) => {
-                // The store holds everything; the index catches up once it can be written.
-                self.index_dirty = false;
-                self.degrade(self.node.describe_write_failure(&error));
-            }
+        if let Err(error) = self.node.commit_index() {
+            // The store holds everything; the index catches up once it can be written.
+            let _ = self.node.discard_index_changes();
+            self.degrade(self.node.describe_write_failure(&error));
         }
     }
 
@@ -1244,7 +1269,6 @@ impl Actor {
         };
         for (record, outcome) in valid.iter().zip(&outcomes) {
             if outcome.is_stored() {
-                self.index_dirty = true;
                 // No receivers is fine.
                 let _ = self.stored.send(record.id());
             }
@@ -1290,9 +1314,37 @@ impl Actor {
             }
         };
         if let Err(error) = self.node.index_records(&stored) {
-            self.index_dirty = false;
+            let _ = self.node.discard_index_changes();
             self.degrade(self.node.describe_write_failure(&error));
         }
         Ok(outcomes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Changes first made `first` ago and last made `last` ago.
+    fn changes(now: Instant, first: u64, last: u64) -> Option<Uncommitted> {
+        Some(Uncommitted {
+            first: now - Duration::from_millis(first),
+            last: now - Duration::from_millis(last),
+        })
+    }
+
+    #[test]
+    fn the_index_is_committed_once_quiet_or_once_changes_have_waited_long_enough() {
+        let now = Instant::now();
+        assert!(!index_commit_due(None, true, now), "nothing to commit");
+        // A record just stored: gossip forwards it before any commit.
+        assert!(!index_commit_due(changes(now, 10, 10), true, now));
+        // A burst that ended a second ago: one commit for all of it.
+        assert!(index_commit_due(changes(now, 1_500, 1_000), true, now));
+        // Still arriving, or other jobs waiting: not yet.
+        assert!(!index_commit_due(changes(now, 3_000, 200), true, now));
+        assert!(!index_commit_due(changes(now, 3_000, 2_000), false, now));
+        // A steady stream still commits every few seconds.
+        assert!(index_commit_due(changes(now, 5_000, 0), false, now));
     }
 }
