@@ -400,6 +400,14 @@ impl Out {
             .as_ref()
             .map_or_else(|| "never".to_string(), sync_summary);
         self.line(&format!("{}  {last}", self.bold("Last sync:")))?;
+        if net.gossip_received > 0 {
+            self.line(&format!(
+                "{}  {} records received, {:.1} copies of each on average",
+                self.bold("Gossip:   "),
+                net.gossip_received,
+                net.gossip_copies as f64 / net.gossip_received as f64
+            ))?;
+        }
         if net.invalid_records > 0 {
             self.line(&format!(
                 "{}  {} received",

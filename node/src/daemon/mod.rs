@@ -209,7 +209,7 @@ impl Daemon {
         node.set_owner(author);
         let (store, actor_thread) = actor::spawn(node, publisher, &settings);
 
-        let mut swarm =
+        let (mut swarm, gossip_counts) =
             net::build_swarm(keypair, &settings, settings.mdns).map_err(DaemonError::Network)?;
         for addr in &listen {
             swarm
@@ -221,7 +221,7 @@ impl Daemon {
         }
         let (net_tx, net_rx) = mpsc::channel(net::COMMAND_QUEUE);
         let net = net::Net::new(
-            swarm,
+            (swarm, gossip_counts),
             store.clone(),
             settings.clone(),
             book,

@@ -142,6 +142,12 @@ pub struct NetStatus {
     pub gossip_refused: u64,
     #[serde(default)]
     pub gossip_over_peer_rate: u64,
+    /// Records received by gossip since start, each counted once, and the copies of them
+    /// received in all (the same record from several peers).
+    #[serde(default)]
+    pub gossip_received: u64,
+    #[serde(default)]
+    pub gossip_copies: u64,
     pub last_sync: Option<SyncReport>,
 }
 
@@ -223,12 +229,53 @@ fn spare_connections(connections: Vec<Connection>, target: usize, now: Instant) 
     spare.into_iter().take(excess).map(|c| c.peer).collect()
 }
 
+/// Gossipsub's own counts of the records that arrived by gossip: each the first time, and
+/// every copy (a record comes from each mesh peer that forwards it before hearing that this
+/// node has it).
+pub struct GossipCounts(prometheus_client::registry::Registry);
+
+impl GossipCounts {
+    /// Records received by gossip for the first time, and copies received in all, since start.
+    fn read(&self) -> (u64, u64) {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.0).is_err() {
+            return (0, 0);
+        }
+        (
+            counter_total(&text, "topic_msg_recv_counts_total"),
+            counter_total(&text, "topic_msg_recv_counts_unfiltered_total"),
+        )
+    }
+}
+
+impl std::fmt::Debug for GossipCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GossipCounts")
+    }
+}
+
+/// The sum of counter `name` over all its labels, in Prometheus' text format.
+fn counter_total(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            // `name{labels} value` or `name value`; not a longer name that starts with it.
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.rsplit_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            value.trim().parse::<u64>().ok()
+        })
+        .sum()
+}
+
 /// Builds the swarm: TCP, noise, yamux, and the behaviours above.
 pub fn build_swarm(
     keypair: libp2p::identity::Keypair,
     settings: &NodeSettings,
     mdns_on: bool,
-) -> Result<Swarm<Behaviour>, String> {
+) -> Result<(Swarm<Behaviour>, GossipCounts), String> {
+    let mut registry = prometheus_client::registry::Registry::default();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -275,7 +322,8 @@ pub fn build_swarm(
                     ping: ping::Behaviour::default(),
                     mdns: mdns.into(),
                     kad: kad.into(),
-                    gossipsub: gossip(key)?,
+                    gossipsub: gossip(key)?
+                        .with_metrics(&mut registry, gossipsub::MetricsConfig::default()),
                     sync: request_response::Behaviour::with_codec(
                         SyncCodec,
                         [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
@@ -289,7 +337,7 @@ pub fn build_swarm(
         .map_err(|e| e.to_string())?
         .with_swarm_config(|config| config.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    Ok(swarm)
+    Ok((swarm, GossipCounts(registry)))
 }
 
 /// Gossipsub for records: content-addressed message ids, validation by the store before
@@ -313,6 +361,18 @@ fn gossip(
         })
         // Room for oversize records to arrive, so that validation rejects them by name.
         .max_transmit_size(2 * MAX_RECORD_BYTES + 4096)
+        // Tell mesh peers "I have it" (IDONTWANT, gossipsub 1.2) on receipt of any record, not
+        // only those over 1 KB: a record is forwarded only after its hop has stored it, so the
+        // notice often arrives first and saves a copy.
+        .idontwant_message_size_threshold(0)
+        .idontwant_on_publish(true)
+        // A mesh of 4 rather than 6: each node receives about 3 copies of a record instead of
+        // 5.5, for one hop more across 100 nodes (docs/benchmarks.md, "Propagation"). Sync
+        // brings whatever a thinner mesh misses.
+        .mesh_n(4)
+        .mesh_n_low(3)
+        .mesh_n_high(8)
+        .mesh_outbound_min(1)
         .build()?;
     let mut behaviour =
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
@@ -360,6 +420,7 @@ fn topic_score_params() -> gossipsub::TopicScoreParams {
 #[allow(missing_debug_implementations)]
 pub struct Net {
     swarm: Swarm<Behaviour>,
+    gossip_counts: GossipCounts,
     store: StoreHandle,
     settings: NodeSettings,
     book: PeerBook,
@@ -405,7 +466,7 @@ pub struct Net {
 impl Net {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        swarm: Swarm<Behaviour>,
+        (swarm, gossip_counts): (Swarm<Behaviour>, GossipCounts),
         store: StoreHandle,
         settings: NodeSettings,
         book: PeerBook,
@@ -431,6 +492,7 @@ impl Net {
             .collect();
         Net {
             swarm,
+            gossip_counts,
             store,
             settings,
             book,
@@ -659,6 +721,7 @@ impl Net {
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        let (gossip_received, gossip_copies) = self.gossip_counts.read();
         NetStatus {
             peer_id: self.local_peer_id().to_string(),
             listen: self.listen_addrs().iter().map(|a| a.to_string()).collect(),
@@ -668,6 +731,8 @@ impl Net {
             invalid_records: self.invalid_total,
             gossip_refused: self.gossip_refused,
             gossip_over_peer_rate: self.gossip_over_peer_rate,
+            gossip_received,
+            gossip_copies,
             last_sync: self.last_sync.clone(),
         }
     }
@@ -1343,6 +1408,22 @@ impl sync::Link for mpsc::Sender<NetCommand> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gossip_counts_sum_a_counter_over_topics_and_skip_longer_names() {
+        let text = "# HELP topic_msg_recv_counts Number of gossip messages received.\n\
+                    # TYPE topic_msg_recv_counts counter\n\
+                    topic_msg_recv_counts_total{hash=\"convene/records/1\"} 7\n\
+                    topic_msg_recv_counts_total{hash=\"convene/network/a\"} 2\n\
+                    topic_msg_recv_counts_unfiltered_total{hash=\"convene/records/1\"} 19\n\
+                    # EOF\n";
+        assert_eq!(counter_total(text, "topic_msg_recv_counts_total"), 9);
+        assert_eq!(
+            counter_total(text, "topic_msg_recv_counts_unfiltered_total"),
+            19
+        );
+        assert_eq!(counter_total(text, "no_such_counter_total"), 0);
+    }
 
     fn connection(n: u8, age_secs: u64, outbound: bool, busy: bool, now: Instant) -> Connection {
         Connection {
