@@ -1,15 +1,20 @@
-//! How long a record takes to reach every node of a 20-node network on loopback.
+//! How long a record takes to reach every node of a network of daemons on loopback.
 //!
-//! `cargo bench -p convene-node --bench propagation [-- NODES ROUNDS [closed]]`
+//! `cargo bench -p convene-node --bench propagation [-- NODES ROUNDS [closed] [dropout]]`
+//! (20 nodes and 30 rounds unless told).
 //!
 //! With `closed`, Kademlia is off: nodes keep only the links dialled here, so records travel
-//! several hops (gossip forwards only after each hop's durable commit).
+//! several hops (gossip forwards each record once its hop has stored it durably). With
+//! `dropout`, a tenth of the nodes (chosen at random, never the next publisher) shut down half
+//! way through, and the rounds after that are timed to the nodes still running.
 //!
 //! Starts NODES daemons in this process (real swarms on 127.0.0.1, real stores), wires them in a
 //! sparse random graph (each node dials its parent in a binary tree plus one random earlier
 //! node; Kademlia may add links), waits for the gossip mesh, then publishes ROUNDS records from
-//! random nodes. For each record: the time from the publish call until every other node has it
-//! durably stored (and the time to the median node). Reports the median and max over rounds.
+//! random nodes. For each record: how long the publish call took, and the time from the publish
+//! call until the first other node, half of them and all of them have it durably stored.
+//! Reports the median, p99 and max over rounds, and the copies of each record that gossip
+//! delivered to each node (gossipsub's own count, duplicates included).
 
 use std::time::{Duration, Instant};
 
@@ -18,12 +23,17 @@ use convene_node::{Draft, DraftFormat, Home};
 use tokio::sync::broadcast;
 
 fn main() {
-    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
-    let nodes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
-    let closed = args.next().is_some_and(|a| a == "closed");
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let mut numbers = args.iter().filter_map(|a| a.parse::<usize>().ok());
+    let nodes = numbers.next().unwrap_or(20);
+    let rounds = numbers.next().unwrap_or(30);
+    let closed = args.iter().any(|a| a == "closed");
+    let dropout = args.iter().any(|a| a == "dropout");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(run(nodes, rounds, closed));
+    runtime.block_on(run(nodes, rounds, closed, dropout));
 }
 
 fn random(below: usize) -> usize {
@@ -32,7 +42,15 @@ fn random(below: usize) -> usize {
     (u64::from_le_bytes(bytes) % below as u64) as usize
 }
 
-async fn run(nodes: usize, rounds: usize, closed: bool) {
+/// One round's times, from the publish call.
+struct Round {
+    publish: Duration,
+    first: Duration,
+    half: Duration,
+    all: Duration,
+}
+
+async fn run(nodes: usize, rounds: usize, closed: bool, dropout: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut daemons = Vec::new();
     let started = Instant::now();
@@ -50,12 +68,13 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
             home = Home::open(&path).unwrap();
         }
         let daemon = Daemon::start(&home, RunOptions::loopback()).await.unwrap();
-        daemons.push((home, daemon));
+        daemons.push(Some((home, daemon)));
     }
     eprintln!("{nodes} nodes started");
     let tickets: Vec<String> = tickets_of(&daemons).await;
     let mut links = 0;
-    for (i, (_, daemon)) in daemons.iter().enumerate().skip(1) {
+    for (i, node) in daemons.iter().enumerate().skip(1) {
+        let (_, daemon) = node.as_ref().unwrap();
         let mut targets = vec![(i - 1) / 2, random(i)];
         targets.dedup();
         for target in targets {
@@ -68,7 +87,7 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
     // Wait until every node gossips with someone.
     loop {
         let mut ready = true;
-        for (_, daemon) in &daemons {
+        for (_, daemon) in daemons.iter().flatten() {
             let status = daemon.status().await.unwrap();
             ready &= status.net.peers.iter().any(|p| p.gossip);
         }
@@ -92,13 +111,33 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
         println!("after 40 s: {mean:.1} connections per node (max {max})");
     }
 
-    let mut all = Vec::new();
-    let mut median_node = Vec::new();
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut publisher = random(nodes);
     for round in 0..rounds {
-        let mut receivers: Vec<broadcast::Receiver<_>> =
-            daemons.iter().map(|(_, d)| d.store().subscribe()).collect();
-        let publisher = random(nodes);
-        let (home, daemon) = &daemons[publisher];
+        if dropout && round == rounds / 2 {
+            let mut dropped = 0;
+            while dropped < nodes / 10 {
+                let i = random(nodes);
+                if i != publisher
+                    && let Some((_, daemon)) = daemons[i].take()
+                {
+                    daemon.shutdown().await.unwrap();
+                    dropped += 1;
+                }
+            }
+            println!("{dropped} nodes shut down after round {round}");
+        }
+        let receivers: Vec<Option<broadcast::Receiver<_>>> = daemons
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                node.as_ref()
+                    .filter(|_| i != publisher)
+                    .map(|(_, daemon)| daemon.store().subscribe())
+            })
+            .collect();
+        let (home, daemon) = daemons[publisher].as_ref().unwrap();
         let author = home.identity().unwrap().author();
         let text = format!(
             "kind = \"experiment\"\ntitle = \"Propagation round {round}\"\nsummary = \"Timing how fast news travels\"\n"
@@ -106,66 +145,114 @@ async fn run(nodes: usize, rounds: usize, closed: bool) {
         let draft = Draft::parse(&text, DraftFormat::Toml, "bench", &author).unwrap();
         let start = Instant::now();
         let record = daemon.publish(draft).await.unwrap().record;
+        let publish = start.elapsed();
         let id = record.id();
-        let mut arrivals = Vec::new();
-        for (i, receiver) in receivers.iter_mut().enumerate() {
-            if i == publisher {
-                continue;
-            }
-            let arrived = tokio::time::timeout(Duration::from_secs(30), async {
-                loop {
-                    match receiver.recv().await {
-                        Ok(stored) if stored == id => return start.elapsed(),
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => panic!("node stopped"),
-                    }
-                }
-            })
-            .await
-            .unwrap_or_else(|_| panic!("round {round}: node {i} never got the record"));
-            arrivals.push(arrived);
-        }
+        // Every receiver waits at once, so each arrival is timed when it happens.
+        let waits = receivers
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, receiver)| {
+                let mut receiver = receiver?;
+                Some(async move {
+                    tokio::time::timeout(Duration::from_secs(30), async {
+                        loop {
+                            match receiver.recv().await {
+                                Ok(stored) if stored == id => return start.elapsed(),
+                                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                                Err(broadcast::error::RecvError::Closed) => panic!("node stopped"),
+                            }
+                        }
+                    })
+                    .await
+                    .unwrap_or_else(|_| panic!("round {round}: node {i} never got the record"))
+                })
+            });
+        let mut arrivals = futures::future::join_all(waits).await;
         arrivals.sort();
-        all.push(*arrivals.last().unwrap());
-        median_node.push(arrivals[arrivals.len() / 2]);
+        let times = Round {
+            publish,
+            first: arrivals[0],
+            half: arrivals[arrivals.len() / 2],
+            all: *arrivals.last().unwrap(),
+        };
+        if dropout && round >= rounds / 2 {
+            after.push(times);
+        } else {
+            before.push(times);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
+        publisher = loop {
+            let next = random(nodes);
+            if daemons[next].is_some() {
+                break next;
+            }
+        };
     }
-    all.sort();
-    median_node.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "time for a record to reach all {} other nodes over {rounds} records: median {:.1} ms, max {:.1} ms",
-        nodes - 1,
-        ms(all[all.len() / 2]),
-        ms(*all.last().unwrap())
-    );
-    println!(
-        "time to reach half the nodes: median {:.1} ms, max {:.1} ms",
-        ms(median_node[median_node.len() / 2]),
-        ms(*median_node.last().unwrap())
-    );
+    report(&before, nodes - 1);
+    if dropout {
+        println!("after the dropout:");
+        report(&after, nodes - 1 - nodes / 10);
+    }
     let (mean, max) = connections(&daemons).await;
     println!("at the end: {mean:.1} connections per node (max {max})");
-    for (_, daemon) in daemons {
+    let (mean, max) = copies(&daemons).await;
+    println!("copies of each record received per node: mean {mean:.2}, most {max:.2}");
+    for (_, daemon) in daemons.into_iter().flatten() {
         daemon.shutdown().await.unwrap();
     }
 }
 
+fn report(rounds: &[Round], others: usize) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let line = |what: &str, pick: fn(&Round) -> Duration| {
+        let mut times: Vec<Duration> = rounds.iter().map(pick).collect();
+        times.sort();
+        let p99 = times[(times.len() * 99).div_ceil(100) - 1];
+        println!(
+            "{what}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            ms(times[times.len() / 2]),
+            ms(p99),
+            ms(*times.last().unwrap())
+        );
+    };
+    println!("over {} records:", rounds.len());
+    line("  the publish call", |r| r.publish);
+    line("  to the first other node", |r| r.first);
+    line("  to half the others", |r| r.half);
+    line(&format!("  to all {others} others"), |r| r.all);
+}
+
 /// Connections per node: the mean and the most any node has.
-async fn connections(daemons: &[(Home, Daemon)]) -> (f64, usize) {
+async fn connections(daemons: &[Option<(Home, Daemon)>]) -> (f64, usize) {
     let mut total = 0;
     let mut max = 0;
-    for (_, daemon) in daemons {
+    let mut running = 0;
+    for (_, daemon) in daemons.iter().flatten() {
+        running += 1;
         let peers = daemon.status().await.unwrap().net.peers.len();
         total += peers;
         max = max.max(peers);
     }
-    (total as f64 / daemons.len() as f64, max)
+    (total as f64 / running as f64, max)
 }
 
-async fn tickets_of(daemons: &[(Home, Daemon)]) -> Vec<String> {
+/// Copies received per record gossip brought, for each node still running: the mean and the
+/// most any node received.
+async fn copies(daemons: &[Option<(Home, Daemon)>]) -> (f64, f64) {
+    let mut each = Vec::new();
+    for (_, daemon) in daemons.iter().flatten() {
+        let net = daemon.status().await.unwrap().net;
+        if net.gossip_received > 0 {
+            each.push(net.gossip_copies as f64 / net.gossip_received as f64);
+        }
+    }
+    let mean = each.iter().sum::<f64>() / each.len().max(1) as f64;
+    (mean, each.iter().copied().fold(0.0, f64::max))
+}
+
+async fn tickets_of(daemons: &[Option<(Home, Daemon)>]) -> Vec<String> {
     let mut tickets = Vec::new();
-    for (_, daemon) in daemons {
+    for (_, daemon) in daemons.iter().flatten() {
         tickets.push(daemon.status().await.unwrap().net.ticket);
     }
     tickets
