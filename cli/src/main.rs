@@ -313,8 +313,9 @@ enum Command {
     },
     /// Rebuild the search index from the store.
     Reindex,
-    /// Give the store file's free space back to the disk (after large retractions, purges or
-    /// many updates). The node must be stopped: compaction needs the store to itself.
+    /// Make the store file as small as its contents allow: rewrite its tables in key order and
+    /// give the free space back to the disk (after an import, large retractions, purges or many
+    /// updates). The node must be stopped: compaction needs the store to itself.
     Compact,
     /// Start a new store when the old one is lost or damaged: the damaged file is moved aside,
     /// every record in it that still verifies is kept, and the index is rebuilt.
