@@ -1,22 +1,63 @@
-//! Catch-up sync cost: bytes and messages to reconcile two sets of 100,000 latest versions with
-//! 0, 100 and 10,000 differences, beside the size of the differing records themselves (which
-//! have to cross anyway). Differences are scattered over the whole set, the hard case for
-//! range-based reconciliation; in practice they cluster among recent records.
+//! Catch-up sync cost: bytes and messages to reconcile two sets of latest versions (100,000,
+//! or `CONVENE_BENCH_RECORDS`) with 0, 10, 1,000 and 10,000 differences, beside the size of the
+//! differing records themselves (which have to cross anyway). Differences are either scattered
+//! over the whole set, the hard case for range-based reconciliation, or recent (the newest
+//! records), as after a node was offline for a while.
 //!
-//! Run: `cargo bench -p convene-protocol --bench sync`. Prints a Markdown table.
+//! Run: `cargo bench -p convene-protocol --bench sync`. Prints Markdown tables.
 
 use std::time::Instant;
 
 use convene_protocol::sync::{SyncItem, reconcile_locally};
 use convene_protocol::{Content, Experiment, Identity, Record, Slug, Status};
 
-const RECORDS: usize = 100_000;
+/// Records on each side unless `CONVENE_BENCH_RECORDS` says otherwise (at most 5,000,000).
+const DEFAULT_RECORDS: usize = 100_000;
+const DIFFERENCES: [usize; 4] = [0, 10, 1_000, 10_000];
+
+/// Where the differences lie.
+#[derive(Clone, Copy)]
+enum Spread {
+    /// Evenly over the whole set.
+    Scattered,
+    /// Among the newest records.
+    Recent,
+}
+
+impl Spread {
+    fn name(self) -> &'static str {
+        match self {
+            Spread::Scattered => "scattered",
+            Spread::Recent => "recent",
+        }
+    }
+
+    /// Whether record `n` of `total` (oldest first) is one of the `differences`, and if so
+    /// which one (0, 1, 2, …): the sides alternate by it.
+    fn differs(self, n: usize, total: usize, differences: usize) -> Option<usize> {
+        if differences == 0 {
+            return None;
+        }
+        match self {
+            Spread::Scattered => {
+                let step = total / differences;
+                (n.is_multiple_of(step) && n / step < differences).then_some(n / step)
+            }
+            Spread::Recent => n.checked_sub(total - differences),
+        }
+    }
+}
 
 fn main() {
-    eprintln!("signing {RECORDS} records…");
+    let total: usize = std::env::var("CONVENE_BENCH_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_RECORDS)
+        .clamp(DIFFERENCES[DIFFERENCES.len() - 1], 5_000_000);
+    eprintln!("signing {total} records…");
     let identities: Vec<Identity> = (0..50u8).map(|n| Identity::from_secret([n; 32])).collect();
     let base = 1_700_000_000i64;
-    let records: Vec<Record> = (0..RECORDS)
+    let records: Vec<Record> = (0..total)
         .map(|n| {
             let content = Content::Experiment(Experiment {
                 title: format!("Experiment number {n} on shared services"),
@@ -43,19 +84,18 @@ fn main() {
         "| differences | messages | bytes exchanged | differing records' bytes | ids found | time |"
     );
     println!("|---|---|---|---|---|---|");
-    for differences in [0usize, 100, 10_000] {
-        // Every (RECORDS / differences)-th record is missing on one side, alternating sides.
-        let step = RECORDS.checked_div(differences).unwrap_or(usize::MAX);
+    for (spread, differences) in cases() {
+        // Each differing record is missing on one side, alternating sides.
         let (mut a, mut b, mut differing_bytes) = (Vec::new(), Vec::new(), 0usize);
         for (n, item) in items.iter().enumerate() {
-            let differs = differences > 0 && n % step == 0;
-            if differs {
+            let differs = spread.differs(n, total, differences);
+            if differs.is_some() {
                 differing_bytes += records[n].bytes().len();
             }
-            if !differs || (n / step) % 2 == 0 {
+            if differs.is_none_or(|k| k % 2 == 0) {
                 a.push(*item);
             }
-            if !differs || (n / step) % 2 == 1 {
+            if differs.is_none_or(|k| k % 2 == 1) {
                 b.push(*item);
             }
         }
@@ -68,7 +108,8 @@ fn main() {
             "reconciliation must find every difference"
         );
         println!(
-            "| {differences} | {} | {:.1} KiB | {:.1} KiB | {found} | {:.0} ms |",
+            "| {differences} {} | {} | {:.1} KiB | {:.1} KiB | {found} | {:.0} ms |",
+            spread.name(),
             result.messages,
             result.bytes as f64 / 1024.0,
             differing_bytes as f64 / 1024.0,
@@ -77,11 +118,20 @@ fn main() {
     }
     println!();
     println!(
-        "{RECORDS} records on each side; messages counted in both directions; frame limit 60,000 bytes."
+        "{total} records on each side; messages counted in both directions; frame limit 60,000 bytes."
     );
 
     println!();
     catch_up(&records, &items);
+}
+
+/// Every spread with every number of differences (0 only once).
+fn cases() -> Vec<(Spread, usize)> {
+    let mut cases = vec![(Spread::Scattered, 0)];
+    for spread in [Spread::Scattered, Spread::Recent] {
+        cases.extend(DIFFERENCES.iter().skip(1).map(|&d| (spread, d)));
+    }
+    cases
 }
 
 /// The whole sync protocol for one node that lacks `differences` of the other's records (the
@@ -97,12 +147,12 @@ fn catch_up(records: &[Record], items: &[SyncItem]) {
     println!("|---|---|---|---|---|---|---|");
     let by_id: std::collections::HashMap<RecordId, &Record> =
         records.iter().map(|r| (r.id(), r)).collect();
-    for differences in [0usize, 100, 10_000] {
-        let step = RECORDS.checked_div(differences).unwrap_or(usize::MAX);
+    let total = records.len();
+    for (spread, differences) in cases() {
         let mut behind = Vec::new();
         let mut missing_bytes = 0;
         for (n, item) in items.iter().enumerate() {
-            if differences > 0 && n % step == 0 {
+            if spread.differs(n, total, differences).is_some() {
                 missing_bytes += records[n].bytes().len();
             } else {
                 behind.push(*item);
@@ -139,7 +189,8 @@ fn catch_up(records: &[Record], items: &[SyncItem]) {
         }
         let all = reconcile_bytes + fetch_bytes;
         println!(
-            "| {differences} | {} ({rounds} + {fetches}) | {:.1} KiB | {:.1} KiB | {:.1} KiB | {:.1} KiB | {} |",
+            "| {differences} {} | {} ({rounds} + {fetches}) | {:.1} KiB | {:.1} KiB | {:.1} KiB | {:.1} KiB | {} |",
+            spread.name(),
             rounds + fetches,
             reconcile_bytes as f64 / 1024.0,
             fetch_bytes as f64 / 1024.0,
@@ -153,7 +204,5 @@ fn catch_up(records: &[Record], items: &[SyncItem]) {
         );
     }
     println!();
-    println!(
-        "{RECORDS} records on the up-to-date side; the other lacks the given number, spread evenly."
-    );
+    println!("{total} records on the up-to-date side; the other lacks the given number of them.");
 }
