@@ -742,6 +742,36 @@ mod actor {
         daemon.shutdown().await.unwrap();
     }
 
+    /// Regression: a node stopped while a reindex ran committed the half-built index as up to
+    /// date with the store, so after a restart searches missed every record the reindex had
+    /// not reached yet, and nothing caught up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_stopped_during_a_reindex_still_finds_every_record_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::init(dir.path(), Some("Reindex Council".into())).unwrap();
+        let indexed = {
+            let mut node = convene_node::Node::open(&home.data_dir()).unwrap();
+            let records: Vec<_> = (0..5_000u64)
+                .map(|n| super::signed((n % 7) as u8 + 1, &format!("r{n}"), 1, "A pilot"))
+                .collect();
+            node.admit(&records, convene_node::Source::Import).unwrap();
+            let indexed = node.index().num_docs();
+            node.close().unwrap();
+            indexed
+        };
+        assert!(indexed >= 5_000, "{indexed} indexed");
+        let daemon = Daemon::start(&home, options()).await.unwrap();
+        let store = daemon.store().clone();
+        let reindex =
+            tokio::spawn(async move { store.ask(|reply| Request::Reindex { reply }).await });
+        // Long enough for the reindex to start, far too short for 5,000 records.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        daemon.shutdown().await.unwrap();
+        let _ = reindex.await;
+        let node = convene_node::Node::open(&home.data_dir()).unwrap();
+        assert_eq!(node.index().num_docs(), indexed);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn when_the_store_thread_dies_the_daemon_says_so_at_once() {
         let dir = tempfile::tempdir().unwrap();

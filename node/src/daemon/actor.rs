@@ -780,6 +780,9 @@ impl Actor {
         // Later jobs fail at once (their callers see `Closed`) instead of waiting.
         queue.close();
         if let Some(reindexing) = self.reindex.take() {
+            // A half-built index must not be committed as up to date: the index stays as it
+            // was before the reindex and catches up from the store on the next open.
+            let _ = self.node.discard_index_changes();
             let _ = reindexing.reply.send(Err(ActorError::Closed));
         }
         if self.node.index().uncommitted().is_some() {
