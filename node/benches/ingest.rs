@@ -49,6 +49,24 @@ fn dir_size(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Lines the import admits at once (`transfer.rs` reads in chunks of this many).
+const IMPORT_CHUNK: usize = 1_024;
+
+/// CPU time this process has used, all threads (from /proc; 10 ms resolution).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 fn main() {
     let count: usize = std::env::var("CONVENE_BENCH_RECORDS")
         .ok()
@@ -81,6 +99,44 @@ fn main() {
         key.verify_strict(signed, signature).unwrap();
     }
     let verify = start.elapsed();
+
+    // Each stage of the import alone, on the same records: parsing the lines (one thread),
+    // storing them in the import's batches (admission and a durable commit each, no index),
+    // and indexing them (one commit at the end). With the verification above, their CPU time
+    // says how fast two cores could import at best.
+    let cpu_before = cpu_time();
+    let start = Instant::now();
+    let mut parsed = 0;
+    for line in export
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+    {
+        let line: ExportLine = serde_json::from_slice(line).unwrap();
+        parsed += base64::Engine::decode(&base64::engine::general_purpose::STANDARD, line.record)
+            .unwrap()
+            .len();
+    }
+    std::hint::black_box(parsed);
+    let parse = (start.elapsed(), cpu_time() - cpu_before);
+    let stage_dir = tempfile::tempdir().unwrap();
+    let mut stage = Node::create(&stage_dir.path().join("store")).unwrap();
+    let cpu_before = cpu_time();
+    let start = Instant::now();
+    for chunk in records.chunks(IMPORT_CHUNK) {
+        stage.store_only_for_benchmarks(chunk).unwrap();
+    }
+    let store = (start.elapsed(), cpu_time() - cpu_before);
+    drop(stage);
+    let mut stage = Node::create(&stage_dir.path().join("index")).unwrap();
+    let cpu_before = cpu_time();
+    let start = Instant::now();
+    for chunk in records.chunks(IMPORT_CHUNK) {
+        stage.index_only_for_benchmarks(chunk, false).unwrap();
+    }
+    stage.index_only_for_benchmarks(&[], true).unwrap();
+    let index_stage = (start.elapsed(), cpu_time() - cpu_before);
+    stage.close().unwrap();
+    drop(stage_dir);
 
     // The real import path into a fresh node.
     let dir = tempfile::tempdir().unwrap();
@@ -226,6 +282,30 @@ fn main() {
     println!(
         "| import ÷ baseline | **{:.2}** (aim ≥ 0.33) |",
         import_rate / verify_rate
+    );
+    let stage_line = |what: &str, (wall, cpu): (Duration, Duration)| {
+        println!(
+            "| stage alone: {what}: time (CPU) | {:.2} s ({:.2} s) |",
+            wall.as_secs_f64(),
+            cpu.as_secs_f64()
+        );
+    };
+    stage_line("parse the lines, 1 thread", parse);
+    stage_line("verify, 1 thread (the baseline)", (verify, verify));
+    stage_line("store, batches of 1,024, no index", store);
+    stage_line("index, one commit at the end", index_stage);
+    // Two cores do at most twice a core's work, and no faster than the slowest stage, which
+    // runs on one thread (store) or one writer thread (index).
+    let cpu_total = parse.1 + verify + store.1 + index_stage.1;
+    let limit = (cpu_total / 2).max(store.0).max(index_stage.0);
+    println!(
+        "| two-core limit these imply (max of CPU ÷ 2 and the slowest stage) | {:.0} records/s ({:.2} s) |",
+        count as f64 / limit.as_secs_f64(),
+        limit.as_secs_f64()
+    );
+    println!(
+        "| import ÷ two-core limit | **{:.2}** (aim ≥ 0.8) |",
+        limit.as_secs_f64() / import.as_secs_f64()
     );
     println!(
         "| then closing (index segment merges) | {:.2} s |",

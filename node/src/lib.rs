@@ -870,6 +870,28 @@ impl Node {
         Ok(self.index.discard_uncommitted()?)
     }
 
+    /// The store step of the write path alone (admission and one durable transaction, the index
+    /// left behind): for the ingest benchmark's cost of each stage. The records stored.
+    #[doc(hidden)]
+    pub fn store_only_for_benchmarks(&mut self, records: &[Record]) -> Result<usize, NodeError> {
+        Ok(self.store_records(records, Source::Import)?.1.len())
+    }
+
+    /// The index step of the write path alone (and a commit, if asked): for the ingest
+    /// benchmark's cost of each stage.
+    #[doc(hidden)]
+    pub fn index_only_for_benchmarks(
+        &mut self,
+        records: &[Record],
+        commit: bool,
+    ) -> Result<(), NodeError> {
+        self.index_records(records)?;
+        if commit {
+            self.commit_index()?;
+        }
+        Ok(())
+    }
+
     /// From now on the write path ([`Node::admit`], so publishing too) leaves its index changes
     /// uncommitted: the caller commits them ([`Index::uncommitted`] says since when they wait),
     /// before any search and when it sees fit. A crash loses nothing: the index catches up from
