@@ -639,6 +639,13 @@ fn floods_of_invalid_records_and_connections_leave_honest_gossip_and_memory_alon
         victim_id,
     } = victim_and_honest("Flooded Council", "Honest Council");
     let baseline = gossip_latency(&honest, &victim, "before", 5);
+    // Gossipsub's own counts, as `node status` shows them: one peer, one copy of each record.
+    let counted = status(&victim);
+    assert!(
+        counted["gossip_received"].as_u64().unwrap() >= 5,
+        "{counted}"
+    );
+    assert_eq!(counted["gossip_copies"], counted["gossip_received"]);
 
     let (_attacker_dir, runtime, attacker, attacker_id) = attacker_joins(&victim);
     wait_until(Duration::from_secs(20), "the attacker joins gossip", || {
