@@ -284,7 +284,6 @@ fn main() {
             summary(times, None)
         );
         let mut kinds: Vec<&str> = times.iter().map(|(k, _)| *k).collect();
-        kinds.dedup();
         kinds.sort();
         kinds.dedup();
         for kind in kinds {

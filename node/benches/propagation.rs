@@ -203,6 +203,10 @@ async fn run(nodes: usize, rounds: usize, closed: bool, dropout: bool) {
 }
 
 fn report(rounds: &[Round], others: usize) {
+    if rounds.is_empty() {
+        println!("no records timed");
+        return;
+    }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let line = |what: &str, pick: fn(&Round) -> Duration| {
         let mut times: Vec<Duration> = rounds.iter().map(pick).collect();
