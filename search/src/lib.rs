@@ -399,10 +399,9 @@ impl Index {
         query.check()?;
         let searcher = self.reader.searcher();
         let limit = if query.limit == 0 { 10 } else { query.limit };
-        let text_query = self.text_query(&query.text);
-        let combined = self.with_filters(text_query.box_clone(), query);
+        let combined = self.with_filters(self.text_query(&query.text), query);
         let top = searcher.search(&combined, &TopDocs::with_limit(limit).order_by_score())?;
-        self.hits(&searcher, &*text_query, top)
+        self.hits(&searcher, &query.text, top)
     }
 
     /// [`Index::search`] and [`Index::facets`] of the same query, in one pass over the matches.
@@ -410,8 +409,7 @@ impl Index {
         query.check()?;
         let searcher = self.reader.searcher();
         let limit = if query.limit == 0 { 10 } else { query.limit };
-        let text_query = self.text_query(&query.text);
-        let combined = self.with_filters(text_query.box_clone(), query);
+        let combined = self.with_filters(self.text_query(&query.text), query);
         let (top, counts) = searcher.search(
             &combined,
             &(
@@ -420,26 +418,23 @@ impl Index {
             ),
         )?;
         Ok((
-            self.hits(&searcher, &*text_query, top)?,
+            self.hits(&searcher, &query.text, top)?,
             facets::read(counts)?,
         ))
     }
 
-    /// The hits for the top documents, with snippets of what `text_query` matched.
+    /// The hits for the top documents, with snippets showing the words of `text`.
     fn hits(
         &self,
         searcher: &tantivy::Searcher,
-        text_query: &dyn TantivyQuery,
+        text: &str,
         top: Vec<(f32, tantivy::DocAddress)>,
     ) -> Result<Vec<Hit>, IndexError> {
         if top.is_empty() {
             return Ok(Vec::new());
         }
-        let snippets = Snippets::new(
-            searcher,
-            text_query,
-            [self.fields.summary, self.fields.body],
-        );
+        let words = query::words(&self.fields, text).unwrap_or_else(|| Box::new(EmptyQuery));
+        let snippets = Snippets::new(searcher, &*words, [self.fields.summary, self.fields.body]);
         top.into_iter()
             .map(|(score, doc_address)| {
                 let doc: TantivyDocument = searcher.doc(doc_address)?;
@@ -814,6 +809,83 @@ mod tests {
                 hit.snippet.text
             );
         }
+    }
+
+    fn slugs_found(index: &Index, text: &str) -> Vec<String> {
+        let mut slugs: Vec<String> = index
+            .search(&Query {
+                text: text.into(),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|hit| hit.address.slug.to_string())
+            .collect();
+        slugs.sort();
+        slugs
+    }
+
+    #[test]
+    fn a_phrase_finds_its_words_next_to_each_other_in_one_field_and_nowhere_else() {
+        let (_dir, index) = index_of(&[
+            record("next", "Virtual town hall meetings", "Online.", "Leeds"),
+            record("apart", "Town meetings", "In the old hall.", "York"),
+            record("split", "Our town", "Hall of fame.", "Hull"),
+            record("stopword", "The head of service", "Reports.", "Wales"),
+            record("other-stopword", "Head for service", "Reports.", "Wales"),
+            record("joined", "Head service desk", "Calls.", "Wales"),
+        ]);
+        assert_eq!(slugs_found(&index, r#""town hall""#), ["next"]);
+        assert_eq!(slugs_found(&index, r#""Town Halls""#), ["next"], "analysed");
+        // A stop word is dropped on both sides, and leaves the same gap.
+        assert_eq!(
+            slugs_found(&index, r#""head of service""#),
+            ["other-stopword", "stopword"]
+        );
+        assert_eq!(slugs_found(&index, r#""head service""#), ["joined"]);
+        // Longer phrases need every pair of neighbours.
+        assert_eq!(slugs_found(&index, r#""virtual town hall""#), ["next"]);
+        assert!(slugs_found(&index, r#""virtual hall town""#).is_empty());
+        // The value of one field is not continued by the next.
+        assert!(slugs_found(&index, r#""town hall of fame""#).is_empty());
+    }
+
+    #[test]
+    fn a_pair_sharing_a_phrases_bucket_is_not_taken_for_the_phrase() {
+        // Find a made-up word whose pair with "town" lands in the bucket of "town hall".
+        let bucket = schema::pair("town", "hall");
+        let twin = (0..10 * schema::PAIR_BUCKETS)
+            .map(|n| format!("zq{n}"))
+            .find(|word| schema::pair("town", word) == bucket)
+            .expect("every bucket is reached within ten times their number");
+        let (_dir, index) = index_of(&[
+            record(
+                "twin",
+                &format!("Town {twin} and a hall"),
+                "Online.",
+                "Leeds",
+            ),
+            record("real", "Town hall meetings", "Online.", "Leeds"),
+        ]);
+        assert_eq!(slugs_found(&index, r#""town hall""#), ["real"]);
+        assert_eq!(slugs_found(&index, &format!("\"town {twin}\"")), ["twin"]);
+    }
+
+    #[test]
+    fn a_phrase_hit_highlights_the_words_of_the_phrase() {
+        let (_dir, index) = index_of(&[record(
+            "a",
+            "Virtual town hall meetings",
+            "Online.",
+            "Leeds",
+        )]);
+        let hits = index
+            .search(&Query {
+                text: r#"online "town hall""#.into(),
+                ..Query::default()
+            })
+            .unwrap();
+        assert_eq!(highlighted(&hits[0].snippet), ["town", "hall"]);
     }
 
     #[test]
