@@ -4,8 +4,9 @@
 //! in one process:
 //! - verifying their signatures alone on one thread (the baseline),
 //! - importing them through the real path: parse → verify (all cores) → redb → tantivy,
-//! - search latency through `Node::search` (snippets and all) beside the same queries on the
-//!   bare tantivy index (parse, top 10, load the 10 documents).
+//! - search latency through `Node::search` (snippets and all) beside the same queries on a bare
+//!   tantivy index of the same text, built as tantivy's documentation shows (parse, top 10, load
+//!   the 10 documents), and beside Convene's own index and query run on tantivy directly.
 //!
 //! Prints a Markdown report for `docs/benchmarks.md`. Run: `cargo bench -p convene-node`.
 
@@ -47,6 +48,76 @@ fn dir_size(path: &std::path::Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// A tantivy index of the records' text as tantivy's documentation builds one: `TEXT` fields
+/// (the default tokenizer, with positions) for title, summary, body and tags.
+struct BareIndex {
+    index: tantivy::Index,
+    reader: tantivy::IndexReader,
+    text: [tantivy::schema::Field; 4],
+    address: tantivy::schema::Field,
+}
+
+impl BareIndex {
+    fn build(dir: &std::path::Path, records: &[convene_protocol::Record]) -> BareIndex {
+        use convene_protocol::Content;
+        use tantivy::schema::{STORED, STRING, Schema, TEXT};
+        let mut builder = Schema::builder();
+        let text =
+            ["title", "summary", "body", "topics"].map(|name| builder.add_text_field(name, TEXT));
+        let address = builder.add_text_field("address", STRING | STORED);
+        let index = tantivy::Index::create_in_dir(dir, builder.build()).unwrap();
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 64 << 20).unwrap();
+        let [title, summary, body, topics] = text;
+        for record in records {
+            let Some(content) = record.content() else {
+                continue;
+            };
+            let mut doc = tantivy::TantivyDocument::default();
+            doc.add_text(address, record.address().to_string());
+            doc.add_text(title, content.title());
+            let mut add = |field, value: &Option<String>| {
+                if let Some(value) = value {
+                    doc.add_text(field, value);
+                }
+            };
+            let tags = match content {
+                Content::Experiment(e) => {
+                    add(summary, &Some(e.summary.clone()));
+                    add(body, &e.description);
+                    add(body, &e.outcomes);
+                    &e.tags
+                }
+                Content::Practitioner(p) => {
+                    add(summary, &p.role);
+                    add(body, &p.bio);
+                    &p.expertise
+                }
+                Content::Lesson(l) => {
+                    add(summary, &Some(l.summary.clone()));
+                    for value in [&l.body, &l.worked, &l.didnt_work, &l.recommendation] {
+                        add(body, value);
+                    }
+                    &l.tags
+                }
+                _ => continue,
+            };
+            for tag in tags {
+                doc.add_text(topics, tag);
+            }
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        writer.wait_merging_threads().unwrap();
+        let reader = index.reader().unwrap();
+        BareIndex {
+            index,
+            reader,
+            text,
+            address,
+        }
+    }
 }
 
 /// Lines the import admits at once (`transfer.rs` reads in chunks of this many).
@@ -122,8 +193,11 @@ fn main() {
     let mut stage = Node::create(&stage_dir.path().join("store")).unwrap();
     let cpu_before = cpu_time();
     let start = Instant::now();
-    for chunk in records.chunks(IMPORT_CHUNK) {
-        stage.store_only_for_benchmarks(chunk).unwrap();
+    let chunks = records.len().div_ceil(IMPORT_CHUNK);
+    for (n, chunk) in records.chunks(IMPORT_CHUNK).enumerate() {
+        stage
+            .store_only_for_benchmarks(chunk, n + 1 == chunks)
+            .unwrap();
     }
     let store = (start.elapsed(), cpu_time() - cpu_before);
     drop(stage);
@@ -178,20 +252,19 @@ fn main() {
         })
         .collect();
     let (index, reader) = node.index().raw_tantivy();
-    let schema = index.schema();
-    let field = |name| schema.get_field(name).unwrap();
-    let (title, summary, body, topics, address) = (
-        field("title"),
-        field("summary"),
-        field("body"),
-        field("topics"),
-        field("address"),
-    );
-    let mut parser = QueryParser::for_index(index, vec![title, summary, body, topics]);
+    let address = index.schema().get_field("address").unwrap();
+    let bare_dir = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let bare_index = BareIndex::build(bare_dir.path(), &records);
+    let bare_build = start.elapsed();
+    let [title, summary, body, topics] = bare_index.text;
+    let mut parser = QueryParser::for_index(&bare_index.index, vec![title, summary, body, topics]);
     parser.set_field_boost(title, 3.0);
     parser.set_field_boost(topics, 2.0);
     parser.set_field_boost(summary, 1.5);
-    let top_ten = |query: &dyn tantivy::query::Query| {
+    let top_ten_of = |reader: &tantivy::IndexReader,
+                      address: tantivy::schema::Field,
+                      query: &dyn tantivy::query::Query| {
         let searcher = reader.searcher();
         let top = searcher
             .search(query, &TopDocs::with_limit(10).order_by_score())
@@ -205,10 +278,18 @@ fn main() {
             })
             .sum::<usize>()
     };
-    // Bare tantivy as its documentation shows it: the query parser over the same fields.
-    let bare = |text: &str| top_ten(&*parser.parse_query_lenient(text).0);
-    // The engine alone on the query `Node::search` builds: what the API adds is the rest.
-    let engine = |text: &str| top_ten(&*node.index().raw_text_query(text));
+    // Bare tantivy as its documentation shows it: its own index of the same text (default
+    // tokenizer, positions) and its query parser over the same fields.
+    let bare = |text: &str| {
+        top_ten_of(
+            &bare_index.reader,
+            bare_index.address,
+            &*parser.parse_query_lenient(text).0,
+        )
+    };
+    // The engine alone on Convene's index and the query `Node::search` builds: what the API
+    // adds is the rest.
+    let engine = |text: &str| top_ten_of(reader, address, &*node.index().raw_text_query(text));
     let ours = |text: &str| {
         node.search(&Query {
             text: text.to_string(),
@@ -225,8 +306,10 @@ fn main() {
         ours(query);
     }
     let (mut bare_times, mut engine_times, mut our_times) = (Vec::new(), Vec::new(), Vec::new());
+    // `Node::search` by kind of query, in the order the queries are made.
+    let mut by_kind: [Vec<Duration>; 4] = Default::default();
     for _round in 0..5 {
-        for query in &queries {
+        for (n, query) in queries.iter().enumerate() {
             let start = Instant::now();
             std::hint::black_box(bare(query));
             bare_times.push(start.elapsed());
@@ -236,6 +319,7 @@ fn main() {
             let start = Instant::now();
             std::hint::black_box(ours(query));
             our_times.push(start.elapsed());
+            by_kind[n % 4].push(start.elapsed());
         }
     }
     bare_times.sort();
@@ -292,7 +376,10 @@ fn main() {
     };
     stage_line("parse the lines, 1 thread", parse);
     stage_line("verify, 1 thread (the baseline)", (verify, verify));
-    stage_line("store, batches of 1,024, no index", store);
+    stage_line(
+        "store, batches of 1,024 (a durable commit every 32), no index",
+        store,
+    );
     stage_line("index, one commit at the end", index_stage);
     // Two cores do at most twice a core's work, and no faster than the slowest stage, which
     // runs on one thread (store) or one writer thread (index).
@@ -324,13 +411,18 @@ fn main() {
         dir_size(&dir.path().join("index")) as f64 / 1_048_576.0
     );
     println!(
-        "| search, bare tantivy with its query parser: median / p99 | {} / {} |",
+        "| bare tantivy index of the same text (default tokenizer, positions): build / size | {:.2} s / {:.1} MiB |",
+        bare_build.as_secs_f64(),
+        dir_size(bare_dir.path()) as f64 / 1_048_576.0
+    );
+    println!(
+        "| search, bare tantivy index with its query parser: median / p99 | {} / {} |",
         ms(bare_median),
         ms(percentile(&bare_times, 0.99))
     );
     let engine_median = percentile(&engine_times, 0.5);
     println!(
-        "| search, bare tantivy with Convene's query: median / p99 | {} / {} |",
+        "| search, Convene's index and query on bare tantivy: median / p99 | {} / {} |",
         ms(engine_median),
         ms(percentile(&engine_times, 0.99))
     );
@@ -338,6 +430,21 @@ fn main() {
         "| search, `Node::search`: median / p99 | {} / {} |",
         ms(our_median),
         ms(percentile(&our_times, 0.99))
+    );
+    let kinds: Vec<String> = by_kind
+        .iter_mut()
+        .map(|times| {
+            times.sort();
+            format!(
+                "{:.2} / {:.1}",
+                percentile(times, 0.5).as_secs_f64() * 1_000.0,
+                percentile(times, 0.99).as_secs_f64() * 1_000.0
+            )
+        })
+        .collect();
+    println!(
+        "| `Node::search` by query, median / p99 in ms: one word; two words; three words; a quoted two-word phrase | {} |",
+        kinds.join("; ")
     );
     println!(
         "| `Node::search` ÷ bare tantivy, query parser (median) | **{:.2}** (aim ≤ 1.5) |",

@@ -274,6 +274,11 @@ impl Store {
         Ok((before, size(&self.path)))
     }
 
+    /// Makes every commit so far durable (see [`Batch::commit_unsynced`]).
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        self.batch()?.commit()
+    }
+
     /// Starts a batch of writes.
     pub(crate) fn batch(&self) -> Result<Batch, StoreError> {
         Ok(Batch {
@@ -1417,6 +1422,17 @@ impl Batch {
 
     /// Makes the batch durable (fsync) before returning.
     pub fn commit(self) -> Result<(), StoreError> {
+        self.txn.commit()?;
+        Ok(())
+    }
+
+    /// Commits the batch without waiting for the disk: later transactions see it, and it
+    /// becomes durable with the next [`Batch::commit`] or [`Store::sync`]. A crash before then
+    /// rolls the store back to the last durable commit, whole.
+    pub fn commit_unsynced(mut self) -> Result<(), StoreError> {
+        self.txn
+            .set_durability(redb::Durability::None)
+            .map_err(redb::Error::from)?;
         self.txn.commit()?;
         Ok(())
     }

@@ -434,19 +434,21 @@ impl Node {
         now: i64,
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
-        let mut dry_run_write = if dry_run { Some(self.begin()?) } else { None };
-        let report = import_jsonl_into(input, dry_run, now, progress, &mut |records| {
-            let outcomes = match &mut dry_run_write {
-                Some(pending) => pending.admit(&records, Source::Import)?,
-                None => self.admit_uncommitted(&records, Source::Import)?,
-            };
-            Ok(Admitted::list(&records, outcomes))
-        })?;
-        // Dropping the dry run's write discards it.
-        drop(dry_run_write);
-        if !dry_run {
-            self.commit_index()?;
+        if dry_run {
+            let mut pending = self.begin()?;
+            // Dropping the dry run's write discards it.
+            return import_jsonl_into(input, dry_run, now, progress, &mut |records| {
+                let outcomes = pending.admit(&records, Source::Import)?;
+                Ok(Admitted::list(&records, outcomes))
+            });
         }
+        let report = self.unsynced_import(|node| {
+            import_jsonl_into(input, dry_run, now, progress, &mut |records| {
+                let outcomes = node.admit_uncommitted(&records, Source::Import)?;
+                Ok(Admitted::list(&records, outcomes))
+            })
+        })?;
+        self.commit_index()?;
         Ok(report)
     }
 
