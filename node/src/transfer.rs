@@ -684,7 +684,17 @@ pub(crate) fn import_jsonl_into(
     };
     std::thread::scope(|scope| -> Result<(), NodeError> {
         let (sender, receiver) = mpsc::sync_channel(VERIFIED_CHUNKS_IN_FLIGHT);
-        scope.spawn(move || read_and_verify(input, now, sender));
+        scope.spawn(move || {
+            lower_this_threads_priority();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .thread_name(|n| format!("convene-verify-{n}"))
+                .start_handler(|_| lower_this_threads_priority())
+                .build();
+            match pool {
+                Ok(pool) => pool.install(|| read_and_verify(input, now, sender)),
+                Err(_) => read_and_verify(input, now, sender),
+            }
+        });
         for chunk in receiver {
             let chunk = chunk?;
             report.read += chunk.lines.len() as u64;
@@ -952,6 +962,16 @@ fn line_text(number: u64, read: &LineRead, bytes: &[u8]) -> Result<String, Strin
             error.utf8_error().valid_up_to() + 1
         )
     })
+}
+
+/// Verification runs behind the store and the index. On two cores the index writer's one
+/// thread is an import's slowest stage, and each moment it waits for a core slows the whole
+/// import; reading and verifying run at a lower priority (nice 10), so they take the time the
+/// writer and the store leave. Best effort: where it cannot be lowered, nothing changes.
+fn lower_this_threads_priority() {
+    // On Linux the priority is each thread's own.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(None, 10);
 }
 
 fn read_and_verify(
