@@ -1,5 +1,5 @@
-//! The best hits of a text query among the documents a filter keeps, found with the text
-//! query's pruning intact.
+//! The best hits of a text query among the documents a filter keeps (and, for a lone phrase,
+//! where its words stand at their distance), found with the text query's pruning intact.
 //!
 //! A filter joined to the text query as one more required clause turns the text query's union
 //! into an intersection, which tantivy scores document by document: every document that holds a
@@ -15,21 +15,30 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{EnableScoring, Query, Scorer, Weight};
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader};
 
-/// The `limit` best-scoring documents that `filter` keeps, best first.
+/// The `limit` best-scoring documents that `filter` keeps and at least one of `any` matches
+/// (when it names any), best first.
 pub(crate) struct FilteredTop {
     limit: usize,
-    filter: Box<dyn Weight>,
+    filter: Option<Box<dyn Weight>>,
+    any: Vec<Box<dyn Weight>>,
 }
 
 impl FilteredTop {
     pub(crate) fn new(
         searcher: &Searcher,
-        filter: &dyn Query,
+        filter: Option<&dyn Query>,
+        any: &[Box<dyn Query>],
         limit: usize,
     ) -> tantivy::Result<FilteredTop> {
+        let weight =
+            |query: &dyn Query| query.weight(EnableScoring::disabled_from_searcher(searcher));
         Ok(FilteredTop {
             limit,
-            filter: filter.weight(EnableScoring::disabled_from_searcher(searcher))?,
+            filter: filter.map(weight).transpose()?,
+            any: any
+                .iter()
+                .map(|query| weight(&**query))
+                .collect::<tantivy::Result<_>>()?,
         })
     }
 }
@@ -45,7 +54,16 @@ impl Collector for FilteredTop {
     ) -> tantivy::Result<FilteredSegment> {
         Ok(FilteredSegment {
             segment,
-            filter: self.filter.scorer(reader, 1.0)?,
+            filter: self
+                .filter
+                .as_ref()
+                .map(|filter| filter.scorer(reader, 1.0))
+                .transpose()?,
+            any: self
+                .any
+                .iter()
+                .map(|weight| weight.scorer(reader, 1.0))
+                .collect::<tantivy::Result<_>>()?,
             best: Best::new(self.limit),
         })
     }
@@ -84,18 +102,27 @@ impl Collector for FilteredTop {
 
 pub(crate) struct FilteredSegment {
     segment: SegmentOrdinal,
-    filter: Box<dyn Scorer>,
+    filter: Option<Box<dyn Scorer>>,
+    any: Vec<Box<dyn Scorer>>,
     best: Best,
 }
 
 impl FilteredSegment {
-    /// Whether the filter keeps `doc`. Documents must come in increasing order.
+    /// Whether `doc` is kept. Documents must come in increasing order.
     fn keeps(&mut self, doc: DocId) -> bool {
-        if self.filter.doc() < doc {
-            self.filter.seek(doc);
-        }
-        self.filter.doc() == doc
+        self.filter
+            .as_mut()
+            .is_none_or(|filter| reaches(filter, doc))
+            && (self.any.is_empty() || self.any.iter_mut().any(|scorer| reaches(scorer, doc)))
     }
+}
+
+/// Whether `scorer` matches `doc`, moving it forward to there if it is behind.
+fn reaches(scorer: &mut Box<dyn Scorer>, doc: DocId) -> bool {
+    if scorer.doc() < doc {
+        scorer.seek(doc);
+    }
+    scorer.doc() == doc
 }
 
 impl SegmentCollector for FilteredSegment {
