@@ -844,11 +844,19 @@ mod tests {
     }
 
     fn slugs_found(index: &Index, text: &str) -> Vec<String> {
-        let mut slugs: Vec<String> = index
-            .search(&Query {
+        slugs_of(
+            index,
+            &Query {
                 text: text.into(),
                 ..Query::default()
-            })
+            },
+        )
+    }
+
+    /// The slugs `query` finds, in alphabetical order.
+    fn slugs_of(index: &Index, query: &Query) -> Vec<String> {
+        let mut slugs: Vec<String> = index
+            .search(query)
             .unwrap()
             .into_iter()
             .map(|hit| hit.address.slug.to_string())
@@ -1182,17 +1190,14 @@ mod tests {
             in_networks("closed", vec![network("closed")]),
             in_networks("both", vec![network("closed"), network("open")]),
         ]);
-        let mut slugs: Vec<String> = index
-            .search(&Query {
+        let slugs = slugs_of(
+            &index,
+            &Query {
                 text: "shared".into(),
                 any_network: vec![convene_protocol::NetworkId::Commons, network("open")],
                 ..Query::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|hit| hit.address.slug.to_string())
-            .collect();
-        slugs.sort();
+            },
+        );
         assert_eq!(slugs, ["both", "commons", "open"]);
     }
 
