@@ -1226,6 +1226,11 @@ impl Node {
         Ok(self.index.search(query)?)
     }
 
+    /// [`Node::search`] without snippets, for callers that show none.
+    pub fn search_without_snippets(&self, query: &Query) -> Result<Vec<Hit>, NodeError> {
+        Ok(self.index.search_without_snippets(query)?)
+    }
+
     /// Records like the query's content, best first.
     pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<(f32, Hit)>, NodeError> {
         Ok(self.index.similar(query)?)

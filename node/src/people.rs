@@ -75,8 +75,9 @@ impl Node {
                 entry.1.push(reason);
             }
         };
+        // Evidence is ranked, never shown with a snippet.
         let search = |kind| {
-            self.search(&Query {
+            self.search_without_snippets(&Query {
                 text: topic.to_string(),
                 kind: Some(kind),
                 limit: EVIDENCE_PER_KIND,

@@ -395,21 +395,39 @@ impl Index {
         self.reader.searcher().segment_readers().len()
     }
 
-    /// Runs a search. Hits come best first.
+    /// Runs a search. Hits come best first, each with a snippet.
     pub fn search(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
         query.check()?;
         let searcher = self.reader.searcher();
+        let top = self.top(&searcher, query)?;
+        self.hits(&searcher, Some(&query.text), top)
+    }
+
+    /// [`Index::search`] without snippets (each hit's is empty), for callers that show none:
+    /// making one tokenizes a hit's summary or body.
+    pub fn search_without_snippets(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
+        query.check()?;
+        let searcher = self.reader.searcher();
+        let top = self.top(&searcher, query)?;
+        self.hits(&searcher, None, top)
+    }
+
+    /// The best documents for `query`, best first.
+    fn top(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+    ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
         let limit = if query.limit == 0 { 10 } else { query.limit };
         let top_of = |scored: &dyn TantivyQuery, filter: Option<&dyn TantivyQuery>, any| {
             searcher.search(
                 scored,
-                &top::FilteredTop::new(&searcher, filter, any, limit)?,
+                &top::FilteredTop::new(searcher, filter, any, limit)?,
             )
         };
         if let Some(phrase) = query::lone_phrase(&self.fields, &query.text) {
             let filter = self.filter_query(query);
-            let top = top_of(&*phrase.scored, filter.as_deref(), &phrase.places)?;
-            return self.hits(&searcher, &query.text, top);
+            return Ok(top_of(&*phrase.scored, filter.as_deref(), &phrase.places)?);
         }
         let text = self.text_query(&query.text);
         let top = match self.filter_query(query) {
@@ -421,7 +439,7 @@ impl Index {
             )?,
             Some(filter) => top_of(&*text, Some(&*filter), &[])?,
         };
-        self.hits(&searcher, &query.text, top)
+        Ok(top)
     }
 
     /// [`Index::search`] and [`Index::facets`] of the same query, in one pass over the matches.
@@ -438,28 +456,32 @@ impl Index {
             ),
         )?;
         Ok((
-            self.hits(&searcher, &query.text, top)?,
+            self.hits(&searcher, Some(&query.text), top)?,
             facets::read(counts)?,
         ))
     }
 
-    /// The hits for the top documents, with snippets showing the words of `text`.
+    /// The hits for the top documents, with snippets showing the words of `text` if given.
     fn hits(
         &self,
         searcher: &tantivy::Searcher,
-        text: &str,
+        text: Option<&str>,
         top: Vec<(f32, tantivy::DocAddress)>,
     ) -> Result<Vec<Hit>, IndexError> {
         if top.is_empty() {
             return Ok(Vec::new());
         }
-        let words = query::words(&self.fields, text).unwrap_or_else(|| Box::new(EmptyQuery));
-        let snippets = Snippets::new(searcher, &*words, [self.fields.summary, self.fields.body]);
+        let snippets = text.map(|text| {
+            let words = query::words(&self.fields, text).unwrap_or_else(|| Box::new(EmptyQuery));
+            Snippets::new(searcher, &*words, [self.fields.summary, self.fields.body])
+        });
         top.into_iter()
             .map(|(score, doc_address)| {
                 let doc: TantivyDocument = searcher.doc(doc_address)?;
                 let mut hit = self.hit(&doc, score)?;
-                hit.snippet = snippets.best(doc_address, &doc, &hit.summary)?;
+                if let Some(snippets) = &snippets {
+                    hit.snippet = snippets.best(doc_address, &doc, &hit.summary)?;
+                }
                 Ok(hit)
             })
             .collect()
@@ -1011,6 +1033,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_search_without_snippets_finds_the_same_hits_and_makes_no_snippet() {
+        let (_dir, index) = index_of(&[
+            record("a", "Food hubs", "Community food in halls.", "Yorkshire"),
+            record("b", "Food banks online", "Food vouchers by text.", "Wales"),
+        ]);
+        let query = Query {
+            text: "food".into(),
+            ..Query::default()
+        };
+        let with = index.search(&query).unwrap();
+        let without = index.search_without_snippets(&query).unwrap();
+        assert_eq!(with.len(), 2);
+        assert!(with.iter().all(|hit| !hit.snippet.highlights.is_empty()));
+        let plain = |hits: &[Hit]| -> Vec<(String, f32)> {
+            hits.iter()
+                .map(|hit| (hit.address.to_string(), hit.score))
+                .collect()
+        };
+        assert_eq!(plain(&without), plain(&with));
+        assert!(without.iter().all(|hit| hit.snippet.text.is_empty()));
     }
 
     #[test]
