@@ -445,6 +445,8 @@ impl Node {
         let report = self.unsynced_import(|node| {
             import_jsonl_into(input, dry_run, now, progress, &mut |records| {
                 let outcomes = node.admit_uncommitted(&records, Source::Import)?;
+                // The index can follow each durable commit, which keeps its memory bounded.
+                node.commit_index_if_synced()?;
                 Ok(Admitted::list(&records, outcomes))
             })
         })?;
