@@ -9,7 +9,8 @@
 //! documents holding the buckets of each pair of its neighbouring words (see
 //! [`crate::schema::pair_into`]). Positions alone read every position of both words in every
 //! document holding both, which for common words at a million records took a hundred
-//! milliseconds; the buckets leave a few hundred documents to check.
+//! milliseconds; the buckets leave far fewer to check. A query that is one two-word phrase and
+//! nothing else is ranked by the pair's bucket and pruned (see [`lone_phrase`]).
 
 use tantivy::Term;
 use tantivy::query::{
