@@ -230,6 +230,15 @@ pub struct Index {
     uncommitted: Option<Uncommitted>,
 }
 
+/// `text` and `filter` as one query, ranked by the text alone.
+fn joined(text: Box<dyn TantivyQuery>, filter: Box<dyn TantivyQuery>) -> Box<dyn TantivyQuery> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, text),
+        // Filters decide membership only; the ranking comes from the text.
+        (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
+    ]))
+}
+
 /// When the changes not yet committed were made: what a caller that commits on its own
 /// schedule (the node's store actor) decides by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -433,8 +442,8 @@ impl Index {
         let top = match self.filter_query(query) {
             None => searcher.search(&*text, &TopDocs::with_limit(limit).order_by_score())?,
             // Without text every kept document scores alike: the filter alone leads.
-            Some(_) if query.text.trim().is_empty() => searcher.search(
-                &*self.with_filters(text, query),
+            Some(filter) if query.text.trim().is_empty() => searcher.search(
+                &*joined(text, filter),
                 &TopDocs::with_limit(limit).order_by_score(),
             )?,
             Some(filter) => top_of(&*text, Some(&*filter), &[])?,
@@ -513,11 +522,7 @@ impl Index {
     fn with_filters(&self, text: Box<dyn TantivyQuery>, query: &Query) -> Box<dyn TantivyQuery> {
         match self.filter_query(query) {
             None => text,
-            Some(filter) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, text),
-                // Filters decide membership only; the ranking comes from the text.
-                (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
-            ])),
+            Some(filter) => joined(text, filter),
         }
     }
 
