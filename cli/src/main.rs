@@ -1702,15 +1702,13 @@ fn compact(home: &Home) -> Result<ExitCode> {
         );
     }
     let data = home.data_dir();
-    let path = data.join(convene_node::STORE_FILE);
-    let mut store = convene_node::Store::open_existing(&path)
-        .map_err(NodeError::from)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
-    say!("compacting {} …", path.display());
-    let (before, after) = store
-        .compact()
-        .map_err(NodeError::from)
-        .context("compacting the store")?;
+    say!(
+        "compacting the store and the search index in {} …",
+        data.display()
+    );
+    let compaction = convene_node::compact(&data)
+        .with_context(|| format!("compacting the store and index in {}", data.display()))?;
+    let (before, after) = compaction.store_bytes;
     let mib = |bytes: u64| bytes as f64 / 1_048_576.0;
     say!(
         "compacted the store: {:.1} MiB → {:.1} MiB ({:.1} MiB given back)",
@@ -1718,6 +1716,13 @@ fn compact(home: &Home) -> Result<ExitCode> {
         mib(after),
         mib(before.saturating_sub(after))
     );
+    match compaction.index_segments {
+        Some((before, after)) => say!("merged the search index: {before} segments → {after}"),
+        None => say!(
+            "left the search index alone: it could not be read, and the node rebuilds it from \
+             the store when it starts"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

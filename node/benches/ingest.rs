@@ -138,6 +138,159 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Loads the top ten hits of `query` as a search would, and returns something of them so the
+/// work is not optimised away.
+fn top_ten_of(
+    reader: &tantivy::IndexReader,
+    address: tantivy::schema::Field,
+    query: &dyn tantivy::query::Query,
+) -> usize {
+    let searcher = reader.searcher();
+    let top = searcher
+        .search(query, &TopDocs::with_limit(10).order_by_score())
+        .unwrap();
+    top.into_iter()
+        .map(|(_, doc)| {
+            let doc: tantivy::TantivyDocument = searcher.doc(doc).unwrap();
+            doc.get_first(address)
+                .and_then(|v| v.as_str().map(str::len))
+                .unwrap_or(0)
+        })
+        .sum::<usize>()
+}
+
+/// Search latencies of one node's index, each list sorted.
+struct SearchTimes {
+    /// Bare tantivy with its own index and query parser.
+    bare: Vec<Duration>,
+    /// Convene's index and query, run on tantivy directly.
+    engine: Vec<Duration>,
+    /// `Node::search`.
+    ours: Vec<Duration>,
+    /// `Node::search` by kind of query: one word, two, three, a quoted two-word phrase.
+    by_kind: [Vec<Duration>; 4],
+    /// `Node::search` with kind and region filters.
+    filtered: Vec<Duration>,
+}
+
+impl SearchTimes {
+    fn measure(node: &Node, queries: &[String], bare: &dyn Fn(&str) -> usize) -> SearchTimes {
+        let (index, reader) = node.index().raw_tantivy();
+        let address = index.schema().get_field("address").unwrap();
+        // The engine alone on Convene's index and the query `Node::search` builds: what the
+        // API adds is the rest.
+        let engine = |text: &str| top_ten_of(reader, address, &*node.index().raw_text_query(text));
+        let ours = |text: &str| {
+            node.search(&Query {
+                text: text.to_string(),
+                limit: 10,
+                ..Query::default()
+            })
+            .unwrap()
+            .len()
+        };
+        // Warm every path, then time them interleaved so machine noise hits all alike.
+        for query in queries {
+            bare(query);
+            engine(query);
+            ours(query);
+        }
+        let mut times = SearchTimes {
+            bare: Vec::new(),
+            engine: Vec::new(),
+            ours: Vec::new(),
+            by_kind: Default::default(),
+            filtered: Vec::new(),
+        };
+        for _round in 0..5 {
+            for (n, query) in queries.iter().enumerate() {
+                let start = Instant::now();
+                std::hint::black_box(bare(query));
+                times.bare.push(start.elapsed());
+                let start = Instant::now();
+                std::hint::black_box(engine(query));
+                times.engine.push(start.elapsed());
+                let start = Instant::now();
+                std::hint::black_box(ours(query));
+                times.ours.push(start.elapsed());
+                times.by_kind[n % 4].push(start.elapsed());
+            }
+        }
+        for query in queries {
+            let start = Instant::now();
+            std::hint::black_box(
+                node.search(&Query {
+                    text: query.clone(),
+                    kind: Some(Kind::Experiment),
+                    region: Some("Yorkshire".into()),
+                    limit: 10,
+                    ..Query::default()
+                })
+                .unwrap(),
+            );
+            times.filtered.push(start.elapsed());
+        }
+        times.bare.sort();
+        times.engine.sort();
+        times.ours.sort();
+        times.by_kind.iter_mut().for_each(|kind| kind.sort());
+        times.filtered.sort();
+        times
+    }
+
+    /// Prints the report's search lines; `when` names the index's state ("" or a suffix).
+    fn print(&self, when: &str) {
+        let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1_000.0);
+        let median_p99 = |times: &[Duration]| {
+            format!(
+                "{} / {}",
+                ms(percentile(times, 0.5)),
+                ms(percentile(times, 0.99))
+            )
+        };
+        println!(
+            "| search, bare tantivy index with its query parser{when}: median / p99 | {} |",
+            median_p99(&self.bare)
+        );
+        println!(
+            "| search, Convene's index and query on bare tantivy{when}: median / p99 | {} |",
+            median_p99(&self.engine)
+        );
+        println!(
+            "| search, `Node::search`{when}: median / p99 | {} |",
+            median_p99(&self.ours)
+        );
+        let kinds: Vec<String> = self
+            .by_kind
+            .iter()
+            .map(|times| {
+                format!(
+                    "{:.2} / {:.1}",
+                    percentile(times, 0.5).as_secs_f64() * 1_000.0,
+                    percentile(times, 0.99).as_secs_f64() * 1_000.0
+                )
+            })
+            .collect();
+        println!(
+            "| `Node::search` by query{when}, median / p99 in ms: one word; two words; three words; a quoted two-word phrase | {} |",
+            kinds.join("; ")
+        );
+        let our_median = percentile(&self.ours, 0.5).as_secs_f64();
+        println!(
+            "| `Node::search` ÷ bare tantivy, query parser (median){when} | **{:.2}** (aim ≤ 1.2) |",
+            our_median / percentile(&self.bare, 0.5).as_secs_f64()
+        );
+        println!(
+            "| `Node::search` ÷ bare tantivy, same query (median){when} | **{:.2}** (aim ≤ 1.2) |",
+            our_median / percentile(&self.engine, 0.5).as_secs_f64()
+        );
+        println!(
+            "| search with kind + region filters{when}: median / p99 | {} |",
+            median_p99(&self.filtered)
+        );
+    }
+}
+
 fn main() {
     let count: usize = std::env::var("CONVENE_BENCH_RECORDS")
         .ok()
@@ -251,8 +404,6 @@ fn main() {
             _ => format!("\"{}\"", vocabulary.text(&mut rng, 2, 2)),
         })
         .collect();
-    let (index, reader) = node.index().raw_tantivy();
-    let address = index.schema().get_field("address").unwrap();
     let bare_dir = tempfile::tempdir().unwrap();
     let start = Instant::now();
     let bare_index = BareIndex::build(bare_dir.path(), &records);
@@ -262,22 +413,6 @@ fn main() {
     parser.set_field_boost(title, 3.0);
     parser.set_field_boost(topics, 2.0);
     parser.set_field_boost(summary, 1.5);
-    let top_ten_of = |reader: &tantivy::IndexReader,
-                      address: tantivy::schema::Field,
-                      query: &dyn tantivy::query::Query| {
-        let searcher = reader.searcher();
-        let top = searcher
-            .search(query, &TopDocs::with_limit(10).order_by_score())
-            .unwrap();
-        top.into_iter()
-            .map(|(_, doc)| {
-                let doc: tantivy::TantivyDocument = searcher.doc(doc).unwrap();
-                doc.get_first(address)
-                    .and_then(|v| v.as_str().map(str::len))
-                    .unwrap_or(0)
-            })
-            .sum::<usize>()
-    };
     // Bare tantivy as its documentation shows it: its own index of the same text (default
     // tokenizer, positions) and its query parser over the same fields.
     let bare = |text: &str| {
@@ -287,68 +422,9 @@ fn main() {
             &*parser.parse_query_lenient(text).0,
         )
     };
-    // The engine alone on Convene's index and the query `Node::search` builds: what the API
-    // adds is the rest.
-    let engine = |text: &str| top_ten_of(reader, address, &*node.index().raw_text_query(text));
-    let ours = |text: &str| {
-        node.search(&Query {
-            text: text.to_string(),
-            limit: 10,
-            ..Query::default()
-        })
-        .unwrap()
-        .len()
-    };
-    // Warm both paths, then time them interleaved so machine noise hits both alike.
-    for query in &queries {
-        bare(query);
-        engine(query);
-        ours(query);
-    }
-    let (mut bare_times, mut engine_times, mut our_times) = (Vec::new(), Vec::new(), Vec::new());
-    // `Node::search` by kind of query, in the order the queries are made.
-    let mut by_kind: [Vec<Duration>; 4] = Default::default();
-    for _round in 0..5 {
-        for (n, query) in queries.iter().enumerate() {
-            let start = Instant::now();
-            std::hint::black_box(bare(query));
-            bare_times.push(start.elapsed());
-            let start = Instant::now();
-            std::hint::black_box(engine(query));
-            engine_times.push(start.elapsed());
-            let start = Instant::now();
-            std::hint::black_box(ours(query));
-            our_times.push(start.elapsed());
-            by_kind[n % 4].push(start.elapsed());
-        }
-    }
-    bare_times.sort();
-    engine_times.sort();
-    our_times.sort();
-    let filtered = {
-        let mut times = Vec::new();
-        for query in &queries {
-            let start = Instant::now();
-            std::hint::black_box(
-                node.search(&Query {
-                    text: query.clone(),
-                    kind: Some(Kind::Experiment),
-                    region: Some("Yorkshire".into()),
-                    limit: 10,
-                    ..Query::default()
-                })
-                .unwrap(),
-            );
-            times.push(start.elapsed());
-        }
-        times.sort();
-        times
-    };
-
+    let imported = SearchTimes::measure(&node, &queries, &bare);
     let verify_rate = per_second(count, verify);
     let import_rate = per_second(count, import);
-    let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1_000.0);
-    let (bare_median, our_median) = (percentile(&bare_times, 0.5), percentile(&our_times, 0.5));
     println!("| measure | value |");
     println!("|---|---|");
     println!(
@@ -399,7 +475,7 @@ fn main() {
         close.as_secs_f64()
     );
     println!(
-        "| index segments after import | {} |",
+        "| index segments after import, before merging | {} |",
         node.index().segment_count()
     );
     println!(
@@ -415,55 +491,25 @@ fn main() {
         bare_build.as_secs_f64(),
         dir_size(bare_dir.path()) as f64 / 1_048_576.0
     );
+    imported.print("");
+    // As `convene import` ends a bulk import: the index merged into one segment.
+    let mut node = node;
+    let segments = node.index().segment_count();
+    let start = Instant::now();
+    node.merge_index_after_bulk(count as u64, &NoProgress)
+        .unwrap();
+    let merge = start.elapsed();
     println!(
-        "| search, bare tantivy index with its query parser: median / p99 | {} / {} |",
-        ms(bare_median),
-        ms(percentile(&bare_times, 0.99))
+        "| then merging the index into one segment, as `convene import` ends: time; segments; index size | {:.1} s; {segments} → {}; {:.1} MiB |",
+        merge.as_secs_f64(),
+        node.index().segment_count(),
+        dir_size(&dir.path().join("index")) as f64 / 1_048_576.0
     );
-    let engine_median = percentile(&engine_times, 0.5);
-    println!(
-        "| search, Convene's index and query on bare tantivy: median / p99 | {} / {} |",
-        ms(engine_median),
-        ms(percentile(&engine_times, 0.99))
-    );
-    println!(
-        "| search, `Node::search`: median / p99 | {} / {} |",
-        ms(our_median),
-        ms(percentile(&our_times, 0.99))
-    );
-    let kinds: Vec<String> = by_kind
-        .iter_mut()
-        .map(|times| {
-            times.sort();
-            format!(
-                "{:.2} / {:.1}",
-                percentile(times, 0.5).as_secs_f64() * 1_000.0,
-                percentile(times, 0.99).as_secs_f64() * 1_000.0
-            )
-        })
-        .collect();
-    println!(
-        "| `Node::search` by query, median / p99 in ms: one word; two words; three words; a quoted two-word phrase | {} |",
-        kinds.join("; ")
-    );
-    println!(
-        "| `Node::search` ÷ bare tantivy, query parser (median) | **{:.2}** (aim ≤ 1.5) |",
-        our_median.as_secs_f64() / bare_median.as_secs_f64()
-    );
-    println!(
-        "| `Node::search` ÷ bare tantivy, same query (median) | **{:.2}** (aim ≤ 1.5) |",
-        our_median.as_secs_f64() / engine_median.as_secs_f64()
-    );
-    println!(
-        "| search with kind + region filters: median / p99 | {} / {} |",
-        ms(percentile(&filtered, 0.5)),
-        ms(percentile(&filtered, 0.99))
-    );
+    SearchTimes::measure(&node, &queries, &bare).print(" after the merge");
     // Store size per byte of record, as the import left it and after `convene compact`.
     let record_bytes: u64 = records.iter().map(|r| r.bytes().len() as u64).sum();
-    let mut node = node;
     let start = Instant::now();
-    let (written, compacted) = node.compact().unwrap();
+    let (written, compacted) = node.compact().unwrap().store_bytes;
     let compaction = start.elapsed();
     println!(
         "| store bytes per record byte: as imported / after `convene compact` | {:.2} / **{:.2}** (aim ≤ 1.5; compaction took {:.1} s) |",

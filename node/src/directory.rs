@@ -286,8 +286,11 @@ impl Directory for Local {
         dry_run: bool,
         progress: &dyn Progress,
     ) -> Result<ImportReport, NodeError> {
-        self.node
-            .import_jsonl(input, dry_run, crate::now(), progress)
+        let report = self
+            .node
+            .import_jsonl(input, dry_run, crate::now(), progress)?;
+        self.node.merge_index_after_bulk(report.stored, progress)?;
+        Ok(report)
     }
 
     fn import_csv(
@@ -304,7 +307,9 @@ impl Directory for Local {
             dry_run,
             now: crate::now(),
         };
-        self.node.import_csv(input, &job, progress)
+        let report = self.node.import_csv(input, &job, progress)?;
+        self.node.merge_index_after_bulk(report.stored, progress)?;
+        Ok(report)
     }
 
     fn reindex(&mut self, progress: &dyn Progress) -> Result<u64, NodeError> {

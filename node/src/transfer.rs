@@ -426,7 +426,9 @@ impl Node {
     ///
     /// Reading and verification run on other threads (using every core), ahead of storing:
     /// each chunk of lines goes through the write path in one transaction, and the index is
-    /// committed once at the end. In a dry run nothing is written.
+    /// committed after each durable store commit and at the end (see
+    /// [`Node::unsynced_import`]). In a dry run nothing is written. Merging the index after a
+    /// large import is the caller's step ([`Node::merge_index_after_bulk`]).
     pub fn import_jsonl(
         &mut self,
         input: &mut (dyn BufRead + Send),

@@ -1827,7 +1827,9 @@ fn compaction_rewrites_tables_in_key_order_and_changes_no_entry() {
     node.ingest(&[interest(9, &first)]).unwrap();
     let before = store_contents(&node);
 
-    let (size_before, size_after) = node.compact().unwrap();
+    let compaction = node.compact().unwrap();
+    let (size_before, size_after) = compaction.store_bytes;
+    assert_eq!(compaction.index_segments.map(|(_, after)| after), Some(1));
     assert!(
         size_after < size_before,
         "{size_before} bytes became {size_after}"
@@ -1847,4 +1849,58 @@ fn compaction_rewrites_tables_in_key_order_and_changes_no_entry() {
     let after = store_contents(&node);
     assert!(after.contains(&format!("{} {}", later.address(), later.id())));
     assert!(after.contains(&format!("log {}", later.id())));
+}
+
+/// Records the position the index on disk claims, each time a rebuild reports progress.
+struct CommittedPositions {
+    index_dir: std::path::PathBuf,
+    seen: std::cell::RefCell<Vec<u64>>,
+}
+
+impl convene_node::Progress for CommittedPositions {
+    fn start(&self, _total: Option<u64>, _what: &str) {}
+    fn advance(&self, _done: u64) {
+        let on_disk = convene_node::search::Index::open(&self.index_dir).unwrap();
+        self.seen.borrow_mut().push(on_disk.position().unwrap());
+    }
+    fn finish(&self) {}
+}
+
+/// Issue 13: a rebuild committed the index once, at its end, so tantivy held every
+/// replacement in memory until then (1.2 GB at a million records), and it left a segment per
+/// commit for every search to visit.
+#[test]
+fn a_rebuild_commits_as_it_goes_and_ends_with_the_index_in_one_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::create(dir.path()).unwrap();
+    for group in 0..10u64 {
+        let records: Vec<Record> = (0..30)
+            .map(|n| signed(1, &format!("pilot-{group}-{n}"), 1, "Shared allotment rota"))
+            .collect();
+        node.ingest(&records).unwrap();
+    }
+    node.set_bulk_for_tests(convene_node::Bulk {
+        chunk: 10,
+        commit_every: 50,
+        merge_after: 100,
+    });
+    let progress = CommittedPositions {
+        index_dir: dir.path().join(convene_node::INDEX_DIR),
+        seen: Default::default(),
+    };
+
+    node.reindex(&progress).unwrap();
+
+    let seen = progress.seen.into_inner();
+    assert!(
+        seen.iter().any(|position| (50..300).contains(position)),
+        "the index committed only at the end: {seen:?}"
+    );
+    // Until its first commit the index on disk is the old one, whole (300).
+    let during: Vec<u64> = seen.into_iter().skip_while(|p| *p == 300).collect();
+    assert!(during.windows(2).all(|two| two[0] <= two[1]), "{during:?}");
+    assert_eq!(node.index().position().unwrap(), 300);
+    assert_eq!(node.index().num_docs(), 300);
+    assert_eq!(node.index().segment_count(), 1);
+    assert_eq!(search_all(&node, "allotment").len(), 300);
 }
