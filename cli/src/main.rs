@@ -315,7 +315,8 @@ enum Command {
     Reindex,
     /// Make the store file as small as its contents allow: rewrite its tables in key order and
     /// give the free space back to the disk (after an import, large retractions, purges or many
-    /// updates). The node must be stopped: compaction needs the store to itself.
+    /// updates); then merge the search index into one segment, which makes searches faster.
+    /// The node must be stopped: compaction needs the store and index to itself.
     Compact,
     /// Start a new store when the old one is lost or damaged: the damaged file is moved aside,
     /// every record in it that still verifies is kept, and the index is rebuilt.

@@ -1265,6 +1265,36 @@ mod tests {
     }
 
     #[test]
+    fn a_word_in_a_title_outranks_the_same_word_in_a_summary_or_body() {
+        let (_dir, index) = index_of(&[
+            record(
+                "in-body",
+                "Residents meet weekly",
+                "A compost rota.",
+                "Wales",
+            ),
+            record(
+                "in-summary",
+                "A compost rota",
+                "Residents meet weekly.",
+                "Wales",
+            ),
+            // Titles are "Pilot <slug>".
+            record("compost", "Residents meet weekly", "A rota.", "Wales"),
+        ]);
+        let order: Vec<String> = index
+            .search(&Query {
+                text: "compost".into(),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|hit| hit.address.slug.to_string())
+            .collect();
+        assert_eq!(order, ["compost", "in-summary", "in-body"]);
+    }
+
+    #[test]
     fn merging_into_one_segment_keeps_every_hit_and_the_position_and_drops_replaced_documents() {
         let dir = tempfile::tempdir().unwrap();
         let mut index = Index::open(dir.path()).unwrap();

@@ -16,6 +16,9 @@ pub(crate) const TEXT_ANALYZER: &str = "convene_text";
 pub(crate) const WORDS_AND_PAIRS_ANALYZER: &str = "convene_words_and_pairs";
 /// The whole value as one token, lower case: for exact filters on tags, region and the like.
 pub(crate) const KEYWORD_ANALYZER: &str = "convene_keyword";
+/// The words of [`TEXT_ANALYZER`], each repeated as many times as its field weighs (see
+/// [`WeightedWords`]): what unquoted words are searched in.
+pub(crate) const WEIGHTED_WORDS_ANALYZER: &str = "convene_weighted_words";
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fields {
@@ -30,6 +33,10 @@ pub(crate) struct Fields {
     pub body: Field,
     /// Words of the tags (and a practitioner's expertise), searchable as text.
     pub topics: Field,
+    /// The words of title, topics, summary and body together, each counted as many times as
+    /// its field weighs ([`WeightedWords`]): one posting list per word for
+    /// unquoted words to be ranked by, where the four fields make four.
+    pub words: Field,
     /// Tags as exact values (and a practitioner's expertise).
     pub tags: Field,
     /// What a practitioner wants to learn, as exact values.
@@ -76,6 +83,12 @@ pub(crate) fn build() -> (Schema, Fields) {
             .set_tokenizer(TEXT_ANALYZER)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
+    // Ranked by term frequency only: phrases use the fields' own positions.
+    let weighted_words = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(WEIGHTED_WORDS_ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
     let keyword = TextOptions::default()
         .set_indexing_options(
             TextFieldIndexing::default()
@@ -93,6 +106,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         summary: builder.add_text_field("summary", text(true)),
         body: builder.add_text_field("body", text(true)),
         topics: builder.add_text_field("topics", text(false)),
+        words: builder.add_text_field("words", weighted_words),
         tags: builder.add_text_field("tags", keyword.clone()),
         interests: builder.add_text_field("interests", keyword.clone()),
         expertise: builder.add_text_field("expertise", words_only),
@@ -118,8 +132,106 @@ pub(crate) fn text_analyzer() -> TextAnalyzer {
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(StopWordFilter::new(Language::English).expect("tantivy ships English stop words"))
-        .filter(Stemmer::new(Language::English))
+        .filter(RememberedStems)
         .build()
+}
+
+/// Words whose stems are remembered; past this they are all forgotten and it starts again.
+const REMEMBERED_STEMS: usize = 50_000;
+
+/// English stemming (tantivy's [`Stemmer`]) that remembers the stems of the words it has seen,
+/// in one memory for the whole process. Text repeats its words, and indexing reads each text
+/// twice (its field, then `words`): stemming was a third of the work of tantivy's indexing
+/// thread, the slowest stage of an import. One memory rather than one per analyzer because
+/// tantivy clones an analyzer for every field of every segment it writes and every snippet it
+/// makes, and a cold memory costs more than stemming.
+#[derive(Clone, Copy)]
+pub(crate) struct RememberedStems;
+
+impl tantivy::tokenizer::TokenFilter for RememberedStems {
+    type Tokenizer<T: Tokenizer> = RememberedStemsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, inner: T) -> RememberedStemsFilter<T> {
+        RememberedStemsFilter { inner }
+    }
+}
+
+/// A word to its stem, and the stemmer for the words not yet seen.
+struct Stems {
+    known: std::collections::HashMap<String, String>,
+    stemmer: TextAnalyzer,
+}
+
+static STEMS: std::sync::LazyLock<std::sync::Mutex<Stems>> = std::sync::LazyLock::new(|| {
+    std::sync::Mutex::new(Stems {
+        known: std::collections::HashMap::new(),
+        stemmer: TextAnalyzer::builder(RawTokenizer::default())
+            .filter(Stemmer::new(Language::English))
+            .build(),
+    })
+});
+
+impl Stems {
+    /// Replaces `word` with its stem.
+    fn stem(word: &mut String) {
+        // A panic elsewhere while it was held leaves the memory whole: take it anyway.
+        let mut stems = STEMS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(stem) = stems.known.get(word.as_str()) {
+            word.clone_from(stem);
+            return;
+        }
+        let mut stream = stems.stemmer.token_stream(word);
+        let stem = if stream.advance() {
+            stream.token().text.clone()
+        } else {
+            word.clone()
+        };
+        drop(stream);
+        if stems.known.len() >= REMEMBERED_STEMS {
+            stems.known.clear();
+        }
+        let unstemmed = std::mem::replace(word, stem.clone());
+        stems.known.insert(unstemmed, stem);
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct RememberedStemsFilter<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for RememberedStemsFilter<T> {
+    type TokenStream<'a> = RememberedStemsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        RememberedStemsStream {
+            tail: self.inner.token_stream(text),
+        }
+    }
+}
+
+pub(crate) struct RememberedStemsStream<T> {
+    tail: T,
+}
+
+impl<T: TokenStream> TokenStream for RememberedStemsStream<T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        Stems::stem(&mut self.tail.token_mut().text);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
 }
 
 /// Buckets that word pairs are counted in (see [`pair_into`]).
@@ -220,6 +332,78 @@ impl TokenStream for WordsAndPairsStream<'_> {
     }
 }
 
+/// `text` marked to count `weight` times (1 to 9) in the `words` field (see [`WeightedWords`]).
+pub(crate) fn weighted(weight: u8, text: &str) -> String {
+    debug_assert!((1..=9).contains(&weight));
+    let mut marked = String::with_capacity(text.len() + 1);
+    marked.push(char::from(b'0' + weight));
+    marked.push_str(text);
+    marked
+}
+
+/// Reads a value made by [`weighted`]: its first character is the weight, the rest is text read
+/// as [`text_analyzer`] does, each word given that many times. A word in a title (weight 3)
+/// then counts as three occurrences, so one posting list ranks like the four fields' lists
+/// with their boosts, saturated together as BM25F does rather than field by field. A value
+/// without a weight counts once.
+#[derive(Clone)]
+pub(crate) struct WeightedWords {
+    words: TextAnalyzer,
+}
+
+impl Default for WeightedWords {
+    fn default() -> WeightedWords {
+        WeightedWords {
+            words: text_analyzer(),
+        }
+    }
+}
+
+impl Tokenizer for WeightedWords {
+    type TokenStream<'a> = WeightedWordsStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WeightedWordsStream<'a> {
+        let (weight, text) = match text.as_bytes().first() {
+            Some(digit @ b'1'..=b'9') => (u32::from(digit - b'0'), &text[1..]),
+            _ => (1, text),
+        };
+        WeightedWordsStream {
+            words: self.words.token_stream(text),
+            weight,
+            left: 0,
+        }
+    }
+}
+
+pub(crate) struct WeightedWordsStream<'a> {
+    words: BoxTokenStream<'a>,
+    weight: u32,
+    /// Times the current word is still to be given.
+    left: u32,
+}
+
+impl TokenStream for WeightedWordsStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.left > 0 {
+            self.left -= 1;
+            return true;
+        }
+        if !self.words.advance() {
+            return false;
+        }
+        self.left = self.weight - 1;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.words.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.words.token_mut()
+    }
+}
+
 pub(crate) fn register_analyzers(index: &tantivy::Index) {
     let keyword = || {
         TextAnalyzer::builder(RawTokenizer::default())
@@ -232,7 +416,48 @@ pub(crate) fn register_analyzers(index: &tantivy::Index) {
         WORDS_AND_PAIRS_ANALYZER,
         TextAnalyzer::from(WordsAndPairs::default()),
     );
+    index.tokenizers().register(
+        WEIGHTED_WORDS_ANALYZER,
+        TextAnalyzer::from(WeightedWords::default()),
+    );
     index
         .fast_field_tokenizer()
         .register(KEYWORD_ANALYZER, keyword());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+        let mut stream = analyzer.token_stream(text);
+        let mut words = Vec::new();
+        while stream.advance() {
+            words.push(stream.token().text.clone());
+        }
+        words
+    }
+
+    #[test]
+    fn remembered_stems_are_the_stemmers_own_seen_or_not() {
+        let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(StopWordFilter::new(Language::English).unwrap())
+            .filter(Stemmer::new(Language::English))
+            .build();
+        let mut remembering = text_analyzer();
+        let text = "Councils running allotments: running, grown, growing and Café meetings";
+        let expected = words(&mut plain, text);
+        assert_eq!(expected[..3], ["council", "run", "allot"]);
+        // The second time every stem is remembered.
+        assert_eq!(words(&mut remembering, text), expected);
+        assert_eq!(words(&mut remembering, text), expected);
+        // Past its bound it forgets and goes on giving the same stems.
+        for n in 0..REMEMBERED_STEMS + 10 {
+            words(&mut remembering, &format!("word{n}"));
+        }
+        assert_eq!(words(&mut remembering, text), expected);
+    }
 }
