@@ -14,6 +14,7 @@ mod schema;
 mod similar;
 mod top;
 
+use std::future::Future;
 use std::ops::{Bound, Range};
 use std::path::Path;
 use std::time::Instant;
@@ -228,6 +229,9 @@ pub struct Index {
     fields: Fields,
     /// Changes applied since the last commit or discard, if any.
     uncommitted: Option<Uncommitted>,
+    /// A merge of every segment into one, under way in tantivy's merge thread
+    /// ([`Index::start_merging`]).
+    merging: Option<tantivy::FutureResult<Option<tantivy::SegmentMeta>>>,
 }
 
 /// `text` and `filter` as one query, ranked by the text alone.
@@ -283,6 +287,7 @@ impl Index {
             writer: None,
             fields,
             uncommitted: None,
+            merging: None,
         })
     }
 
@@ -398,12 +403,63 @@ impl Index {
     /// stay so; the position the index is up to is kept. Returns the segments before and after.
     /// It reads and rewrites the whole index, so it belongs where a node is stopped (compaction).
     pub fn merge_into_one(&mut self) -> Result<(usize, usize), IndexError> {
+        if let Some(merging) = self.merging.take() {
+            // Its segments cannot be merged twice; whatever it did, merge what is there now.
+            let _ = merging.wait();
+            self.reader.reload()?;
+        }
         let segments = self.index.searchable_segment_ids()?;
         if segments.len() > 1 {
             self.writer()?.merge(&segments).wait()?;
         }
         self.reader.reload()?;
         Ok((segments.len(), self.segment_count()))
+    }
+
+    /// Starts merging every segment into one in tantivy's merge thread, as
+    /// [`Index::merge_into_one`] does but without waiting: searches go on meanwhile, on the
+    /// segments as they were. [`Index::merge_ended`] says when it is done. Returns whether a
+    /// merge started (not when one is under way already, or there is one segment).
+    pub fn start_merging(&mut self) -> Result<bool, IndexError> {
+        if self.merging.is_some() {
+            return Ok(false);
+        }
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() < 2 {
+            return Ok(false);
+        }
+        self.merging = Some(self.writer()?.merge(&segments));
+        Ok(true)
+    }
+
+    /// Whether a merge [`Index::start_merging`] started has ended since the last call; if so,
+    /// searches now see the merged segment. A merge that failed or was cancelled (a rollback, a
+    /// rebuild) returns its error, once; the segments stay as they were.
+    pub fn merge_ended(&mut self) -> Result<bool, IndexError> {
+        let Some(merging) = &mut self.merging else {
+            return Ok(false);
+        };
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(merged) = std::pin::Pin::new(merging).poll(&mut context) else {
+            return Ok(false);
+        };
+        self.merging = None;
+        merged?;
+        self.reader.reload()?;
+        Ok(true)
+    }
+
+    /// Documents in each segment, deleted ones left out, the largest first.
+    pub fn segment_sizes(&self) -> Vec<u64> {
+        let mut sizes: Vec<u64> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|segment| u64::from(segment.num_docs()))
+            .collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        sizes
     }
 
     /// The tantivy query `search` runs for `text`, for benchmarks that time the engine alone.
@@ -1342,6 +1398,47 @@ mod tests {
         index.commit(10).unwrap();
         assert_eq!(slugs_of(&index, &query).len(), 21);
         assert_eq!(index.merge_into_one().unwrap(), (2, 1));
+    }
+
+    #[test]
+    fn a_background_merge_leaves_searches_going_and_ends_in_one_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path()).unwrap();
+        for position in 0..4u64 {
+            for n in 0..5 {
+                let slug = format!("pilot-{position}-{n}");
+                index
+                    .apply(&record(&slug, "shared allotments", "rota", "Kent"), None)
+                    .unwrap();
+            }
+            index.commit(position + 1).unwrap();
+        }
+        let query = Query {
+            text: "allotments".into(),
+            limit: 50,
+            ..Query::default()
+        };
+        let before = slugs_of(&index, &query);
+        assert!(index.segment_count() >= 4);
+        assert!(!index.merge_ended().unwrap(), "no merge started yet");
+
+        assert!(index.start_merging().unwrap());
+        assert!(!index.start_merging().unwrap(), "one merge at a time");
+        assert_eq!(slugs_of(&index, &query), before);
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        while !index.merge_ended().unwrap() {
+            assert!(Instant::now() < deadline, "the merge did not end");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+
+        assert_eq!(index.segment_count(), 1);
+        assert_eq!(index.segment_sizes(), [20]);
+        assert_eq!(slugs_of(&index, &query), before);
+        assert_eq!(index.position().unwrap(), 4);
+        assert!(
+            !index.start_merging().unwrap(),
+            "one segment: nothing to merge"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! [`crate::schema::WeightedWords`]), all in a single flat disjunction. Flat matters: tantivy
 //! prunes a union of plain term clauses with Block-WAND, skipping documents that cannot reach
 //! the top hits, which a query parser's nested per-word disjunctions prevent. One term per word
-//! rather than one per word and field matters too: at a million records, three common words
-//! made twelve posting lists to walk, and took four times as long as three.
+//! rather than one per word and field matters too: three common words were twelve posting
+//! lists to walk, and at a million records their median search went from 3.1 to 1.3 ms as three.
 //!
 //! A `"quoted phrase"` is a phrase query on the words' positions, narrowed first to the
 //! documents holding the buckets of each pair of its neighbouring words (see
