@@ -229,6 +229,8 @@ pub struct Index {
     fields: Fields,
     /// Changes applied since the last commit or discard, if any.
     uncommitted: Option<Uncommitted>,
+    /// The latest change, committed or not.
+    last_change: Option<Instant>,
     /// A merge of every segment into one, under way in tantivy's merge thread
     /// ([`Index::start_merging`]).
     merging: Option<tantivy::FutureResult<Option<tantivy::SegmentMeta>>>,
@@ -287,6 +289,7 @@ impl Index {
             writer: None,
             fields,
             uncommitted: None,
+            last_change: None,
             merging: None,
         })
     }
@@ -316,7 +319,13 @@ impl Index {
         let now = Instant::now();
         let first = self.uncommitted.map_or(now, |changes| changes.first);
         self.uncommitted = Some(Uncommitted { first, last: now });
+        self.last_change = Some(now);
         self.writer()
+    }
+
+    /// When the index was last changed, committed or not; `None` if not since it was opened.
+    pub fn last_change(&self) -> Option<Instant> {
+        self.last_change
     }
 
     fn writer(&mut self) -> Result<&mut IndexWriter, IndexError> {

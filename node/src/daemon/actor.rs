@@ -56,6 +56,10 @@ const INDEX_COMMIT_EVERY: Duration = Duration::from_secs(5);
 const MERGE_AT_SEGMENTS: usize = 4;
 /// See [`MERGE_AT_SEGMENTS`]: a tenth of the documents, and at least this many.
 const MERGE_AT_DOCS_OUTSIDE: u64 = 10_000;
+/// ... once nothing has changed the index for this long: an import through the API arrives in
+/// chunks, with the queue empty between them, and merging after each would rewrite the whole
+/// index again and again.
+const MERGE_QUIET: Duration = Duration::from_secs(30);
 /// While degraded, the actor tries to reopen what failed at most this often.
 const RECOVER_EVERY: Duration = Duration::from_secs(2);
 /// Most records (or CSV rows) in one import request to the actor.
@@ -403,20 +407,22 @@ fn index_commit_due(changes: Option<Uncommitted>, queue_empty: bool, now: Instan
     })
 }
 
-/// Whether an index whose segments hold `sizes` documents (largest first) is due for a merge
-/// into one: it has [`MERGE_AT_SEGMENTS`] segments or more, and the ones beside the largest
-/// hold a tenth of its documents, and at least [`MERGE_AT_DOCS_OUTSIDE`]. A large import
+/// Whether an index whose segments hold `sizes` documents (largest first), last changed at
+/// `last_change`, is due for a merge into one: nothing has changed it for [`MERGE_QUIET`], it
+/// has [`MERGE_AT_SEGMENTS`] segments or more, and the ones beside the largest hold a tenth of
+/// its documents, and at least [`MERGE_AT_DOCS_OUTSIDE`]. A large import
 /// through the API leaves ten segments at a million records, and each search visits every one
 /// (the median search at 1M: 1.4 ms on ten, 0.9 ms on one). Small segments from records
 /// arriving one by one are left to tantivy's own merging until they add up: merging a
 /// million-record index rewrites all of it (about 10 s on one core), so it should not follow
 /// every few new records.
-fn index_merge_due(sizes: &[u64]) -> bool {
+fn index_merge_due(sizes: &[u64], last_change: Option<Instant>, now: Instant) -> bool {
     let Some((largest, others)) = sizes.split_first() else {
         return false;
     };
     let outside: u64 = others.iter().sum();
-    sizes.len() >= MERGE_AT_SEGMENTS
+    last_change.is_none_or(|last| now.saturating_duration_since(last) >= MERGE_QUIET)
+        && sizes.len() >= MERGE_AT_SEGMENTS
         && outside >= MERGE_AT_DOCS_OUTSIDE
         && outside * 10 >= (largest + outside)
 }
@@ -1183,8 +1189,9 @@ impl Actor {
             Ok(false) => {}
             Err(error) => tracing::warn!("merging the search index failed: {error}"),
         }
-        let sizes = self.node.index().segment_sizes();
-        if !index_merge_due(&sizes) {
+        let index = self.node.index();
+        let sizes = index.segment_sizes();
+        if !index_merge_due(&sizes, index.last_change(), Instant::now()) {
             return;
         }
         match self.node.start_index_merge() {
@@ -1402,16 +1409,28 @@ mod tests {
     }
 
     #[test]
-    fn an_index_is_merged_once_segments_beside_the_largest_hold_a_tenth_of_it() {
+    fn an_index_is_merged_once_quiet_with_a_tenth_of_it_beside_the_largest_segment() {
+        let now = Instant::now();
+        let quiet = Some(now - MERGE_QUIET);
+        let due = |sizes: &[u64]| index_merge_due(sizes, quiet, now);
         // As an import through the API leaves it: ten segments of similar size.
-        assert!(index_merge_due(&[120_000; 10]));
+        assert!(due(&[120_000; 10]));
+        // ... but not while chunks of it still arrive, or just after.
+        assert!(!index_merge_due(&[120_000; 10], Some(now), now));
+        assert!(!index_merge_due(
+            &[120_000; 10],
+            Some(now - MERGE_QUIET / 2),
+            now
+        ));
+        // A node started on such an index, unchanged since.
+        assert!(index_merge_due(&[120_000; 10], None, now));
         // One large segment and a few small ones from records arriving since.
-        assert!(!index_merge_due(&[1_000_000, 30_000, 20_000, 5_000]));
-        assert!(index_merge_due(&[1_000_000, 60_000, 40_000, 20_000]));
+        assert!(!due(&[1_000_000, 30_000, 20_000, 5_000]));
+        assert!(due(&[1_000_000, 60_000, 40_000, 20_000]));
         // Too few segments, or too few documents outside the largest, to be worth it.
-        assert!(!index_merge_due(&[500_000, 500_000, 500_000]));
-        assert!(!index_merge_due(&[2_000, 2_000, 2_000, 2_000]));
-        assert!(!index_merge_due(&[1_000_000]));
-        assert!(!index_merge_due(&[]));
+        assert!(!due(&[500_000, 500_000, 500_000]));
+        assert!(!due(&[2_000, 2_000, 2_000, 2_000]));
+        assert!(!due(&[1_000_000]));
+        assert!(!due(&[]));
     }
 }
