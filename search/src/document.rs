@@ -173,18 +173,9 @@ fn add_date(doc: &mut TantivyDocument, field: tantivy::schema::Field, date: Opti
 #[cfg(test)]
 mod tests {
     use convene_protocol::{Content, Experiment, Identity, Slug};
-    use tantivy::tokenizer::{TokenStream, Tokenizer};
 
     use super::*;
-
-    fn words(tokenizer: &mut crate::schema::WeightedWords, text: &str) -> Vec<String> {
-        let mut stream = tokenizer.token_stream(text);
-        let mut words = Vec::new();
-        while stream.advance() {
-            words.push(stream.token().text.clone());
-        }
-        words
-    }
+    use crate::schema::words;
 
     #[test]
     fn each_word_counts_in_words_as_many_times_as_its_field_weighs() {
@@ -205,7 +196,8 @@ mod tests {
         .unwrap();
         let (_, f) = crate::schema::build();
         let doc = build(&f, &record, &content, None).unwrap();
-        let mut tokenizer = crate::schema::WeightedWords::default();
+        let mut tokenizer =
+            tantivy::tokenizer::TextAnalyzer::from(crate::schema::WeightedWords::default());
         let mut given: Vec<String> = doc
             .get_all(f.words)
             .flat_map(|value| words(&mut tokenizer, value.as_str().unwrap()))

@@ -425,18 +425,20 @@ pub(crate) fn register_analyzers(index: &tantivy::Index) {
         .register(KEYWORD_ANALYZER, keyword());
 }
 
+/// The tokens `analyzer` makes of `text`, for tests.
+#[cfg(test)]
+pub(crate) fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(text);
+    let mut words = Vec::new();
+    while stream.advance() {
+        words.push(stream.token().text.clone());
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
-        let mut stream = analyzer.token_stream(text);
-        let mut words = Vec::new();
-        while stream.advance() {
-            words.push(stream.token().text.clone());
-        }
-        words
-    }
 
     #[test]
     fn remembered_stems_are_the_stemmers_own_seen_or_not() {
