@@ -410,7 +410,9 @@ impl Index {
     /// Merges every segment into one, and drops the deleted documents they still hold: a
     /// search visits each segment, so fewer make searches faster. Changes not yet committed
     /// stay so; the position the index is up to is kept. Returns the segments before and after.
-    /// It reads and rewrites the whole index, so it belongs where a node is stopped (compaction).
+    /// It reads and rewrites the whole index and waits for it, so it belongs where nothing else
+    /// waits on the index: compaction, the end of a bulk write on a stopped node, a node's
+    /// start. A running node merges with [`Index::start_merging`] instead.
     pub fn merge_into_one(&mut self) -> Result<(usize, usize), IndexError> {
         if let Some(merging) = self.merging.take() {
             // Its segments cannot be merged twice; whatever it did, merge what is there now.
